@@ -1,0 +1,302 @@
+//! The validated cluster: every field checked and every default resolved; rendering reads only this.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
+use crate::model::{Approval, LoadBalancerType, ReleaseChannel, SpotAllocationStrategy, VolumeType};
+use crate::types::{AvailabilityZone, Cidr, ClusterName, DnsName, KmsKeyArn, KubeVersion, Region, S3Uri};
+
+/// A cluster ready to render.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cluster {
+    /// Cluster name.
+    pub name: ClusterName,
+    /// AWS region.
+    pub region: Region,
+    /// Asset location.
+    pub s3: S3Uri,
+    /// KMS key of the credentials.
+    pub kms_key_arn: KmsKeyArn,
+    /// EC2 key pair.
+    pub key_name: Option<String>,
+    /// Pinned AMI.
+    pub ami_id: Option<String>,
+    /// Flatcar channel.
+    pub release_channel: ReleaseChannel,
+    /// Tags of every stack.
+    pub stack_tags: BTreeMap<String, String>,
+    /// The VPC.
+    pub vpc: Vpc,
+    /// Subnets, in file order.
+    pub subnets: Vec<Subnet>,
+    /// Service CIDR.
+    pub service_cidr: Cidr,
+    /// Pod CIDR.
+    pub pod_cidr: Cidr,
+    /// Cluster DNS address.
+    pub dns_service_ip: Ipv4Addr,
+    /// Address of the `kubernetes` service (first of serviceCIDR).
+    pub kubernetes_service_ip: Ipv4Addr,
+    /// API endpoints.
+    pub api_endpoints: Vec<ApiEndpoint>,
+    /// SSH sources.
+    pub ssh_access_allowed_source_cidrs: Vec<Cidr>,
+    /// Control plane.
+    pub controller: Controller,
+    /// etcd.
+    pub etcd: Etcd,
+    /// Worker pools.
+    pub node_pools: Vec<NodePool>,
+    /// Kubernetes version.
+    pub kubernetes_version: KubeVersion,
+    /// Certificate lifetimes.
+    pub tls: Tls,
+    /// Extra apiserver certificate names.
+    pub api_server_sans: ApiServerSans,
+    /// Kubelet download.
+    pub kubelet_artifact: Artifact,
+    /// Approval mode.
+    pub approval: Approval,
+}
+
+/// The cluster's VPC.
+#[derive(Debug, Clone, Serialize)]
+pub struct Vpc {
+    /// Existing VPC, or None when kubeline creates one.
+    pub existing_id: Option<String>,
+    /// CIDR of a created VPC.
+    pub cidr: Option<Cidr>,
+    /// Existing route table for created subnets.
+    pub route_table_id: Option<String>,
+    /// Existing internet gateway.
+    pub internet_gateway_id: Option<String>,
+}
+
+/// A subnet.
+#[derive(Debug, Clone, Serialize)]
+pub struct Subnet {
+    /// Name from cluster.yaml.
+    pub name: String,
+    /// CloudFormation logical ID (`Subnet<Name>`).
+    pub logical_id: String,
+    /// Zone.
+    pub availability_zone: AvailabilityZone,
+    /// CIDR (known for created subnets and when given for existing ones).
+    pub cidr: Option<Cidr>,
+    /// Private subnets route through NAT.
+    pub private: bool,
+    /// Existing subnet ID.
+    pub existing_id: Option<String>,
+    /// Existing NAT gateway.
+    pub nat_gateway_id: Option<String>,
+    /// Existing route table.
+    pub route_table_id: Option<String>,
+}
+
+/// An API endpoint and its load balancer.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiEndpoint {
+    /// Endpoint name.
+    pub name: String,
+    /// CloudFormation logical ID suffix.
+    pub logical_id: String,
+    /// DNS name.
+    pub dns_name: DnsName,
+    /// LB kind.
+    pub lb_type: LoadBalancerType,
+    /// Internal LB.
+    pub private: bool,
+    /// Subnet indices.
+    pub subnets: Vec<usize>,
+    /// Hosted zone for the alias record (when managed).
+    pub hosted_zone_id: Option<String>,
+    /// Whether kubeline writes the record.
+    pub record_set_managed: bool,
+    /// Allowed sources besides the VPC.
+    pub api_access_allowed_source_cidrs: Vec<Cidr>,
+    /// Load balancer name.
+    pub lb_name: String,
+}
+
+/// An EBS volume.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Volume {
+    /// GiB.
+    pub size: u32,
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: VolumeType,
+    /// IOPS.
+    pub iops: Option<u32>,
+}
+
+/// Group sizes.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct GroupSize {
+    /// Desired.
+    pub desired: u32,
+    /// Minimum.
+    pub min: u32,
+    /// Maximum.
+    pub max: u32,
+    /// Kept in service during rolling updates.
+    pub min_in_service: u32,
+}
+
+/// Control plane.
+#[derive(Debug, Clone, Serialize)]
+pub struct Controller {
+    /// Instance type.
+    pub instance_type: String,
+    /// Root volume.
+    pub root_volume: Volume,
+    /// Subnet indices.
+    pub subnets: Vec<usize>,
+    /// Group sizes.
+    pub size: GroupSize,
+    /// Extra labels.
+    pub node_labels: BTreeMap<String, String>,
+}
+
+/// One etcd member, with a stable address and data volume.
+#[derive(Debug, Clone, Serialize)]
+pub struct EtcdMember {
+    /// 0-based index.
+    pub index: usize,
+    /// Member name (`etcd0`).
+    pub name: String,
+    /// Subnet index.
+    pub subnet: usize,
+    /// Zone.
+    pub availability_zone: AvailabilityZone,
+    /// Fixed private address.
+    pub private_ip: Ipv4Addr,
+}
+
+/// etcd cluster.
+#[derive(Debug, Clone, Serialize)]
+pub struct Etcd {
+    /// Instance type.
+    pub instance_type: String,
+    /// Root volume.
+    pub root_volume: Volume,
+    /// Data volume (always encrypted).
+    pub data_volume: Volume,
+    /// Members.
+    pub members: Vec<EtcdMember>,
+    /// etcd version.
+    pub version: String,
+    /// Snapshots on.
+    pub snapshot_automated: bool,
+    /// Restore on.
+    pub disaster_recovery_automated: bool,
+}
+
+/// Mixed instances of a pool.
+#[derive(Debug, Clone, Serialize)]
+pub struct Mixed {
+    /// Instance types, the pool's own first.
+    pub instance_types: Vec<String>,
+    /// On-demand base.
+    pub on_demand_base_capacity: u32,
+    /// On-demand share above base.
+    pub on_demand_percentage_above_base_capacity: u32,
+    /// Spot strategy.
+    pub spot_allocation_strategy: SpotAllocationStrategy,
+    /// Spot pools.
+    pub spot_instance_pools: Option<u32>,
+    /// Maximum spot price.
+    pub spot_max_price: Option<String>,
+}
+
+/// A taint.
+#[derive(Debug, Clone, Serialize)]
+pub struct Taint {
+    /// Key.
+    pub key: String,
+    /// Value.
+    pub value: String,
+    /// Effect.
+    pub effect: crate::model::TaintEffect,
+}
+
+/// A worker pool.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodePool {
+    /// Pool name.
+    pub name: String,
+    /// Instance type.
+    pub instance_type: String,
+    /// Subnet indices.
+    pub subnets: Vec<usize>,
+    /// Root volume.
+    pub root_volume: Volume,
+    /// Group sizes.
+    pub size: GroupSize,
+    /// Spot/mixed policy.
+    pub mixed: Option<Mixed>,
+    /// Labels.
+    pub node_labels: BTreeMap<String, String>,
+    /// Taints.
+    pub taints: Vec<Taint>,
+    /// Kubelet version.
+    pub kubernetes_version: KubeVersion,
+}
+
+/// Certificate lifetimes.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Tls {
+    /// CA days.
+    pub ca_duration_days: u32,
+    /// Leaf days.
+    pub cert_duration_days: u32,
+}
+
+/// Extra apiserver SANs.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApiServerSans {
+    /// DNS names.
+    pub dns: Vec<DnsName>,
+    /// Addresses.
+    pub ips: Vec<Ipv4Addr>,
+}
+
+/// A downloaded binary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Artifact {
+    /// Base URL.
+    pub base_url: String,
+    /// SHA-512.
+    pub sha512: Option<String>,
+}
+
+impl Cluster {
+    /// Name of the CloudFormation stack of a part of the cluster (`<cluster>-<part>`).
+    pub fn stack_name(&self, part: &str) -> String {
+        format!("{}-{part}", self.name)
+    }
+    /// The S3 key prefix (no leading `/`, trailing `/`) of this cluster's objects.
+    pub fn s3_cluster_prefix(&self) -> String {
+        self.s3.key(&format!("clusters/{}/", self.name))
+    }
+    /// All subnets the given indices name.
+    pub fn subnets_at(&self, idx: &[usize]) -> Vec<&Subnet> {
+        idx.iter().filter_map(|i| self.subnets.get(*i)).collect()
+    }
+}
+
+/// Turns a name into a CloudFormation logical ID fragment: `public-a` becomes `PublicA`.
+pub fn logical_id(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut cs = p.chars();
+            match cs.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + cs.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,628 @@
+//! The cluster.yaml file as written by users: kube-aws key names, serde defaults, JSON Schema.
+//!
+//! These types mirror the file one to one and hold unvalidated strings; [`crate::validate`]
+//! turns them into a [`crate::cluster::Cluster`] whose fields are validated newtypes.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Default Kubernetes version of new clusters.
+pub const DEFAULT_KUBERNETES_VERSION: &str = "1.34.2";
+/// Default etcd version.
+pub const DEFAULT_ETCD_VERSION: &str = "3.5.21";
+
+/// A kubeline cluster definition (cluster.yaml).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "kubeline cluster.yaml")]
+pub struct ClusterConfig {
+    /// Unique name of the cluster: a DNS label (lower-case letters, digits, hyphens), no dots.
+    pub cluster_name: String,
+    /// Where node configs and encrypted credentials are stored: `s3://bucket[/prefix]`.
+    #[serde(rename = "s3URI")]
+    pub s3_uri: String,
+    /// AWS region, e.g. `eu-west-1`.
+    pub region: String,
+    /// Availability zone of the default subnet when `subnets` is omitted.
+    #[serde(default)]
+    pub availability_zone: Option<String>,
+    /// EC2 key pair for SSH access to nodes (optional; SSH is closed unless
+    /// `sshAccessAllowedSourceCIDRs` is set).
+    #[serde(default)]
+    pub key_name: Option<String>,
+    /// ARN of the KMS key that encrypts the cluster's credentials.
+    pub kms_key_arn: String,
+    /// Flatcar AMI to use. When omitted the AMI of `releaseChannel` is resolved at apply time
+    /// and passed as the stacks' `ImageId` parameter.
+    #[serde(default)]
+    pub ami_id: Option<String>,
+    /// Flatcar release channel.
+    #[serde(default)]
+    pub release_channel: ReleaseChannel,
+    /// Tags put on every stack (and so on every resource that supports tags).
+    #[serde(default)]
+    pub stack_tags: BTreeMap<String, String>,
+    /// An existing VPC to build the cluster in.
+    #[serde(default)]
+    pub vpc: Option<IdRef>,
+    /// CIDR of the VPC kubeline creates (not with `vpc.id`). Default `10.0.0.0/16`.
+    #[serde(default, rename = "vpcCIDR")]
+    pub vpc_cidr: Option<String>,
+    /// CIDR of the default subnet when `subnets` is omitted. Default `10.0.0.0/24`.
+    #[serde(default, rename = "instanceCIDR")]
+    pub instance_cidr: Option<String>,
+    /// Route table of an existing VPC used by the subnets kubeline creates (needs `vpc.id`).
+    #[serde(default)]
+    pub route_table_id: Option<String>,
+    /// Internet gateway of an existing VPC.
+    #[serde(default)]
+    pub internet_gateway: Option<IdRef>,
+    /// CIDR of Kubernetes services. Default `10.3.0.0/24`.
+    #[serde(default = "default_service_cidr", rename = "serviceCIDR")]
+    pub service_cidr: String,
+    /// CIDR of pods. Default `10.2.0.0/16`.
+    #[serde(default = "default_pod_cidr", rename = "podCIDR")]
+    pub pod_cidr: String,
+    /// Cluster DNS service address, inside `serviceCIDR`. Default `10.3.0.10`.
+    #[serde(default = "default_dns_service_ip", rename = "dnsServiceIP")]
+    pub dns_service_ip: String,
+    /// Subnets of the cluster. Omitted: one public subnet in `availabilityZone`.
+    #[serde(default)]
+    pub subnets: Vec<SubnetConfig>,
+    /// Kubernetes API endpoints, each with its load balancer.
+    #[serde(default)]
+    pub api_endpoints: Vec<ApiEndpointConfig>,
+    /// Source CIDRs allowed to SSH into nodes. Default: none (SSH closed).
+    #[serde(default, rename = "sshAccessAllowedSourceCIDRs")]
+    pub ssh_access_allowed_source_cidrs: Vec<String>,
+    /// Control-plane nodes.
+    #[serde(default)]
+    pub controller: ControllerConfig,
+    /// etcd members.
+    #[serde(default)]
+    pub etcd: EtcdConfig,
+    /// Worker node pools.
+    #[serde(default)]
+    pub worker: WorkerConfig,
+    /// Kubernetes version, e.g. `1.34.2`.
+    #[serde(default = "default_kubernetes_version")]
+    pub kubernetes_version: String,
+    /// Lifetime of a generated CA certificate in days.
+    #[serde(default = "default_ca_days", rename = "tlsCADurationDays")]
+    pub tls_ca_duration_days: u32,
+    /// Lifetime of generated leaf certificates in days.
+    #[serde(default = "default_cert_days")]
+    pub tls_cert_duration_days: u32,
+    /// Extra kube-apiserver certificate names.
+    #[serde(default)]
+    pub custom_api_server_settings: CustomApiServerSettings,
+    /// Kubernetes release artifacts fetched by nodes.
+    #[serde(default)]
+    pub kubernetes_artifacts: KubernetesArtifacts,
+    /// How the pipeline applies changes to this cluster.
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
+}
+
+fn default_service_cidr() -> String {
+    "10.3.0.0/24".into()
+}
+fn default_pod_cidr() -> String {
+    "10.2.0.0/16".into()
+}
+fn default_dns_service_ip() -> String {
+    "10.3.0.10".into()
+}
+fn default_kubernetes_version() -> String {
+    DEFAULT_KUBERNETES_VERSION.into()
+}
+fn default_ca_days() -> u32 {
+    3650
+}
+fn default_cert_days() -> u32 {
+    365
+}
+fn default_true() -> bool {
+    true
+}
+
+/// Flatcar Container Linux release channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReleaseChannel {
+    /// Production-ready releases.
+    #[default]
+    Stable,
+    /// Upcoming stable releases.
+    Beta,
+    /// Newest features.
+    Alpha,
+    /// Long-term support.
+    Lts,
+}
+
+/// A reference by AWS ID.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdRef {
+    /// The AWS resource ID.
+    pub id: String,
+}
+
+/// A reference to a subnet of this cluster by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameRef {
+    /// The `name` of an entry of `subnets`.
+    pub name: String,
+}
+
+/// A subnet of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubnetConfig {
+    /// Name other sections refer to this subnet by.
+    pub name: String,
+    /// Availability zone, e.g. `eu-west-1a`.
+    pub availability_zone: String,
+    /// CIDR of the subnet, inside `vpcCIDR`. Needed unless `id` is set.
+    #[serde(default, rename = "instanceCIDR")]
+    pub instance_cidr: Option<String>,
+    /// A private subnet routes to the internet through a NAT gateway.
+    #[serde(default)]
+    pub private: bool,
+    /// Use an existing subnet instead of creating one.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Existing NAT gateway for a private subnet.
+    #[serde(default)]
+    pub nat_gateway: Option<IdRef>,
+    /// Existing route table for this subnet.
+    #[serde(default)]
+    pub route_table: Option<IdRef>,
+}
+
+/// A Kubernetes API endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiEndpointConfig {
+    /// Unique name of the endpoint.
+    pub name: String,
+    /// DNS name clients use to reach the API (in the apiserver certificate).
+    pub dns_name: String,
+    /// The load balancer in front of the controllers.
+    #[serde(default)]
+    pub load_balancer: LoadBalancerConfig,
+}
+
+/// Load balancer kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadBalancerType {
+    /// Network load balancer (elbv2, TCP).
+    #[default]
+    Network,
+    /// Classic load balancer (TCP listener).
+    Classic,
+}
+
+/// An API endpoint's load balancer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoadBalancerConfig {
+    /// Load balancer kind.
+    #[serde(default, rename = "type")]
+    pub kind: LoadBalancerType,
+    /// Internal load balancer reachable from inside the VPC only.
+    #[serde(default)]
+    pub private: bool,
+    /// Subnets of the load balancer. Default: the public subnets (private ones for a
+    /// private load balancer).
+    #[serde(default)]
+    pub subnets: Vec<NameRef>,
+    /// Route53 hosted zone in which `dnsName` gets an alias record.
+    #[serde(default)]
+    pub hosted_zone: Option<IdRef>,
+    /// Set to false to manage the DNS record yourself.
+    #[serde(default = "default_true")]
+    pub record_set_managed: bool,
+    /// TTL of the record (kube-aws compatibility; alias records use the LB's TTL).
+    #[serde(default = "default_ttl", rename = "recordSetTTL")]
+    pub record_set_ttl: u32,
+    /// Source CIDRs allowed to reach the API through this load balancer, besides the VPC.
+    #[serde(default, rename = "apiAccessAllowedSourceCIDRs")]
+    pub api_access_allowed_source_cidrs: Vec<String>,
+}
+
+fn default_ttl() -> u32 {
+    300
+}
+
+impl Default for LoadBalancerConfig {
+    fn default() -> Self {
+        LoadBalancerConfig {
+            kind: LoadBalancerType::default(),
+            private: false,
+            subnets: Vec::new(),
+            hosted_zone: None,
+            record_set_managed: true,
+            record_set_ttl: default_ttl(),
+            api_access_allowed_source_cidrs: Vec::new(),
+        }
+    }
+}
+
+/// EBS volume type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VolumeType {
+    /// General purpose SSD, current generation.
+    #[default]
+    Gp3,
+    /// General purpose SSD, previous generation.
+    Gp2,
+    /// Provisioned IOPS SSD.
+    Io1,
+    /// Provisioned IOPS SSD, current generation.
+    Io2,
+    /// Throughput-optimised HDD (not bootable).
+    St1,
+    /// Cold HDD (not bootable).
+    Sc1,
+    /// Magnetic, previous generation.
+    Standard,
+}
+
+/// An EBS volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VolumeConfig {
+    /// Size in GiB.
+    #[serde(default = "default_volume_size")]
+    pub size: u32,
+    /// Volume type.
+    #[serde(default, rename = "type")]
+    pub kind: VolumeType,
+    /// Provisioned IOPS (gp3, io1, io2 only).
+    #[serde(default)]
+    pub iops: Option<u32>,
+}
+
+fn default_volume_size() -> u32 {
+    30
+}
+
+impl Default for VolumeConfig {
+    fn default() -> Self {
+        VolumeConfig {
+            size: default_volume_size(),
+            kind: VolumeType::Gp3,
+            iops: None,
+        }
+    }
+}
+
+/// An etcd data volume: always encrypted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DataVolumeConfig {
+    /// Size in GiB.
+    #[serde(default = "default_volume_size")]
+    pub size: u32,
+    /// Volume type.
+    #[serde(default, rename = "type")]
+    pub kind: VolumeType,
+    /// Provisioned IOPS (gp3, io1, io2 only).
+    #[serde(default)]
+    pub iops: Option<u32>,
+    /// Must stay true: etcd holds every secret of the cluster.
+    #[serde(default = "default_true")]
+    pub encrypted: bool,
+}
+
+impl Default for DataVolumeConfig {
+    fn default() -> Self {
+        DataVolumeConfig {
+            size: default_volume_size(),
+            kind: VolumeType::Gp3,
+            iops: None,
+            encrypted: true,
+        }
+    }
+}
+
+/// Auto Scaling group sizes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AutoScalingGroupConfig {
+    /// Minimum size. Default: the group's count.
+    #[serde(default)]
+    pub min_size: Option<u32>,
+    /// Maximum size. Default: the group's count.
+    #[serde(default)]
+    pub max_size: Option<u32>,
+    /// Instances kept in service during a rolling update. Default: count - 1.
+    #[serde(default)]
+    pub rolling_update_min_instances_in_service: Option<u32>,
+    /// Mixed instance types and spot (node pools only).
+    #[serde(default)]
+    pub mixed_instances: Option<MixedInstancesConfig>,
+}
+
+/// Spot allocation strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpotAllocationStrategy {
+    /// Least likely to be interrupted, then cheapest.
+    #[default]
+    PriceCapacityOptimized,
+    /// Pools with most capacity.
+    CapacityOptimized,
+    /// Cheapest pools.
+    LowestPrice,
+}
+
+/// A MixedInstancesPolicy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MixedInstancesConfig {
+    /// Turn the mixed instances policy on.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Instance types to choose from (the pool's instanceType is always included).
+    #[serde(default)]
+    pub instance_types: Vec<String>,
+    /// On-demand instances before any spot.
+    #[serde(default)]
+    pub on_demand_base_capacity: u32,
+    /// Percentage of on-demand above the base (0 = all spot).
+    #[serde(default)]
+    pub on_demand_percentage_above_base_capacity: u32,
+    /// How spot capacity is chosen.
+    #[serde(default)]
+    pub spot_allocation_strategy: SpotAllocationStrategy,
+    /// Number of spot pools (lowest-price strategy only).
+    #[serde(default)]
+    pub spot_instance_pools: Option<u32>,
+}
+
+/// Control-plane nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ControllerConfig {
+    /// Number of controllers. Default 2.
+    #[serde(default = "default_controller_count")]
+    pub count: u32,
+    /// EC2 instance type.
+    #[serde(default = "default_instance_type")]
+    pub instance_type: String,
+    /// Root volume.
+    #[serde(default)]
+    pub root_volume: VolumeConfig,
+    /// Subnets to run in. Default: all private subnets, or all subnets when none is private.
+    #[serde(default)]
+    pub subnets: Vec<NameRef>,
+    /// Auto Scaling group sizes.
+    #[serde(default)]
+    pub auto_scaling_group: AutoScalingGroupConfig,
+    /// Extra kubelet labels.
+    #[serde(default)]
+    pub node_labels: BTreeMap<String, String>,
+}
+
+fn default_controller_count() -> u32 {
+    2
+}
+fn default_instance_type() -> String {
+    "t3.medium".into()
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            count: default_controller_count(),
+            instance_type: default_instance_type(),
+            root_volume: VolumeConfig::default(),
+            subnets: Vec::new(),
+            auto_scaling_group: AutoScalingGroupConfig::default(),
+            node_labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// etcd snapshots.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Automated {
+    /// Turn it on.
+    #[serde(default)]
+    pub automated: bool,
+}
+
+/// etcd members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EtcdConfig {
+    /// Number of members (odd). Default 3.
+    #[serde(default = "default_etcd_count")]
+    pub count: u32,
+    /// EC2 instance type.
+    #[serde(default = "default_instance_type")]
+    pub instance_type: String,
+    /// Root volume.
+    #[serde(default)]
+    pub root_volume: VolumeConfig,
+    /// Data volume, one per member, kept when the instance is replaced.
+    #[serde(default)]
+    pub data_volume: DataVolumeConfig,
+    /// Subnets to spread members over (they need `instanceCIDR`).
+    #[serde(default)]
+    pub subnets: Vec<NameRef>,
+    /// etcd version.
+    #[serde(default = "default_etcd_version")]
+    pub version: String,
+    /// Periodic snapshots to S3.
+    #[serde(default)]
+    pub snapshot: Automated,
+    /// Automatic restore from the latest snapshot.
+    #[serde(default)]
+    pub disaster_recovery: Automated,
+}
+
+fn default_etcd_count() -> u32 {
+    3
+}
+fn default_etcd_version() -> String {
+    DEFAULT_ETCD_VERSION.into()
+}
+
+impl Default for EtcdConfig {
+    fn default() -> Self {
+        EtcdConfig {
+            count: default_etcd_count(),
+            instance_type: default_instance_type(),
+            root_volume: VolumeConfig::default(),
+            data_volume: DataVolumeConfig::default(),
+            subnets: Vec::new(),
+            version: default_etcd_version(),
+            snapshot: Automated::default(),
+            disaster_recovery: Automated::default(),
+        }
+    }
+}
+
+/// Worker nodes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Node pools, one stack each.
+    #[serde(default)]
+    pub node_pools: Vec<NodePoolConfig>,
+}
+
+/// Taint effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TaintEffect {
+    /// Do not schedule pods without a toleration.
+    NoSchedule,
+    /// Avoid scheduling pods without a toleration.
+    PreferNoSchedule,
+    /// Evict running pods without a toleration.
+    NoExecute,
+}
+
+/// A node taint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Taint {
+    /// Taint key.
+    pub key: String,
+    /// Taint value.
+    #[serde(default)]
+    pub value: String,
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
+    pub effect: String,
+}
+
+/// A worker node pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodePoolConfig {
+    /// Unique name of the pool.
+    pub name: String,
+    /// Desired number of nodes. Default 1.
+    #[serde(default = "default_pool_count")]
+    pub count: u32,
+    /// EC2 instance type.
+    #[serde(default = "default_instance_type")]
+    pub instance_type: String,
+    /// Subnets to run in. Default: as for controllers.
+    #[serde(default)]
+    pub subnets: Vec<NameRef>,
+    /// Root volume.
+    #[serde(default)]
+    pub root_volume: VolumeConfig,
+    /// Maximum spot price per hour in USD (turns the pool into a spot pool).
+    #[serde(default)]
+    pub spot_price: Option<String>,
+    /// Auto Scaling group sizes and mixed instances.
+    #[serde(default)]
+    pub auto_scaling_group: AutoScalingGroupConfig,
+    /// Kubelet labels.
+    #[serde(default)]
+    pub node_labels: BTreeMap<String, String>,
+    /// Kubelet taints.
+    #[serde(default)]
+    pub taints: Vec<Taint>,
+    /// Kubelet version of this pool (for skewed upgrades). Default: the cluster's.
+    #[serde(default)]
+    pub kubernetes_version: Option<String>,
+}
+
+fn default_pool_count() -> u32 {
+    1
+}
+
+/// Extra apiserver certificate names (kube-aws dropped the DNS ones; kubeline keeps both).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CustomApiServerSettings {
+    /// Extra DNS names.
+    #[serde(default)]
+    pub additional_dns_sans: Vec<String>,
+    /// Extra IP addresses.
+    #[serde(default, rename = "additionalIPAddressSans")]
+    pub additional_ip_address_sans: Vec<String>,
+}
+
+/// Where nodes download Kubernetes binaries from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KubernetesArtifacts {
+    /// Base URL; `/v<version>/bin/linux/amd64/kubelet` is appended.
+    #[serde(default = "default_artifacts_url", rename = "baseURL")]
+    pub base_url: String,
+    /// SHA-512 (hex) of the kubelet binary, checked by Ignition before it is installed.
+    #[serde(default)]
+    pub kubelet_sha512: Option<String>,
+}
+
+fn default_artifacts_url() -> String {
+    "https://dl.k8s.io/release".into()
+}
+
+impl Default for KubernetesArtifacts {
+    fn default() -> Self {
+        KubernetesArtifacts {
+            base_url: default_artifacts_url(),
+            kubelet_sha512: None,
+        }
+    }
+}
+
+/// Approval mode of the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Approval {
+    /// Apply the plan right away.
+    #[default]
+    Auto,
+    /// Wait for an approval file before applying.
+    Manual,
+}
+
+/// Pipeline behaviour.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// `auto` or `manual`.
+    #[serde(default)]
+    pub approval: Approval,
+}
+
+/// The JSON Schema of cluster.yaml, as pretty JSON.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(ClusterConfig)).unwrap_or_default()
+}
