@@ -1,8 +1,12 @@
-//! kubeline's pure core: cluster.yaml model and validation, rendering. No I/O.
+//! kubeline's pure core: the cluster.yaml model and its validation, the asset layout, and
+//! rendering of CloudFormation stacks, Ignition node configs and kubeconfigs. No I/O, no async.
 pub mod check;
 pub mod cluster;
 pub mod diag;
+pub mod init;
+pub mod layout;
 pub mod model;
+pub mod render;
 pub mod types;
 pub mod validate;
 pub mod yaml;

@@ -1,0 +1,86 @@
+//! Where a cluster's assets live: S3 keys of node configs and credentials, and which
+//! credentials each node role receives (with kube-aws's file names).
+
+use crate::cluster::Cluster;
+
+/// A node role, which decides the credentials a node receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeRole {
+    /// Control-plane node.
+    Controller,
+    /// etcd member.
+    Etcd,
+    /// Worker of a node pool.
+    Worker,
+}
+
+/// The credentials a node role installs, and where.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NodeCredentials {
+    /// Directory on the node.
+    pub dest: &'static str,
+    /// Certificates, stored in plain.
+    pub public: Vec<&'static str>,
+    /// Secrets, stored KMS-encrypted as `NAME.enc`.
+    pub secret: Vec<&'static str>,
+}
+
+/// The credentials of `role`. The CA key is never among them.
+pub fn node_credentials(role: NodeRole) -> NodeCredentials {
+    match role {
+        NodeRole::Controller => NodeCredentials {
+            dest: "/etc/kubernetes/ssl",
+            public: vec![
+                "ca.pem",
+                "apiserver.pem",
+                "apiserver-aggregator.pem",
+                "etcd-client.pem",
+                "kube-controller-manager.pem",
+                "kube-scheduler.pem",
+                "worker.pem",
+            ],
+            secret: vec![
+                "apiserver-key.pem",
+                "apiserver-aggregator-key.pem",
+                "etcd-client-key.pem",
+                "kube-controller-manager-key.pem",
+                "kube-scheduler-key.pem",
+                "worker-key.pem",
+                "service-account-key.pem",
+                "tokens.csv",
+                "encryption-config.yaml",
+            ],
+        },
+        NodeRole::Etcd => NodeCredentials {
+            dest: "/etc/etcd/ssl",
+            public: vec!["ca.pem", "etcd.pem"],
+            secret: vec!["etcd-key.pem"],
+        },
+        NodeRole::Worker => NodeCredentials {
+            dest: "/etc/kubernetes/ssl",
+            public: vec!["ca.pem", "worker.pem"],
+            secret: vec!["worker-key.pem"],
+        },
+    }
+}
+
+/// S3 key of a credential file (`.enc` appended for secrets).
+pub fn credential_key(cluster: &Cluster, name: &str, secret: bool) -> String {
+    let suffix = if secret { ".enc" } else { "" };
+    format!("{}credentials/{name}{suffix}", cluster.s3_cluster_prefix())
+}
+
+/// S3 key of a full node config, content-addressed so that it changes only with its content.
+pub fn userdata_key(cluster: &Cluster, file_stem: &str, sha512_hex: &str) -> String {
+    let short = sha512_hex.get(..16).unwrap_or(sha512_hex);
+    format!("{}userdata/{file_stem}-{short}.json", cluster.s3_cluster_prefix())
+}
+
+/// The S3 keys a node role may read: its own node configs and credentials.
+pub fn readable_keys(cluster: &Cluster, role: NodeRole, file_stem: &str) -> Vec<String> {
+    let creds = node_credentials(role);
+    let mut keys = vec![format!("{}userdata/{file_stem}-*", cluster.s3_cluster_prefix())];
+    keys.extend(creds.public.iter().map(|n| credential_key(cluster, n, false)));
+    keys.extend(creds.secret.iter().map(|n| credential_key(cluster, n, true)));
+    keys
+}

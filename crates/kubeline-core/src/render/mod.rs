@@ -1,0 +1,594 @@
+//! Rendering: minijinja templates to CloudFormation stacks, Ignition node configs and a kubeconfig.
+//!
+//! Output is parsed back and re-serialised canonically (sorted keys, two-space indent), so the
+//! same cluster always renders to byte-identical files and a broken template is caught here,
+//! named, instead of at deploy time.
+
+pub mod ignition;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha512};
+
+use crate::cluster::{Cluster, NodePool};
+use crate::layout::{self, NodeRole};
+
+/// Images nodes pull (pinned tags).
+pub const AWS_CLI_IMAGE: &str = "public.ecr.aws/aws-cli/aws-cli:2.27.50";
+
+/// CloudFormation's limit for a template passed in the request body.
+pub const TEMPLATE_BODY_LIMIT: usize = 51_200;
+/// CloudFormation's limit for a template passed by S3 URL.
+pub const TEMPLATE_URL_LIMIT: usize = 1_000_000;
+/// EC2's limit for userdata (before base64).
+pub const USERDATA_LIMIT: usize = 16 * 1024;
+/// CloudFormation's limit of resources per template.
+pub const RESOURCE_LIMIT: usize = 500;
+
+macro_rules! builtin {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
+    };
+}
+
+/// The templates compiled into kubeline.
+const BUILTIN: &[(&str, &str)] = builtin![
+    "stack-templates/_macros.j2",
+    "stack-templates/network.json.j2",
+    "stack-templates/etcd.json.j2",
+    "stack-templates/control-plane.json.j2",
+    "stack-templates/node-pool.json.j2",
+    "userdata/_node.j2",
+    "userdata/controller.yaml.j2",
+    "userdata/etcd.yaml.j2",
+    "userdata/worker.yaml.j2",
+    "userdata/manifests/kubelet-config.yaml.j2",
+    "userdata/manifests/kube-apiserver.yaml.j2",
+    "userdata/manifests/kube-controller-manager.yaml.j2",
+    "userdata/manifests/kube-scheduler.yaml.j2",
+    "userdata/scripts/fetch-credentials.sh.j2",
+    "userdata/scripts/etcd-identity.sh.j2",
+    "userdata/scripts/format-etcd-data.sh.j2",
+    "kubeconfig.j2",
+];
+
+/// Why rendering failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    /// An override names a template kubeline does not have.
+    #[error("templates/{name}: no built-in template has this name; overridable templates: {known}")]
+    UnknownTemplate {
+        /// The override's name.
+        name: String,
+        /// The names that exist.
+        known: String,
+    },
+    /// A template failed to render.
+    #[error("template {name}: {message}")]
+    Template {
+        /// Template name.
+        name: String,
+        /// minijinja's explanation, with the line.
+        message: String,
+    },
+    /// A template rendered something that is not valid JSON/YAML.
+    #[error("template {name} produced invalid {format} at line {line}, column {column}: {message}\n  | {excerpt}")]
+    InvalidOutput {
+        /// Template name.
+        name: String,
+        /// "JSON" or "YAML".
+        format: &'static str,
+        /// Line in the rendered output.
+        line: usize,
+        /// Column in the rendered output.
+        column: usize,
+        /// Parser message.
+        message: String,
+        /// The rendered line at fault.
+        excerpt: String,
+    },
+    /// A node config template rendered a structure kubeline cannot compile.
+    #[error("template {name}: {message}")]
+    NodeConfig {
+        /// Template name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The set of templates used for rendering: the built-in ones, some possibly overridden.
+#[derive(Debug, Clone)]
+pub struct Templates {
+    sources: BTreeMap<String, String>,
+    overridden: BTreeSet<String>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
+impl Templates {
+    /// The built-in templates.
+    pub fn builtin() -> Self {
+        Templates {
+            sources: BUILTIN
+                .iter()
+                .map(|(n, s)| ((*n).to_owned(), (*s).to_owned()))
+                .collect(),
+            overridden: BTreeSet::new(),
+        }
+    }
+    /// Names of every template that can be overridden.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        BUILTIN.iter().map(|(n, _)| *n)
+    }
+    /// Replaces the built-in template `name` (a path such as `userdata/worker.yaml.j2`).
+    pub fn set(&mut self, name: &str, source: String) -> Result<(), RenderError> {
+        if !self.sources.contains_key(name) {
+            return Err(RenderError::UnknownTemplate {
+                name: name.to_owned(),
+                known: Self::names().collect::<Vec<_>>().join(", "),
+            });
+        }
+        self.sources.insert(name.to_owned(), source);
+        self.overridden.insert(name.to_owned());
+        Ok(())
+    }
+    /// Templates replaced by the user.
+    pub fn overridden(&self) -> impl Iterator<Item = &str> {
+        self.overridden.iter().map(String::as_str)
+    }
+    /// The source of a template.
+    pub fn source(&self, name: &str) -> Option<&str> {
+        self.sources.get(name).map(String::as_str)
+    }
+
+    fn environment(&self) -> Environment<'_> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        for (name, src) in &self.sources {
+            // Syntax errors surface with the template's name when it is rendered.
+            let _ = env.add_template(name.as_str(), src.as_str());
+        }
+        env
+    }
+}
+
+/// A finding about the rendered output's size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LimitFinding {
+    /// True when the output cannot be deployed.
+    pub error: bool,
+    /// The file concerned.
+    pub file: String,
+    /// What was measured and what it means.
+    pub message: String,
+}
+
+/// A stack to deploy, in dependency order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StackPlan {
+    /// Stack name.
+    pub name: String,
+    /// Template file under `stack-templates/`.
+    pub template: String,
+    /// Stacks whose exports it imports.
+    pub depends_on: Vec<String>,
+    /// Stack tags.
+    pub tags: BTreeMap<String, String>,
+    /// Template size in bytes.
+    pub size: usize,
+    /// Must be passed by S3 URL (over 51,200 bytes).
+    pub needs_template_url: bool,
+}
+
+/// A file that must be uploaded to S3 before the stacks are applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Upload {
+    /// File in the rendered output.
+    pub file: String,
+    /// Destination key in the cluster's bucket.
+    pub key: String,
+    /// SHA-512 of the content (hex).
+    pub sha512: String,
+}
+
+/// Everything rendered for a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// Output files by relative path (`stack-templates/network.json`, `userdata/etcd.json`, ...).
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// Stacks in apply order.
+    pub stacks: Vec<StackPlan>,
+    /// Node configs to upload.
+    pub uploads: Vec<Upload>,
+    /// Size findings.
+    pub limits: Vec<LimitFinding>,
+}
+
+impl Rendered {
+    /// Is any size limit exceeded?
+    pub fn has_limit_errors(&self) -> bool {
+        self.limits.iter().any(|l| l.error)
+    }
+}
+
+/// Canonical JSON: sorted keys, two-space indent, trailing newline.
+pub fn canonical_json(v: &Value) -> Vec<u8> {
+    fn sort(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let sorted: BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, sort(v))).collect();
+                Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sort).collect()),
+            other => other.clone(),
+        }
+    }
+    let mut out = serde_json::to_vec_pretty(&sort(v)).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+/// SHA-512 of `bytes` as lower-case hex.
+pub fn sha512_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha512::digest(bytes))
+}
+
+struct Renderer<'a> {
+    cluster: &'a Cluster,
+    env: Environment<'a>,
+    base: Value,
+}
+
+impl Renderer<'_> {
+    fn render(&self, name: &str, extra: Value) -> Result<String, RenderError> {
+        let mut ctx = self.base.clone();
+        if let (Some(c), Value::Object(e)) = (ctx.as_object_mut(), extra) {
+            c.extend(e);
+        }
+        let tmpl = self.env.get_template(name).map_err(|e| template_error(name, &e))?;
+        tmpl.render(minijinja::value::Serde(&ctx))
+            .map_err(|e| template_error(name, &e))
+    }
+
+    fn json(&self, name: &str, extra: Value) -> Result<Value, RenderError> {
+        let text = self.render(name, extra)?;
+        serde_json::from_str(&text).map_err(|e| RenderError::InvalidOutput {
+            name: name.to_owned(),
+            format: "JSON",
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string().split(" at line").next().unwrap_or_default().to_owned(),
+            excerpt: line_of(&text, e.line()),
+        })
+    }
+
+    /// Renders a node config template and compiles it to Ignition.
+    fn node_config(&self, name: &str, extra: Value) -> Result<Value, RenderError> {
+        let text = self.render(name, extra)?;
+        let cfg: ignition::NodeConfig = serde_saphyr::from_str(&text).map_err(|e| {
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line() as usize, l.column() as usize))
+                .unwrap_or((0, 0));
+            RenderError::InvalidOutput {
+                name: name.to_owned(),
+                format: "YAML",
+                line,
+                column,
+                message: e.to_string().lines().next().unwrap_or_default().to_owned(),
+                excerpt: line_of(&text, line),
+            }
+        })?;
+        ignition::compile(&cfg).map_err(|message| RenderError::NodeConfig {
+            name: name.to_owned(),
+            message,
+        })
+    }
+
+    fn role(&self, role: NodeRole, kind: &str, iam_name: String, stem: &str) -> Value {
+        json!({
+            "kind": kind,
+            "iam_name": iam_name,
+            "s3_read": layout::readable_keys(self.cluster, role, stem),
+        })
+    }
+}
+
+fn line_of(text: &str, line: usize) -> String {
+    text.lines().nth(line.saturating_sub(1)).unwrap_or_default().to_owned()
+}
+
+fn template_error(name: &str, e: &minijinja::Error) -> RenderError {
+    let mut message = e.to_string();
+    if let (Some(n), Some(line)) = (e.name(), e.line())
+        && n != name
+    {
+        message = format!("{message} (in {n} line {line})");
+    }
+    RenderError::Template {
+        name: name.to_owned(),
+        message,
+    }
+}
+
+/// Which API endpoint nodes use: the first private one, else the first.
+fn node_api_endpoint(c: &Cluster) -> String {
+    let e = c
+        .api_endpoints
+        .iter()
+        .find(|e| e.private)
+        .or_else(|| c.api_endpoints.first());
+    e.map(|e| format!("https://{}", e.dns_name)).unwrap_or_default()
+}
+
+/// Renders every file of the cluster with the given templates.
+pub fn render(cluster: &Cluster, templates: &Templates) -> Result<Rendered, RenderError> {
+    let c = cluster;
+    let etcd_endpoints = c
+        .etcd
+        .members
+        .iter()
+        .map(|m| format!("https://{}:2379", m.private_ip))
+        .collect::<Vec<_>>()
+        .join(",");
+    let kubelet_url = |v: &crate::types::KubeVersion| {
+        format!("{}/v{v}/bin/linux/amd64/kubelet", c.kubelet_artifact.base_url)
+    };
+    let base = json!({
+        "cluster": c,
+        "s3": {"bucket": c.s3.bucket, "cluster_prefix": c.s3_cluster_prefix()},
+        "etcd_endpoints": etcd_endpoints,
+        "images": {
+            "aws_cli": AWS_CLI_IMAGE,
+            "etcd": format!("registry.k8s.io/etcd:{}-0", c.etcd.version),
+        },
+    });
+    let r = Renderer {
+        cluster: c,
+        env: templates.environment(),
+        base,
+    };
+    let mut files = BTreeMap::new();
+    let mut uploads = Vec::new();
+    let mut limits = Vec::new();
+
+    // 1. Node configs, each uploaded content-addressed; userdata is a stub pointing at it.
+    let mut stub_for = |stem: &str, ign: &Value, files: &mut BTreeMap<String, Vec<u8>>| {
+        let bytes = canonical_json(ign);
+        let hash = sha512_hex(&bytes);
+        let key = layout::userdata_key(c, stem, &hash);
+        let file = format!("userdata/{stem}.json");
+        files.insert(file.clone(), bytes);
+        uploads.push(Upload {
+            file: file.clone(),
+            key: key.clone(),
+            sha512: hash.clone(),
+        });
+        let stub = serde_json::to_vec(&ignition::stub(&format!("s3://{}/{key}", c.s3.bucket), &hash))
+            .unwrap_or_default();
+        if stub.len() > USERDATA_LIMIT {
+            limits.push(LimitFinding {
+                error: true,
+                file: file.clone(),
+                message: format!("userdata stub is {} bytes; EC2 allows {USERDATA_LIMIT}", stub.len()),
+            });
+        }
+        ignition::base64(&stub)
+    };
+    let labels = |m: &BTreeMap<String, String>| -> Vec<String> {
+        m.iter().map(|(k, v)| format!("{k}={v}")).collect()
+    };
+    let controller_ign = r.node_config(
+        "userdata/controller.yaml.j2",
+        json!({
+            "creds": layout::node_credentials(NodeRole::Controller),
+            "node_labels": labels(&c.controller.node_labels),
+            "kubelet_url": kubelet_url(&c.kubernetes_version),
+        }),
+    )?;
+    let controller_ud = stub_for("controller", &controller_ign, &mut files);
+    let etcd_ign = r.node_config(
+        "userdata/etcd.yaml.j2",
+        json!({"creds": layout::node_credentials(NodeRole::Etcd)}),
+    )?;
+    let etcd_ud = stub_for("etcd", &etcd_ign, &mut files);
+    let mut pool_uds = Vec::new();
+    for p in &c.node_pools {
+        let ign = r.node_config(
+            "userdata/worker.yaml.j2",
+            json!({
+                "creds": layout::node_credentials(NodeRole::Worker),
+                "pool": p,
+                "node_labels": labels(&p.node_labels),
+                "taints": p.taints.iter().map(|t| format!("{}={}:{}", t.key, t.value, effect(t))).collect::<Vec<_>>(),
+                "kubelet_url": kubelet_url(&p.kubernetes_version),
+                "api_server_url": node_api_endpoint(c),
+            }),
+        )?;
+        pool_uds.push(stub_for(&format!("worker-{}", p.name), &ign, &mut files));
+    }
+
+    // 2. Stacks.
+    let mut stacks = Vec::new();
+    let mut add_stack = |part: String, value: Value, deps: Vec<String>, files: &mut BTreeMap<String, Vec<u8>>| {
+        let bytes = canonical_json(&value);
+        let file = format!("{part}.json");
+        let size = bytes.len();
+        let resources = value["Resources"].as_object().map_or(0, |m| m.len());
+        if size > TEMPLATE_URL_LIMIT {
+            limits.push(LimitFinding { error: true, file: format!("stack-templates/{file}"), message: format!("{size} bytes; CloudFormation accepts at most {TEMPLATE_URL_LIMIT} even by S3 URL") });
+        } else if size > TEMPLATE_BODY_LIMIT {
+            limits.push(LimitFinding { error: false, file: format!("stack-templates/{file}"), message: format!("{size} bytes is over the {TEMPLATE_BODY_LIMIT}-byte TemplateBody limit, so it is uploaded to S3 and passed by TemplateURL") });
+        }
+        if resources > RESOURCE_LIMIT {
+            limits.push(LimitFinding { error: true, file: format!("stack-templates/{file}"), message: format!("{resources} resources; CloudFormation allows {RESOURCE_LIMIT} per stack") });
+        }
+        files.insert(format!("stack-templates/{file}"), bytes);
+        let mut tags = c.stack_tags.clone();
+        tags.insert("kubeline.io/cluster".into(), c.name.to_string());
+        tags.insert("kubeline.io/stack".into(), part.clone());
+        stacks.push(StackPlan {
+            name: c.stack_name(&part),
+            template: file,
+            depends_on: deps,
+            tags,
+            size,
+            needs_template_url: size > TEMPLATE_BODY_LIMIT,
+        });
+    };
+    let net = network_context(c);
+    add_stack("network".into(), r.json("stack-templates/network.json.j2", net)?, vec![], &mut files);
+    let network = c.stack_name("network");
+    let etcd = r.json(
+        "stack-templates/etcd.json.j2",
+        json!({
+            "roles": {"etcd": r.role(NodeRole::Etcd, "etcd", format!("{}-etcd", c.name), "etcd")},
+            "userdata": {"etcd": etcd_ud},
+        }),
+    )?;
+    add_stack("etcd".into(), etcd, vec![network.clone()], &mut files);
+    let cp = r.json(
+        "stack-templates/control-plane.json.j2",
+        json!({
+            "roles": {"controller": r.role(NodeRole::Controller, "controller", format!("{}-controller", c.name), "controller")},
+            "userdata": {"controller": controller_ud},
+        }),
+    )?;
+    add_stack("control-plane".into(), cp, vec![network.clone(), c.stack_name("etcd")], &mut files);
+    for (p, ud) in c.node_pools.iter().zip(pool_uds) {
+        let v = pool_stack(&r, c, p, ud)?;
+        add_stack(format!("node-pool-{}", p.name), v, vec![network.clone(), c.stack_name("control-plane")], &mut files);
+    }
+
+    // 3. The admin kubeconfig.
+    let kubeconfig = r.render("kubeconfig.j2", json!({}))?;
+    if let Err(e) = serde_saphyr::from_str::<serde_json::Value>(&kubeconfig) {
+        return Err(RenderError::InvalidOutput {
+            name: "kubeconfig.j2".into(),
+            format: "YAML",
+            line: e.location().map_or(0, |l| l.line() as usize),
+            column: e.location().map_or(0, |l| l.column() as usize),
+            message: e.to_string().lines().next().unwrap_or_default().to_owned(),
+            excerpt: line_of(&kubeconfig, e.location().map_or(0, |l| l.line() as usize)),
+        });
+    }
+    files.insert("kubeconfig".into(), kubeconfig.into_bytes());
+
+    let manifest = json!({
+        "cluster": c.name,
+        "region": c.region,
+        "kubernetesVersion": c.kubernetes_version,
+        "stacks": stacks,
+        "uploads": uploads,
+        "overriddenTemplates": templates.overridden().collect::<Vec<_>>(),
+    });
+    files.insert("manifest.json".into(), canonical_json(&manifest));
+    Ok(Rendered {
+        files,
+        stacks,
+        uploads,
+        limits,
+    })
+}
+
+fn effect(t: &crate::cluster::Taint) -> String {
+    serde_json::to_value(t.effect)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn pool_stack(r: &Renderer<'_>, c: &Cluster, p: &NodePool, ud: String) -> Result<Value, RenderError> {
+    let stem = format!("worker-{}", p.name);
+    r.json(
+        "stack-templates/node-pool.json.j2",
+        json!({
+            "pool": p,
+            "role": r.role(NodeRole::Worker, &format!("pool-{}", p.name), format!("{}-pool-{}", c.name, p.name), &stem),
+            "userdata_b64": ud,
+        }),
+    )
+}
+
+/// Network facts the template needs that follow from the subnets: gateways and route tables.
+fn network_context(c: &Cluster) -> Value {
+    let vpc_ref = match &c.vpc.existing_id {
+        Some(id) => json!(id),
+        None => json!({"Ref": "VPC"}),
+    };
+    let managed_public = c
+        .subnets
+        .iter()
+        .any(|s| s.existing_id.is_none() && !s.private && s.route_table_id.is_none());
+    let need_igw = c.vpc.existing_id.is_none();
+    let igw_ref = match &c.vpc.internet_gateway_id {
+        Some(id) => json!(id),
+        None => json!({"Ref": "InternetGateway"}),
+    };
+    let public_route_table = managed_public && c.vpc.route_table_id.is_none();
+    let subnet_ref = |s: &crate::cluster::Subnet| match &s.existing_id {
+        Some(id) => json!(id),
+        None => json!({"Ref": s.logical_id}),
+    };
+    // One NAT gateway and private route table per zone that has created private subnets.
+    let mut zones: BTreeMap<String, (String, Value)> = BTreeMap::new();
+    for s in c.subnets.iter().filter(|s| s.private && s.existing_id.is_none() && s.route_table_id.is_none()) {
+        let zone = s.availability_zone.to_string();
+        if zones.contains_key(&zone) {
+            continue;
+        }
+        let suffix = crate::cluster::logical_id(&zone);
+        let nat_ref = match &s.nat_gateway_id {
+            Some(id) => json!(id),
+            None => json!({"Ref": format!("NatGateway{suffix}")}),
+        };
+        zones.insert(zone, (suffix, nat_ref));
+    }
+    let mut nat_gateways = Vec::new();
+    let mut private_route_tables = Vec::new();
+    for (zone, (suffix, nat_ref)) in &zones {
+        private_route_tables.push(json!({"zone": zone, "suffix": suffix, "nat_ref": nat_ref}));
+        let needs_nat = c.subnets.iter().any(|s| {
+            s.private && s.existing_id.is_none() && s.nat_gateway_id.is_none() && s.availability_zone.as_str() == zone
+        });
+        if needs_nat
+            && let Some(public) = c.subnets.iter().find(|s| !s.private && s.availability_zone.as_str() == zone)
+        {
+            nat_gateways.push(json!({"zone": zone, "suffix": suffix, "subnet_ref": subnet_ref(public)}));
+        }
+    }
+    let mut route_table_of = serde_json::Map::new();
+    for s in &c.subnets {
+        let rt = if let Some(id) = &s.route_table_id {
+            json!(id)
+        } else if s.private {
+            let suffix = crate::cluster::logical_id(s.availability_zone.as_str());
+            json!({"Ref": format!("PrivateRouteTable{suffix}")})
+        } else if let Some(id) = &c.vpc.route_table_id {
+            json!(id)
+        } else {
+            json!({"Ref": "PublicRouteTable"})
+        };
+        route_table_of.insert(s.name.clone(), rt);
+    }
+    json!({
+        "vpc_ref": vpc_ref,
+        "need_igw": need_igw,
+        "igw_ref": igw_ref,
+        "public_route_table": public_route_table,
+        "nat_gateways": nat_gateways,
+        "private_route_tables": private_route_tables,
+        "route_table_of": route_table_of,
+    })
+}
