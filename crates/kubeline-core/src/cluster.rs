@@ -268,8 +268,8 @@ pub struct ApiServerSans {
 pub struct Artifact {
     /// Base URL.
     pub base_url: String,
-    /// SHA-512.
-    pub sha512: Option<String>,
+    /// Ignition verification hash (`sha256-<hex>` or `sha512-<hex>`).
+    pub hash: Option<String>,
 }
 
 impl Cluster {

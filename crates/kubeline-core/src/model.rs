@@ -584,9 +584,10 @@ pub struct KubernetesArtifacts {
     /// Base URL; `/v<version>/bin/linux/amd64/kubelet` is appended.
     #[serde(default = "default_artifacts_url", rename = "baseURL")]
     pub base_url: String,
-    /// SHA-512 (hex) of the kubelet binary, checked by Ignition before it is installed.
+    /// Checksum of the kubelet binary as published with the release, `sha256:<hex>` or
+    /// `sha512:<hex>`; Ignition checks it before installing the binary.
     #[serde(default)]
-    pub kubelet_sha512: Option<String>,
+    pub kubelet_hash: Option<String>,
 }
 
 fn default_artifacts_url() -> String {
@@ -597,7 +598,7 @@ impl Default for KubernetesArtifacts {
     fn default() -> Self {
         KubernetesArtifacts {
             base_url: default_artifacts_url(),
-            kubelet_sha512: None,
+            kubelet_hash: None,
         }
     }
 }

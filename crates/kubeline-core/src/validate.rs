@@ -966,14 +966,27 @@ impl Ctx<'_> {
         if !a.base_url.starts_with("https://") || a.base_url.len() <= "https://".len() {
             self.err(p.key("baseURL"), format!("{:?} is not an https:// URL", a.base_url), "nodes download binaries over HTTPS only");
         }
-        match &a.kubelet_sha512 {
-            Some(h) if h.len() != 128 || !h.chars().all(|c| c.is_ascii_hexdigit()) => {
-                self.err(p.key("kubeletSha512"), "not a SHA-512 (128 hex digits)", "copy the kubelet.sha512 file published with the release");
+        let hash = match &a.kubelet_hash {
+            Some(h) => {
+                let parsed = h.split_once(':').filter(|(alg, hex)| {
+                    let len = match *alg {
+                        "sha256" => 64,
+                        "sha512" => 128,
+                        _ => 0,
+                    };
+                    len > 0 && hex.len() == len && hex.chars().all(|c| c.is_ascii_hexdigit())
+                });
+                if parsed.is_none() {
+                    self.err(p.key("kubeletHash"), format!("{h:?} is not sha256:<64 hex digits> or sha512:<128 hex digits>"), "copy the checksum published with the release (kubelet.sha256 or kubelet.sha512)");
+                }
+                parsed.map(|(alg, hex)| format!("{alg}-{}", hex.to_ascii_lowercase()))
             }
-            Some(_) => {}
-            None => self.warn(p, "kubeletSha512 is not set, so nodes install the kubelet without checking its hash", "set kubernetesArtifacts.kubeletSha512 to the release's kubelet.sha512"),
-        }
-        Artifact { base_url: a.base_url.trim_end_matches('/').to_owned(), sha512: a.kubelet_sha512.as_ref().map(|h| h.to_ascii_lowercase()) }
+            None => {
+                self.warn(p, "kubeletHash is not set, so nodes install the kubelet without checking its checksum", "set kubernetesArtifacts.kubeletHash to the release's published sha256 or sha512");
+                None
+            }
+        };
+        Artifact { base_url: a.base_url.trim_end_matches('/').to_owned(), hash }
     }
 }
 

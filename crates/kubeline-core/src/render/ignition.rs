@@ -38,9 +38,9 @@ pub struct FileSpec {
     /// Remote URL.
     #[serde(default)]
     pub source: Option<String>,
-    /// SHA-512 of the remote file.
+    /// Ignition hash of the remote file (`sha256-<hex>` or `sha512-<hex>`).
     #[serde(default)]
-    pub sha512: Option<String>,
+    pub hash: Option<String>,
 }
 
 /// A directory.
@@ -112,8 +112,8 @@ pub fn compile(cfg: &NodeConfig) -> Result<Value, String> {
             }
             (None, Some(url)) => {
                 let mut c = json!({"source": url});
-                if let Some(h) = &f.sha512 {
-                    c["verification"] = json!({"hash": format!("sha512-{h}")});
+                if let Some(h) = &f.hash {
+                    c["verification"] = json!({"hash": h});
                 }
                 c
             }
