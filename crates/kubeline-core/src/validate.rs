@@ -163,6 +163,21 @@ impl Ctx<'_> {
     fn warn(&mut self, path: Path, message: impl Into<String>, hint: impl Into<String>) {
         self.push(Severity::Warning, path, message.into(), hint.into());
     }
+    /// Is `path` written in the file (rather than defaulted)?
+    fn present(&self, path: &Path) -> bool {
+        let mut v = &self.doc.value;
+        for seg in &path.0 {
+            let next = match seg {
+                crate::yaml::Seg::Key(k) => v.get(k.as_str()),
+                crate::yaml::Seg::Index(i) => v.get(*i),
+            };
+            match next {
+                Some(n) => v = n,
+                None => return false,
+            }
+        }
+        true
+    }
     fn invalid(&mut self, path: Path, e: Invalid) {
         self.err(path, e.reason, e.hint);
     }
@@ -239,7 +254,9 @@ impl Ctx<'_> {
             }
             kubernetes_service_ip = svc.nth(1);
             if let Some(ip) = dns_ip {
-                if !svc.contains_ip(ip) {
+                if !svc.contains_ip(ip) && !self.present(&root().key("dnsServiceIP")) {
+                    self.err(root().key("serviceCIDR"), format!("the default dnsServiceIP {ip} is outside serviceCIDR {svc}"), format!("set dnsServiceIP to an address inside {svc}, e.g. {}", svc.nth(10).unwrap_or(ip)));
+                } else if !svc.contains_ip(ip) {
                     self.err(root().key("dnsServiceIP"), format!("{ip} is outside serviceCIDR {svc}"), format!("use an address inside {svc}, e.g. {}", svc.nth(10).unwrap_or(ip)));
                 } else if Some(ip) == svc.nth(0) || Some(ip) == svc.nth(1) {
                     self.err(root().key("dnsServiceIP"), format!("{ip} is reserved (network address or the kubernetes service)"), format!("use another address of {svc}, e.g. {}", svc.nth(10).unwrap_or(ip)));
@@ -474,7 +491,7 @@ impl Ctx<'_> {
             if s.existing_id.is_some() || s.route_table_id.is_some() {
                 continue;
             }
-            let p = root().key("subnets").index(i);
+            let p = if c.subnets.is_empty() { root().key("vpc").key("id") } else { root().key("subnets").index(i) };
             if !s.private && vpc.existing_id.is_some() && vpc.internet_gateway_id.is_none() && vpc.route_table_id.is_none() {
                 self.err(p.clone(), "a public subnet in an existing VPC needs its internet gateway", "set internetGateway.id or routeTableId (or routeTable.id on the subnet)");
             }
@@ -485,7 +502,6 @@ impl Ctx<'_> {
                 }
             }
         }
-        let _ = c;
     }
 
     fn refs(&mut self, path: Path, refs: &[NameRef], subnets: &[Subnet], default: impl Fn(&Subnet) -> bool) -> Vec<usize> {
@@ -689,7 +705,7 @@ impl Ctx<'_> {
             ok = false;
         }
         let min_in_service = asg.rolling_update_min_instances_in_service.unwrap_or(count.saturating_sub(1));
-        if max > 0 && min_in_service >= max {
+        if ok && max > 0 && min_in_service >= max {
             self.err(ap.key("rollingUpdateMinInstancesInService"), format!("{min_in_service} instances in service leaves no room to replace one (maxSize {max})"), format!("use at most {}", max - 1));
             ok = false;
         }

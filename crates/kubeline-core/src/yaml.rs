@@ -156,7 +156,7 @@ pub fn parse(text: &str) -> Result<Located, SyntaxError> {
         budget: serde_saphyr::budget! { max_depth: 64, max_nodes: 250_000 },
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
     };
     let root: Spanned<Node> = serde_saphyr::from_str_with_options(text, opts).map_err(|e| {
         let pos = e
@@ -177,7 +177,14 @@ pub fn parse(text: &str) -> Result<Located, SyntaxError> {
 }
 
 fn first_line(s: &str) -> String {
-    let line = s.lines().next().unwrap_or("invalid YAML").trim();
+    let mut line = s.lines().next().unwrap_or("invalid YAML").trim();
+    // serde-saphyr prefixes "error: line X column Y: "; the position is reported separately.
+    line = line.strip_prefix("error: ").unwrap_or(line);
+    if line.starts_with("line ")
+        && let Some(i) = line.find(": ")
+    {
+        line = &line[i + 2..];
+    }
     // serde-saphyr appends " at line X column Y"; the position is reported separately.
     match line.find(" at line ") {
         Some(i) => line[..i].to_owned(),

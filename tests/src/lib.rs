@@ -1,0 +1,148 @@
+//! Shared helpers of kubeline's integration tests: the examples, rendering, and locating the
+//! external validators that `cargo xtask test` installs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use anyhow::{Context, Result, bail};
+use kubeline_core::render::{self, Rendered, Templates};
+use kubeline_core::validate;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// Every example's name and cluster.yaml path, sorted.
+pub fn examples() -> Vec<(String, PathBuf)> {
+    let dir = repo_root().join("examples");
+    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.path().join("cluster.yaml").is_file())
+                .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path().join("cluster.yaml")))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Validates and renders one example with the built-in templates.
+pub fn render_example(path: &Path) -> Result<(kubeline_core::cluster::Cluster, Rendered)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    let loaded = validate::load(&text);
+    let Some(cluster) = loaded.cluster else {
+        bail!("{} is invalid:\n{}", path.display(), loaded.diagnostics.render("cluster.yaml"));
+    };
+    let rendered = render::render(&cluster, &Templates::builtin())?;
+    Ok((cluster, rendered))
+}
+
+/// Writes rendered files under `dir`.
+pub fn write_files(dir: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
+    for (rel, bytes) in files {
+        let p = dir.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&p, bytes)?;
+    }
+    Ok(())
+}
+
+/// Finds an external tool: the project's `.tools/venv/bin` first, then PATH. A missing tool
+/// fails the test with the command that installs it: tests are never skipped.
+pub fn tool(name: &str) -> PathBuf {
+    let venv = repo_root().join(".tools/venv/bin").join(name);
+    if venv.is_file() {
+        return venv;
+    }
+    if let Some(paths) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&paths) {
+            let p = dir.join(name);
+            if p.is_file() {
+                return p;
+            }
+        }
+    }
+    panic!("{name} is not installed: run `cargo xtask test` (it installs every tool the tests use)");
+}
+
+/// Runs a command and returns its output.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// A decoded file of an Ignition config.
+#[derive(Debug, Clone)]
+pub struct IgnFile {
+    /// Absolute path on the node.
+    pub path: String,
+    /// Mode.
+    pub mode: u64,
+    /// Inline text, when the file is a data URL.
+    pub text: Option<String>,
+    /// Remote source otherwise.
+    pub source: String,
+    /// Verification hash, if any.
+    pub hash: Option<String>,
+}
+
+/// A decoded systemd unit of an Ignition config.
+#[derive(Debug, Clone)]
+pub struct IgnUnit {
+    /// Unit name.
+    pub name: String,
+    /// Unit text.
+    pub contents: Option<String>,
+    /// Drop-in texts.
+    pub dropins: Vec<String>,
+}
+
+/// Decodes an Ignition config's files and units.
+pub fn decode_ignition(bytes: &[u8]) -> (Vec<IgnFile>, Vec<IgnUnit>, Vec<String>) {
+    let v: serde_json::Value = serde_json::from_slice(bytes).expect("ignition is JSON");
+    let files = v["storage"]["files"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| {
+                    let source = f["contents"]["source"].as_str().unwrap_or_default().to_owned();
+                    IgnFile {
+                        path: f["path"].as_str().unwrap_or_default().to_owned(),
+                        mode: f["mode"].as_u64().unwrap_or_default(),
+                        text: kubeline_core::render::ignition::decode_data_url(&source),
+                        source,
+                        hash: f["contents"]["verification"]["hash"].as_str().map(str::to_owned),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let units = v["systemd"]["units"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|u| IgnUnit {
+                    name: u["name"].as_str().unwrap_or_default().to_owned(),
+                    contents: u["contents"].as_str().map(str::to_owned),
+                    dropins: u["dropins"]
+                        .as_array()
+                        .map(|d| d.iter().filter_map(|x| x["contents"].as_str().map(str::to_owned)).collect())
+                        .unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let dirs = v["storage"]["directories"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|d| d["path"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    (files, units, dirs)
+}
