@@ -19,6 +19,10 @@ use crate::types::{
 };
 use crate::yaml::{self, Located, Path};
 
+/// Most source ranges per security group: AWS's default quota is 60 inbound rules per group
+/// and kubeline's own rules need a few.
+pub const MAX_SOURCE_CIDRS: usize = 50;
+
 /// The outcome of loading a cluster.yaml.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -265,6 +269,9 @@ impl Ctx<'_> {
         }
 
         let ssh = self.cidrs(root().key("sshAccessAllowedSourceCIDRs"), &c.ssh_access_allowed_source_cidrs);
+        if ssh.len() > MAX_SOURCE_CIDRS {
+            self.err(root().key("sshAccessAllowedSourceCIDRs"), format!("{} ranges; a security group holds 60 inbound rules by default and kubeline needs some of them", ssh.len()), format!("list at most {MAX_SOURCE_CIDRS} ranges (summarise them, or use a bastion)"));
+        }
         if ssh.iter().any(|c| c.net().prefix_len() == 0) {
             self.warn(root().key("sshAccessAllowedSourceCIDRs"), "SSH is open to the whole internet", "allow only your bastion or office ranges");
         }
@@ -579,6 +586,9 @@ impl Ctx<'_> {
                 self.err(lp.key("recordSetTTL"), "TTL 0 disables caching of the API address", "use 60 or more");
             }
             let access = self.cidrs(lp.key("apiAccessAllowedSourceCIDRs"), &lb.api_access_allowed_source_cidrs);
+            if access.len() > MAX_SOURCE_CIDRS {
+                self.err(lp.key("apiAccessAllowedSourceCIDRs"), format!("{} ranges; a security group holds 60 inbound rules by default", access.len()), format!("list at most {MAX_SOURCE_CIDRS} ranges"));
+            }
             if private && access.iter().any(|c| c.net().prefix_len() == 0) {
                 self.warn(lp.key("apiAccessAllowedSourceCIDRs"), "0.0.0.0/0 on a private load balancer allows every peered network", "list the networks that need the API");
             }

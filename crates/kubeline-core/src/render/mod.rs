@@ -149,15 +149,15 @@ impl Templates {
         self.sources.get(name).map(String::as_str)
     }
 
-    fn environment(&self) -> Environment<'_> {
+    fn environment(&self) -> Result<Environment<'_>, RenderError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| AutoEscape::None);
         for (name, src) in &self.sources {
-            // Syntax errors surface with the template's name when it is rendered.
-            let _ = env.add_template(name.as_str(), src.as_str());
+            env.add_template(name.as_str(), src.as_str())
+                .map_err(|e| template_error(name, &e))?;
         }
-        env
+        Ok(env)
     }
 }
 
@@ -360,7 +360,7 @@ pub fn render(cluster: &Cluster, templates: &Templates) -> Result<Rendered, Rend
     });
     let r = Renderer {
         cluster: c,
-        env: templates.environment(),
+        env: templates.environment()?,
         base,
     };
     let mut files = BTreeMap::new();
