@@ -7,7 +7,13 @@ use std::collections::BTreeSet;
 use kubeline_core::layout::{NodeRole, node_credentials};
 use kubeline_tests::{decode_ignition, examples, render_example};
 
-const SCOPES: [&str; 5] = ["/etc/kubernetes/", "/etc/etcd/", "/etc/kubeline/", "/etc/containerd/", "/opt/"];
+const SCOPES: [&str; 5] = [
+    "/etc/kubernetes/",
+    "/etc/etcd/",
+    "/etc/kubeline/",
+    "/etc/containerd/",
+    "/opt/",
+];
 
 /// Paths under the scopes kubeline owns that appear in `text`.
 fn referenced_paths(text: &str) -> Vec<String> {
@@ -46,7 +52,11 @@ fn every_referenced_file_is_written_and_every_credential_is_used() {
     let mut checked = 0;
     for (example, path) in examples() {
         let (_, rendered) = render_example(&path).expect("render");
-        for (name, bytes) in rendered.files.iter().filter(|(n, _)| n.starts_with("userdata/")) {
+        for (name, bytes) in rendered
+            .files
+            .iter()
+            .filter(|(n, _)| n.starts_with("userdata/"))
+        {
             let (files, units, dirs) = decode_ignition(bytes);
             let creds = node_credentials(role_of(name));
             let mut provided: BTreeSet<String> = BTreeSet::new();
@@ -94,14 +104,22 @@ fn every_referenced_file_is_written_and_every_credential_is_used() {
             }
             for c in creds.public.iter().chain(&creds.secret) {
                 let p = format!("{}/{c}", creds.dest);
-                assert!(used.contains(&p), "{example}/{name}: credential {p} is shipped but never used");
+                assert!(
+                    used.contains(&p),
+                    "{example}/{name}: credential {p} is shipped but never used"
+                );
             }
             assert!(
                 !creds.secret.contains(&"ca-key.pem") && !creds.public.contains(&"ca-key.pem"),
                 "the CA key must never reach a node"
             );
             for f in files.iter().filter(|f| f.text.is_none()) {
-                assert!(f.source.starts_with("https://"), "{example}/{name}: {} comes from {}", f.path, f.source);
+                assert!(
+                    f.source.starts_with("https://"),
+                    "{example}/{name}: {} comes from {}",
+                    f.path,
+                    f.source
+                );
             }
         }
     }
@@ -115,9 +133,22 @@ fn userdata_stubs_name_the_exact_full_config() {
         assert!(!rendered.uploads.is_empty());
         for up in &rendered.uploads {
             let bytes = &rendered.files[&up.file];
-            assert_eq!(kubeline_core::render::sha512_hex(bytes), up.sha512, "{example}: {}", up.file);
-            assert!(up.key.starts_with(&cluster.s3_cluster_prefix()), "{example}: {}", up.key);
-            assert!(up.key.contains(&up.sha512[..16]), "{example}: key is not content-addressed: {}", up.key);
+            assert_eq!(
+                kubeline_core::render::sha512_hex(bytes),
+                up.sha512,
+                "{example}: {}",
+                up.file
+            );
+            assert!(
+                up.key.starts_with(&cluster.s3_cluster_prefix()),
+                "{example}: {}",
+                up.key
+            );
+            assert!(
+                up.key.contains(&up.sha512[..16]),
+                "{example}: key is not content-addressed: {}",
+                up.key
+            );
             // The stub embedding this source and hash is in exactly one launch template.
             let source = format!("s3://{}/{}", cluster.s3.bucket, up.key);
             let n = rendered
@@ -127,11 +158,15 @@ fn userdata_stubs_name_the_exact_full_config() {
                 .filter(|(_, b)| {
                     let v: serde_json::Value = serde_json::from_slice(b).expect("json");
                     let ud = v["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"].as_str().unwrap_or_default().to_owned();
-                    let stub = String::from_utf8(decode(&ud)).unwrap_or_default();
+                    let stub = String::from_utf8(kubeline_tests::base64_decode(&ud)).unwrap_or_default();
                     stub.contains(&source) && stub.contains(&format!("sha512-{}", up.sha512))
                 })
                 .count();
-            assert_eq!(n, 1, "{example}: {} is referenced by {n} launch templates", up.file);
+            assert_eq!(
+                n, 1,
+                "{example}: {} is referenced by {n} launch templates",
+                up.file
+            );
         }
     }
 }
@@ -142,31 +177,14 @@ fn no_secret_material_is_rendered() {
         let (_, rendered) = render_example(&path).expect("render");
         for (name, bytes) in &rendered.files {
             let text = String::from_utf8_lossy(bytes);
-            for needle in ["PRIVATE KEY", "BEGIN CERTIFICATE", "aws_secret_access_key", "AWS_SECRET_ACCESS_KEY"] {
+            for needle in [
+                "PRIVATE KEY",
+                "BEGIN CERTIFICATE",
+                "aws_secret_access_key",
+                "AWS_SECRET_ACCESS_KEY",
+            ] {
                 assert!(!text.contains(needle), "{example}/{name} contains {needle}");
             }
         }
     }
-}
-
-fn decode(s: &str) -> Vec<u8> {
-    let val = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let mut out = Vec::new();
-    let (mut buf, mut bits) = (0u32, 0);
-    for v in s.bytes().filter_map(val) {
-        buf = (buf << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-        }
-    }
-    out
 }

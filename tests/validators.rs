@@ -24,7 +24,10 @@ fn render_all(dir: &Path) -> Vec<(String, String, std::path::PathBuf)> {
 fn stack_files(dirs: &[(String, String, std::path::PathBuf)]) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for (_, _, d) in dirs {
-        for e in std::fs::read_dir(d.join("stack-templates")).expect("stack dir").flatten() {
+        for e in std::fs::read_dir(d.join("stack-templates"))
+            .expect("stack dir")
+            .flatten()
+        {
             out.push(e.path());
         }
     }
@@ -35,8 +38,17 @@ fn stack_files(dirs: &[(String, String, std::path::PathBuf)]) -> Vec<std::path::
 #[test]
 fn examples_are_five_or_more() {
     let names: Vec<String> = examples().into_iter().map(|e| e.0).collect();
-    for want in ["minimal", "ha", "existing-vpc", "spot-pool", "two-endpoints"] {
-        assert!(names.iter().any(|n| n == want), "examples/{want} is missing: {names:?}");
+    for want in [
+        "minimal",
+        "ha",
+        "existing-vpc",
+        "spot-pool",
+        "two-endpoints",
+    ] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "examples/{want} is missing: {names:?}"
+        );
     }
 }
 
@@ -45,33 +57,63 @@ fn cfn_lint_passes_every_stack_without_errors_or_warnings() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dirs = render_all(tmp.path());
     let files = stack_files(&dirs);
-    assert!(files.len() >= 5 * 4, "expected at least 20 stacks, got {}", files.len());
-    let out = run(Command::new(tool("cfn-lint")).arg("--format").arg("parseable").args(&files));
+    assert!(
+        files.len() >= 5 * 4,
+        "expected at least 20 stacks, got {}",
+        files.len()
+    );
+    let out = run(Command::new(tool("cfn-lint"))
+        .arg("--format")
+        .arg("parseable")
+        .args(&files));
     let text = String::from_utf8_lossy(&out.stdout);
     // Exit code is a bitmask: 2 errors, 4 warnings, 8 informational. moto's validate_template
     // treats warnings as errors, so kubeline keeps both at zero.
-    assert_eq!(out.status.code(), Some(0), "cfn-lint findings:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "cfn-lint findings:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn cfn_lint_rejects_a_broken_template() {
     let tmp = tempfile::tempdir().expect("tmp");
     let (_, rendered) = render_example(&examples()[0].1).expect("render");
-    let mut v: serde_json::Value = serde_json::from_slice(&rendered.files["stack-templates/network.json"]).expect("json");
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&rendered.files["stack-templates/network.json"]).expect("json");
     v["Resources"]["ControllerSecurityGroup"]["Properties"]["NotAProperty"] = serde_json::json!(1);
     let f = tmp.path().join("broken.json");
     std::fs::write(&f, serde_json::to_vec(&v).expect("ser")).expect("write");
     let out = run(Command::new(tool("cfn-lint")).arg(&f));
-    assert_eq!(out.status.code().unwrap_or(0) & 2, 2, "cfn-lint accepted an unknown property");
+    assert_eq!(
+        out.status.code().unwrap_or(0) & 2,
+        2,
+        "cfn-lint accepted an unknown property"
+    );
 }
 
 fn checkov(dir: &Path) -> serde_json::Value {
     let out = run(Command::new(tool("checkov"))
-        .args(["--framework", "cloudformation", "--skip-download", "--quiet", "--compact", "-o", "json", "-d"])
+        .args([
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "--quiet",
+            "--compact",
+            "-o",
+            "json",
+            "-d",
+        ])
         .arg(dir));
     let text = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("checkov printed no JSON ({e}):\n{text}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "checkov printed no JSON ({e}):\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     // One report, or a list of reports (one per framework).
     match v {
         serde_json::Value::Array(mut a) if !a.is_empty() => a.remove(0),
@@ -84,7 +126,14 @@ fn failed_ids(report: &serde_json::Value) -> Vec<String> {
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|f| format!("{} {} ({})", f["check_id"].as_str().unwrap_or("?"), f["resource"].as_str().unwrap_or("?"), f["file_path"].as_str().unwrap_or("?")))
+                .map(|f| {
+                    format!(
+                        "{} {} ({})",
+                        f["check_id"].as_str().unwrap_or("?"),
+                        f["resource"].as_str().unwrap_or("?"),
+                        f["file_path"].as_str().unwrap_or("?")
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -96,27 +145,51 @@ fn checkov_finds_no_failed_check_in_any_stack() {
     let dirs = render_all(tmp.path());
     let report = checkov(tmp.path());
     let summary = &report["summary"];
-    assert_eq!(summary["parsing_errors"], 0, "checkov could not parse some templates: {summary}");
-    assert!(summary["passed"].as_u64().unwrap_or(0) > 100, "checkov checked too little: {summary}");
-    assert!(summary["resource_count"].as_u64().unwrap_or(0) >= 20 * dirs.len() as u64, "{summary}");
+    assert_eq!(
+        summary["parsing_errors"], 0,
+        "checkov could not parse some templates: {summary}"
+    );
+    assert!(
+        summary["passed"].as_u64().unwrap_or(0) > 100,
+        "checkov checked too little: {summary}"
+    );
+    assert!(
+        summary["resource_count"].as_u64().unwrap_or(0) >= 20 * dirs.len() as u64,
+        "{summary}"
+    );
     let failed = failed_ids(&report);
-    assert!(failed.is_empty(), "checkov failed checks:\n{}", failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "checkov failed checks:\n{}",
+        failed.join("\n")
+    );
 }
 
 #[test]
 fn checkov_flags_open_ssh_imdsv1_unencrypted_ebs_and_wildcard_iam() {
     let tmp = tempfile::tempdir().expect("tmp");
     let (_, rendered) = render_example(&examples()[0].1).expect("render");
-    let mut v: serde_json::Value = serde_json::from_slice(&rendered.files["stack-templates/control-plane.json"]).expect("json");
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&rendered.files["stack-templates/control-plane.json"])
+            .expect("json");
     let r = &mut v["Resources"];
     r["OpenSsh"] = serde_json::json!({"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "x", "SecurityGroupIngress": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}]}});
-    r["LaunchTemplate"]["Properties"]["LaunchTemplateData"]["MetadataOptions"]["HttpTokens"] = serde_json::json!("optional");
+    r["LaunchTemplate"]["Properties"]["LaunchTemplateData"]["MetadataOptions"]["HttpTokens"] =
+        serde_json::json!("optional");
     r["Disk"] = serde_json::json!({"Type": "AWS::EC2::Volume", "Properties": {"AvailabilityZone": "eu-west-1a", "Size": 10, "Encrypted": false}});
-    r["Role"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"] = serde_json::json!([{"Effect": "Allow", "Action": "*", "Resource": "*"}]);
-    std::fs::write(tmp.path().join("insecure.json"), serde_json::to_vec_pretty(&v).expect("ser")).expect("write");
+    r["Role"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"] =
+        serde_json::json!([{"Effect": "Allow", "Action": "*", "Resource": "*"}]);
+    std::fs::write(
+        tmp.path().join("insecure.json"),
+        serde_json::to_vec_pretty(&v).expect("ser"),
+    )
+    .expect("write");
     let failed = failed_ids(&checkov(tmp.path())).join("\n");
     for id in ["CKV_AWS_24", "CKV_AWS_79", "CKV_AWS_3", "CKV_AWS_63"] {
-        assert!(failed.contains(id), "checkov did not flag {id}; it flagged:\n{failed}");
+        assert!(
+            failed.contains(id),
+            "checkov did not flag {id}; it flagged:\n{failed}"
+        );
     }
 }
 
@@ -126,52 +199,45 @@ fn ignition_validate_accepts_every_node_config_and_the_stubs() {
     let dirs = render_all(tmp.path());
     let mut n = 0;
     for (name, _, d) in &dirs {
-        for e in std::fs::read_dir(d.join("userdata")).expect("userdata").flatten() {
+        for e in std::fs::read_dir(d.join("userdata"))
+            .expect("userdata")
+            .flatten()
+        {
             let out = run(Command::new(tool("ignition-validate")).arg(e.path()));
-            assert!(out.status.success(), "{name}: {}: {}{}", e.path().display(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{name}: {}: {}{}",
+                e.path().display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
             n += 1;
         }
         // The userdata stubs embedded (base64) in the launch templates.
-        for e in std::fs::read_dir(d.join("stack-templates")).expect("stacks").flatten() {
-            let v: serde_json::Value = serde_json::from_slice(&std::fs::read(e.path()).expect("read")).expect("json");
-            let ud = &v["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"];
+        for e in std::fs::read_dir(d.join("stack-templates"))
+            .expect("stacks")
+            .flatten()
+        {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(e.path()).expect("read")).expect("json");
+            let ud =
+                &v["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"];
             let Some(b64) = ud.as_str() else { continue };
-            let stub = base64_decode(b64);
+            let stub = kubeline_tests::base64_decode(b64);
             assert!(stub.len() < 16 * 1024, "userdata over 16 KB");
             let f = tmp.path().join(format!("{name}-stub.json"));
             std::fs::write(&f, &stub).expect("write");
             let out = run(Command::new(tool("ignition-validate")).arg(&f));
-            assert!(out.status.success(), "{name} stub of {}: {}", e.path().display(), String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{name} stub of {}: {}",
+                e.path().display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
             n += 1;
         }
     }
     assert!(n >= 5 * 6, "validated only {n} configs");
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    // Minimal standard-alphabet decoder for the test (no external crate needed).
-    let table = |c: u8| -> Option<u32> {
-        match c {
-            b'A'..=b'Z' => Some(u32::from(c - b'A')),
-            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-            b'+' => Some(62),
-            b'/' => Some(63),
-            _ => None,
-        }
-    };
-    let mut out = Vec::new();
-    let (mut buf, mut bits) = (0u32, 0);
-    for c in s.bytes() {
-        let Some(v) = table(c) else { continue };
-        buf = (buf << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-        }
-    }
-    out
 }
 
 #[test]
@@ -180,7 +246,10 @@ fn ignition_validate_rejects_a_broken_config() {
     let f = tmp.path().join("bad.json");
     std::fs::write(&f, r#"{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"relative/path","contents":{"source":"data:,x"}}]}}"#).expect("write");
     let out = run(Command::new(tool("ignition-validate")).arg(&f));
-    assert!(!out.status.success(), "ignition-validate accepted a relative path");
+    assert!(
+        !out.status.success(),
+        "ignition-validate accepted a relative path"
+    );
 }
 
 #[test]
@@ -190,21 +259,42 @@ fn kubernetes_validate_accepts_every_static_pod() {
     let mut checked = 0;
     for (name, version, d) in &dirs {
         let mut manifests = Vec::new();
-        for e in std::fs::read_dir(d.join("userdata")).expect("userdata").flatten() {
+        for e in std::fs::read_dir(d.join("userdata"))
+            .expect("userdata")
+            .flatten()
+        {
             let (files, _, _) = decode_ignition(&std::fs::read(e.path()).expect("read"));
-            for f in files.iter().filter(|f| f.path.contains("/manifests/") || f.path.ends_with("audit-policy.yaml")) {
-                let p = tmp.path().join(format!("{name}-{}", f.path.replace('/', "_")));
+            for f in files
+                .iter()
+                .filter(|f| f.path.contains("/manifests/") || f.path.ends_with("audit-policy.yaml"))
+            {
+                let p = tmp
+                    .path()
+                    .join(format!("{name}-{}", f.path.replace('/', "_")));
                 std::fs::write(&p, f.text.as_deref().expect("inline")).expect("write");
                 if f.path.contains("/manifests/") {
                     manifests.push(p);
                 }
             }
         }
-        assert!(manifests.len() >= 3, "{name}: expected the control-plane static pods");
-        let out = run(Command::new(tool("kubernetes-validate")).args(["-k", version, "--strict"]).args(&manifests));
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            manifests.len() >= 3,
+            "{name}: expected the control-plane static pods"
+        );
+        let out = run(Command::new(tool("kubernetes-validate"))
+            .args(["-k", version, "--strict"])
+            .args(&manifests));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(out.status.success(), "{name}: kubernetes-validate:\n{text}");
-        assert_eq!(text.matches(" passed for resource pod/").count(), manifests.len(), "{name}: not every manifest was checked:\n{text}");
+        assert_eq!(
+            text.matches(" passed for resource pod/").count(),
+            manifests.len(),
+            "{name}: not every manifest was checked:\n{text}"
+        );
         checked += manifests.len();
     }
     assert!(checked >= 15);
@@ -215,8 +305,13 @@ fn kubernetes_validate_rejects_an_unknown_pod_field() {
     let tmp = tempfile::tempdir().expect("tmp");
     let p = tmp.path().join("pod.yaml");
     std::fs::write(&p, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  containers:\n    - name: x\n      image: x\n      imagePullPolicyy: Always\n").expect("write");
-    let out = run(Command::new(tool("kubernetes-validate")).args(["-k", "1.34.0", "--strict"]).arg(&p));
-    assert!(!out.status.success(), "kubernetes-validate --strict accepted a misspelt field");
+    let out = run(Command::new(tool("kubernetes-validate"))
+        .args(["-k", "1.34.0", "--strict"])
+        .arg(&p));
+    assert!(
+        !out.status.success(),
+        "kubernetes-validate --strict accepted a misspelt field"
+    );
 }
 
 #[test]
@@ -225,24 +320,43 @@ fn shellcheck_passes_every_embedded_script() {
     let dirs = render_all(tmp.path());
     let mut scripts = Vec::new();
     for (name, _, d) in &dirs {
-        for e in std::fs::read_dir(d.join("userdata")).expect("userdata").flatten() {
+        for e in std::fs::read_dir(d.join("userdata"))
+            .expect("userdata")
+            .flatten()
+        {
             let (files, _, _) = decode_ignition(&std::fs::read(e.path()).expect("read"));
             for f in files {
                 if let Some(t) = f.text.filter(|t| t.starts_with("#!/bin/bash")) {
-                    let p = tmp.path().join(format!("{name}-{}.sh", f.path.replace('/', "_")));
+                    let p = tmp
+                        .path()
+                        .join(format!("{name}-{}.sh", f.path.replace('/', "_")));
                     std::fs::write(&p, t).expect("write");
                     scripts.push(p);
                 }
             }
         }
     }
-    assert!(scripts.len() >= 5 * 3, "found only {} scripts", scripts.len());
-    let out = run(Command::new(tool("shellcheck")).args(["--shell=bash", "--severity=style"]).args(&scripts));
-    assert!(out.status.success(), "shellcheck:\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        scripts.len() >= 5 * 3,
+        "found only {} scripts",
+        scripts.len()
+    );
+    let out = run(Command::new(tool("shellcheck"))
+        .args(["--shell=bash", "--severity=style"])
+        .args(&scripts));
+    assert!(
+        out.status.success(),
+        "shellcheck:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     // And it is a real check: a classic mistake is reported.
     let bad = tmp.path().join("bad.sh");
     std::fs::write(&bad, "#!/bin/bash\nrm -rf $DIR/*\n").expect("write");
-    assert!(!run(Command::new(tool("shellcheck")).arg(&bad)).status.success());
+    assert!(
+        !run(Command::new(tool("shellcheck")).arg(&bad))
+            .status
+            .success()
+    );
 }
 
 #[test]
@@ -252,21 +366,43 @@ fn kubectl_reads_every_kubeconfig() {
     let mut n = 0;
     for (name, _, d) in &dirs {
         let mut configs = vec![(d.join("kubeconfig"), None)];
-        for e in std::fs::read_dir(d.join("userdata")).expect("userdata").flatten() {
+        for e in std::fs::read_dir(d.join("userdata"))
+            .expect("userdata")
+            .flatten()
+        {
             let (files, _, _) = decode_ignition(&std::fs::read(e.path()).expect("read"));
             for f in files.iter().filter(|f| f.path.contains("/kubeconfig/")) {
-                let p = tmp.path().join(format!("{name}-{}", f.path.replace('/', "_")));
+                let p = tmp
+                    .path()
+                    .join(format!("{name}-{}", f.path.replace('/', "_")));
                 std::fs::write(&p, f.text.as_deref().expect("inline")).expect("write");
                 configs.push((p, Some(f.path.clone())));
             }
         }
         for (p, _) in configs {
-            let out = run(Command::new(tool("kubectl")).args(["config", "view", "-o", "json", "--kubeconfig"]).arg(&p));
-            assert!(out.status.success(), "{}: {}", p.display(), String::from_utf8_lossy(&out.stderr));
+            let out = run(Command::new(tool("kubectl"))
+                .args(["config", "view", "-o", "json", "--kubeconfig"])
+                .arg(&p));
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                p.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
             let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("kubectl json");
-            let server = v["clusters"][0]["cluster"]["server"].as_str().unwrap_or_default();
-            assert!(server.starts_with("https://"), "{}: server {server:?}", p.display());
-            assert!(v["users"][0]["user"]["client-certificate"].as_str().is_some_and(|c| c.ends_with(".pem")));
+            let server = v["clusters"][0]["cluster"]["server"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                server.starts_with("https://"),
+                "{}: server {server:?}",
+                p.display()
+            );
+            assert!(
+                v["users"][0]["user"]["client-certificate"]
+                    .as_str()
+                    .is_some_and(|c| c.ends_with(".pem"))
+            );
             n += 1;
         }
     }

@@ -24,7 +24,12 @@ pub fn examples() -> Vec<(String, PathBuf)> {
         .map(|rd| {
             rd.flatten()
                 .filter(|e| e.path().join("cluster.yaml").is_file())
-                .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path().join("cluster.yaml")))
+                .map(|e| {
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        e.path().join("cluster.yaml"),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -37,7 +42,11 @@ pub fn render_example(path: &Path) -> Result<(kubeline_core::cluster::Cluster, R
     let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
     let loaded = validate::load(&text);
     let Some(cluster) = loaded.cluster else {
-        bail!("{} is invalid:\n{}", path.display(), loaded.diagnostics.render("cluster.yaml"));
+        bail!(
+            "{} is invalid:\n{}",
+            path.display(),
+            loaded.diagnostics.render("cluster.yaml")
+        );
     };
     let rendered = render::render(&cluster, &Templates::builtin())?;
     Ok((cluster, rendered))
@@ -70,7 +79,9 @@ pub fn tool(name: &str) -> PathBuf {
             }
         }
     }
-    panic!("{name} is not installed: run `cargo xtask test` (it installs every tool the tests use)");
+    panic!(
+        "{name} is not installed: run `cargo xtask test` (it installs every tool the tests use)"
+    );
 }
 
 /// Runs a command and returns its output.
@@ -113,13 +124,18 @@ pub fn decode_ignition(bytes: &[u8]) -> (Vec<IgnFile>, Vec<IgnUnit>, Vec<String>
         .map(|a| {
             a.iter()
                 .map(|f| {
-                    let source = f["contents"]["source"].as_str().unwrap_or_default().to_owned();
+                    let source = f["contents"]["source"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
                     IgnFile {
                         path: f["path"].as_str().unwrap_or_default().to_owned(),
                         mode: f["mode"].as_u64().unwrap_or_default(),
                         text: kubeline_core::render::ignition::decode_data_url(&source),
                         source,
-                        hash: f["contents"]["verification"]["hash"].as_str().map(str::to_owned),
+                        hash: f["contents"]["verification"]["hash"]
+                            .as_str()
+                            .map(str::to_owned),
                     }
                 })
                 .collect()
@@ -134,7 +150,11 @@ pub fn decode_ignition(bytes: &[u8]) -> (Vec<IgnFile>, Vec<IgnUnit>, Vec<String>
                     contents: u["contents"].as_str().map(str::to_owned),
                     dropins: u["dropins"]
                         .as_array()
-                        .map(|d| d.iter().filter_map(|x| x["contents"].as_str().map(str::to_owned)).collect())
+                        .map(|d| {
+                            d.iter()
+                                .filter_map(|x| x["contents"].as_str().map(str::to_owned))
+                                .collect()
+                        })
                         .unwrap_or_default(),
                 })
                 .collect()
@@ -142,7 +162,19 @@ pub fn decode_ignition(bytes: &[u8]) -> (Vec<IgnFile>, Vec<IgnUnit>, Vec<String>
         .unwrap_or_default();
     let dirs = v["storage"]["directories"]
         .as_array()
-        .map(|a| a.iter().filter_map(|d| d["path"].as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d["path"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     (files, units, dirs)
+}
+
+/// Decodes standard base64 (EC2 userdata); invalid input gives an empty vector.
+pub fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .unwrap_or_default()
 }

@@ -40,7 +40,10 @@ pub fn structure(doc: &Located) -> Vec<Diagnostic> {
             severity: Severity::Error,
             pos: doc.value_pos(&Path::root()),
             path: Path::root(),
-            message: format!("expected a mapping of settings, found {}", kind_of(&doc.value)),
+            message: format!(
+                "expected a mapping of settings, found {}",
+                kind_of(&doc.value)
+            ),
             hint: "start from `kubeline init`, which writes a valid cluster.yaml".into(),
         });
         return out;
@@ -99,7 +102,10 @@ fn convert(err: &ValidationError<'_>, doc: &Located, out: &mut Vec<Diagnostic>) 
             out.push(error(
                 doc.value_pos(&path),
                 path,
-                format!("expected {expected}, found {}", kind_of(instance.unwrap_or(&Value::Null))),
+                format!(
+                    "expected {expected}, found {}",
+                    kind_of(instance.unwrap_or(&Value::Null))
+                ),
                 "fix the value's type".into(),
             ));
         }
@@ -117,7 +123,9 @@ fn convert(err: &ValidationError<'_>, doc: &Located, out: &mut Vec<Diagnostic>) 
                 .iter()
                 .flatten()
                 .filter_map(|e| match e.kind() {
-                    ValidationErrorKind::Constant { expected_value } => Some(show(Some(expected_value))),
+                    ValidationErrorKind::Constant { expected_value } => {
+                        Some(show(Some(expected_value)))
+                    }
                     _ => None,
                 })
                 .collect();
@@ -178,7 +186,11 @@ fn allowed_keys(err: &ValidationError<'_>) -> Vec<String> {
 }
 
 fn pointer<'a>(v: &'a Value, ptr: &str) -> Option<&'a Value> {
-    if ptr.is_empty() { Some(v) } else { v.pointer(ptr) }
+    if ptr.is_empty() {
+        Some(v)
+    } else {
+        v.pointer(ptr)
+    }
 }
 
 fn article(t: &str) -> String {
@@ -217,6 +229,11 @@ fn show(v: Option<&Value>) -> String {
 fn list(options: &Value) -> String {
     options
         .as_array()
-        .map(|a| a.iter().map(|o| show(Some(o))).collect::<Vec<_>>().join(", "))
+        .map(|a| {
+            a.iter()
+                .map(|o| show(Some(o)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .unwrap_or_default()
 }

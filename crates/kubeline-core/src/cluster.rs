@@ -5,8 +5,12 @@ use std::net::Ipv4Addr;
 
 use serde::Serialize;
 
-use crate::model::{Approval, LoadBalancerType, ReleaseChannel, SpotAllocationStrategy, VolumeType};
-use crate::types::{AvailabilityZone, Cidr, ClusterName, DnsName, KmsKeyArn, KubeVersion, Region, S3Uri};
+use crate::model::{
+    Approval, LoadBalancerType, ReleaseChannel, SpotAllocationStrategy, VolumeType,
+};
+use crate::types::{
+    AvailabilityZone, Cidr, ClusterName, DnsName, KmsKeyArn, KubeVersion, Region, S3Uri,
+};
 
 /// A cluster ready to render.
 #[derive(Debug, Clone, Serialize)]

@@ -30,7 +30,6 @@ pub struct InitOptions {
 pub fn cluster_yaml(opts: &InitOptions) -> String {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| AutoEscape::None);
-    env.add_filter("yaml", |s: String| yaml_scalar(&s));
     let src = include_str!("../templates/init/cluster.yaml.j2");
     // Every interpolated value goes through yaml_scalar so flags cannot inject YAML.
     let quoted = InitOptions {
@@ -65,7 +64,7 @@ fn yaml_scalar(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':'))
-        && !s.starts_with(|c: char| matches!(c, '-' | ':' | '.'))
+        && !s.starts_with(['-', ':', '.'])
         && !s.contains(": ")
         && !matches!(s, "true" | "false" | "null" | "~")
         && s.parse::<f64>().is_err();

@@ -73,14 +73,30 @@ pub fn credential_key(cluster: &Cluster, name: &str, secret: bool) -> String {
 /// S3 key of a full node config, content-addressed so that it changes only with its content.
 pub fn userdata_key(cluster: &Cluster, file_stem: &str, sha512_hex: &str) -> String {
     let short = sha512_hex.get(..16).unwrap_or(sha512_hex);
-    format!("{}userdata/{file_stem}-{short}.json", cluster.s3_cluster_prefix())
+    format!(
+        "{}userdata/{file_stem}-{short}.json",
+        cluster.s3_cluster_prefix()
+    )
 }
 
 /// The S3 keys a node role may read: its own node configs and credentials.
 pub fn readable_keys(cluster: &Cluster, role: NodeRole, file_stem: &str) -> Vec<String> {
     let creds = node_credentials(role);
-    let mut keys = vec![format!("{}userdata/{file_stem}-*", cluster.s3_cluster_prefix())];
-    keys.extend(creds.public.iter().map(|n| credential_key(cluster, n, false)));
-    keys.extend(creds.secret.iter().map(|n| credential_key(cluster, n, true)));
+    let mut keys = vec![format!(
+        "{}userdata/{file_stem}-*",
+        cluster.s3_cluster_prefix()
+    )];
+    keys.extend(
+        creds
+            .public
+            .iter()
+            .map(|n| credential_key(cluster, n, false)),
+    );
+    keys.extend(
+        creds
+            .secret
+            .iter()
+            .map(|n| credential_key(cluster, n, true)),
+    );
     keys
 }

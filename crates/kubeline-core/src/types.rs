@@ -318,7 +318,10 @@ fn check_bucket(b: &str) -> Result<(), Invalid> {
     if ok {
         Ok(())
     } else {
-        Err(invalid(format!("{b:?} is not a valid S3 bucket name"), hint))
+        Err(invalid(
+            format!("{b:?} is not a valid S3 bucket name"),
+            hint,
+        ))
     }
 }
 
@@ -350,7 +353,10 @@ impl KmsKeyArn {
         }
         if parts[3] != region.as_str() {
             return Err(invalid(
-                format!("the key is in region {:?}, the cluster in {region}", parts[3]),
+                format!(
+                    "the key is in region {:?}, the cluster in {region}",
+                    parts[3]
+                ),
                 format!("use a KMS key of {region}: KMS keys cannot be used across regions"),
             ));
         }
@@ -491,11 +497,7 @@ impl FromStr for KubeVersion {
         if v.major != 1 || !(Self::MIN_MINOR..=Self::MAX_MINOR).contains(&v.minor) {
             return Err(invalid(
                 format!("Kubernetes {v} is not supported"),
-                format!(
-                    "use 1.{}.x to 1.{}.x",
-                    Self::MIN_MINOR,
-                    Self::MAX_MINOR
-                ),
+                format!("use 1.{}.x to 1.{}.x", Self::MIN_MINOR, Self::MAX_MINOR),
             ));
         }
         Ok(v)
@@ -539,16 +541,20 @@ mod tests {
         assert!("a".repeat(25).parse::<ClusterName>().is_err());
         let r: Region = "eu-west-1".parse().expect("valid");
         assert!(AvailabilityZone::parse_in("eu-west-1a", &r).is_ok());
-        assert!(AvailabilityZone::parse_in("us-west-2-lax-1a", &"us-west-2".parse().expect("valid")).is_ok());
+        assert!(
+            AvailabilityZone::parse_in("us-west-2-lax-1a", &"us-west-2".parse().expect("valid"))
+                .is_ok()
+        );
         assert!(AvailabilityZone::parse_in("us-east-1a", &r).is_err());
         assert!(
             KmsKeyArn::parse_in("arn:aws:kms:eu-west-1:123456789012:key/abcd-1234", &r).is_ok()
         );
-        assert!(
-            KmsKeyArn::parse_in("arn:aws:kms:us-east-1:123456789012:key/abcd", &r).is_err()
-        );
+        assert!(KmsKeyArn::parse_in("arn:aws:kms:us-east-1:123456789012:key/abcd", &r).is_err());
         let s: S3Uri = "s3://my-bucket/some/prefix/".parse().expect("valid");
-        assert_eq!((s.bucket.as_str(), s.prefix.as_str()), ("my-bucket", "some/prefix"));
+        assert_eq!(
+            (s.bucket.as_str(), s.prefix.as_str()),
+            ("my-bucket", "some/prefix")
+        );
         assert!("s3://My_Bucket".parse::<S3Uri>().is_err());
         assert!("api.example.com".parse::<DnsName>().is_ok());
         assert!("10.0.0.1".parse::<DnsName>().is_err());

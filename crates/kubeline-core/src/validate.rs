@@ -68,11 +68,14 @@ pub fn load(text: &str) -> Loaded {
                 diags: Vec::new(),
             };
             ctx.cluster(&config);
-            loaded.diagnostics.0.extend(
-                ctx.diags
-                    .into_iter()
-                    .filter(|d| !broken.iter().any(|b| d.path.0.starts_with(&b.0) || b.0.starts_with(&d.path.0))),
-            );
+            loaded
+                .diagnostics
+                .0
+                .extend(ctx.diags.into_iter().filter(|d| {
+                    !broken
+                        .iter()
+                        .any(|b| d.path.0.starts_with(&b.0) || b.0.starts_with(&d.path.0))
+                }));
         }
         loaded.diagnostics.sort();
         return loaded;
@@ -115,7 +118,11 @@ pub fn validate_config(config: &ClusterConfig) -> Loaded {
     let mut diagnostics = Diagnostics(ctx.diags);
     diagnostics.sort();
     Loaded {
-        cluster: if diagnostics.has_errors() { None } else { cluster },
+        cluster: if diagnostics.has_errors() {
+            None
+        } else {
+            cluster
+        },
         config: Some(config.clone()),
         diagnostics,
     }
@@ -222,7 +229,11 @@ impl Ctx<'_> {
         if let Some(k) = &c.key_name
             && (k.is_empty() || k.len() > 255)
         {
-            self.err(root().key("keyName"), "key pair names have 1-255 characters", "fix the name or remove keyName");
+            self.err(
+                root().key("keyName"),
+                "key pair names have 1-255 characters",
+                "fix the name or remove keyName",
+            );
         }
         let ami_id = c
             .ami_id
@@ -243,42 +254,87 @@ impl Ctx<'_> {
         let mut kubernetes_service_ip = None;
         if let (Some(svc), Some(pod)) = (service_cidr, pod_cidr) {
             if svc.overlaps(&pod) {
-                self.err(root().key("podCIDR"), format!("{pod} overlaps serviceCIDR {svc}"), "choose blocks that do not overlap");
+                self.err(
+                    root().key("podCIDR"),
+                    format!("{pod} overlaps serviceCIDR {svc}"),
+                    "choose blocks that do not overlap",
+                );
             }
             if let Some(v) = vpc.cidr {
                 if svc.overlaps(&v) {
-                    self.err(root().key("serviceCIDR"), format!("{svc} overlaps the VPC {v}"), "choose a block outside vpcCIDR, e.g. 10.3.0.0/24");
+                    self.err(
+                        root().key("serviceCIDR"),
+                        format!("{svc} overlaps the VPC {v}"),
+                        "choose a block outside vpcCIDR, e.g. 10.3.0.0/24",
+                    );
                 }
                 if pod.overlaps(&v) {
-                    self.err(root().key("podCIDR"), format!("{pod} overlaps the VPC {v}"), "choose a block outside vpcCIDR, e.g. 10.2.0.0/16");
+                    self.err(
+                        root().key("podCIDR"),
+                        format!("{pod} overlaps the VPC {v}"),
+                        "choose a block outside vpcCIDR, e.g. 10.2.0.0/16",
+                    );
                 }
             }
             if svc.size() < 16 {
-                self.err(root().key("serviceCIDR"), format!("{svc} is too small for services"), "use a /28 or larger, e.g. a /24");
+                self.err(
+                    root().key("serviceCIDR"),
+                    format!("{svc} is too small for services"),
+                    "use a /28 or larger, e.g. a /24",
+                );
             }
             kubernetes_service_ip = svc.nth(1);
             if let Some(ip) = dns_ip {
                 if !svc.contains_ip(ip) && !self.present(&root().key("dnsServiceIP")) {
-                    self.err(root().key("serviceCIDR"), format!("the default dnsServiceIP {ip} is outside serviceCIDR {svc}"), format!("set dnsServiceIP to an address inside {svc}, e.g. {}", svc.nth(10).unwrap_or(ip)));
+                    self.err(
+                        root().key("serviceCIDR"),
+                        format!("the default dnsServiceIP {ip} is outside serviceCIDR {svc}"),
+                        format!(
+                            "set dnsServiceIP to an address inside {svc}, e.g. {}",
+                            svc.nth(10).unwrap_or(ip)
+                        ),
+                    );
                 } else if !svc.contains_ip(ip) {
-                    self.err(root().key("dnsServiceIP"), format!("{ip} is outside serviceCIDR {svc}"), format!("use an address inside {svc}, e.g. {}", svc.nth(10).unwrap_or(ip)));
+                    self.err(
+                        root().key("dnsServiceIP"),
+                        format!("{ip} is outside serviceCIDR {svc}"),
+                        format!(
+                            "use an address inside {svc}, e.g. {}",
+                            svc.nth(10).unwrap_or(ip)
+                        ),
+                    );
                 } else if Some(ip) == svc.nth(0) || Some(ip) == svc.nth(1) {
-                    self.err(root().key("dnsServiceIP"), format!("{ip} is reserved (network address or the kubernetes service)"), format!("use another address of {svc}, e.g. {}", svc.nth(10).unwrap_or(ip)));
+                    self.err(
+                        root().key("dnsServiceIP"),
+                        format!("{ip} is reserved (network address or the kubernetes service)"),
+                        format!(
+                            "use another address of {svc}, e.g. {}",
+                            svc.nth(10).unwrap_or(ip)
+                        ),
+                    );
                 }
             }
         }
 
-        let ssh = self.cidrs(root().key("sshAccessAllowedSourceCIDRs"), &c.ssh_access_allowed_source_cidrs);
+        let ssh = self.cidrs(
+            root().key("sshAccessAllowedSourceCIDRs"),
+            &c.ssh_access_allowed_source_cidrs,
+        );
         if ssh.len() > MAX_SOURCE_CIDRS {
             self.err(root().key("sshAccessAllowedSourceCIDRs"), format!("{} ranges; a security group holds 60 inbound rules by default and kubeline needs some of them", ssh.len()), format!("list at most {MAX_SOURCE_CIDRS} ranges (summarise them, or use a bastion)"));
         }
         if ssh.iter().any(|c| c.net().prefix_len() == 0) {
-            self.warn(root().key("sshAccessAllowedSourceCIDRs"), "SSH is open to the whole internet", "allow only your bastion or office ranges");
+            self.warn(
+                root().key("sshAccessAllowedSourceCIDRs"),
+                "SSH is open to the whole internet",
+                "allow only your bastion or office ranges",
+            );
         }
         let api_endpoints = self.api_endpoints(c, name.as_ref(), &subnets);
         let controller = self.controller(c, &subnets);
         let etcd = self.etcd(c, &subnets);
-        let kube: Option<KubeVersion> = self.parse(root().key("kubernetesVersion"), &c.kubernetes_version);
+        let kube: Option<KubeVersion> =
+            self.parse(root().key("kubernetesVersion"), &c.kubernetes_version);
         let node_pools = self.node_pools(c, name.as_ref(), &subnets, kube);
         let tls = self.tls(c);
         let api_server_sans = self.sans(c);
@@ -316,7 +372,11 @@ impl Ctx<'_> {
         match s.parse() {
             Ok(ip) => Some(ip),
             Err(_) => {
-                self.err(path, format!("{s:?} is not an IPv4 address"), "write it as four numbers, e.g. 10.3.0.10");
+                self.err(
+                    path,
+                    format!("{s:?} is not an IPv4 address"),
+                    "write it as four numbers, e.g. 10.3.0.10",
+                );
                 None
             }
         }
@@ -324,18 +384,34 @@ impl Ctx<'_> {
 
     fn stack_tags(&mut self, tags: &BTreeMap<String, String>) {
         if tags.len() > 50 {
-            self.err(root().key("stackTags"), format!("{} tags; CloudFormation allows 50", tags.len()), "remove some tags");
+            self.err(
+                root().key("stackTags"),
+                format!("{} tags; CloudFormation allows 50", tags.len()),
+                "remove some tags",
+            );
         }
         for (k, v) in tags {
             let p = root().key("stackTags").key(k);
             if k.is_empty() || k.len() > 128 {
-                self.err(p.clone(), "tag keys have 1-128 characters", "shorten the key");
+                self.err(
+                    p.clone(),
+                    "tag keys have 1-128 characters",
+                    "shorten the key",
+                );
             }
             if k.to_ascii_lowercase().starts_with("aws:") {
-                self.err(p.clone(), "the aws: prefix is reserved for AWS", "use another prefix");
+                self.err(
+                    p.clone(),
+                    "the aws: prefix is reserved for AWS",
+                    "use another prefix",
+                );
             }
             if v.len() > 256 {
-                self.err(p, "tag values have at most 256 characters", "shorten the value");
+                self.err(
+                    p,
+                    "tag values have at most 256 characters",
+                    "shorten the value",
+                );
             }
         }
     }
@@ -347,13 +423,24 @@ impl Ctx<'_> {
             .and_then(|v| self.id(root().key("vpc").key("id"), &v.id, "vpc-"));
         let mut cidr = None;
         if c.vpc.is_some() && c.vpc_cidr.is_some() {
-            self.err(root().key("vpcCIDR"), "vpcCIDR cannot be set together with vpc.id", "remove vpcCIDR: an existing VPC keeps its own CIDR");
+            self.err(
+                root().key("vpcCIDR"),
+                "vpcCIDR cannot be set together with vpc.id",
+                "remove vpcCIDR: an existing VPC keeps its own CIDR",
+            );
         } else if c.vpc.is_none() {
-            cidr = self.parse::<Cidr>(root().key("vpcCIDR"), c.vpc_cidr.as_deref().unwrap_or("10.0.0.0/16"));
+            cidr = self.parse::<Cidr>(
+                root().key("vpcCIDR"),
+                c.vpc_cidr.as_deref().unwrap_or("10.0.0.0/16"),
+            );
             if let Some(v) = cidr
                 && !(16..=28).contains(&v.net().prefix_len())
             {
-                self.err(root().key("vpcCIDR"), format!("{v}: VPC blocks must be /16 to /28"), "use a /16 such as 10.0.0.0/16");
+                self.err(
+                    root().key("vpcCIDR"),
+                    format!("{v}: VPC blocks must be /16 to /28"),
+                    "use a /16 such as 10.0.0.0/16",
+                );
                 cidr = None;
             }
         }
@@ -362,14 +449,22 @@ impl Ctx<'_> {
             .as_ref()
             .and_then(|r| self.id(root().key("routeTableId"), r, "rtb-"));
         if c.route_table_id.is_some() && c.vpc.is_none() {
-            self.err(root().key("routeTableId"), "routeTableId needs vpc.id", "set vpc.id to the VPC of the route table, or remove routeTableId");
+            self.err(
+                root().key("routeTableId"),
+                "routeTableId needs vpc.id",
+                "set vpc.id to the VPC of the route table, or remove routeTableId",
+            );
         }
         let internet_gateway_id = c
             .internet_gateway
             .as_ref()
             .and_then(|g| self.id(root().key("internetGateway").key("id"), &g.id, "igw-"));
         if c.internet_gateway.is_some() && c.vpc.is_none() {
-            self.err(root().key("internetGateway").key("id"), "internetGateway.id needs vpc.id", "set vpc.id, or remove internetGateway");
+            self.err(
+                root().key("internetGateway").key("id"),
+                "internetGateway.id needs vpc.id",
+                "set vpc.id, or remove internetGateway",
+            );
         }
         Vpc {
             existing_id,
@@ -383,7 +478,11 @@ impl Ctx<'_> {
         let mut out = Vec::new();
         if c.subnets.is_empty() {
             let Some(az) = &c.availability_zone else {
-                self.err(root().key("availabilityZone"), "availabilityZone is required when subnets is omitted", format!("add `availabilityZone: {region}a` or list subnets"));
+                self.err(
+                    root().key("availabilityZone"),
+                    "availabilityZone is required when subnets is omitted",
+                    format!("add `availabilityZone: {region}a` or list subnets"),
+                );
                 return out;
             };
             let Ok(az) = AvailabilityZone::parse_in(az, region)
@@ -391,13 +490,20 @@ impl Ctx<'_> {
             else {
                 return out;
             };
-            let Some(cidr) = self.parse::<Cidr>(root().key("instanceCIDR"), c.instance_cidr.as_deref().unwrap_or("10.0.0.0/24")) else {
+            let Some(cidr) = self.parse::<Cidr>(
+                root().key("instanceCIDR"),
+                c.instance_cidr.as_deref().unwrap_or("10.0.0.0/24"),
+            ) else {
                 return out;
             };
             if let Some(v) = vpc.cidr
                 && !v.contains(&cidr)
             {
-                self.err(root().key("instanceCIDR"), format!("{cidr} is outside vpcCIDR {v}"), "choose a block inside the VPC");
+                self.err(
+                    root().key("instanceCIDR"),
+                    format!("{cidr} is outside vpcCIDR {v}"),
+                    "choose a block inside the VPC",
+                );
             }
             out.push(Subnet {
                 name: "Subnet0".into(),
@@ -417,7 +523,11 @@ impl Ctx<'_> {
             self.invalid(root().key("availabilityZone"), e);
         }
         if c.instance_cidr.is_some() {
-            self.warn(root().key("instanceCIDR"), "instanceCIDR is ignored when subnets are listed", "set instanceCIDR on each subnet instead");
+            self.warn(
+                root().key("instanceCIDR"),
+                "instanceCIDR is ignored when subnets are listed",
+                "set instanceCIDR on each subnet instead",
+            );
         }
         let mut names: BTreeMap<String, usize> = BTreeMap::new();
         let mut ids: BTreeMap<String, usize> = BTreeMap::new();
@@ -426,11 +536,29 @@ impl Ctx<'_> {
             let p = root().key("subnets").index(i);
             let lid = format!("Subnet{}", logical_id(&s.name));
             if s.name.is_empty() || s.name.len() > 64 || lid == "Subnet" {
-                self.err(p.key("name"), format!("{:?} is not a usable subnet name", s.name), "use 1-64 letters, digits and hyphens");
+                self.err(
+                    p.key("name"),
+                    format!("{:?} is not a usable subnet name", s.name),
+                    "use 1-64 letters, digits and hyphens",
+                );
             } else if let Some(prev) = names.insert(s.name.clone(), i) {
-                self.err(p.key("name"), format!("subnet name {:?} is already used by subnets[{prev}]", s.name), "give every subnet its own name");
+                self.err(
+                    p.key("name"),
+                    format!(
+                        "subnet name {:?} is already used by subnets[{prev}]",
+                        s.name
+                    ),
+                    "give every subnet its own name",
+                );
             } else if let Some(prev) = ids.insert(lid.clone(), i) {
-                self.err(p.key("name"), format!("{:?} and subnets[{prev}] give the same resource ID {lid}", s.name), "rename one of them");
+                self.err(
+                    p.key("name"),
+                    format!(
+                        "{:?} and subnets[{prev}] give the same resource ID {lid}",
+                        s.name
+                    ),
+                    "rename one of them",
+                );
             }
             let az = AvailabilityZone::parse_in(&s.availability_zone, region)
                 .map_err(|e| self.invalid(p.key("availabilityZone"), e))
@@ -439,9 +567,15 @@ impl Ctx<'_> {
                 .instance_cidr
                 .as_ref()
                 .and_then(|x| self.parse::<Cidr>(p.key("instanceCIDR"), x));
-            let existing_id = s.id.as_ref().and_then(|x| self.id(p.key("id"), x, "subnet-"));
+            let existing_id =
+                s.id.as_ref()
+                    .and_then(|x| self.id(p.key("id"), x, "subnet-"));
             if s.id.is_some() && vpc.existing_id.is_none() && c.vpc.is_none() {
-                self.err(p.key("id"), "an existing subnet needs the existing VPC it belongs to", "set vpc.id, or remove id to let kubeline create the subnet");
+                self.err(
+                    p.key("id"),
+                    "an existing subnet needs the existing VPC it belongs to",
+                    "set vpc.id, or remove id to let kubeline create the subnet",
+                );
             }
             if s.id.is_none() && s.instance_cidr.is_none() {
                 self.err(p.clone(), "a subnet kubeline creates needs instanceCIDR", "add `instanceCIDR: 10.0.N.0/24` inside vpcCIDR, or `id:` of an existing subnet");
@@ -450,13 +584,25 @@ impl Ctx<'_> {
                 if let Some(v) = vpc.cidr
                     && !v.contains(&cidr)
                 {
-                    self.err(p.key("instanceCIDR"), format!("{cidr} is outside vpcCIDR {v}"), "choose a block inside the VPC");
+                    self.err(
+                        p.key("instanceCIDR"),
+                        format!("{cidr} is outside vpcCIDR {v}"),
+                        "choose a block inside the VPC",
+                    );
                 }
                 if !(16..=28).contains(&cidr.net().prefix_len()) {
-                    self.err(p.key("instanceCIDR"), format!("{cidr}: subnet blocks must be /16 to /28"), "use a /24 or similar");
+                    self.err(
+                        p.key("instanceCIDR"),
+                        format!("{cidr}: subnet blocks must be /16 to /28"),
+                        "use a /24 or similar",
+                    );
                 }
                 if let Some((j, other)) = placed.iter().find(|(_, o)| o.overlaps(&cidr)) {
-                    self.err(p.key("instanceCIDR"), format!("{cidr} overlaps subnets[{j}] ({other})"), "give each subnet its own block");
+                    self.err(
+                        p.key("instanceCIDR"),
+                        format!("{cidr} overlaps subnets[{j}] ({other})"),
+                        "give each subnet its own block",
+                    );
                 }
                 placed.push((i, cidr));
             }
@@ -465,7 +611,11 @@ impl Ctx<'_> {
                 .as_ref()
                 .and_then(|n| self.id(p.key("natGateway").key("id"), &n.id, "nat-"));
             if s.nat_gateway.is_some() && !s.private {
-                self.err(p.key("natGateway"), "only private subnets use a NAT gateway", "set `private: true` or remove natGateway");
+                self.err(
+                    p.key("natGateway"),
+                    "only private subnets use a NAT gateway",
+                    "set `private: true` or remove natGateway",
+                );
             }
             let route_table_id = s
                 .route_table
@@ -498,12 +648,26 @@ impl Ctx<'_> {
             if s.existing_id.is_some() || s.route_table_id.is_some() {
                 continue;
             }
-            let p = if c.subnets.is_empty() { root().key("vpc").key("id") } else { root().key("subnets").index(i) };
-            if !s.private && vpc.existing_id.is_some() && vpc.internet_gateway_id.is_none() && vpc.route_table_id.is_none() {
-                self.err(p.clone(), "a public subnet in an existing VPC needs its internet gateway", "set internetGateway.id or routeTableId (or routeTable.id on the subnet)");
+            let p = if c.subnets.is_empty() {
+                root().key("vpc").key("id")
+            } else {
+                root().key("subnets").index(i)
+            };
+            if !s.private
+                && vpc.existing_id.is_some()
+                && vpc.internet_gateway_id.is_none()
+                && vpc.route_table_id.is_none()
+            {
+                self.err(
+                    p.clone(),
+                    "a public subnet in an existing VPC needs its internet gateway",
+                    "set internetGateway.id or routeTableId (or routeTable.id on the subnet)",
+                );
             }
             if s.private && s.nat_gateway_id.is_none() {
-                let has_public = subnets.iter().any(|o| !o.private && o.availability_zone == s.availability_zone);
+                let has_public = subnets
+                    .iter()
+                    .any(|o| !o.private && o.availability_zone == s.availability_zone);
                 if !has_public {
                     self.err(p, format!("private subnet {:?} has no public subnet in {} for its NAT gateway", s.name, s.availability_zone), "add a public subnet in the same zone, or set natGateway.id or routeTable.id");
                 }
@@ -511,9 +675,20 @@ impl Ctx<'_> {
         }
     }
 
-    fn refs(&mut self, path: Path, refs: &[NameRef], subnets: &[Subnet], default: impl Fn(&Subnet) -> bool) -> Vec<usize> {
+    fn refs(
+        &mut self,
+        path: Path,
+        refs: &[NameRef],
+        subnets: &[Subnet],
+        default: impl Fn(&Subnet) -> bool,
+    ) -> Vec<usize> {
         if refs.is_empty() {
-            let picked: Vec<usize> = subnets.iter().enumerate().filter(|(_, s)| default(s)).map(|(i, _)| i).collect();
+            let picked: Vec<usize> = subnets
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| default(s))
+                .map(|(i, _)| i)
+                .collect();
             if picked.is_empty() {
                 return (0..subnets.len()).collect();
             }
@@ -522,7 +697,11 @@ impl Ctx<'_> {
         let mut out = Vec::new();
         for (i, r) in refs.iter().enumerate() {
             match subnets.iter().position(|s| s.name == r.name) {
-                Some(idx) if out.contains(&idx) => self.err(path.index(i).key("name"), format!("subnet {:?} is listed twice", r.name), "list each subnet once"),
+                Some(idx) if out.contains(&idx) => self.err(
+                    path.index(i).key("name"),
+                    format!("subnet {:?} is listed twice", r.name),
+                    "list each subnet once",
+                ),
                 Some(idx) => out.push(idx),
                 None => {
                     let names: Vec<&str> = subnets.iter().map(|s| s.name.as_str()).collect();
@@ -530,16 +709,29 @@ impl Ctx<'_> {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!("use one of the names under subnets: {}", names.join(", ")),
                     };
-                    self.err(path.index(i).key("name"), format!("no subnet is named {:?}", r.name), hint);
+                    self.err(
+                        path.index(i).key("name"),
+                        format!("no subnet is named {:?}", r.name),
+                        hint,
+                    );
                 }
             }
         }
         out
     }
 
-    fn api_endpoints(&mut self, c: &ClusterConfig, name: Option<&ClusterName>, subnets: &[Subnet]) -> Option<Vec<ApiEndpoint>> {
+    fn api_endpoints(
+        &mut self,
+        c: &ClusterConfig,
+        name: Option<&ClusterName>,
+        subnets: &[Subnet],
+    ) -> Option<Vec<ApiEndpoint>> {
         if c.api_endpoints.is_empty() {
-            self.err(root().key("apiEndpoints"), "at least one API endpoint is required", "add `apiEndpoints: [{name: default, dnsName: api.example.com}]`");
+            self.err(
+                root().key("apiEndpoints"),
+                "at least one API endpoint is required",
+                "add `apiEndpoints: [{name: default, dnsName: api.example.com}]`",
+            );
             return None;
         }
         let mut out = Vec::new();
@@ -548,21 +740,38 @@ impl Ctx<'_> {
         for (i, e) in c.api_endpoints.iter().enumerate() {
             let p = root().key("apiEndpoints").index(i);
             if !is_dns_label(&e.name) {
-                self.err(p.key("name"), format!("{:?} is not a DNS label", e.name), "use lower-case letters, digits and hyphens, e.g. `public`");
+                self.err(
+                    p.key("name"),
+                    format!("{:?} is not a DNS label", e.name),
+                    "use lower-case letters, digits and hyphens, e.g. `public`",
+                );
                 ok = false;
             } else if !seen.insert(e.name.clone()) {
-                self.err(p.key("name"), format!("endpoint name {:?} is used twice", e.name), "give every endpoint its own name");
+                self.err(
+                    p.key("name"),
+                    format!("endpoint name {:?} is used twice", e.name),
+                    "give every endpoint its own name",
+                );
                 ok = false;
             }
             let dns: Option<DnsName> = self.parse(p.key("dnsName"), &e.dns_name);
             let lb = &e.load_balancer;
             let lp = p.key("loadBalancer");
             let private = lb.private;
-            let idx = self.refs(lp.key("subnets"), &lb.subnets, subnets, |s| s.private == private);
+            let idx = self.refs(lp.key("subnets"), &lb.subnets, subnets, |s| {
+                s.private == private
+            });
             if !private && !lb.subnets.is_empty() {
                 for &s in &idx {
                     if subnets.get(s).is_some_and(|s| s.private) {
-                        self.err(lp.key("subnets"), format!("an internet-facing load balancer cannot use private subnet {:?}", subnets[s].name), "use public subnets or set `private: true`");
+                        self.err(
+                            lp.key("subnets"),
+                            format!(
+                                "an internet-facing load balancer cannot use private subnet {:?}",
+                                subnets[s].name
+                            ),
+                            "use public subnets or set `private: true`",
+                        );
                     }
                 }
             }
@@ -571,30 +780,67 @@ impl Ctx<'_> {
             }
             let hosted_zone_id = match &lb.hosted_zone {
                 Some(z) => {
-                    let ok_id = z.id.starts_with('Z') && z.id.len() <= 32 && z.id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+                    let ok_id = z.id.starts_with('Z')
+                        && z.id.len() <= 32
+                        && z.id
+                            .chars()
+                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
                     if !ok_id {
-                        self.err(lp.key("hostedZone").key("id"), format!("{:?} is not a Route53 hosted zone ID", z.id), "use an ID like Z0123456789ABCDEFGHIJ (without /hostedzone/)");
+                        self.err(
+                            lp.key("hostedZone").key("id"),
+                            format!("{:?} is not a Route53 hosted zone ID", z.id),
+                            "use an ID like Z0123456789ABCDEFGHIJ (without /hostedzone/)",
+                        );
                     }
                     Some(z.id.clone())
                 }
                 None => None,
             };
-            if lb.hosted_zone.is_none() && lb.record_set_managed && c.api_endpoints.len() > 0 {
-                // A managed record needs a zone; without one, DNS is up to the user.
-            }
             if lb.record_set_ttl == 0 {
-                self.err(lp.key("recordSetTTL"), "TTL 0 disables caching of the API address", "use 60 or more");
+                self.err(
+                    lp.key("recordSetTTL"),
+                    "TTL 0 disables caching of the API address",
+                    "use 60 or more",
+                );
             }
-            let access = self.cidrs(lp.key("apiAccessAllowedSourceCIDRs"), &lb.api_access_allowed_source_cidrs);
+            let access = self.cidrs(
+                lp.key("apiAccessAllowedSourceCIDRs"),
+                &lb.api_access_allowed_source_cidrs,
+            );
             if access.len() > MAX_SOURCE_CIDRS {
-                self.err(lp.key("apiAccessAllowedSourceCIDRs"), format!("{} ranges; a security group holds 60 inbound rules by default", access.len()), format!("list at most {MAX_SOURCE_CIDRS} ranges"));
+                self.err(
+                    lp.key("apiAccessAllowedSourceCIDRs"),
+                    format!(
+                        "{} ranges; a security group holds 60 inbound rules by default",
+                        access.len()
+                    ),
+                    format!("list at most {MAX_SOURCE_CIDRS} ranges"),
+                );
             }
             if private && access.iter().any(|c| c.net().prefix_len() == 0) {
-                self.warn(lp.key("apiAccessAllowedSourceCIDRs"), "0.0.0.0/0 on a private load balancer allows every peered network", "list the networks that need the API");
+                self.warn(
+                    lp.key("apiAccessAllowedSourceCIDRs"),
+                    "0.0.0.0/0 on a private load balancer allows every peered network",
+                    "list the networks that need the API",
+                );
             }
-            let lb_name = format!("{}-{}", name.map(ClusterName::as_str).unwrap_or("x"), e.name);
+            let lb_name = format!(
+                "{}-{}",
+                name.map(ClusterName::as_str).unwrap_or("x"),
+                e.name
+            );
             if name.is_some() && lb_name.len() > 32 {
-                self.err(p.key("name"), format!("the load balancer name {lb_name:?} has {} characters; AWS allows 32", lb_name.len()), format!("shorten the endpoint name to at most {} characters", 32usize.saturating_sub(lb_name.len() - e.name.len())));
+                self.err(
+                    p.key("name"),
+                    format!(
+                        "the load balancer name {lb_name:?} has {} characters; AWS allows 32",
+                        lb_name.len()
+                    ),
+                    format!(
+                        "shorten the endpoint name to at most {} characters",
+                        32usize.saturating_sub(lb_name.len() - e.name.len())
+                    ),
+                );
                 ok = false;
             }
             match dns {
@@ -605,7 +851,11 @@ impl Ctx<'_> {
                     lb_type: lb.kind,
                     private,
                     subnets: idx,
-                    hosted_zone_id: if lb.record_set_managed { hosted_zone_id } else { None },
+                    hosted_zone_id: if lb.record_set_managed {
+                        hosted_zone_id
+                    } else {
+                        None
+                    },
                     record_set_managed: lb.record_set_managed && lb.hosted_zone.is_some(),
                     api_access_allowed_source_cidrs: access,
                     lb_name,
@@ -615,7 +865,11 @@ impl Ctx<'_> {
         }
         let ids: BTreeSet<&str> = out.iter().map(|e| e.logical_id.as_str()).collect();
         if ids.len() != out.len() && ok {
-            self.err(root().key("apiEndpoints"), "two endpoint names give the same resource ID", "make the names differ by more than punctuation");
+            self.err(
+                root().key("apiEndpoints"),
+                "two endpoint names give the same resource ID",
+                "make the names differ by more than punctuation",
+            );
             return None;
         }
         ok.then_some(out)
@@ -625,12 +879,20 @@ impl Ctx<'_> {
         let valid = t.split_once('.').is_some_and(|(fam, size)| {
             !fam.is_empty()
                 && fam.starts_with(|c: char| c.is_ascii_lowercase())
-                && fam.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && fam
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !size.is_empty()
-                && size.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && size
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         });
         if !valid {
-            self.err(path, format!("{t:?} is not an EC2 instance type"), "use a type such as m7i.large");
+            self.err(
+                path,
+                format!("{t:?} is not an EC2 instance type"),
+                "use a type such as m7i.large",
+            );
             return;
         }
         let fam = t.split('.').next().unwrap_or_default();
@@ -640,7 +902,11 @@ impl Ctx<'_> {
             .find(|(_, c)| c.is_ascii_digit())
             .is_some_and(|(i, _)| fam[i + 1..].starts_with('g'));
         if graviton {
-            self.err(path, format!("{t} is an arm64 (Graviton) type; kubeline renders x86_64 nodes"), "use an x86_64 type such as m7i.large");
+            self.err(
+                path,
+                format!("{t} is an arm64 (Graviton) type; kubeline renders x86_64 nodes"),
+                "use an x86_64 type such as m7i.large",
+            );
         }
     }
 
@@ -653,7 +919,14 @@ impl Ctx<'_> {
             })
     }
 
-    fn volume_rules(&mut self, path: Path, size: u32, kind: VolumeType, iops: Option<u32>, root_volume: bool) -> bool {
+    fn volume_rules(
+        &mut self,
+        path: Path,
+        size: u32,
+        kind: VolumeType,
+        iops: Option<u32>,
+        root_volume: bool,
+    ) -> bool {
         let before = self.diags.len();
         let (min, max) = match kind {
             VolumeType::Gp3 | VolumeType::Gp2 => (1, 16384),
@@ -662,74 +935,152 @@ impl Ctx<'_> {
             VolumeType::St1 | VolumeType::Sc1 => (125, 16384),
             VolumeType::Standard => (1, 1024),
         };
-        let tname = serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let tname = serde_json::to_value(kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
         if root_volume && matches!(kind, VolumeType::St1 | VolumeType::Sc1) {
-            self.err(path.key("type"), format!("{tname} volumes cannot be boot volumes"), "use gp3");
+            self.err(
+                path.key("type"),
+                format!("{tname} volumes cannot be boot volumes"),
+                "use gp3",
+            );
         }
         if root_volume && size < 8 {
-            self.err(path.key("size"), format!("{size} GiB is too small for Flatcar"), "use at least 8 GiB (30 recommended)");
+            self.err(
+                path.key("size"),
+                format!("{size} GiB is too small for Flatcar"),
+                "use at least 8 GiB (30 recommended)",
+            );
         } else if !(min..=max).contains(&size) {
-            self.err(path.key("size"), format!("{tname} volumes are {min}-{max} GiB, not {size}"), format!("use a size in {min}..={max}"));
+            self.err(
+                path.key("size"),
+                format!("{tname} volumes are {min}-{max} GiB, not {size}"),
+                format!("use a size in {min}..={max}"),
+            );
         }
         match (kind, iops) {
             (VolumeType::Gp3, Some(i)) => {
                 if !(3000..=80000).contains(&i) {
-                    self.err(path.key("iops"), format!("gp3 IOPS are 3000-80000, not {i}"), "use 3000 (the baseline) or more");
+                    self.err(
+                        path.key("iops"),
+                        format!("gp3 IOPS are 3000-80000, not {i}"),
+                        "use 3000 (the baseline) or more",
+                    );
                 } else if u64::from(i) > 500 * u64::from(size) {
-                    self.err(path.key("iops"), format!("gp3 allows 500 IOPS per GiB: {i} needs at least {} GiB", i.div_ceil(500)), "raise size or lower iops");
+                    self.err(
+                        path.key("iops"),
+                        format!(
+                            "gp3 allows 500 IOPS per GiB: {i} needs at least {} GiB",
+                            i.div_ceil(500)
+                        ),
+                        "raise size or lower iops",
+                    );
                 }
             }
             (VolumeType::Io1 | VolumeType::Io2, None) => {
-                self.err(path.key("iops"), format!("{tname} volumes need iops"), "set iops, e.g. 3000");
+                self.err(
+                    path.key("iops"),
+                    format!("{tname} volumes need iops"),
+                    "set iops, e.g. 3000",
+                );
             }
             (VolumeType::Io1 | VolumeType::Io2, Some(i)) => {
                 let per_gib = if kind == VolumeType::Io1 { 50 } else { 1000 };
                 if !(100..=256_000).contains(&i) {
-                    self.err(path.key("iops"), format!("{tname} IOPS are 100-256000, not {i}"), "use a value in range");
+                    self.err(
+                        path.key("iops"),
+                        format!("{tname} IOPS are 100-256000, not {i}"),
+                        "use a value in range",
+                    );
                 } else if u64::from(i) > per_gib * u64::from(size) {
-                    self.err(path.key("iops"), format!("{tname} allows {per_gib} IOPS per GiB: {i} needs at least {} GiB", u64::from(i).div_ceil(per_gib)), "raise size or lower iops");
+                    self.err(
+                        path.key("iops"),
+                        format!(
+                            "{tname} allows {per_gib} IOPS per GiB: {i} needs at least {} GiB",
+                            u64::from(i).div_ceil(per_gib)
+                        ),
+                        "raise size or lower iops",
+                    );
                 }
             }
             (_, Some(_)) => {
-                self.err(path.key("iops"), format!("{tname} volumes take no iops setting"), "remove iops or use gp3/io1/io2");
+                self.err(
+                    path.key("iops"),
+                    format!("{tname} volumes take no iops setting"),
+                    "remove iops or use gp3/io1/io2",
+                );
             }
             (_, None) => {}
         }
         self.diags.len() == before
     }
 
-    fn group(&mut self, path: Path, count: u32, asg: &AutoScalingGroupConfig, count_path: Path) -> Option<GroupSize> {
+    fn group(
+        &mut self,
+        path: Path,
+        count: u32,
+        asg: &AutoScalingGroupConfig,
+        count_path: Path,
+    ) -> Option<GroupSize> {
         let min = asg.min_size.unwrap_or(count);
         let max = asg.max_size.unwrap_or(count.max(min));
         let ap = path.key("autoScalingGroup");
         let mut ok = true;
         if min > max {
-            self.err(ap.key("minSize"), format!("minSize {min} is more than maxSize {max}"), "make minSize <= maxSize");
+            self.err(
+                ap.key("minSize"),
+                format!("minSize {min} is more than maxSize {max}"),
+                "make minSize <= maxSize",
+            );
             ok = false;
         } else if count < min || count > max {
-            self.err(count_path, format!("count {count} is outside minSize {min} .. maxSize {max}"), "make minSize <= count <= maxSize");
+            self.err(
+                count_path,
+                format!("count {count} is outside minSize {min} .. maxSize {max}"),
+                "make minSize <= count <= maxSize",
+            );
             ok = false;
         }
         if max == 0 {
-            self.err(ap.key("maxSize"), "a group of at most 0 instances runs nothing", "use a maxSize of 1 or more");
+            self.err(
+                ap.key("maxSize"),
+                "a group of at most 0 instances runs nothing",
+                "use a maxSize of 1 or more",
+            );
             ok = false;
         }
-        let min_in_service = asg.rolling_update_min_instances_in_service.unwrap_or(count.saturating_sub(1));
+        let min_in_service = asg
+            .rolling_update_min_instances_in_service
+            .unwrap_or(count.saturating_sub(1));
         if ok && max > 0 && min_in_service >= max {
             self.err(ap.key("rollingUpdateMinInstancesInService"), format!("{min_in_service} instances in service leaves no room to replace one (maxSize {max})"), format!("use at most {}", max - 1));
             ok = false;
         }
-        ok.then_some(GroupSize { desired: count, min, max, min_in_service })
+        ok.then_some(GroupSize {
+            desired: count,
+            min,
+            max,
+            min_in_service,
+        })
     }
 
     fn labels(&mut self, path: Path, labels: &BTreeMap<String, String>) {
         for (k, v) in labels {
             let p = path.key(k);
             if let Err(m) = label_key(k) {
-                self.err(p.clone(), format!("label key {k:?} {m}"), "use [prefix/]name with name of up to 63 of A-Z a-z 0-9 - _ .");
+                self.err(
+                    p.clone(),
+                    format!("label key {k:?} {m}"),
+                    "use [prefix/]name with name of up to 63 of A-Z a-z 0-9 - _ .",
+                );
             }
             if !label_value(v) {
-                self.err(p, format!("label value {v:?} is not a valid Kubernetes label value"), "use up to 63 of A-Z a-z 0-9 - _ ., starting and ending alphanumeric");
+                self.err(
+                    p,
+                    format!("label value {v:?} is not a valid Kubernetes label value"),
+                    "use up to 63 of A-Z a-z 0-9 - _ ., starting and ending alphanumeric",
+                );
             }
         }
     }
@@ -741,15 +1092,27 @@ impl Ctx<'_> {
         let root_volume = self.volume(p.key("rootVolume"), &ct.root_volume, true);
         let idx = self.refs(p.key("subnets"), &ct.subnets, subnets, |s| s.private);
         if ct.count == 0 {
-            self.err(p.key("count"), "a cluster needs at least one controller", "use 2 or more for high availability");
+            self.err(
+                p.key("count"),
+                "a cluster needs at least one controller",
+                "use 2 or more for high availability",
+            );
             return None;
         }
         if ct.count == 1 {
-            self.warn(p.key("count"), "one controller is not highly available: the API is down while it is replaced", "use 2 or more controllers");
+            self.warn(
+                p.key("count"),
+                "one controller is not highly available: the API is down while it is replaced",
+                "use 2 or more controllers",
+            );
         }
         let size = self.group(p.clone(), ct.count, &ct.auto_scaling_group, p.key("count"));
         if ct.auto_scaling_group.mixed_instances.is_some() {
-            self.err(p.key("autoScalingGroup").key("mixedInstances"), "controllers cannot use mixed or spot instances", "remove mixedInstances");
+            self.err(
+                p.key("autoScalingGroup").key("mixedInstances"),
+                "controllers cannot use mixed or spot instances",
+                "remove mixedInstances",
+            );
         }
         self.labels(p.key("nodeLabels"), &ct.node_labels);
         Some(Controller {
@@ -769,28 +1132,53 @@ impl Ctx<'_> {
         let dv = &e.data_volume;
         let data_ok = self.volume_rules(p.key("dataVolume"), dv.size, dv.kind, dv.iops, false);
         if !dv.encrypted {
-            self.err(p.key("dataVolume").key("encrypted"), "etcd data volumes hold every secret of the cluster and must be encrypted", "remove `encrypted: false`");
+            self.err(
+                p.key("dataVolume").key("encrypted"),
+                "etcd data volumes hold every secret of the cluster and must be encrypted",
+                "remove `encrypted: false`",
+            );
         }
-        if e.count == 0 || e.count % 2 == 0 {
-            self.err(p.key("count"), format!("etcd needs an odd number of members, not {}", e.count), "use 1, 3 or 5 (3 recommended)");
+        if e.count == 0 || e.count.is_multiple_of(2) {
+            self.err(
+                p.key("count"),
+                format!("etcd needs an odd number of members, not {}", e.count),
+                "use 1, 3 or 5 (3 recommended)",
+            );
             return None;
         }
         if e.count > 9 {
-            self.err(p.key("count"), format!("{} members slow every write", e.count), "use 3, 5 or 7");
+            self.err(
+                p.key("count"),
+                format!("{} members slow every write", e.count),
+                "use 3, 5 or 7",
+            );
         }
         if e.count == 1 {
-            self.warn(p.key("count"), "one etcd member is not highly available: losing it loses the cluster state", "use 3 members");
+            self.warn(
+                p.key("count"),
+                "one etcd member is not highly available: losing it loses the cluster state",
+                "use 3 members",
+            );
         }
-        let semver = e.version.split('.').count() == 3 && e.version.split('.').all(|x| x.parse::<u32>().is_ok());
+        let semver = e.version.split('.').count() == 3
+            && e.version.split('.').all(|x| x.parse::<u32>().is_ok());
         if !semver || !e.version.starts_with("3.") {
-            self.err(p.key("version"), format!("{:?} is not an etcd 3.x version", e.version), "use a release such as 3.5.21");
+            self.err(
+                p.key("version"),
+                format!("{:?} is not an etcd 3.x version", e.version),
+                "use a release such as 3.5.21",
+            );
         }
         let idx = self.refs(p.key("subnets"), &e.subnets, subnets, |s| s.private);
         let mut members = Vec::new();
         for (k, &s) in idx.iter().enumerate() {
             let sub = &subnets[s];
             if sub.cidr.is_none() {
-                let path = if e.subnets.is_empty() { p.key("subnets") } else { p.key("subnets").index(k) };
+                let path = if e.subnets.is_empty() {
+                    p.key("subnets")
+                } else {
+                    p.key("subnets").index(k)
+                };
                 self.err(path, format!("subnet {:?} has no instanceCIDR, so etcd members cannot get fixed addresses in it", sub.name), "set instanceCIDR on the subnet (also for existing ones)");
                 return None;
             }
@@ -803,7 +1191,11 @@ impl Ctx<'_> {
             let sub = &subnets[s];
             let slot = 10 + (i / idx.len()) as u32;
             let Some(ip) = sub.cidr.and_then(|c| c.nth(slot)) else {
-                self.err(p.key("count"), format!("subnet {:?} is too small for etcd member {i}", sub.name), "use larger subnets");
+                self.err(
+                    p.key("count"),
+                    format!("subnet {:?} is too small for etcd member {i}", sub.name),
+                    "use larger subnets",
+                );
                 return None;
             };
             members.push(EtcdMember {
@@ -814,17 +1206,36 @@ impl Ctx<'_> {
                 private_ip: ip,
             });
         }
-        let zones: BTreeSet<&str> = members.iter().map(|m| m.availability_zone.as_str()).collect();
+        let zones: BTreeSet<&str> = members
+            .iter()
+            .map(|m| m.availability_zone.as_str())
+            .collect();
         if e.count >= 3 && zones.len() == 1 {
-            self.warn(p.key("subnets"), "every etcd member is in one availability zone: a zone outage stops the cluster", "spread etcd over subnets in three zones");
+            self.warn(
+                p.key("subnets"),
+                "every etcd member is in one availability zone: a zone outage stops the cluster",
+                "spread etcd over subnets in three zones",
+            );
         }
         if e.snapshot.automated || e.disaster_recovery.automated {
-            self.warn(p.key("snapshot"), "automated snapshots and disaster recovery are not implemented yet and are ignored", "take snapshots with etcdctl until kubeline supports them");
+            self.warn(
+                p.key("snapshot"),
+                "automated snapshots and disaster recovery are not implemented yet and are ignored",
+                "take snapshots with etcdctl until kubeline supports them",
+            );
         }
         Some(Etcd {
             instance_type: e.instance_type.clone(),
             root_volume: root_volume?,
-            data_volume: if data_ok { Volume { size: dv.size, kind: dv.kind, iops: dv.iops } } else { return None },
+            data_volume: if data_ok {
+                Volume {
+                    size: dv.size,
+                    kind: dv.kind,
+                    iops: dv.iops,
+                }
+            } else {
+                return None;
+            },
             members,
             version: e.version.clone(),
             snapshot_automated: e.snapshot.automated,
@@ -832,21 +1243,49 @@ impl Ctx<'_> {
         })
     }
 
-    fn node_pools(&mut self, c: &ClusterConfig, name: Option<&ClusterName>, subnets: &[Subnet], kube: Option<KubeVersion>) -> Option<Vec<NodePool>> {
+    fn node_pools(
+        &mut self,
+        c: &ClusterConfig,
+        name: Option<&ClusterName>,
+        subnets: &[Subnet],
+        kube: Option<KubeVersion>,
+    ) -> Option<Vec<NodePool>> {
         let mut out = Vec::new();
         let mut seen = BTreeSet::new();
         let mut ok = true;
         for (i, np) in c.worker.node_pools.iter().enumerate() {
             let p = root().key("worker").key("nodePools").index(i);
-            let before = self.diags.iter().filter(|d| d.severity == Severity::Error).count();
+            let before = self
+                .diags
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
             if !is_dns_label(&np.name) {
-                self.err(p.key("name"), format!("{:?} is not a DNS label", np.name), "use lower-case letters, digits and hyphens, e.g. `general`");
+                self.err(
+                    p.key("name"),
+                    format!("{:?} is not a DNS label", np.name),
+                    "use lower-case letters, digits and hyphens, e.g. `general`",
+                );
             } else if !seen.insert(np.name.clone()) {
-                self.err(p.key("name"), format!("node pool name {:?} is used twice", np.name), "give every pool its own name");
+                self.err(
+                    p.key("name"),
+                    format!("node pool name {:?} is used twice", np.name),
+                    "give every pool its own name",
+                );
             } else if let Some(n) = name {
                 let role = format!("{n}-pool-{}", np.name);
                 if role.len() > 64 {
-                    self.err(p.key("name"), format!("the IAM role name {role:?} has {} characters; AWS allows 64", role.len()), format!("shorten the pool name to at most {} characters", 64 - (role.len() - np.name.len())));
+                    self.err(
+                        p.key("name"),
+                        format!(
+                            "the IAM role name {role:?} has {} characters; AWS allows 64",
+                            role.len()
+                        ),
+                        format!(
+                            "shorten the pool name to at most {} characters",
+                            64 - (role.len() - np.name.len())
+                        ),
+                    );
                 }
             }
             self.instance_type(p.key("instanceType"), &np.instance_type);
@@ -858,39 +1297,67 @@ impl Ctx<'_> {
             for (t, taint) in np.taints.iter().enumerate() {
                 let tp = p.key("taints").index(t);
                 if let Err(m) = label_key(&taint.key) {
-                    self.err(tp.key("key"), format!("taint key {:?} {m}", taint.key), "use [prefix/]name like dedicated or example.com/gpu");
+                    self.err(
+                        tp.key("key"),
+                        format!("taint key {:?} {m}", taint.key),
+                        "use [prefix/]name like dedicated or example.com/gpu",
+                    );
                 }
                 if !taint.value.is_empty() && !label_value(&taint.value) {
-                    self.err(tp.key("value"), format!("taint value {:?} is not valid", taint.value), "use up to 63 of A-Z a-z 0-9 - _ .");
+                    self.err(
+                        tp.key("value"),
+                        format!("taint value {:?} is not valid", taint.value),
+                        "use up to 63 of A-Z a-z 0-9 - _ .",
+                    );
                 }
                 let effect = match taint.effect.as_str() {
                     "NoSchedule" => Some(TaintEffect::NoSchedule),
                     "PreferNoSchedule" => Some(TaintEffect::PreferNoSchedule),
                     "NoExecute" => Some(TaintEffect::NoExecute),
                     other => {
-                        let hint = match crate::diag::did_you_mean(other, ["NoSchedule", "PreferNoSchedule", "NoExecute"]) {
+                        let hint = match crate::diag::did_you_mean(
+                            other,
+                            ["NoSchedule", "PreferNoSchedule", "NoExecute"],
+                        ) {
                             Some(s) => format!("did you mean `{s}`?"),
                             None => "use NoSchedule, PreferNoSchedule or NoExecute".into(),
                         };
-                        self.err(tp.key("effect"), format!("{other:?} is not a taint effect"), hint);
+                        self.err(
+                            tp.key("effect"),
+                            format!("{other:?} is not a taint effect"),
+                            hint,
+                        );
                         None
                     }
                 };
                 if let Some(effect) = effect {
-                    taints.push(Taint { key: taint.key.clone(), value: taint.value.clone(), effect });
+                    taints.push(Taint {
+                        key: taint.key.clone(),
+                        value: taint.value.clone(),
+                        effect,
+                    });
                 }
             }
             let spot_price = np.spot_price.as_ref().and_then(|sp| {
-                let valid = sp.parse::<f64>().is_ok_and(|f| f > 0.0 && f < 1000.0) && sp.chars().all(|c| c.is_ascii_digit() || c == '.');
+                let valid = sp.parse::<f64>().is_ok_and(|f| f > 0.0 && f < 1000.0)
+                    && sp.chars().all(|c| c.is_ascii_digit() || c == '.');
                 if valid {
                     Some(sp.clone())
                 } else {
-                    self.err(p.key("spotPrice"), format!("{sp:?} is not a price"), "write the maximum hourly price in USD, e.g. \"0.05\"");
+                    self.err(
+                        p.key("spotPrice"),
+                        format!("{sp:?} is not a price"),
+                        "write the maximum hourly price in USD, e.g. \"0.05\"",
+                    );
                     None
                 }
             });
             let mut mixed = None;
-            let mi = np.auto_scaling_group.mixed_instances.as_ref().filter(|m| m.enabled);
+            let mi = np
+                .auto_scaling_group
+                .mixed_instances
+                .as_ref()
+                .filter(|m| m.enabled);
             if let Some(m) = mi {
                 let mp = p.key("autoScalingGroup").key("mixedInstances");
                 let mut types = vec![np.instance_type.clone()];
@@ -898,28 +1365,54 @@ impl Ctx<'_> {
                     self.instance_type(mp.key("instanceTypes").index(k), t);
                     if types.contains(t) {
                         if *t != np.instance_type {
-                            self.err(mp.key("instanceTypes").index(k), format!("{t} is listed twice"), "list each type once");
+                            self.err(
+                                mp.key("instanceTypes").index(k),
+                                format!("{t} is listed twice"),
+                                "list each type once",
+                            );
                         }
                     } else {
                         types.push(t.clone());
                     }
                 }
                 if types.len() > 40 {
-                    self.err(mp.key("instanceTypes"), "at most 40 instance types are allowed", "remove some");
+                    self.err(
+                        mp.key("instanceTypes"),
+                        "at most 40 instance types are allowed",
+                        "remove some",
+                    );
                 }
                 if m.on_demand_percentage_above_base_capacity > 100 {
-                    self.err(mp.key("onDemandPercentageAboveBaseCapacity"), "a percentage is at most 100", "use 0-100");
+                    self.err(
+                        mp.key("onDemandPercentageAboveBaseCapacity"),
+                        "a percentage is at most 100",
+                        "use 0-100",
+                    );
                 }
-                if m.spot_instance_pools.is_some() && m.spot_allocation_strategy != crate::model::SpotAllocationStrategy::LowestPrice {
-                    self.err(mp.key("spotInstancePools"), "spotInstancePools applies only to the lowest-price strategy", "remove it or set spotAllocationStrategy: lowest-price");
+                if m.spot_instance_pools.is_some()
+                    && m.spot_allocation_strategy
+                        != crate::model::SpotAllocationStrategy::LowestPrice
+                {
+                    self.err(
+                        mp.key("spotInstancePools"),
+                        "spotInstancePools applies only to the lowest-price strategy",
+                        "remove it or set spotAllocationStrategy: lowest-price",
+                    );
                 }
-                if m.spot_instance_pools.is_some_and(|n| !(1..=20).contains(&n)) {
-                    self.err(mp.key("spotInstancePools"), "spotInstancePools is 1-20", "use a value in range");
+                if m.spot_instance_pools
+                    .is_some_and(|n| !(1..=20).contains(&n))
+                {
+                    self.err(
+                        mp.key("spotInstancePools"),
+                        "spotInstancePools is 1-20",
+                        "use a value in range",
+                    );
                 }
                 mixed = Some(Mixed {
                     instance_types: types,
                     on_demand_base_capacity: m.on_demand_base_capacity,
-                    on_demand_percentage_above_base_capacity: m.on_demand_percentage_above_base_capacity,
+                    on_demand_percentage_above_base_capacity: m
+                        .on_demand_percentage_above_base_capacity,
                     spot_allocation_strategy: m.spot_allocation_strategy,
                     spot_instance_pools: m.spot_instance_pools,
                     spot_max_price: spot_price.clone(),
@@ -942,14 +1435,28 @@ impl Ctx<'_> {
             if let (Some(v), Some(k)) = (version, kube)
                 && (v.minor > k.minor || k.minor - v.minor > 3)
             {
-                self.err(p.key("kubernetesVersion"), format!("kubelet {v} is outside the supported skew of control plane {k}"), format!("use 1.{}.x to 1.{}.x (kubelets may be up to 3 minors older, never newer)", k.minor.saturating_sub(3), k.minor));
+                self.err(
+                    p.key("kubernetesVersion"),
+                    format!("kubelet {v} is outside the supported skew of control plane {k}"),
+                    format!(
+                        "use 1.{}.x to 1.{}.x (kubelets may be up to 3 minors older, never newer)",
+                        k.minor.saturating_sub(3),
+                        k.minor
+                    ),
+                );
             }
-            let after = self.diags.iter().filter(|d| d.severity == Severity::Error).count();
+            let after = self
+                .diags
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
             if after != before {
                 ok = false;
                 continue;
             }
-            if let (Some(root_volume), Some(size), Some(kubernetes_version)) = (root_volume, size, version) {
+            if let (Some(root_volume), Some(size), Some(kubernetes_version)) =
+                (root_volume, size, version)
+            {
                 out.push(NodePool {
                     name: np.name.clone(),
                     instance_type: np.instance_type.clone(),
@@ -968,21 +1475,49 @@ impl Ctx<'_> {
 
     fn tls(&mut self, c: &ClusterConfig) -> Tls {
         if c.tls_cert_duration_days == 0 {
-            self.err(root().key("tlsCertDurationDays"), "certificates need a lifetime of at least 1 day", "use 365");
+            self.err(
+                root().key("tlsCertDurationDays"),
+                "certificates need a lifetime of at least 1 day",
+                "use 365",
+            );
         } else if c.tls_cert_duration_days > 825 {
-            self.warn(root().key("tlsCertDurationDays"), "certificates of more than 825 days are refused by many clients", "use 365 and rotate");
+            self.warn(
+                root().key("tlsCertDurationDays"),
+                "certificates of more than 825 days are refused by many clients",
+                "use 365 and rotate",
+            );
         }
         if c.tls_ca_duration_days <= c.tls_cert_duration_days {
-            self.err(root().key("tlsCADurationDays"), format!("the CA ({} days) must outlive the certificates it signs ({} days)", c.tls_ca_duration_days, c.tls_cert_duration_days), "make tlsCADurationDays larger than tlsCertDurationDays");
+            self.err(
+                root().key("tlsCADurationDays"),
+                format!(
+                    "the CA ({} days) must outlive the certificates it signs ({} days)",
+                    c.tls_ca_duration_days, c.tls_cert_duration_days
+                ),
+                "make tlsCADurationDays larger than tlsCertDurationDays",
+            );
         }
-        Tls { ca_duration_days: c.tls_ca_duration_days, cert_duration_days: c.tls_cert_duration_days }
+        Tls {
+            ca_duration_days: c.tls_ca_duration_days,
+            cert_duration_days: c.tls_cert_duration_days,
+        }
     }
 
     fn sans(&mut self, c: &ClusterConfig) -> ApiServerSans {
         let p = root().key("customApiServerSettings");
         let s = &c.custom_api_server_settings;
-        let dns = s.additional_dns_sans.iter().enumerate().filter_map(|(i, n)| self.parse::<DnsName>(p.key("additionalDnsSans").index(i), n)).collect();
-        let ips = s.additional_ip_address_sans.iter().enumerate().filter_map(|(i, n)| self.ip(p.key("additionalIPAddressSans").index(i), n)).collect();
+        let dns = s
+            .additional_dns_sans
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| self.parse::<DnsName>(p.key("additionalDnsSans").index(i), n))
+            .collect();
+        let ips = s
+            .additional_ip_address_sans
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| self.ip(p.key("additionalIPAddressSans").index(i), n))
+            .collect();
         ApiServerSans { dns, ips }
     }
 
@@ -990,7 +1525,11 @@ impl Ctx<'_> {
         let p = root().key("kubernetesArtifacts");
         let a = &c.kubernetes_artifacts;
         if !a.base_url.starts_with("https://") || a.base_url.len() <= "https://".len() {
-            self.err(p.key("baseURL"), format!("{:?} is not an https:// URL", a.base_url), "nodes download binaries over HTTPS only");
+            self.err(
+                p.key("baseURL"),
+                format!("{:?} is not an https:// URL", a.base_url),
+                "nodes download binaries over HTTPS only",
+            );
         }
         let hash = match &a.kubelet_hash {
             Some(h) => {
@@ -1012,7 +1551,10 @@ impl Ctx<'_> {
                 None
             }
         };
-        Artifact { base_url: a.base_url.trim_end_matches('/').to_owned(), hash }
+        Artifact {
+            base_url: a.base_url.trim_end_matches('/').to_owned(),
+            hash,
+        }
     }
 }
 
@@ -1037,7 +1579,8 @@ fn label_key(k: &str) -> Result<(), &'static str> {
 fn label_value(v: &str) -> bool {
     v.is_empty()
         || (v.len() <= 63
-            && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
             && v.starts_with(|c: char| c.is_ascii_alphanumeric())
             && v.ends_with(|c: char| c.is_ascii_alphanumeric()))
 }

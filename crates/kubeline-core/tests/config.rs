@@ -6,9 +6,11 @@ use kubeline_core::validate;
 
 #[test]
 fn the_committed_schema_matches_the_model() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/cluster.schema.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/cluster.schema.json");
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    let current = serde_json::to_string_pretty(&kubeline_core::model::json_schema()).expect("ser") + "\n";
+    let current =
+        serde_json::to_string_pretty(&kubeline_core::model::json_schema()).expect("ser") + "\n";
     assert!(
         committed == current,
         "docs/cluster.schema.json is stale: run `cargo run -p kubeline -- schema > docs/cluster.schema.json`"
@@ -32,14 +34,29 @@ fn init_opts() -> InitOptions {
 #[test]
 fn init_writes_a_commented_file_that_validates() {
     let text = cluster_yaml(&init_opts());
-    assert!(text.lines().filter(|l| l.trim_start().starts_with('#')).count() > 20, "not commented:\n{text}");
+    assert!(
+        text.lines()
+            .filter(|l| l.trim_start().starts_with('#'))
+            .count()
+            > 20,
+        "not commented:\n{text}"
+    );
     let loaded = validate::load(&text);
-    let cluster = loaded.cluster.unwrap_or_else(|| panic!("{}", loaded.diagnostics.render("cluster.yaml")));
+    let cluster = loaded
+        .cluster
+        .unwrap_or_else(|| panic!("{}", loaded.diagnostics.render("cluster.yaml")));
     assert_eq!(cluster.name.as_str(), "team-a");
-    assert_eq!(cluster.subnets.len(), 1, "omitted subnets give one public subnet");
+    assert_eq!(
+        cluster.subnets.len(),
+        1,
+        "omitted subnets give one public subnet"
+    );
     assert_eq!(cluster.subnets[0].availability_zone.as_str(), "eu-west-1b");
     assert!(!cluster.subnets[0].private);
-    assert_eq!(cluster.api_endpoints[0].hosted_zone_id.as_deref(), Some("Z0123456789ABCDEFGHIJ"));
+    assert_eq!(
+        cluster.api_endpoints[0].hosted_zone_id.as_deref(),
+        Some("Z0123456789ABCDEFGHIJ")
+    );
     assert!(cluster.api_endpoints[0].record_set_managed);
     assert_eq!(cluster.key_name.as_deref(), Some("ops"));
 }
@@ -53,15 +70,25 @@ fn init_no_record_set_and_hostile_values_are_quoted() {
     let loaded = validate::load(&text);
     let cluster = loaded.cluster.expect("valid");
     assert!(!cluster.api_endpoints[0].record_set_managed);
-    assert_eq!(cluster.key_name.as_deref(), Some("key: with\nnewline"), "value kept verbatim, not injected");
+    assert_eq!(
+        cluster.key_name.as_deref(),
+        Some("key: with\nnewline"),
+        "value kept verbatim, not injected"
+    );
 }
 
 #[test]
 fn defaults_are_modern() {
     let text = cluster_yaml(&init_opts());
     let cfg = validate::load(&text).config.expect("parsed");
-    assert_eq!(cfg.release_channel, kubeline_core::model::ReleaseChannel::Stable);
-    assert_eq!(cfg.controller.root_volume.kind, kubeline_core::model::VolumeType::Gp3);
+    assert_eq!(
+        cfg.release_channel,
+        kubeline_core::model::ReleaseChannel::Stable
+    );
+    assert_eq!(
+        cfg.controller.root_volume.kind,
+        kubeline_core::model::VolumeType::Gp3
+    );
     assert_eq!(cfg.service_cidr, "10.3.0.0/24");
     assert_eq!(cfg.tls_cert_duration_days, 365);
     assert_eq!(cfg.tls_ca_duration_days, 3650);
@@ -69,12 +96,21 @@ fn defaults_are_modern() {
 
 #[test]
 fn warnings_for_non_ha_choices() {
-    let text = cluster_yaml(&init_opts()).replace("  count: 2\n  instanceType: t3.medium\n\netcd:\n  count: 3", "  count: 1\n  instanceType: t3.medium\n\netcd:\n  count: 1");
+    let text = cluster_yaml(&init_opts()).replace(
+        "  count: 2\n  instanceType: t3.medium\n\netcd:\n  count: 3",
+        "  count: 1\n  instanceType: t3.medium\n\netcd:\n  count: 1",
+    );
     let loaded = validate::load(&text);
     assert!(loaded.cluster.is_some(), "warnings do not reject");
     let w = loaded.diagnostics.render("cluster.yaml");
-    assert!(w.contains("warning: controller.count: one controller is not highly available"), "{w}");
-    assert!(w.contains("warning: etcd.count: one etcd member is not highly available"), "{w}");
+    assert!(
+        w.contains("warning: controller.count: one controller is not highly available"),
+        "{w}"
+    );
+    assert!(
+        w.contains("warning: etcd.count: one etcd member is not highly available"),
+        "{w}"
+    );
 }
 
 #[test]
@@ -82,9 +118,34 @@ fn garbage_never_panics() {
     // A deterministic pseudo-random walk over YAML-ish fragments (the cargo-fuzz target in
     // fuzz/ explores far more; this keeps a quick guard in the test suite).
     let pieces = [
-        "clusterName: ", "a", "\n", "  ", "- ", ": ", "[", "]", "{", "}", "'", "\"", "&x ", "*x", "<<: *x\n",
-        "subnets:\n", "  - name: a\n", "worker:\n  nodePools:\n", "    - name: p\n", "10.0.0.0/16", "-1",
-        "99999999999999999999999", "~", "!!binary x", "\t", "#", "etcd: {count: 2}\n", "vpc: {id: 1}\n",
+        "clusterName: ",
+        "a",
+        "\n",
+        "  ",
+        "- ",
+        ": ",
+        "[",
+        "]",
+        "{",
+        "}",
+        "'",
+        "\"",
+        "&x ",
+        "*x",
+        "<<: *x\n",
+        "subnets:\n",
+        "  - name: a\n",
+        "worker:\n  nodePools:\n",
+        "    - name: p\n",
+        "10.0.0.0/16",
+        "-1",
+        "99999999999999999999999",
+        "~",
+        "!!binary x",
+        "\t",
+        "#",
+        "etcd: {count: 2}\n",
+        "vpc: {id: 1}\n",
     ];
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     for _ in 0..3000 {

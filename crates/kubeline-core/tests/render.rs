@@ -7,6 +7,14 @@ use std::path::{Path, PathBuf};
 use kubeline_core::render::{self, RenderError, Templates};
 use kubeline_core::validate;
 
+const EXAMPLES: [&str; 5] = [
+    "minimal",
+    "ha",
+    "spot-pool",
+    "two-endpoints",
+    "existing-vpc",
+];
+
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
@@ -14,9 +22,13 @@ fn examples_dir() -> PathBuf {
 fn load(path: &Path) -> kubeline_core::cluster::Cluster {
     let text = std::fs::read_to_string(path).expect("read example");
     let loaded = validate::load(&text);
-    loaded
-        .cluster
-        .unwrap_or_else(|| panic!("{} invalid:\n{}", path.display(), loaded.diagnostics.render("cluster.yaml")))
+    loaded.cluster.unwrap_or_else(|| {
+        panic!(
+            "{} invalid:\n{}",
+            path.display(),
+            loaded.diagnostics.render("cluster.yaml")
+        )
+    })
 }
 
 /// An Ignition config with every data URL replaced by its decoded text, for review.
@@ -24,7 +36,10 @@ fn readable_ignition(bytes: &[u8]) -> String {
     let mut v: serde_json::Value = serde_json::from_slice(bytes).expect("json");
     if let Some(files) = v["storage"]["files"].as_array_mut() {
         for f in files {
-            let src = f["contents"]["source"].as_str().unwrap_or_default().to_owned();
+            let src = f["contents"]["source"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             if let Some(text) = render::ignition::decode_data_url(&src) {
                 f["contents"]["source"] = serde_json::json!("data:,<decoded below>");
                 f["contents"]["decoded"] = serde_json::json!(text.lines().collect::<Vec<_>>());
@@ -44,7 +59,11 @@ fn examples_render_to_the_reviewed_snapshots() {
             .unwrap_or_default();
         let cluster = load(path);
         let rendered = render::render(&cluster, &Templates::builtin()).expect("render");
-        assert!(!rendered.has_limit_errors(), "{example}: {:?}", rendered.limits);
+        assert!(
+            !rendered.has_limit_errors(),
+            "{example}: {:?}",
+            rendered.limits
+        );
         for (file, bytes) in &rendered.files {
             let name = format!("{example}__{}", file.replace('/', "__"));
             let body = if file.starts_with("userdata/") {
@@ -61,10 +80,14 @@ fn examples_render_to_the_reviewed_snapshots() {
 
 #[test]
 fn rendering_is_deterministic() {
-    for e in ["minimal", "ha", "spot-pool", "two-endpoints", "existing-vpc"] {
+    for e in EXAMPLES {
         let c = load(&examples_dir().join(e).join("cluster.yaml"));
         let a = render::render(&c, &Templates::builtin()).expect("render");
-        let b = render::render(&load(&examples_dir().join(e).join("cluster.yaml")), &Templates::builtin()).expect("render");
+        let b = render::render(
+            &load(&examples_dir().join(e).join("cluster.yaml")),
+            &Templates::builtin(),
+        )
+        .expect("render");
         assert_eq!(a.files, b.files, "{e}: two renders differ");
     }
 }
@@ -74,22 +97,44 @@ fn stacks_are_ordered_by_dependency_and_tagged() {
     let c = load(&examples_dir().join("spot-pool/cluster.yaml"));
     let r = render::render(&c, &Templates::builtin()).expect("render");
     let names: Vec<&str> = r.stacks.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["batch-network", "batch-etcd", "batch-control-plane", "batch-node-pool-system", "batch-node-pool-spot", "batch-node-pool-legacy-spot"]);
+    assert_eq!(
+        names,
+        [
+            "batch-network",
+            "batch-etcd",
+            "batch-control-plane",
+            "batch-node-pool-system",
+            "batch-node-pool-spot",
+            "batch-node-pool-legacy-spot"
+        ]
+    );
     for (i, s) in r.stacks.iter().enumerate() {
         for d in &s.depends_on {
-            let pos = names.iter().position(|n| n == d).expect("dependency exists");
+            let pos = names
+                .iter()
+                .position(|n| n == d)
+                .expect("dependency exists");
             assert!(pos < i, "{} depends on later stack {d}", s.name);
         }
-        assert_eq!(s.tags.get("kubeline.io/cluster").map(String::as_str), Some("batch"));
+        assert_eq!(
+            s.tags.get("kubeline.io/cluster").map(String::as_str),
+            Some("batch")
+        );
     }
     // Stacks are joined only by exports/imports: every import names an export of an earlier stack.
     let mut exports = std::collections::BTreeSet::new();
     for s in &r.stacks {
-        let v: serde_json::Value = serde_json::from_slice(&r.files[&format!("stack-templates/{}", s.template)]).expect("json");
+        let v: serde_json::Value =
+            serde_json::from_slice(&r.files[&format!("stack-templates/{}", s.template)])
+                .expect("json");
         let text = v.to_string();
         for imp in text.split("\"Fn::ImportValue\":\"").skip(1) {
             let name = imp.split('"').next().unwrap_or_default();
-            assert!(exports.contains(name), "{} imports {name} before any stack exports it", s.name);
+            assert!(
+                exports.contains(name),
+                "{} imports {name} before any stack exports it",
+                s.name
+            );
         }
         if let Some(outs) = v["Outputs"].as_object() {
             for o in outs.values() {
@@ -98,18 +143,28 @@ fn stacks_are_ordered_by_dependency_and_tagged() {
                 }
             }
         }
-        assert!(!text.contains("Fn::GetAZs") && !text.contains("Fn::Cidr"), "{}: zones and CIDRs must be concrete", s.name);
-        assert!(!text.contains("AWS::CloudFormation::Stack"), "{}: no nested stacks", s.name);
+        assert!(
+            !text.contains("Fn::GetAZs") && !text.contains("Fn::Cidr"),
+            "{}: zones and CIDRs must be concrete",
+            s.name
+        );
+        assert!(
+            !text.contains("AWS::CloudFormation::Stack"),
+            "{}: no nested stacks",
+            s.name
+        );
     }
 }
 
 #[test]
 fn every_launch_template_requires_imdsv2_and_encrypts_volumes() {
-    for e in ["minimal", "ha", "spot-pool", "two-endpoints", "existing-vpc"] {
+    for e in EXAMPLES {
         let c = load(&examples_dir().join(e).join("cluster.yaml"));
         let r = render::render(&c, &Templates::builtin()).expect("render");
         for s in &r.stacks {
-            let v: serde_json::Value = serde_json::from_slice(&r.files[&format!("stack-templates/{}", s.template)]).expect("json");
+            let v: serde_json::Value =
+                serde_json::from_slice(&r.files[&format!("stack-templates/{}", s.template)])
+                    .expect("json");
             for (id, res) in v["Resources"].as_object().expect("resources") {
                 match res["Type"].as_str() {
                     Some("AWS::EC2::LaunchTemplate") => {
@@ -121,16 +176,25 @@ fn every_launch_template_requires_imdsv2_and_encrypts_volumes() {
                         let ud = d["UserData"].as_str().expect("userdata");
                         assert!(ud.len() < 16 * 1024 * 4 / 3, "{e}/{id}: userdata too large");
                     }
-                    Some("AWS::EC2::Volume") => assert_eq!(res["Properties"]["Encrypted"], true, "{e}/{id}"),
+                    Some("AWS::EC2::Volume") => {
+                        assert_eq!(res["Properties"]["Encrypted"], true, "{e}/{id}")
+                    }
                     Some("AWS::EC2::SecurityGroup") | Some("AWS::EC2::SecurityGroupIngress") => {
                         let text = res.to_string();
                         if text.contains("0.0.0.0/0") {
-                            assert!(!text.contains("\"FromPort\":22"), "{e}/{id}: SSH open to the world");
+                            assert!(
+                                !text.contains("\"FromPort\":22"),
+                                "{e}/{id}: SSH open to the world"
+                            );
                         }
                     }
                     Some("AWS::IAM::Role") => {
                         let text = res.to_string();
-                        assert!(!text.contains("\"Action\":\"*\"") && !text.contains("\"Resource\":\"*\""), "{e}/{id}: wildcard IAM");
+                        assert!(
+                            !text.contains("\"Action\":\"*\"")
+                                && !text.contains("\"Resource\":\"*\""),
+                            "{e}/{id}: wildcard IAM"
+                        );
                     }
                     _ => {}
                 }
@@ -144,34 +208,61 @@ fn a_template_override_changes_only_what_it_overrides() {
     let c = load(&examples_dir().join("minimal/cluster.yaml"));
     let base = render::render(&c, &Templates::builtin()).expect("render");
     let mut t = Templates::builtin();
-    let src = t.source("stack-templates/node-pool.json.j2").expect("exists").replace("\"PauseTime\": \"PT2M\"", "\"PauseTime\": \"PT9M\"");
-    t.set("stack-templates/node-pool.json.j2", src).expect("known template");
+    let src = t
+        .source("stack-templates/node-pool.json.j2")
+        .expect("exists")
+        .replace("\"PauseTime\": \"PT2M\"", "\"PauseTime\": \"PT9M\"");
+    t.set("stack-templates/node-pool.json.j2", src)
+        .expect("known template");
     let custom = render::render(&c, &t).expect("render");
     for (file, bytes) in &base.files {
         let changed = custom.files[file] != *bytes;
         let expect = file == "stack-templates/node-pool-general.json" || file == "manifest.json";
         assert_eq!(changed, expect, "{file}");
     }
-    assert!(String::from_utf8_lossy(&custom.files["stack-templates/node-pool-general.json"]).contains("PT9M"));
+    assert!(
+        String::from_utf8_lossy(&custom.files["stack-templates/node-pool-general.json"])
+            .contains("PT9M")
+    );
 }
 
 #[test]
 fn unknown_override_names_are_rejected_with_the_known_names() {
-    let err = Templates::builtin().set("stack-templates/netwrok.json.j2", String::new()).expect_err("unknown");
+    let err = Templates::builtin()
+        .set("stack-templates/netwrok.json.j2", String::new())
+        .expect_err("unknown");
     let msg = err.to_string();
-    assert!(msg.contains("netwrok.json.j2") && msg.contains("stack-templates/network.json.j2"), "{msg}");
+    assert!(
+        msg.contains("netwrok.json.j2") && msg.contains("stack-templates/network.json.j2"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn a_template_that_renders_invalid_json_is_named_with_the_line() {
     let c = load(&examples_dir().join("minimal/cluster.yaml"));
     let mut t = Templates::builtin();
-    let src = t.source("stack-templates/etcd.json.j2").expect("exists").replacen("\"Resources\": {", "\"Resources\": {,", 1);
+    let src = t
+        .source("stack-templates/etcd.json.j2")
+        .expect("exists")
+        .replacen("\"Resources\": {", "\"Resources\": {,", 1);
     t.set("stack-templates/etcd.json.j2", src).expect("known");
     match render::render(&c, &t) {
-        Err(RenderError::InvalidOutput { name, format, line, excerpt, .. }) => {
-            assert_eq!((name.as_str(), format), ("stack-templates/etcd.json.j2", "JSON"));
-            assert!(line > 1 && excerpt.contains("Resources"), "line {line}: {excerpt}");
+        Err(RenderError::InvalidOutput {
+            name,
+            format,
+            line,
+            excerpt,
+            ..
+        }) => {
+            assert_eq!(
+                (name.as_str(), format),
+                ("stack-templates/etcd.json.j2", "JSON")
+            );
+            assert!(
+                line > 1 && excerpt.contains("Resources"),
+                "line {line}: {excerpt}"
+            );
         }
         other => panic!("expected InvalidOutput, got {other:?}"),
     }
@@ -181,10 +272,14 @@ fn a_template_that_renders_invalid_json_is_named_with_the_line() {
 fn a_template_syntax_error_is_named() {
     let c = load(&examples_dir().join("minimal/cluster.yaml"));
     let mut t = Templates::builtin();
-    t.set("userdata/worker.yaml.j2", "files: {{ cluster.nam }".into()).expect("known");
+    t.set("userdata/worker.yaml.j2", "files: {{ cluster.nam }".into())
+        .expect("known");
     let err = render::render(&c, &t).expect_err("broken");
     let msg = err.to_string();
-    assert!(msg.contains("userdata/worker.yaml.j2") && msg.contains("syntax error"), "{msg}");
+    assert!(
+        msg.contains("userdata/worker.yaml.j2") && msg.contains("syntax error"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -196,11 +291,23 @@ fn size_limits_are_reported() {
     for i in 0..50 {
         extra.push_str(&format!("  - 10.{}.{}.0/24\n", 100 + i / 250, i % 250));
     }
-    let c = validate::load(&format!("{text}{extra}")).cluster.expect("valid");
+    let c = validate::load(&format!("{text}{extra}"))
+        .cluster
+        .expect("valid");
     let r = render::render(&c, &Templates::builtin()).expect("render");
-    let net = r.stacks.iter().find(|s| s.name.ends_with("-network")).expect("network");
-    assert!(net.size > render::TEMPLATE_BODY_LIMIT && net.needs_template_url, "{} bytes", net.size);
-    assert!(r.limits.iter().any(|l| !l.error && l.file == "stack-templates/network.json" && l.message.contains("TemplateURL")));
+    let net = r
+        .stacks
+        .iter()
+        .find(|s| s.name.ends_with("-network"))
+        .expect("network");
+    assert!(
+        net.size > render::TEMPLATE_BODY_LIMIT && net.needs_template_url,
+        "{} bytes",
+        net.size
+    );
+    assert!(r.limits.iter().any(|l| !l.error
+        && l.file == "stack-templates/network.json"
+        && l.message.contains("TemplateURL")));
     assert!(!r.has_limit_errors());
 
     // 51 ranges are refused by validation, naming the AWS quota.
@@ -220,18 +327,31 @@ fn resource_and_size_overflows_are_errors() {
         &format!("\"Resources\": {{ {{% for i in range(501) %}}\"Pad{{{{ i }}}}\": {{\"Type\": \"AWS::CloudFormation::WaitConditionHandle\", \"Metadata\": {{\"pad\": \"{padding}\"}}}},{{% endfor %}}"),
         1,
     );
-    t.set("stack-templates/node-pool.json.j2", src).expect("known");
+    t.set("stack-templates/node-pool.json.j2", src)
+        .expect("known");
     let r = render::render(&c, &t).expect("render");
-    let errors: Vec<&str> = r.limits.iter().filter(|l| l.error).map(|l| l.message.as_str()).collect();
-    assert!(errors.iter().any(|m| m.contains("resources; CloudFormation allows 500")), "{errors:?}");
-    assert!(errors.iter().any(|m| m.contains("at most 1000000")), "{errors:?}");
+    let errors: Vec<&str> = r
+        .limits
+        .iter()
+        .filter(|l| l.error)
+        .map(|l| l.message.as_str())
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|m| m.contains("resources; CloudFormation allows 500")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|m| m.contains("at most 1000000")),
+        "{errors:?}"
+    );
     assert!(r.has_limit_errors());
 }
 
 #[test]
 fn a_fifty_pool_cluster_renders_within_limits() {
     let text = std::fs::read_to_string(examples_dir().join("ha/cluster.yaml")).expect("read");
-    let text = text.replace("worker:\n  nodePools:\n", "worker:\n  nodePools:\n");
     let mut pools = String::new();
     for i in 0..49 {
         pools.push_str(&format!("    - name: pool{i}\n      count: 1\n"));

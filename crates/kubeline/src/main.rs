@@ -147,8 +147,13 @@ fn init(a: InitArgs) -> Result<bool> {
     let text = kubeline_core::init::cluster_yaml(&opts);
     let loaded = validate::load(&text);
     if loaded.diagnostics.has_errors() {
-        eprint!("{}", loaded.diagnostics.render(&a.output.display().to_string()));
-        bail!("the flags give an invalid cluster.yaml (nothing was written); fix the flags named above");
+        eprint!(
+            "{}",
+            loaded.diagnostics.render(&a.output.display().to_string())
+        );
+        bail!(
+            "the flags give an invalid cluster.yaml (nothing was written); fix the flags named above"
+        );
     }
     files::write_atomic(&a.output, text.as_bytes())?;
     println!("wrote {}", a.output.display());
@@ -165,7 +170,10 @@ fn load_and_render(config: &Path, strict: bool) -> Result<Option<render::Rendere
     eprint!("{}", loaded.diagnostics.render(&name));
     let Some(cluster) = loaded.cluster else {
         let n = loaded.diagnostics.errors().count();
-        eprintln!("{name}: {n} error{} found; nothing was rendered", if n == 1 { "" } else { "s" });
+        eprintln!(
+            "{name}: {n} error{} found; nothing was rendered",
+            if n == 1 { "" } else { "s" }
+        );
         return Ok(None);
     };
     let templates = files::load_templates(config)?;
@@ -215,8 +223,15 @@ fn render_stack(a: RenderStackArgs) -> Result<bool> {
         println!("{line}");
     }
     for s in &rendered.stacks {
-        let via = if s.needs_template_url { " (by S3 URL)" } else { "" };
-        println!("stack {} <- stack-templates/{} ({} bytes){via}", s.name, s.template, s.size);
+        let via = if s.needs_template_url {
+            " (by S3 URL)"
+        } else {
+            ""
+        };
+        println!(
+            "stack {} <- stack-templates/{} ({} bytes){via}",
+            s.name, s.template, s.size
+        );
     }
     Ok(true)
 }

@@ -117,7 +117,12 @@ pub fn compile(cfg: &NodeConfig) -> Result<Value, String> {
                 }
                 c
             }
-            _ => return Err(format!("{}: give exactly one of contents and source", f.path)),
+            _ => {
+                return Err(format!(
+                    "{}: give exactly one of contents and source",
+                    f.path
+                ));
+            }
         };
         files.push(json!({
             "path": f.path,

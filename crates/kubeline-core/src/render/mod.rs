@@ -75,7 +75,9 @@ pub enum RenderError {
         message: String,
     },
     /// A template rendered something that is not valid JSON/YAML.
-    #[error("template {name} produced invalid {format} at line {line}, column {column}: {message}\n  | {excerpt}")]
+    #[error(
+        "template {name} produced invalid {format} at line {line}, column {column}: {message}\n  | {excerpt}"
+    )]
     InvalidOutput {
         /// Template name.
         name: String,
@@ -227,7 +229,8 @@ pub fn canonical_json(v: &Value) -> Vec<u8> {
     fn sort(v: &Value) -> Value {
         match v {
             Value::Object(m) => {
-                let sorted: BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, sort(v))).collect();
+                let sorted: BTreeMap<&String, Value> =
+                    m.iter().map(|(k, v)| (k, sort(v))).collect();
                 Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
             }
             Value::Array(a) => Value::Array(a.iter().map(sort).collect()),
@@ -256,7 +259,10 @@ impl Renderer<'_> {
         if let (Some(c), Value::Object(e)) = (ctx.as_object_mut(), extra) {
             c.extend(e);
         }
-        let tmpl = self.env.get_template(name).map_err(|e| template_error(name, &e))?;
+        let tmpl = self
+            .env
+            .get_template(name)
+            .map_err(|e| template_error(name, &e))?;
         tmpl.render(minijinja::value::Serde(&ctx))
             .map_err(|e| template_error(name, &e))
     }
@@ -268,7 +274,12 @@ impl Renderer<'_> {
             format: "JSON",
             line: e.line(),
             column: e.column(),
-            message: e.to_string().split(" at line").next().unwrap_or_default().to_owned(),
+            message: e
+                .to_string()
+                .split(" at line")
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
             excerpt: line_of(&text, e.line()),
         })
     }
@@ -306,7 +317,10 @@ impl Renderer<'_> {
 }
 
 fn line_of(text: &str, line: usize) -> String {
-    text.lines().nth(line.saturating_sub(1)).unwrap_or_default().to_owned()
+    text.lines()
+        .nth(line.saturating_sub(1))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn template_error(name: &str, e: &minijinja::Error) -> RenderError {
@@ -329,7 +343,8 @@ fn node_api_endpoint(c: &Cluster) -> String {
         .iter()
         .find(|e| e.private)
         .or_else(|| c.api_endpoints.first());
-    e.map(|e| format!("https://{}", e.dns_name)).unwrap_or_default()
+    e.map(|e| format!("https://{}", e.dns_name))
+        .unwrap_or_default()
 }
 
 /// Renders every file of the cluster with the given templates.
@@ -343,7 +358,10 @@ pub fn render(cluster: &Cluster, templates: &Templates) -> Result<Rendered, Rend
         .collect::<Vec<_>>()
         .join(",");
     let kubelet_url = |v: &crate::types::KubeVersion| {
-        format!("{}/v{v}/bin/linux/amd64/kubelet", c.kubelet_artifact.base_url)
+        format!(
+            "{}/v{v}/bin/linux/amd64/kubelet",
+            c.kubelet_artifact.base_url
+        )
     };
     let base = json!({
         "cluster": c,
@@ -379,13 +397,19 @@ pub fn render(cluster: &Cluster, templates: &Templates) -> Result<Rendered, Rend
             key: key.clone(),
             sha512: hash.clone(),
         });
-        let stub = serde_json::to_vec(&ignition::stub(&format!("s3://{}/{key}", c.s3.bucket), &hash))
-            .unwrap_or_default();
+        let stub = serde_json::to_vec(&ignition::stub(
+            &format!("s3://{}/{key}", c.s3.bucket),
+            &hash,
+        ))
+        .unwrap_or_default();
         if stub.len() > USERDATA_LIMIT {
             limits.push(LimitFinding {
                 error: true,
                 file: file.clone(),
-                message: format!("userdata stub is {} bytes; EC2 allows {USERDATA_LIMIT}", stub.len()),
+                message: format!(
+                    "userdata stub is {} bytes; EC2 allows {USERDATA_LIMIT}",
+                    stub.len()
+                ),
             });
         }
         ignition::base64(&stub)
@@ -425,7 +449,10 @@ pub fn render(cluster: &Cluster, templates: &Templates) -> Result<Rendered, Rend
 
     // 2. Stacks.
     let mut stacks = Vec::new();
-    let mut add_stack = |part: String, value: Value, deps: Vec<String>, files: &mut BTreeMap<String, Vec<u8>>| {
+    let mut add_stack = |part: String,
+                         value: Value,
+                         deps: Vec<String>,
+                         files: &mut BTreeMap<String, Vec<u8>>| {
         let bytes = canonical_json(&value);
         let file = format!("{part}.json");
         let size = bytes.len();
@@ -436,7 +463,13 @@ pub fn render(cluster: &Cluster, templates: &Templates) -> Result<Rendered, Rend
             limits.push(LimitFinding { error: false, file: format!("stack-templates/{file}"), message: format!("{size} bytes is over the {TEMPLATE_BODY_LIMIT}-byte TemplateBody limit, so it is uploaded to S3 and passed by TemplateURL") });
         }
         if resources > RESOURCE_LIMIT {
-            limits.push(LimitFinding { error: true, file: format!("stack-templates/{file}"), message: format!("{resources} resources; CloudFormation allows {RESOURCE_LIMIT} per stack") });
+            limits.push(LimitFinding {
+                error: true,
+                file: format!("stack-templates/{file}"),
+                message: format!(
+                    "{resources} resources; CloudFormation allows {RESOURCE_LIMIT} per stack"
+                ),
+            });
         }
         files.insert(format!("stack-templates/{file}"), bytes);
         let mut tags = c.stack_tags.clone();
@@ -452,7 +485,12 @@ pub fn render(cluster: &Cluster, templates: &Templates) -> Result<Rendered, Rend
         });
     };
     let net = network_context(c);
-    add_stack("network".into(), r.json("stack-templates/network.json.j2", net)?, vec![], &mut files);
+    add_stack(
+        "network".into(),
+        r.json("stack-templates/network.json.j2", net)?,
+        vec![],
+        &mut files,
+    );
     let network = c.stack_name("network");
     let etcd = r.json(
         "stack-templates/etcd.json.j2",
@@ -469,10 +507,20 @@ pub fn render(cluster: &Cluster, templates: &Templates) -> Result<Rendered, Rend
             "userdata": {"controller": controller_ud},
         }),
     )?;
-    add_stack("control-plane".into(), cp, vec![network.clone(), c.stack_name("etcd")], &mut files);
+    add_stack(
+        "control-plane".into(),
+        cp,
+        vec![network.clone(), c.stack_name("etcd")],
+        &mut files,
+    );
     for (p, ud) in c.node_pools.iter().zip(pool_uds) {
         let v = pool_stack(&r, c, p, ud)?;
-        add_stack(format!("node-pool-{}", p.name), v, vec![network.clone(), c.stack_name("control-plane")], &mut files);
+        add_stack(
+            format!("node-pool-{}", p.name),
+            v,
+            vec![network.clone(), c.stack_name("control-plane")],
+            &mut files,
+        );
     }
 
     // 3. The admin kubeconfig.
@@ -513,7 +561,12 @@ fn effect(t: &crate::cluster::Taint) -> String {
         .unwrap_or_default()
 }
 
-fn pool_stack(r: &Renderer<'_>, c: &Cluster, p: &NodePool, ud: String) -> Result<Value, RenderError> {
+fn pool_stack(
+    r: &Renderer<'_>,
+    c: &Cluster,
+    p: &NodePool,
+    ud: String,
+) -> Result<Value, RenderError> {
     let stem = format!("worker-{}", p.name);
     r.json(
         "stack-templates/node-pool.json.j2",
@@ -547,7 +600,11 @@ fn network_context(c: &Cluster) -> Value {
     };
     // One NAT gateway and private route table per zone that has created private subnets.
     let mut zones: BTreeMap<String, (String, Value)> = BTreeMap::new();
-    for s in c.subnets.iter().filter(|s| s.private && s.existing_id.is_none() && s.route_table_id.is_none()) {
+    for s in c
+        .subnets
+        .iter()
+        .filter(|s| s.private && s.existing_id.is_none() && s.route_table_id.is_none())
+    {
         let zone = s.availability_zone.to_string();
         if zones.contains_key(&zone) {
             continue;
@@ -564,12 +621,19 @@ fn network_context(c: &Cluster) -> Value {
     for (zone, (suffix, nat_ref)) in &zones {
         private_route_tables.push(json!({"zone": zone, "suffix": suffix, "nat_ref": nat_ref}));
         let needs_nat = c.subnets.iter().any(|s| {
-            s.private && s.existing_id.is_none() && s.nat_gateway_id.is_none() && s.availability_zone.as_str() == zone
+            s.private
+                && s.existing_id.is_none()
+                && s.nat_gateway_id.is_none()
+                && s.availability_zone.as_str() == zone
         });
         if needs_nat
-            && let Some(public) = c.subnets.iter().find(|s| !s.private && s.availability_zone.as_str() == zone)
+            && let Some(public) = c
+                .subnets
+                .iter()
+                .find(|s| !s.private && s.availability_zone.as_str() == zone)
         {
-            nat_gateways.push(json!({"zone": zone, "suffix": suffix, "subnet_ref": subnet_ref(public)}));
+            nat_gateways
+                .push(json!({"zone": zone, "suffix": suffix, "subnet_ref": subnet_ref(public)}));
         }
     }
     let mut route_table_of = serde_json::Map::new();
