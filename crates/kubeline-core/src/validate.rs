@@ -664,6 +664,17 @@ impl Ctx<'_> {
                     "set internetGateway.id or routeTableId (or routeTable.id on the subnet)",
                 );
             }
+            if s.private
+                && let Some((j, other)) = subnets.iter().enumerate().take(i).find(|(_, o)| {
+                    o.private
+                        && o.existing_id.is_none()
+                        && o.route_table_id.is_none()
+                        && o.availability_zone == s.availability_zone
+                        && o.nat_gateway_id != s.nat_gateway_id
+                })
+            {
+                self.err(p.key("natGateway"), format!("private subnets of {} share one route table, but subnets[{j}] ({:?}) uses a different NAT gateway", s.availability_zone, other.name), "give the private subnets of one zone the same natGateway.id (or none)");
+            }
             if s.private && s.nat_gateway_id.is_none() {
                 let has_public = subnets
                     .iter()
