@@ -408,3 +408,72 @@ fn kubectl_reads_every_kubeconfig() {
     }
     assert!(n >= 5 * 3);
 }
+
+/// Runs `systemd-analyze verify` on units in `dir`; returns its complaints, without the ones
+/// about binaries that exist only on a Flatcar node.
+fn systemd_verify(dir: &Path, unit: &str) -> String {
+    let out = run(Command::new(tool("systemd-analyze"))
+        .current_dir(dir)
+        .args(["verify", &format!("./{unit}")]));
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .chain(String::from_utf8_lossy(&out.stdout).lines())
+        .filter(|l| !l.contains("is not executable: No such file or directory"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn systemd_analyze_verifies_every_unit() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dirs = render_all(tmp.path());
+    let mut n = 0;
+    for (name, _, d) in &dirs {
+        for e in std::fs::read_dir(d.join("userdata"))
+            .expect("userdata")
+            .flatten()
+        {
+            let units_dir = tmp
+                .path()
+                .join(format!("units-{name}-{}", e.file_name().to_string_lossy()));
+            std::fs::create_dir_all(&units_dir).expect("mkdir");
+            // Units Flatcar ships, which kubeline's units depend on.
+            for shipped in ["docker.service", "containerd.service"] {
+                std::fs::write(units_dir.join(shipped), "[Service]\nExecStart=/bin/true\n")
+                    .expect("write");
+            }
+            let (_, units, _) = decode_ignition(&std::fs::read(e.path()).expect("read"));
+            for u in units.iter().filter(|u| u.contents.is_some()) {
+                std::fs::write(
+                    units_dir.join(&u.name),
+                    u.contents.as_deref().unwrap_or_default(),
+                )
+                .expect("write");
+            }
+            for u in units.iter().filter(|u| u.contents.is_some()) {
+                let complaints = systemd_verify(&units_dir, &u.name);
+                assert!(
+                    complaints.trim().is_empty(),
+                    "{name}/{}: {}: {complaints}",
+                    e.path().display(),
+                    u.name
+                );
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 5 * 6, "verified only {n} units");
+    // A real check: an ordering cycle and a relative ExecStart are reported.
+    let bad = tmp.path().join("bad");
+    std::fs::create_dir_all(&bad).expect("mkdir");
+    std::fs::write(
+        bad.join("a.service"),
+        "[Unit]\nAfter=b.service\nBefore=b.service\n[Service]\nExecStart=relative/bin\n",
+    )
+    .expect("write");
+    std::fs::write(bad.join("b.service"), "[Service]\nExecStart=/bin/true\n").expect("write");
+    assert!(
+        !systemd_verify(&bad, "a.service").trim().is_empty(),
+        "systemd-analyze accepted a broken unit"
+    );
+}

@@ -12,6 +12,7 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("ignition-validate", "ignition"),
     ("shellcheck", "shellcheck"),
     ("kubectl", "kubernetes-client"),
+    ("systemd-analyze", "systemd"),
 ];
 
 fn main() -> Result<()> {

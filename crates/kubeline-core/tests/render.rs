@@ -46,6 +46,13 @@ fn readable_ignition(bytes: &[u8]) -> String {
             }
         }
     }
+    if let Some(units) = v["systemd"]["units"].as_array_mut() {
+        for u in units {
+            if let Some(text) = u["contents"].as_str().map(str::to_owned) {
+                u["contents"] = serde_json::json!(text.lines().collect::<Vec<_>>());
+            }
+        }
+    }
     serde_json::to_string_pretty(&v).expect("ser")
 }
 
