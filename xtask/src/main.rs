@@ -90,13 +90,55 @@ fn test(root: &Path) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    run(Command::new(cargo())
-        .current_dir(root)
-        .env("PATH", path)
-        .env("INSTA_UPDATE", "no")
-        .args(["test", "--workspace", "--all-targets"]))?;
-    eprintln!("xtask: every check passed");
+    let (passed, failed) = run_tests(
+        Command::new(cargo())
+            .current_dir(root)
+            .env("PATH", path)
+            .env("INSTA_UPDATE", "no")
+            .args(["test", "--workspace", "--all-targets"]),
+    )?;
+    // One closing line for the whole suite (cargo prints one per test binary).
+    println!("kubeline: {passed} passed, {failed} failed");
+    if failed > 0 || passed == 0 {
+        bail!("the test suite did not pass");
+    }
     Ok(())
+}
+
+/// Runs cargo test, echoing its output, and adds up the `test result:` lines.
+fn run_tests(cmd: &mut Command) -> Result<(u64, u64)> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("xtask: $ {cmd:?}");
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    let (mut passed, mut failed) = (0, 0);
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines() {
+            let line = line?;
+            println!("{line}");
+            if let Some(rest) = line.split("test result: ").nth(1) {
+                passed += count(rest, " passed");
+                failed += count(rest, " failed");
+            }
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        println!("kubeline: {passed} passed, {} failed", failed.max(1));
+        bail!("cargo test failed with {status}");
+    }
+    Ok((passed, failed))
+}
+
+/// The number before `label` in a `test result:` line (`ok. 5 passed; 0 failed; ...`).
+fn count(line: &str, label: &str) -> u64 {
+    line.split(';')
+        .find(|part| part.contains(label))
+        .and_then(|part| part.split_whitespace().rev().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 fn install_tools(root: &Path) -> Result<()> {
@@ -168,6 +210,31 @@ fn fuzz(root: &Path, seconds: &str) -> Result<()> {
         .is_ok_and(|o| o.status.success())
     {
         run(Command::new(cargo()).args(["install", "--locked", "cargo-fuzz"]))?;
+    }
+    // Seed the corpus with every example and every invalid config, so the fuzzer starts from
+    // real cluster.yaml files and reaches rendering, not only the YAML parser.
+    let corpus = root.join("fuzz/corpus/cluster_yaml");
+    std::fs::create_dir_all(&corpus)?;
+    for dir in ["examples", "tests/invalid-configs"] {
+        let mut stack = vec![root.join(dir)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d)
+                .with_context(|| format!("list {}", d.display()))?
+                .flatten()
+            {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "yaml") {
+                    let name = p
+                        .strip_prefix(root)
+                        .unwrap_or(&p)
+                        .to_string_lossy()
+                        .replace('/', "_");
+                    std::fs::copy(&p, corpus.join(name))?;
+                }
+            }
+        }
     }
     // cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them.
     run(Command::new(cargo())
