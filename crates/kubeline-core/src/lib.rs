@@ -2,6 +2,7 @@
 //! rendering of CloudFormation stacks, Ignition node configs and kubeconfigs. No I/O, no async.
 pub mod check;
 pub mod cluster;
+pub mod credentials;
 pub mod diag;
 pub mod init;
 pub mod layout;
