@@ -285,10 +285,6 @@ impl Cluster {
     pub fn s3_cluster_prefix(&self) -> String {
         self.s3.key(&format!("clusters/{}/", self.name))
     }
-    /// All subnets the given indices name.
-    pub fn subnets_at(&self, idx: &[usize]) -> Vec<&Subnet> {
-        idx.iter().filter_map(|i| self.subnets.get(*i)).collect()
-    }
 }
 
 /// Turns a name into a CloudFormation logical ID fragment: `public-a` becomes `PublicA`.

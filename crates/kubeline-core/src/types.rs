@@ -163,16 +163,6 @@ impl Region {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-    /// The partition's DNS suffix for EC2 internal names (`compute.internal` or `ec2.internal`).
-    pub fn partition(&self) -> &'static str {
-        if self.0.starts_with("cn-") {
-            "aws-cn"
-        } else if self.0.starts_with("us-gov-") {
-            "aws-us-gov"
-        } else {
-            "aws"
-        }
-    }
 }
 
 impl FromStr for Region {
@@ -236,17 +226,6 @@ impl AvailabilityZone {
     /// The zone as text.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-    /// The zone's letter-suffix in upper case, for resource names (`A` for `eu-west-1a`).
-    pub fn suffix(&self) -> String {
-        self.0
-            .rsplit('-')
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_uppercase()
     }
 }
 

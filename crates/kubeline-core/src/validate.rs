@@ -36,94 +36,64 @@ pub struct Loaded {
 
 /// Parses and validates cluster.yaml text. Never panics on any input.
 pub fn load(text: &str) -> Loaded {
-    let mut loaded = Loaded {
-        cluster: None,
-        config: None,
-        diagnostics: Diagnostics::default(),
-    };
     let doc = match yaml::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
-            loaded.diagnostics.0.push(Diagnostic {
-                severity: Severity::Error,
-                pos: e.pos,
-                path: Path::root(),
-                message: format!("invalid YAML: {}", e.message),
-                hint: "fix the YAML syntax at this position".into(),
-            });
-            return loaded;
+            return Loaded {
+                cluster: None,
+                config: None,
+                diagnostics: Diagnostics(vec![Diagnostic {
+                    severity: Severity::Error,
+                    pos: e.pos,
+                    path: Path::root(),
+                    message: format!("invalid YAML: {}", e.message),
+                    hint: "fix the YAML syntax at this position".into(),
+                }]),
+            };
         }
     };
-    let structural = check::structure(&doc);
-    if !structural.is_empty() {
-        // Report semantic problems too: drop the broken settings (so defaults apply) and
-        // validate the rest, ignoring findings under the broken paths.
-        let broken: Vec<Path> = structural.iter().map(|d| d.path.clone()).collect();
-        loaded.diagnostics.0 = structural;
-        if let Some(repaired) = repair(&doc.value, &broken)
-            && let Ok(config) = serde_json::from_value::<ClusterConfig>(repaired)
-        {
-            let mut ctx = Ctx {
-                doc: &doc,
-                diags: Vec::new(),
-            };
-            ctx.cluster(&config);
-            loaded
-                .diagnostics
-                .0
-                .extend(ctx.diags.into_iter().filter(|d| {
-                    !broken
-                        .iter()
-                        .any(|b| d.path.0.starts_with(&b.0) || b.0.starts_with(&d.path.0))
-                }));
-        }
-        loaded.diagnostics.sort();
-        return loaded;
-    }
-    let config: ClusterConfig = match serde_json::from_value(doc.value.clone()) {
-        Ok(c) => c,
-        Err(e) => {
-            loaded.diagnostics.0.push(Diagnostic {
+    // With structural errors, the semantic rules still run on the rest of the file: the broken
+    // settings are dropped (so defaults apply) and findings under them are ignored.
+    let mut diags = check::structure(&doc);
+    let broken: Vec<Path> = diags.iter().map(|d| d.path.clone()).collect();
+    let value = if broken.is_empty() {
+        Some(doc.value.clone())
+    } else {
+        repair(&doc.value, &broken)
+    };
+    let config = match value.map(serde_json::from_value::<ClusterConfig>) {
+        Some(Ok(config)) => Some(config),
+        Some(Err(e)) if broken.is_empty() => {
+            diags.push(Diagnostic {
                 severity: Severity::Error,
                 pos: doc.value_pos(&Path::root()),
                 path: Path::root(),
                 message: e.to_string(),
                 hint: "see `kubeline schema` for the expected shape".into(),
             });
-            return loaded;
-        }
-    };
-    let mut ctx = Ctx {
-        doc: &doc,
-        diags: Vec::new(),
-    };
-    let cluster = ctx.cluster(&config);
-    loaded.diagnostics.0 = ctx.diags;
-    loaded.diagnostics.sort();
-    if !loaded.diagnostics.has_errors() {
-        loaded.cluster = cluster;
-    }
-    loaded.config = Some(config);
-    loaded
-}
-
-/// Validates an already-parsed config (no source positions: every finding is at 1:1).
-pub fn validate_config(config: &ClusterConfig) -> Loaded {
-    let doc = Located::unlocated(serde_json::to_value(config).unwrap_or_default());
-    let mut ctx = Ctx {
-        doc: &doc,
-        diags: Vec::new(),
-    };
-    let cluster = ctx.cluster(config);
-    let mut diagnostics = Diagnostics(ctx.diags);
-    diagnostics.sort();
-    Loaded {
-        cluster: if diagnostics.has_errors() {
             None
-        } else {
-            cluster
-        },
-        config: Some(config.clone()),
+        }
+        _ => None,
+    };
+    let mut cluster = None;
+    if let Some(config) = &config {
+        let mut ctx = Ctx {
+            doc: &doc,
+            diags: Vec::new(),
+        };
+        cluster = ctx.cluster(config);
+        diags.extend(ctx.diags.into_iter().filter(|d| {
+            !broken
+                .iter()
+                .any(|b| d.path.0.starts_with(&b.0) || b.0.starts_with(&d.path.0))
+        }));
+    }
+    let mut diagnostics = Diagnostics(diags);
+    diagnostics.sort();
+    let clean = !diagnostics.has_errors();
+    Loaded {
+        cluster: cluster.filter(|_| clean),
+        config: config.filter(|_| broken.is_empty()),
         diagnostics,
     }
 }

@@ -57,12 +57,6 @@ impl Path {
         p.0.push(Seg::Index(i));
         p
     }
-    /// The path without its last segment.
-    pub fn parent(&self) -> Self {
-        let mut p = self.clone();
-        p.0.pop();
-        p
-    }
     /// Parses a JSON pointer such as `/worker/nodePools/0/name`.
     pub fn from_pointer(ptr: &str) -> Self {
         let mut segs = Vec::new();
@@ -105,13 +99,6 @@ pub struct Located {
 }
 
 impl Located {
-    /// A document with no source positions (for configs built in code).
-    pub fn unlocated(value: Value) -> Self {
-        Located {
-            value,
-            ..Default::default()
-        }
-    }
     /// Where the value at `path` starts; falls back to its key, then to the nearest parent.
     pub fn value_pos(&self, path: &Path) -> Pos {
         let mut p = path.clone();
