@@ -2,6 +2,7 @@
 //! credentials each node role receives (with kube-aws's file names).
 
 use crate::cluster::Cluster;
+use crate::types::ClusterName;
 
 /// A node role, which decides the credentials a node receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +13,47 @@ pub enum NodeRole {
     Etcd,
     /// Worker of a node pool.
     Worker,
+}
+
+/// A group of nodes sharing one node config, launch template and IAM role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeGroup<'a> {
+    /// The controllers.
+    Controller,
+    /// The etcd members.
+    Etcd,
+    /// The workers of the named node pool.
+    Pool(&'a str),
+}
+
+impl NodeGroup<'_> {
+    /// The role, which decides the credentials.
+    pub fn role(self) -> NodeRole {
+        match self {
+            NodeGroup::Controller => NodeRole::Controller,
+            NodeGroup::Etcd => NodeRole::Etcd,
+            NodeGroup::Pool(_) => NodeRole::Worker,
+        }
+    }
+    /// Short name used in resource names and descriptions: `controller`, `etcd`, `pool-NAME`.
+    pub fn kind(self) -> String {
+        match self {
+            NodeGroup::Controller => "controller".into(),
+            NodeGroup::Etcd => "etcd".into(),
+            NodeGroup::Pool(p) => format!("pool-{p}"),
+        }
+    }
+    /// File stem of the node config: `controller`, `etcd`, `worker-NAME`.
+    pub fn file_stem(self) -> String {
+        match self {
+            NodeGroup::Pool(p) => format!("worker-{p}"),
+            other => other.kind(),
+        }
+    }
+    /// Name of the IAM role and instance profile (`CLUSTER-KIND`, at most 64 characters in AWS).
+    pub fn iam_role_name(self, cluster: &ClusterName) -> String {
+        format!("{cluster}-{}", self.kind())
+    }
 }
 
 /// The credentials a node role installs, and where.
@@ -79,12 +121,13 @@ pub fn userdata_key(cluster: &Cluster, file_stem: &str, sha512_hex: &str) -> Str
     )
 }
 
-/// The S3 keys a node role may read: its own node configs and credentials.
-pub fn readable_keys(cluster: &Cluster, role: NodeRole, file_stem: &str) -> Vec<String> {
-    let creds = node_credentials(role);
+/// The S3 keys a node group may read: its own node configs and its role's credentials.
+pub fn readable_keys(cluster: &Cluster, group: NodeGroup<'_>) -> Vec<String> {
+    let creds = node_credentials(group.role());
     let mut keys = vec![format!(
-        "{}userdata/{file_stem}-*",
-        cluster.s3_cluster_prefix()
+        "{}userdata/{}-*",
+        cluster.s3_cluster_prefix(),
+        group.file_stem()
     )];
     keys.extend(
         creds

@@ -1254,7 +1254,7 @@ impl Ctx<'_> {
                     "give every pool its own name",
                 );
             } else if let Some(n) = name {
-                let role = format!("{n}-pool-{}", np.name);
+                let role = crate::layout::NodeGroup::Pool(&np.name).iam_role_name(n);
                 if role.len() > 64 {
                     self.err(
                         p.key("name"),

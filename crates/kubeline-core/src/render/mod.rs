@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
 
-use crate::cluster::{Cluster, NodePool};
-use crate::layout::{self, NodeRole};
+use crate::cluster::Cluster;
+use crate::layout::{self, NodeGroup};
 
 /// Images nodes pull (pinned tags).
 pub const AWS_CLI_IMAGE: &str = "public.ecr.aws/aws-cli/aws-cli:2.27.50";
@@ -284,35 +284,131 @@ impl Renderer<'_> {
         })
     }
 
+    /// Renders a YAML template and parses it as `T`.
+    fn yaml<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        extra: Value,
+    ) -> Result<(String, T), RenderError> {
+        let text = self.render(name, extra)?;
+        match serde_saphyr::from_str(&text) {
+            Ok(v) => Ok((text, v)),
+            Err(e) => {
+                let (line, column) = e
+                    .location()
+                    .map(|l| (l.line() as usize, l.column() as usize))
+                    .unwrap_or((0, 0));
+                Err(RenderError::InvalidOutput {
+                    name: name.to_owned(),
+                    format: "YAML",
+                    line,
+                    column,
+                    message: e.to_string().lines().next().unwrap_or_default().to_owned(),
+                    excerpt: line_of(&text, line),
+                })
+            }
+        }
+    }
+
     /// Renders a node config template and compiles it to Ignition.
     fn node_config(&self, name: &str, extra: Value) -> Result<Value, RenderError> {
-        let text = self.render(name, extra)?;
-        let cfg: ignition::NodeConfig = serde_saphyr::from_str(&text).map_err(|e| {
-            let (line, column) = e
-                .location()
-                .map(|l| (l.line() as usize, l.column() as usize))
-                .unwrap_or((0, 0));
-            RenderError::InvalidOutput {
-                name: name.to_owned(),
-                format: "YAML",
-                line,
-                column,
-                message: e.to_string().lines().next().unwrap_or_default().to_owned(),
-                excerpt: line_of(&text, line),
-            }
-        })?;
+        let (_, cfg) = self.yaml::<ignition::NodeConfig>(name, extra)?;
         ignition::compile(&cfg).map_err(|message| RenderError::NodeConfig {
             name: name.to_owned(),
             message,
         })
     }
 
-    fn role(&self, role: NodeRole, kind: &str, iam_name: String, stem: &str) -> Value {
+    /// The template context of a node group's IAM role.
+    fn role(&self, group: NodeGroup<'_>) -> Value {
         json!({
-            "kind": kind,
-            "iam_name": iam_name,
-            "s3_read": layout::readable_keys(self.cluster, role, stem),
+            "kind": group.kind(),
+            "iam_name": group.iam_role_name(&self.cluster.name),
+            "s3_read": layout::readable_keys(self.cluster, group),
         })
+    }
+}
+
+/// What rendering produces, gathered as it goes.
+#[derive(Default)]
+struct Output {
+    files: BTreeMap<String, Vec<u8>>,
+    stacks: Vec<StackPlan>,
+    uploads: Vec<Upload>,
+    limits: Vec<LimitFinding>,
+}
+
+impl Output {
+    fn limit(&mut self, error: bool, file: &str, message: String) {
+        self.limits.push(LimitFinding {
+            error,
+            file: file.to_owned(),
+            message,
+        });
+    }
+
+    /// Stores a full node config (content-addressed in S3) and returns the base64 userdata
+    /// stub that replaces itself with it.
+    fn node_config(&mut self, c: &Cluster, group: NodeGroup<'_>, ign: &Value) -> String {
+        let bytes = canonical_json(ign);
+        let hash = sha512_hex(&bytes);
+        let key = layout::userdata_key(c, &group.file_stem(), &hash);
+        let file = format!("userdata/{}.json", group.file_stem());
+        self.files.insert(file.clone(), bytes);
+        let stub = serde_json::to_vec(&ignition::stub(
+            &format!("s3://{}/{key}", c.s3.bucket),
+            &hash,
+        ))
+        .unwrap_or_default();
+        if stub.len() > USERDATA_LIMIT {
+            let msg = format!(
+                "userdata stub is {} bytes; EC2 allows {USERDATA_LIMIT}",
+                stub.len()
+            );
+            self.limit(true, &file, msg);
+        }
+        self.uploads.push(Upload {
+            file,
+            key,
+            sha512: hash,
+        });
+        ignition::base64(&stub)
+    }
+
+    /// Stores a stack template, checks its limits and records it in apply order.
+    fn stack(&mut self, c: &Cluster, part: &str, value: &Value, depends_on: Vec<String>) {
+        let bytes = canonical_json(value);
+        let file = format!("stack-templates/{part}.json");
+        let size = bytes.len();
+        let resources = value["Resources"].as_object().map_or(0, |m| m.len());
+        if size > TEMPLATE_URL_LIMIT {
+            let msg = format!(
+                "{size} bytes; CloudFormation accepts at most {TEMPLATE_URL_LIMIT} even by S3 URL"
+            );
+            self.limit(true, &file, msg);
+        } else if size > TEMPLATE_BODY_LIMIT {
+            let msg = format!(
+                "{size} bytes is over the {TEMPLATE_BODY_LIMIT}-byte TemplateBody limit, so it is uploaded to S3 and passed by TemplateURL"
+            );
+            self.limit(false, &file, msg);
+        }
+        if resources > RESOURCE_LIMIT {
+            let msg =
+                format!("{resources} resources; CloudFormation allows {RESOURCE_LIMIT} per stack");
+            self.limit(true, &file, msg);
+        }
+        self.files.insert(file, bytes);
+        let mut tags = c.stack_tags.clone();
+        tags.insert("kubeline.io/cluster".into(), c.name.to_string());
+        tags.insert("kubeline.io/stack".into(), part.to_owned());
+        self.stacks.push(StackPlan {
+            name: c.stack_name(part),
+            template: format!("{part}.json"),
+            depends_on,
+            tags,
+            size,
+            needs_template_url: size > TEMPLATE_BODY_LIMIT,
+        });
     }
 }
 
@@ -345,6 +441,10 @@ fn node_api_endpoint(c: &Cluster) -> String {
         .or_else(|| c.api_endpoints.first());
     e.map(|e| format!("https://{}", e.dns_name))
         .unwrap_or_default()
+}
+
+fn labels(m: &BTreeMap<String, String>) -> Vec<String> {
+    m.iter().map(|(k, v)| format!("{k}={v}")).collect()
 }
 
 /// Renders every file of the cluster with the given templates.
@@ -381,201 +481,100 @@ pub fn render(cluster: &Cluster, templates: &Templates) -> Result<Rendered, Rend
         env: templates.environment()?,
         base,
     };
-    let mut files = BTreeMap::new();
-    let mut uploads = Vec::new();
-    let mut limits = Vec::new();
+    let mut out = Output::default();
+    let network = c.stack_name("network");
+    let etcd_stack = c.stack_name("etcd");
+    let control_plane = c.stack_name("control-plane");
 
-    // 1. Node configs, each uploaded content-addressed; userdata is a stub pointing at it.
-    let mut stub_for = |stem: &str, ign: &Value, files: &mut BTreeMap<String, Vec<u8>>| {
-        let bytes = canonical_json(ign);
-        let hash = sha512_hex(&bytes);
-        let key = layout::userdata_key(c, stem, &hash);
-        let file = format!("userdata/{stem}.json");
-        files.insert(file.clone(), bytes);
-        uploads.push(Upload {
-            file: file.clone(),
-            key: key.clone(),
-            sha512: hash.clone(),
-        });
-        let stub = serde_json::to_vec(&ignition::stub(
-            &format!("s3://{}/{key}", c.s3.bucket),
-            &hash,
-        ))
-        .unwrap_or_default();
-        if stub.len() > USERDATA_LIMIT {
-            limits.push(LimitFinding {
-                error: true,
-                file: file.clone(),
-                message: format!(
-                    "userdata stub is {} bytes; EC2 allows {USERDATA_LIMIT}",
-                    stub.len()
-                ),
-            });
-        }
-        ignition::base64(&stub)
-    };
-    let labels = |m: &BTreeMap<String, String>| -> Vec<String> {
-        m.iter().map(|(k, v)| format!("{k}={v}")).collect()
-    };
-    let controller_ign = r.node_config(
+    // Network first: every other stack imports its exports.
+    let net = r.json("stack-templates/network.json.j2", network_context(c))?;
+    out.stack(c, "network", &net, vec![]);
+
+    // etcd, then the control plane that uses it, then the pools that join it. Each node group
+    // gets its node config (uploaded content-addressed) and a stack whose launch template
+    // carries the userdata stub pointing at that config. The controllers' node config is
+    // stored first, which keeps the manifest's upload order: controller, etcd, pools.
+    let controller = NodeGroup::Controller;
+    let ign = r.node_config(
         "userdata/controller.yaml.j2",
         json!({
-            "creds": layout::node_credentials(NodeRole::Controller),
+            "creds": layout::node_credentials(controller.role()),
             "node_labels": labels(&c.controller.node_labels),
             "kubelet_url": kubelet_url(&c.kubernetes_version),
         }),
     )?;
-    let controller_ud = stub_for("controller", &controller_ign, &mut files);
-    let etcd_ign = r.node_config(
+    let controller_userdata = out.node_config(c, controller, &ign);
+
+    let group = NodeGroup::Etcd;
+    let ign = r.node_config(
         "userdata/etcd.yaml.j2",
-        json!({"creds": layout::node_credentials(NodeRole::Etcd)}),
+        json!({"creds": layout::node_credentials(group.role())}),
     )?;
-    let etcd_ud = stub_for("etcd", &etcd_ign, &mut files);
-    let mut pool_uds = Vec::new();
+    let userdata = out.node_config(c, group, &ign);
+    let stack = r.json(
+        "stack-templates/etcd.json.j2",
+        json!({"role": r.role(group), "userdata": userdata}),
+    )?;
+    out.stack(c, "etcd", &stack, vec![network.clone()]);
+
+    let stack = r.json(
+        "stack-templates/control-plane.json.j2",
+        json!({"role": r.role(controller), "userdata": controller_userdata}),
+    )?;
+    out.stack(
+        c,
+        "control-plane",
+        &stack,
+        vec![network.clone(), etcd_stack],
+    );
+
     for p in &c.node_pools {
+        let group = NodeGroup::Pool(&p.name);
         let ign = r.node_config(
             "userdata/worker.yaml.j2",
             json!({
-                "creds": layout::node_credentials(NodeRole::Worker),
+                "creds": layout::node_credentials(group.role()),
                 "pool": p,
                 "node_labels": labels(&p.node_labels),
-                "taints": p.taints.iter().map(|t| format!("{}={}:{}", t.key, t.value, effect(t))).collect::<Vec<_>>(),
+                "taints": p.taints.iter().map(|t| format!("{}={}:{}", t.key, t.value, t.effect.as_str())).collect::<Vec<_>>(),
                 "kubelet_url": kubelet_url(&p.kubernetes_version),
                 "api_server_url": node_api_endpoint(c),
             }),
         )?;
-        pool_uds.push(stub_for(&format!("worker-{}", p.name), &ign, &mut files));
-    }
-
-    // 2. Stacks.
-    let mut stacks = Vec::new();
-    let mut add_stack = |part: String,
-                         value: Value,
-                         deps: Vec<String>,
-                         files: &mut BTreeMap<String, Vec<u8>>| {
-        let bytes = canonical_json(&value);
-        let file = format!("{part}.json");
-        let size = bytes.len();
-        let resources = value["Resources"].as_object().map_or(0, |m| m.len());
-        if size > TEMPLATE_URL_LIMIT {
-            limits.push(LimitFinding { error: true, file: format!("stack-templates/{file}"), message: format!("{size} bytes; CloudFormation accepts at most {TEMPLATE_URL_LIMIT} even by S3 URL") });
-        } else if size > TEMPLATE_BODY_LIMIT {
-            limits.push(LimitFinding { error: false, file: format!("stack-templates/{file}"), message: format!("{size} bytes is over the {TEMPLATE_BODY_LIMIT}-byte TemplateBody limit, so it is uploaded to S3 and passed by TemplateURL") });
-        }
-        if resources > RESOURCE_LIMIT {
-            limits.push(LimitFinding {
-                error: true,
-                file: format!("stack-templates/{file}"),
-                message: format!(
-                    "{resources} resources; CloudFormation allows {RESOURCE_LIMIT} per stack"
-                ),
-            });
-        }
-        files.insert(format!("stack-templates/{file}"), bytes);
-        let mut tags = c.stack_tags.clone();
-        tags.insert("kubeline.io/cluster".into(), c.name.to_string());
-        tags.insert("kubeline.io/stack".into(), part.clone());
-        stacks.push(StackPlan {
-            name: c.stack_name(&part),
-            template: file,
-            depends_on: deps,
-            tags,
-            size,
-            needs_template_url: size > TEMPLATE_BODY_LIMIT,
-        });
-    };
-    let net = network_context(c);
-    add_stack(
-        "network".into(),
-        r.json("stack-templates/network.json.j2", net)?,
-        vec![],
-        &mut files,
-    );
-    let network = c.stack_name("network");
-    let etcd = r.json(
-        "stack-templates/etcd.json.j2",
-        json!({
-            "roles": {"etcd": r.role(NodeRole::Etcd, "etcd", format!("{}-etcd", c.name), "etcd")},
-            "userdata": {"etcd": etcd_ud},
-        }),
-    )?;
-    add_stack("etcd".into(), etcd, vec![network.clone()], &mut files);
-    let cp = r.json(
-        "stack-templates/control-plane.json.j2",
-        json!({
-            "roles": {"controller": r.role(NodeRole::Controller, "controller", format!("{}-controller", c.name), "controller")},
-            "userdata": {"controller": controller_ud},
-        }),
-    )?;
-    add_stack(
-        "control-plane".into(),
-        cp,
-        vec![network.clone(), c.stack_name("etcd")],
-        &mut files,
-    );
-    for (p, ud) in c.node_pools.iter().zip(pool_uds) {
-        let v = pool_stack(&r, c, p, ud)?;
-        add_stack(
-            format!("node-pool-{}", p.name),
-            v,
-            vec![network.clone(), c.stack_name("control-plane")],
-            &mut files,
+        let userdata = out.node_config(c, group, &ign);
+        let stack = r.json(
+            "stack-templates/node-pool.json.j2",
+            json!({"pool": p, "role": r.role(group), "userdata": userdata}),
+        )?;
+        out.stack(
+            c,
+            &format!("node-pool-{}", p.name),
+            &stack,
+            vec![network.clone(), control_plane.clone()],
         );
     }
 
-    // 3. The admin kubeconfig.
-    let kubeconfig = r.render("kubeconfig.j2", json!({}))?;
-    if let Err(e) = serde_saphyr::from_str::<serde_json::Value>(&kubeconfig) {
-        return Err(RenderError::InvalidOutput {
-            name: "kubeconfig.j2".into(),
-            format: "YAML",
-            line: e.location().map_or(0, |l| l.line() as usize),
-            column: e.location().map_or(0, |l| l.column() as usize),
-            message: e.to_string().lines().next().unwrap_or_default().to_owned(),
-            excerpt: line_of(&kubeconfig, e.location().map_or(0, |l| l.line() as usize)),
-        });
-    }
-    files.insert("kubeconfig".into(), kubeconfig.into_bytes());
+    // The admin kubeconfig: checked to be YAML, written as rendered.
+    let (kubeconfig, _) = r.yaml::<Value>("kubeconfig.j2", json!({}))?;
+    out.files
+        .insert("kubeconfig".into(), kubeconfig.into_bytes());
 
     let manifest = json!({
         "cluster": c.name,
         "region": c.region,
         "kubernetesVersion": c.kubernetes_version,
-        "stacks": stacks,
-        "uploads": uploads,
+        "stacks": out.stacks,
+        "uploads": out.uploads,
         "overriddenTemplates": templates.overridden().collect::<Vec<_>>(),
     });
-    files.insert("manifest.json".into(), canonical_json(&manifest));
+    out.files
+        .insert("manifest.json".into(), canonical_json(&manifest));
     Ok(Rendered {
-        files,
-        stacks,
-        uploads,
-        limits,
+        files: out.files,
+        stacks: out.stacks,
+        uploads: out.uploads,
+        limits: out.limits,
     })
-}
-
-fn effect(t: &crate::cluster::Taint) -> String {
-    serde_json::to_value(t.effect)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-fn pool_stack(
-    r: &Renderer<'_>,
-    c: &Cluster,
-    p: &NodePool,
-    ud: String,
-) -> Result<Value, RenderError> {
-    let stem = format!("worker-{}", p.name);
-    r.json(
-        "stack-templates/node-pool.json.j2",
-        json!({
-            "pool": p,
-            "role": r.role(NodeRole::Worker, &format!("pool-{}", p.name), format!("{}-pool-{}", c.name, p.name), &stem),
-            "userdata_b64": ud,
-        }),
-    )
 }
 
 /// Network facts the template needs that follow from the subnets: gateways and route tables.
