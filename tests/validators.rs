@@ -2,13 +2,31 @@
 //! ignition-validate, kubernetes-validate, shellcheck and kubectl. Each validator also gets a
 //! broken input, to prove the check can fail.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kubeline_tests::{decode_ignition, examples, render_example, run, tool, write_files};
+use kubeline_tests::{
+    IgnFile, IgnUnit, decode_ignition, examples, render_example, run, tool, write_files,
+};
 
-/// Renders every example into `dir/<example>/`; returns (example, Kubernetes minor, dir).
-fn render_all(dir: &Path) -> Vec<(String, String, std::path::PathBuf)> {
+/// One example rendered to disk, with its node configs decoded.
+struct Example {
+    name: String,
+    /// `MAJOR.MINOR.0` of its Kubernetes version, as kubernetes-validate takes it.
+    version: String,
+    dir: PathBuf,
+    node_configs: Vec<NodeConfig>,
+}
+
+/// A rendered node config file and its decoded files and units.
+struct NodeConfig {
+    path: PathBuf,
+    files: Vec<IgnFile>,
+    units: Vec<IgnUnit>,
+}
+
+/// Renders every example into `dir/<example>/`.
+fn render_all(dir: &Path) -> Vec<Example> {
     examples()
         .into_iter()
         .map(|(name, path)| {
@@ -16,23 +34,59 @@ fn render_all(dir: &Path) -> Vec<(String, String, std::path::PathBuf)> {
             let out = dir.join(&name);
             write_files(&out, &rendered.files).expect("write");
             let v = cluster.kubernetes_version;
-            (name, format!("{}.{}.0", v.major, v.minor), out)
+            let node_configs = sorted_files(&out.join("userdata"))
+                .into_iter()
+                .map(|path| {
+                    let (files, units, _) = decode_ignition(&std::fs::read(&path).expect("read"));
+                    NodeConfig { path, files, units }
+                })
+                .collect();
+            Example {
+                name,
+                version: format!("{}.{}.0", v.major, v.minor),
+                dir: out,
+                node_configs,
+            }
         })
         .collect()
 }
 
-fn stack_files(dirs: &[(String, String, std::path::PathBuf)]) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for (_, _, d) in dirs {
-        for e in std::fs::read_dir(d.join("stack-templates"))
-            .expect("stack dir")
-            .flatten()
-        {
-            out.push(e.path());
-        }
-    }
+fn sorted_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     out.sort();
     out
+}
+
+impl Example {
+    /// Every inline file of every node config of this example.
+    fn inline_files(&self) -> impl Iterator<Item = &IgnFile> {
+        self.node_configs
+            .iter()
+            .flat_map(|n| n.files.iter())
+            .filter(|f| f.text.is_some())
+    }
+
+    /// Writes an inline node file under `tmp` so a validator can read it.
+    fn extract(&self, tmp: &Path, f: &IgnFile, suffix: &str) -> PathBuf {
+        let p = tmp.join(format!(
+            "{}-{}{suffix}",
+            self.name,
+            f.path.replace('/', "_")
+        ));
+        std::fs::write(&p, f.text.as_deref().unwrap_or_default()).expect("write");
+        p
+    }
+}
+
+fn stack_files(examples: &[Example]) -> Vec<PathBuf> {
+    examples
+        .iter()
+        .flat_map(|e| sorted_files(&e.dir.join("stack-templates")))
+        .collect()
 }
 
 #[test]
@@ -55,8 +109,8 @@ fn examples_are_five_or_more() {
 #[test]
 fn cfn_lint_passes_every_stack_without_errors_or_warnings() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let dirs = render_all(tmp.path());
-    let files = stack_files(&dirs);
+    let examples = render_all(tmp.path());
+    let files = stack_files(&examples);
     assert!(
         files.len() >= 5 * 4,
         "expected at least 20 stacks, got {}",
@@ -196,42 +250,38 @@ fn checkov_flags_open_ssh_imdsv1_unencrypted_ebs_and_wildcard_iam() {
 #[test]
 fn ignition_validate_accepts_every_node_config_and_the_stubs() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let dirs = render_all(tmp.path());
+    let examples = render_all(tmp.path());
     let mut n = 0;
-    for (name, _, d) in &dirs {
-        for e in std::fs::read_dir(d.join("userdata"))
-            .expect("userdata")
-            .flatten()
-        {
-            let out = run(Command::new(tool("ignition-validate")).arg(e.path()));
+    for ex in &examples {
+        for node in &ex.node_configs {
+            let out = run(Command::new(tool("ignition-validate")).arg(&node.path));
             assert!(
                 out.status.success(),
-                "{name}: {}: {}{}",
-                e.path().display(),
+                "{}: {}: {}{}",
+                ex.name,
+                node.path.display(),
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
             n += 1;
         }
         // The userdata stubs embedded (base64) in the launch templates.
-        for e in std::fs::read_dir(d.join("stack-templates"))
-            .expect("stacks")
-            .flatten()
-        {
+        for stack in sorted_files(&ex.dir.join("stack-templates")) {
             let v: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(e.path()).expect("read")).expect("json");
+                serde_json::from_slice(&std::fs::read(&stack).expect("read")).expect("json");
             let ud =
                 &v["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"];
             let Some(b64) = ud.as_str() else { continue };
             let stub = kubeline_tests::base64_decode(b64);
             assert!(stub.len() < 16 * 1024, "userdata over 16 KB");
-            let f = tmp.path().join(format!("{name}-stub.json"));
+            let f = tmp.path().join(format!("{}-stub.json", ex.name));
             std::fs::write(&f, &stub).expect("write");
             let out = run(Command::new(tool("ignition-validate")).arg(&f));
             assert!(
                 out.status.success(),
-                "{name} stub of {}: {}",
-                e.path().display(),
+                "{} stub of {}: {}",
+                ex.name,
+                stack.display(),
                 String::from_utf8_lossy(&out.stderr)
             );
             n += 1;
@@ -255,45 +305,36 @@ fn ignition_validate_rejects_a_broken_config() {
 #[test]
 fn kubernetes_validate_accepts_every_static_pod() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let dirs = render_all(tmp.path());
     let mut checked = 0;
-    for (name, version, d) in &dirs {
-        let mut manifests = Vec::new();
-        for e in std::fs::read_dir(d.join("userdata"))
-            .expect("userdata")
-            .flatten()
-        {
-            let (files, _, _) = decode_ignition(&std::fs::read(e.path()).expect("read"));
-            for f in files
-                .iter()
-                .filter(|f| f.path.contains("/manifests/") || f.path.ends_with("audit-policy.yaml"))
-            {
-                let p = tmp
-                    .path()
-                    .join(format!("{name}-{}", f.path.replace('/', "_")));
-                std::fs::write(&p, f.text.as_deref().expect("inline")).expect("write");
-                if f.path.contains("/manifests/") {
-                    manifests.push(p);
-                }
-            }
-        }
+    for ex in &render_all(tmp.path()) {
+        let manifests: Vec<PathBuf> = ex
+            .inline_files()
+            .filter(|f| f.path.contains("/manifests/"))
+            .map(|f| ex.extract(tmp.path(), f, ""))
+            .collect();
         assert!(
             manifests.len() >= 3,
-            "{name}: expected the control-plane static pods"
+            "{}: expected the control-plane static pods",
+            ex.name
         );
         let out = run(Command::new(tool("kubernetes-validate"))
-            .args(["-k", version, "--strict"])
+            .args(["-k", &ex.version, "--strict"])
             .args(&manifests));
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(out.status.success(), "{name}: kubernetes-validate:\n{text}");
+        assert!(
+            out.status.success(),
+            "{}: kubernetes-validate:\n{text}",
+            ex.name
+        );
         assert_eq!(
             text.matches(" passed for resource pod/").count(),
             manifests.len(),
-            "{name}: not every manifest was checked:\n{text}"
+            "{}: not every manifest was checked:\n{text}",
+            ex.name
         );
         checked += manifests.len();
     }
@@ -317,25 +358,19 @@ fn kubernetes_validate_rejects_an_unknown_pod_field() {
 #[test]
 fn shellcheck_passes_every_embedded_script() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let dirs = render_all(tmp.path());
-    let mut scripts = Vec::new();
-    for (name, _, d) in &dirs {
-        for e in std::fs::read_dir(d.join("userdata"))
-            .expect("userdata")
-            .flatten()
-        {
-            let (files, _, _) = decode_ignition(&std::fs::read(e.path()).expect("read"));
-            for f in files {
-                if let Some(t) = f.text.filter(|t| t.starts_with("#!/bin/bash")) {
-                    let p = tmp
-                        .path()
-                        .join(format!("{name}-{}.sh", f.path.replace('/', "_")));
-                    std::fs::write(&p, t).expect("write");
-                    scripts.push(p);
-                }
-            }
-        }
-    }
+    let examples = render_all(tmp.path());
+    let scripts: Vec<PathBuf> = examples
+        .iter()
+        .flat_map(|ex| {
+            ex.inline_files()
+                .filter(|f| {
+                    f.text
+                        .as_deref()
+                        .is_some_and(|t| t.starts_with("#!/bin/bash"))
+                })
+                .map(|f| ex.extract(tmp.path(), f, ".sh"))
+        })
+        .collect();
     assert!(
         scripts.len() >= 5 * 3,
         "found only {} scripts",
@@ -362,24 +397,15 @@ fn shellcheck_passes_every_embedded_script() {
 #[test]
 fn kubectl_reads_every_kubeconfig() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let dirs = render_all(tmp.path());
     let mut n = 0;
-    for (name, _, d) in &dirs {
-        let mut configs = vec![(d.join("kubeconfig"), None)];
-        for e in std::fs::read_dir(d.join("userdata"))
-            .expect("userdata")
-            .flatten()
-        {
-            let (files, _, _) = decode_ignition(&std::fs::read(e.path()).expect("read"));
-            for f in files.iter().filter(|f| f.path.contains("/kubeconfig/")) {
-                let p = tmp
-                    .path()
-                    .join(format!("{name}-{}", f.path.replace('/', "_")));
-                std::fs::write(&p, f.text.as_deref().expect("inline")).expect("write");
-                configs.push((p, Some(f.path.clone())));
-            }
-        }
-        for (p, _) in configs {
+    for ex in &render_all(tmp.path()) {
+        let mut configs = vec![ex.dir.join("kubeconfig")];
+        configs.extend(
+            ex.inline_files()
+                .filter(|f| f.path.contains("/kubeconfig/"))
+                .map(|f| ex.extract(tmp.path(), f, "")),
+        );
+        for p in configs {
             let out = run(Command::new(tool("kubectl"))
                 .args(["config", "view", "-o", "json", "--kubeconfig"])
                 .arg(&p));
@@ -426,36 +452,32 @@ fn systemd_verify(dir: &Path, unit: &str) -> String {
 #[test]
 fn systemd_analyze_verifies_every_unit() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let dirs = render_all(tmp.path());
     let mut n = 0;
-    for (name, _, d) in &dirs {
-        for e in std::fs::read_dir(d.join("userdata"))
-            .expect("userdata")
-            .flatten()
-        {
-            let units_dir = tmp
-                .path()
-                .join(format!("units-{name}-{}", e.file_name().to_string_lossy()));
+    for ex in &render_all(tmp.path()) {
+        for node in &ex.node_configs {
+            let stem = node.path.file_name().unwrap_or_default().to_string_lossy();
+            let units_dir = tmp.path().join(format!("units-{}-{stem}", ex.name));
             std::fs::create_dir_all(&units_dir).expect("mkdir");
             // Units Flatcar ships, which kubeline's units depend on.
             for shipped in ["docker.service", "containerd.service"] {
                 std::fs::write(units_dir.join(shipped), "[Service]\nExecStart=/bin/true\n")
                     .expect("write");
             }
-            let (_, units, _) = decode_ignition(&std::fs::read(e.path()).expect("read"));
-            for u in units.iter().filter(|u| u.contents.is_some()) {
+            let units: Vec<&IgnUnit> = node.units.iter().filter(|u| u.contents.is_some()).collect();
+            for u in &units {
                 std::fs::write(
                     units_dir.join(&u.name),
                     u.contents.as_deref().unwrap_or_default(),
                 )
                 .expect("write");
             }
-            for u in units.iter().filter(|u| u.contents.is_some()) {
+            for u in &units {
                 let complaints = systemd_verify(&units_dir, &u.name);
                 assert!(
                     complaints.trim().is_empty(),
-                    "{name}/{}: {}: {complaints}",
-                    e.path().display(),
+                    "{}/{}: {}: {complaints}",
+                    ex.name,
+                    node.path.display(),
                     u.name
                 );
                 n += 1;

@@ -31,6 +31,19 @@ fn load(path: &Path) -> kubeline_core::cluster::Cluster {
     })
 }
 
+/// The built-in templates with `name` replaced by `edit` of its built-in source.
+fn edited(name: &str, edit: impl FnOnce(&str) -> String) -> Templates {
+    let mut t = Templates::builtin();
+    let src = edit(t.source(name).expect("built-in template"));
+    t.set(name, src).expect("known template");
+    t
+}
+
+/// The minimal example, validated.
+fn minimal() -> kubeline_core::cluster::Cluster {
+    load(&examples_dir().join("minimal/cluster.yaml"))
+}
+
 /// An Ignition config with every data URL replaced by its decoded text, for review.
 fn readable_ignition(bytes: &[u8]) -> String {
     let mut v: serde_json::Value = serde_json::from_slice(bytes).expect("json");
@@ -212,15 +225,11 @@ fn every_launch_template_requires_imdsv2_and_encrypts_volumes() {
 
 #[test]
 fn a_template_override_changes_only_what_it_overrides() {
-    let c = load(&examples_dir().join("minimal/cluster.yaml"));
+    let c = minimal();
     let base = render::render(&c, &Templates::builtin()).expect("render");
-    let mut t = Templates::builtin();
-    let src = t
-        .source("stack-templates/node-pool.json.j2")
-        .expect("exists")
-        .replace("\"PauseTime\": \"PT2M\"", "\"PauseTime\": \"PT9M\"");
-    t.set("stack-templates/node-pool.json.j2", src)
-        .expect("known template");
+    let t = edited("stack-templates/node-pool.json.j2", |s| {
+        s.replace("\"PauseTime\": \"PT2M\"", "\"PauseTime\": \"PT9M\"")
+    });
     let custom = render::render(&c, &t).expect("render");
     for (file, bytes) in &base.files {
         let changed = custom.files[file] != *bytes;
@@ -247,13 +256,10 @@ fn unknown_override_names_are_rejected_with_the_known_names() {
 
 #[test]
 fn a_template_that_renders_invalid_json_is_named_with_the_line() {
-    let c = load(&examples_dir().join("minimal/cluster.yaml"));
-    let mut t = Templates::builtin();
-    let src = t
-        .source("stack-templates/etcd.json.j2")
-        .expect("exists")
-        .replacen("\"Resources\": {", "\"Resources\": {,", 1);
-    t.set("stack-templates/etcd.json.j2", src).expect("known");
+    let c = minimal();
+    let t = edited("stack-templates/etcd.json.j2", |s| {
+        s.replacen("\"Resources\": {", "\"Resources\": {,", 1)
+    });
     match render::render(&c, &t) {
         Err(RenderError::InvalidOutput {
             name,
@@ -277,10 +283,10 @@ fn a_template_that_renders_invalid_json_is_named_with_the_line() {
 
 #[test]
 fn a_template_syntax_error_is_named() {
-    let c = load(&examples_dir().join("minimal/cluster.yaml"));
-    let mut t = Templates::builtin();
-    t.set("userdata/worker.yaml.j2", "files: {{ cluster.nam }".into())
-        .expect("known");
+    let c = minimal();
+    let t = edited("userdata/worker.yaml.j2", |_| {
+        "files: {{ cluster.nam }".into()
+    });
     let err = render::render(&c, &t).expect_err("broken");
     let msg = err.to_string();
     assert!(
@@ -326,16 +332,15 @@ fn size_limits_are_reported() {
 #[test]
 fn resource_and_size_overflows_are_errors() {
     // A customised template that emits 501 resources and over 1 MB: both limits are errors.
-    let c = load(&examples_dir().join("minimal/cluster.yaml"));
-    let mut t = Templates::builtin();
+    let c = minimal();
     let padding = "x".repeat(2100);
-    let src = t.source("stack-templates/node-pool.json.j2").expect("exists").replacen(
+    let t = edited("stack-templates/node-pool.json.j2", |s| {
+        s.replacen(
         "\"Resources\": {",
         &format!("\"Resources\": {{ {{% for i in range(501) %}}\"Pad{{{{ i }}}}\": {{\"Type\": \"AWS::CloudFormation::WaitConditionHandle\", \"Metadata\": {{\"pad\": \"{padding}\"}}}},{{% endfor %}}"),
         1,
-    );
-    t.set("stack-templates/node-pool.json.j2", src)
-        .expect("known");
+    )
+    });
     let r = render::render(&c, &t).expect("render");
     let errors: Vec<&str> = r
         .limits
