@@ -255,23 +255,21 @@ impl Ctx<'_> {
             }
             kubernetes_service_ip = svc.nth(1);
             if let Some(ip) = dns_ip {
-                if !svc.contains_ip(ip) && !self.present(&root().key("dnsServiceIP")) {
+                if !svc.contains_ip(ip) {
+                    // A defaulted address is fixed where the user wrote something: serviceCIDR.
+                    let (path, what, fix) = if self.present(&root().key("dnsServiceIP")) {
+                        (root().key("dnsServiceIP"), ip.to_string(), "use an address")
+                    } else {
+                        (
+                            root().key("serviceCIDR"),
+                            format!("the default dnsServiceIP {ip}"),
+                            "set dnsServiceIP to an address",
+                        )
+                    };
                     self.err(
-                        root().key("serviceCIDR"),
-                        format!("the default dnsServiceIP {ip} is outside serviceCIDR {svc}"),
-                        format!(
-                            "set dnsServiceIP to an address inside {svc}, e.g. {}",
-                            svc.nth(10).unwrap_or(ip)
-                        ),
-                    );
-                } else if !svc.contains_ip(ip) {
-                    self.err(
-                        root().key("dnsServiceIP"),
-                        format!("{ip} is outside serviceCIDR {svc}"),
-                        format!(
-                            "use an address inside {svc}, e.g. {}",
-                            svc.nth(10).unwrap_or(ip)
-                        ),
+                        path,
+                        format!("{what} is outside serviceCIDR {svc}"),
+                        format!("{fix} inside {svc}, e.g. {}", svc.nth(10).unwrap_or(ip)),
                     );
                 } else if Some(ip) == svc.nth(0) || Some(ip) == svc.nth(1) {
                     self.err(
