@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use kubeline_core::layout::{NodeRole, node_credentials};
+use kubeline_core::layout::{NodeGroup, node_credentials};
 use kubeline_tests::{decode_ignition, examples, render_example};
 
 const SCOPES: [&str; 5] = [
@@ -37,28 +37,22 @@ fn referenced_paths(text: &str) -> Vec<String> {
     out
 }
 
-fn role_of(file: &str) -> NodeRole {
-    if file.contains("controller") {
-        NodeRole::Controller
-    } else if file.contains("etcd") {
-        NodeRole::Etcd
-    } else {
-        NodeRole::Worker
-    }
-}
-
 #[test]
 fn every_referenced_file_is_written_and_every_credential_is_used() {
     let mut checked = 0;
     for (example, path) in examples() {
-        let (_, rendered) = render_example(&path).expect("render");
-        for (name, bytes) in rendered
-            .files
-            .iter()
-            .filter(|(n, _)| n.starts_with("userdata/"))
-        {
+        let (cluster, rendered) = render_example(&path).expect("render");
+        let groups = [NodeGroup::Controller, NodeGroup::Etcd]
+            .into_iter()
+            .chain(cluster.node_pools.iter().map(|p| NodeGroup::Pool(&p.name)));
+        for group in groups {
+            let name = &format!("userdata/{}.json", group.file_stem());
+            let bytes = rendered
+                .files
+                .get(name)
+                .expect("every node group has a node config");
             let (files, units, dirs) = decode_ignition(bytes);
-            let creds = node_credentials(role_of(name));
+            let creds = node_credentials(group.role());
             let mut provided: BTreeSet<String> = BTreeSet::new();
             for f in &files {
                 provided.insert(f.path.clone());
