@@ -13,6 +13,9 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("shellcheck", "shellcheck"),
     ("kubectl", "kubernetes-client"),
     ("systemd-analyze", "systemd"),
+    ("openssl", "openssl"),
+    ("etcd", "etcd-server"),
+    ("etcdctl", "etcd-client"),
 ];
 
 fn main() -> Result<()> {

@@ -256,6 +256,8 @@ pub struct Tls {
     pub ca_duration_days: u32,
     /// Leaf days.
     pub cert_duration_days: u32,
+    /// Algorithm of generated keys.
+    pub key_algorithm: crate::model::KeyAlgorithm,
 }
 
 /// Extra apiserver SANs.

@@ -7,6 +7,8 @@ pub mod diag;
 pub mod init;
 pub mod layout;
 pub mod model;
+pub mod pki;
+pub mod reconcile;
 pub mod render;
 pub mod types;
 pub mod validate;

@@ -95,6 +95,9 @@ pub struct ClusterConfig {
     /// Lifetime of generated leaf certificates in days.
     #[serde(default = "default_cert_days")]
     pub tls_cert_duration_days: u32,
+    /// Key algorithm of generated keys (CA, certificates, service-account key).
+    #[serde(default)]
+    pub tls_key_algorithm: KeyAlgorithm,
     /// Extra kube-apiserver certificate names.
     #[serde(default)]
     pub custom_api_server_settings: CustomApiServerSettings,
@@ -126,6 +129,28 @@ fn default_cert_days() -> u32 {
 }
 fn default_true() -> bool {
     true
+}
+
+/// Algorithm of generated private keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum KeyAlgorithm {
+    /// ECDSA on NIST P-256 with SHA-256 signatures: small and fast, accepted by every component.
+    #[default]
+    #[serde(rename = "ecdsa-p256")]
+    EcdsaP256,
+    /// RSA 2048-bit with PKCS#1 v1.5 SHA-256 signatures, for tools that still require RSA.
+    #[serde(rename = "rsa-2048")]
+    Rsa2048,
+}
+
+impl KeyAlgorithm {
+    /// The cluster.yaml spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyAlgorithm::EcdsaP256 => "ecdsa-p256",
+            KeyAlgorithm::Rsa2048 => "rsa-2048",
+        }
+    }
 }
 
 /// Flatcar Container Linux release channel.

@@ -1479,6 +1479,7 @@ impl Ctx<'_> {
         Tls {
             ca_duration_days: c.tls_ca_duration_days,
             cert_duration_days: c.tls_cert_duration_days,
+            key_algorithm: c.tls_key_algorithm,
         }
     }
 
