@@ -4,6 +4,7 @@ pub mod check;
 pub mod cluster;
 pub mod credentials;
 pub mod diag;
+pub mod envelope;
 pub mod init;
 pub mod layout;
 pub mod model;

@@ -1,0 +1,8 @@
+//! kubeline's AWS adapters: one small port (trait) per AWS service kubeline uses, an
+//! implementation over the AWS SDK for each, and the KMS-sealed credential store built on them.
+//!
+//! Handlers and the CLI depend on the traits, so tests substitute fakes or aws-smithy-mocks
+//! clients; only binaries construct SDK clients.
+
+pub mod kms;
+pub mod sealed;
