@@ -178,3 +178,96 @@ pub fn base64_decode(s: &str) -> Vec<u8> {
         .decode(s)
         .unwrap_or_default()
 }
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough for test daemons).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// A background process that is killed when dropped.
+#[derive(Debug)]
+pub struct Daemon {
+    child: std::process::Child,
+    /// What it is, for messages.
+    pub name: String,
+    /// Where its output goes.
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `cmd` with stdout and stderr appended to `log`.
+    pub fn start(name: &str, cmd: &mut Command, log: &Path) -> Daemon {
+        let out = std::fs::File::create(log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = cmd
+            .stdout(out)
+            .stderr(err)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Daemon {
+            child,
+            name: name.to_owned(),
+            log: log.to_path_buf(),
+        }
+    }
+
+    /// Waits until `port` on 127.0.0.1 accepts connections; panics with the log otherwise.
+    pub fn wait_for_port(&mut self, port: u16, timeout: std::time::Duration) {
+        let start = std::time::Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{} exited with {status}:\n{}", self.name, self.log_text());
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("{} did not listen on {port}:\n{}", self.name, self.log_text());
+    }
+
+    /// Its output so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// moto (the AWS emulator) on 127.0.0.1, stopped when dropped.
+#[derive(Debug)]
+pub struct Moto {
+    /// The server process.
+    pub daemon: Daemon,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Moto {
+    /// Starts `moto_server` from the project's tools on a free loopback port.
+    pub fn start() -> Moto {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let mut daemon = Daemon::start(
+            "moto_server",
+            Command::new(tool("moto_server")).args(["-H", "127.0.0.1", "-p", &port.to_string()]),
+            &dir.path().join("moto.log"),
+        );
+        daemon.wait_for_port(port, std::time::Duration::from_secs(30));
+        Moto {
+            daemon,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        }
+    }
+}

@@ -1,5 +1,7 @@
-//! The `kubeline` command line: kube-aws's verbs (init, validate, render) over kubeline-core.
+//! The `kubeline` command line: kube-aws's verbs (init, validate, render stack|credentials,
+//! show certificates, rotate credentials) over kubeline-core.
 
+mod credentials;
 mod files;
 
 use std::path::{Path, PathBuf};
@@ -28,8 +30,26 @@ enum Command {
     /// Render assets.
     #[command(subcommand)]
     Render(RenderCommand),
+    /// Show assets.
+    #[command(subcommand)]
+    Show(ShowCommand),
+    /// Renew credentials.
+    #[command(subcommand)]
+    Rotate(RotateCommand),
     /// Print the JSON Schema of cluster.yaml (for editor completion).
     Schema,
+}
+
+#[derive(Debug, Subcommand)]
+enum ShowCommand {
+    /// Table of every certificate: subject, issuer, expiry, days left, names.
+    Certificates(credentials::ShowArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum RotateCommand {
+    /// Renew certificates expiring soon, or (--ca) advance a staged CA rotation.
+    Credentials(credentials::RotateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +109,8 @@ struct ValidateArgs {
 enum RenderCommand {
     /// Render CloudFormation stacks, Ignition node configs and the admin kubeconfig.
     Stack(RenderStackArgs),
+    /// Create or update the cluster's TLS credentials, tokens and encryption key in credentials/.
+    Credentials(credentials::RenderArgs),
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +129,9 @@ fn main() -> ExitCode {
         Command::Init(a) => init(a),
         Command::Validate(a) => validate_cmd(a),
         Command::Render(RenderCommand::Stack(a)) => render_stack(a),
+        Command::Render(RenderCommand::Credentials(a)) => credentials::render(a),
+        Command::Show(ShowCommand::Certificates(a)) => credentials::show(a),
+        Command::Rotate(RotateCommand::Credentials(a)) => credentials::rotate(a),
         Command::Schema => {
             println!(
                 "{}",
