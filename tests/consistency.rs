@@ -103,9 +103,14 @@ fn every_referenced_file_is_written_and_every_credential_is_used() {
                     "{example}/{name}: credential {p} is shipped but never used"
                 );
             }
-            assert!(
-                !creds.secret.contains(&"ca-key.pem") && !creds.public.contains(&"ca-key.pem"),
-                "the CA key must never reach a node"
+            // The CA key reaches controllers (kube-controller-manager signs kubelet client
+            // certificates) and never an etcd member or a worker.
+            let gets_ca_key =
+                creds.secret.contains(&"ca-key.pem") || creds.public.contains(&"ca-key.pem");
+            assert_eq!(
+                gets_ca_key,
+                group == NodeGroup::Controller,
+                "{example}/{name}: the CA key goes to controllers only"
             );
             for f in files.iter().filter(|f| f.text.is_none()) {
                 assert!(

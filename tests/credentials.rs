@@ -11,7 +11,9 @@ use std::time::Duration;
 use kubeline_core::cluster::Cluster;
 use kubeline_core::credentials::leaf_certificates;
 use kubeline_core::reconcile::{self, CaSource, Files, Options};
-use kubeline_tests::{Daemon, free_port, render_example, repo_root, run, tool};
+use kubeline_tests::{
+    Daemon, free_port, generated_credentials, outcome, render_example, repo_root, run, tool,
+};
 use time::OffsetDateTime;
 
 fn ha() -> Cluster {
@@ -21,8 +23,7 @@ fn ha() -> Cluster {
 }
 
 fn with_algorithm(alg: &str) -> Cluster {
-    let text = std::fs::read_to_string(repo_root().join("examples/ha/cluster.yaml"))
-        .expect("read")
+    let text = std::fs::read_to_string(repo_root().join("examples/ha/cluster.yaml")).expect("read")
         + &format!("\ntlsKeyAlgorithm: {alg}\n");
     kubeline_core::validate::load(&text)
         .cluster
@@ -37,9 +38,7 @@ fn opts() -> Options {
 }
 
 fn generate(c: &Cluster) -> Files {
-    reconcile::reconcile(c, &Files::new(), CaSource::Generate, &opts())
-        .expect("generate")
-        .files
+    generated_credentials(c)
 }
 
 fn write(dir: &Path, files: &Files) {
@@ -51,14 +50,7 @@ fn write(dir: &Path, files: &Files) {
 
 fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
     let out = run(Command::new(tool("openssl")).current_dir(dir).args(args));
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    outcome(&out)
 }
 
 /// The value lines under an `openssl x509 -ext` heading (`X509v3 Subject Alternative Name:`).
@@ -135,7 +127,11 @@ fn openssl_verifies_every_certificate_and_its_properties() {
             assert!(ext(&text, "X509v3 Basic Constraints").contains("CA:FALSE"));
             let ku = ext(&text, "X509v3 Key Usage");
             assert!(ku.contains("Digital Signature"), "{pem}: {ku}");
-            assert_eq!(ku.contains("Key Encipherment"), alg == "rsa-2048", "{pem}: {ku}");
+            assert_eq!(
+                ku.contains("Key Encipherment"),
+                alg == "rsa-2048",
+                "{pem}: {ku}"
+            );
             assert!(!ku.contains("Certificate Sign"), "{pem}: {ku}");
             assert_eq!(
                 ext(&text, "X509v3 Authority Key Identifier").trim_start_matches("keyid:"),
@@ -160,9 +156,29 @@ fn openssl_verifies_every_certificate_and_its_properties() {
                 assert!(subject.contains(&format!("O = {o}")), "{subject}");
             }
             // Lifetime: tlsCertDurationDays (365) from now, to the day.
-            let (_, end) = openssl(dir.path(), &["x509", "-in", &pem, "-noout", "-checkend", &(364 * 86400).to_string()]);
+            let (_, end) = openssl(
+                dir.path(),
+                &[
+                    "x509",
+                    "-in",
+                    &pem,
+                    "-noout",
+                    "-checkend",
+                    &(364 * 86400).to_string(),
+                ],
+            );
             assert!(end.contains("will not expire"), "{pem}: {end}");
-            let (_, end) = openssl(dir.path(), &["x509", "-in", &pem, "-noout", "-checkend", &(366 * 86400).to_string()]);
+            let (_, end) = openssl(
+                dir.path(),
+                &[
+                    "x509",
+                    "-in",
+                    &pem,
+                    "-noout",
+                    "-checkend",
+                    &(366 * 86400).to_string(),
+                ],
+            );
             assert!(end.contains("will expire"), "{pem}: {end}");
             // The key belongs to the certificate.
             let key = format!("{}-key.pem", spec.name);
@@ -192,14 +208,7 @@ fn etcdctl(dir: &Path, port: u16, auth: &[&str], args: &[&str]) -> (bool, String
         .arg("--command-timeout=5s")
         .args(auth)
         .args(args));
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    outcome(&out)
 }
 
 #[test]
@@ -249,7 +258,12 @@ fn a_real_etcd_accepts_the_client_certificate_and_refuses_others() {
     assert!(healthy, "etcd never became healthy:\n{}", etcd.log_text());
     let (ok, out) = etcdctl(d, client, &ours, &["put", "/kubeline/probe", "ok"]);
     assert!(ok && out.contains("OK"), "{out}");
-    let (ok, out) = etcdctl(d, client, &ours, &["get", "/kubeline/probe", "--print-value-only"]);
+    let (ok, out) = etcdctl(
+        d,
+        client,
+        &ours,
+        &["get", "/kubeline/probe", "--print-value-only"],
+    );
     assert!(ok && out.trim() == "ok", "{out}");
 
     // The apiserver's identity is etcd-client, and etcd's own certificate also works as a client
@@ -314,32 +328,24 @@ srv.serve_forever()
 }
 
 fn kubectl_version(dir: &Path, kubeconfig: &str, port: u16) -> (bool, String) {
-    let out = run(Command::new(tool("kubectl"))
-        .current_dir(dir)
-        .args([
-            "--kubeconfig",
-            kubeconfig,
-            "--server",
-            &format!("https://127.0.0.1:{port}"),
-            "version",
-            "-o",
-            "json",
-        ]));
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let out = run(Command::new(tool("kubectl")).current_dir(dir).args([
+        "--kubeconfig",
+        kubeconfig,
+        "--server",
+        &format!("https://127.0.0.1:{port}"),
+        "version",
+        "-o",
+        "json",
+    ]));
+    outcome(&out)
 }
 
 #[test]
 fn kubectl_with_the_rendered_kubeconfig_talks_mtls_to_the_apiserver_certificate() {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();
-    let (c, rendered) = render_example(&repo_root().join("examples/ha/cluster.yaml")).expect("render");
+    let (c, rendered) =
+        render_example(&repo_root().join("examples/ha/cluster.yaml")).expect("render");
     let creds = generate(&c);
     write(&d.join("credentials"), &creds);
     std::fs::write(d.join("kubeconfig"), &rendered.files["kubeconfig"]).expect("write");
@@ -354,7 +360,10 @@ fn kubectl_with_the_rendered_kubeconfig_talks_mtls_to_the_apiserver_certificate(
     let (ok, out) = kubectl_version(d, "kubeconfig", port);
     assert!(ok, "kubectl failed: {out}\n{}", server.log_text());
     assert!(out.contains("v1.33.3-kubeline-probe"), "{out}");
-    assert!(out.contains("client kube-admin"), "the server saw the admin identity: {out}");
+    assert!(
+        out.contains("client kube-admin"),
+        "the server saw the admin identity: {out}"
+    );
     drop(server);
 
     // A kubeconfig whose client certificate comes from another CA is refused by the server.
@@ -362,7 +371,11 @@ fn kubectl_with_the_rendered_kubeconfig_talks_mtls_to_the_apiserver_certificate(
     let other = d.join("other");
     write(&other.join("credentials"), &creds);
     std::fs::write(other.join("credentials/admin.pem"), &foreign["admin.pem"]).expect("write");
-    std::fs::write(other.join("credentials/admin-key.pem"), &foreign["admin-key.pem"]).expect("write");
+    std::fs::write(
+        other.join("credentials/admin-key.pem"),
+        &foreign["admin-key.pem"],
+    )
+    .expect("write");
     std::fs::write(other.join("kubeconfig"), &rendered.files["kubeconfig"]).expect("write");
     let (server, port) = mtls_server(
         d,
@@ -401,12 +414,31 @@ fn bring_your_own_ca_made_by_openssl() {
     let gen_cases: [(&str, &[&str], &str); 3] = [
         (
             "encrypted PKCS#8 (EC)",
-            &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-aes-256-cbc", "-pass", "pass:s3cret", "-out", "ca.key"],
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-aes-256-cbc",
+                "-pass",
+                "pass:s3cret",
+                "-out",
+                "ca.key",
+            ],
             "ENCRYPTED PRIVATE KEY",
         ),
         (
             "SEC1 (EC)",
-            &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key"],
+            &[
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-noout",
+                "-out",
+                "ca.key",
+            ],
             "EC PRIVATE KEY",
         ),
         (
@@ -425,10 +457,23 @@ fn bring_your_own_ca_made_by_openssl() {
         let (ok, out) = openssl(
             &case,
             &[
-                "req", "-x509", "-new", "-key", "ca.key", "-passin", "pass:s3cret", "-subj",
-                "/O=Example Corp/CN=Example Corp Kubernetes CA", "-days", "1000", "-addext",
-                "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-                "-out", "ca.crt",
+                "req",
+                "-x509",
+                "-new",
+                "-key",
+                "ca.key",
+                "-passin",
+                "pass:s3cret",
+                "-subj",
+                "/O=Example Corp/CN=Example Corp Kubernetes CA",
+                "-days",
+                "1000",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+                "-out",
+                "ca.crt",
             ],
         );
         assert!(ok, "{what}: {out}");
@@ -444,9 +489,18 @@ fn bring_your_own_ca_made_by_openssl() {
         for spec in leaf_certificates(&c) {
             let (ok, text) = openssl(
                 &case,
-                &["verify", "-CAfile", "ca.crt", &format!("credentials/{}.pem", spec.name)],
+                &[
+                    "verify",
+                    "-CAfile",
+                    "ca.crt",
+                    &format!("credentials/{}.pem", spec.name),
+                ],
             );
-            assert!(ok, "{what}: {} does not verify against the organisation's CA: {text}", spec.name);
+            assert!(
+                ok,
+                "{what}: {} does not verify against the organisation's CA: {text}",
+                spec.name
+            );
         }
         // The stored CA key opens without a passphrase and is the same key.
         let (_, a) = openssl(&case, &["pkey", "-in", "credentials/ca-key.pem", "-pubout"]);
@@ -458,7 +512,10 @@ fn bring_your_own_ca_made_by_openssl() {
     let case = d.join("encryptedPKCS8EC");
     let key = std::fs::read_to_string(case.join("ca.key")).expect("key");
     let cert = std::fs::read_to_string(case.join("ca.crt")).expect("cert");
-    for (pass, expect) in [(None, "KUBELINE_CA_KEY_PASSPHRASE is not set"), (Some("wrong"), "does not decrypt")] {
+    for (pass, expect) in [
+        (None, "KUBELINE_CA_KEY_PASSPHRASE is not set"),
+        (Some("wrong"), "does not decrypt"),
+    ] {
         let import = CaSource::Import {
             cert_pem: &cert,
             key_pem: &key,
@@ -466,6 +523,10 @@ fn bring_your_own_ca_made_by_openssl() {
         };
         let err = reconcile::reconcile(&c, &Files::new(), import, &opts()).expect_err("passphrase");
         assert!(err.to_string().contains(expect), "{err}");
-        assert!(err.fix().contains("KUBELINE_CA_KEY_PASSPHRASE"), "{}", err.fix());
+        assert!(
+            err.fix().contains("KUBELINE_CA_KEY_PASSPHRASE"),
+            "{}",
+            err.fix()
+        );
     }
 }

@@ -6,8 +6,8 @@ use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use kubeline_aws::kms::{AwsKms, Kms};
 use kubeline_aws::sealed;
 use kubeline_core::envelope::{Context, Envelope};
-use kubeline_core::reconcile::{self, CaSource, Files, Options};
-use kubeline_tests::{Moto, render_example, repo_root};
+use kubeline_core::reconcile::{self, Files};
+use kubeline_tests::{Moto, generated_credentials, render_example, repo_root};
 
 fn client(endpoint: &str) -> aws_sdk_kms::Client {
     let conf = aws_sdk_kms::Config::builder()
@@ -35,24 +35,17 @@ async fn seal_and_open_a_credential_set_with_moto_kms() {
     let kms = AwsKms::new(raw.clone());
 
     let (cluster, _) = render_example(&repo_root().join("examples/ha/cluster.yaml")).expect("ha");
-    let plain = reconcile::reconcile(
-        &cluster,
-        &Files::new(),
-        CaSource::Generate,
-        &Options {
-            now: time::OffsetDateTime::now_utc(),
-            renew_within_days: 30,
-        },
-    )
-    .expect("credentials")
-    .files;
+    let plain = generated_credentials(&cluster);
     let name = cluster.name.to_string();
     let stored = sealed::seal(&kms, &key, &name, &plain, &Files::new())
         .await
         .expect("seal");
     let secrets = plain.keys().filter(|n| reconcile::is_secret(n)).count();
-    assert_eq!(secrets, 13);
-    assert_eq!(stored.keys().filter(|n| n.ends_with(".enc")).count(), secrets);
+    assert_eq!(secrets, 14);
+    assert_eq!(
+        stored.keys().filter(|n| n.ends_with(".enc")).count(),
+        secrets
+    );
     for (n, bytes) in &stored {
         for (p, secret) in plain.iter().filter(|(p, _)| reconcile::is_secret(p)) {
             let needle = &secret[..secret.len().min(40)];
@@ -74,7 +67,11 @@ async fn seal_and_open_a_credential_set_with_moto_kms() {
     let env = Envelope::parse(std::str::from_utf8(&stored["etcd-key.pem.enc"]).expect("utf8"))
         .expect("envelope");
     let err = kms
-        .decrypt(&key, &env.data_key, &Context::new(name.as_str(), "admin-key.pem"))
+        .decrypt(
+            &key,
+            &env.data_key,
+            &Context::new(name.as_str(), "admin-key.pem"),
+        )
         .await
         .expect_err("wrong context");
     assert_eq!(err.name(), "KmsInvalidCiphertext", "{err}");

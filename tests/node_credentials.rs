@@ -13,8 +13,10 @@ use kubeline_aws::kms::{DataKey, Kms, KmsError};
 use kubeline_aws::sealed;
 use kubeline_core::envelope::Context;
 use kubeline_core::layout::{NodeRole, node_credentials};
-use kubeline_core::reconcile::{self, CaSource, Files, Options};
-use kubeline_tests::{decode_ignition, render_example, repo_root, run};
+use kubeline_core::reconcile::{self, Files, Options};
+use kubeline_tests::{
+    decode_ignition, generated_credentials, outcome, render_example, repo_root, run,
+};
 use zeroize::Zeroizing;
 
 /// A KMS whose ciphertext blob is `fake-kms|CONTEXT|BASE64(KEY)`: the shim can "decrypt" it
@@ -22,8 +24,14 @@ use zeroize::Zeroizing;
 struct ShimKms;
 
 impl Kms for ShimKms {
-    async fn generate_data_key(&self, key_id: &str, context: &Context) -> Result<DataKey, KmsError> {
-        let key = kubeline_core::pki::random_bytes::<32>().expect("random").to_vec();
+    async fn generate_data_key(
+        &self,
+        key_id: &str,
+        context: &Context,
+    ) -> Result<DataKey, KmsError> {
+        let key = kubeline_core::pki::random_bytes::<32>()
+            .expect("random")
+            .to_vec();
         let blob = format!(
             "fake-kms|{}|{}",
             context.to_cli(),
@@ -36,7 +44,12 @@ impl Kms for ShimKms {
         })
     }
 
-    async fn decrypt(&self, _: &str, _: &[u8], _: &Context) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+    async fn decrypt(
+        &self,
+        _: &str,
+        _: &[u8],
+        _: &Context,
+    ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
         unreachable!("nodes decrypt, not kubeline, in this test")
     }
 }
@@ -125,14 +138,7 @@ impl Node {
             .arg(d.join("fetch-credentials"))
             .env("PATH", path)
             .env("FAKE_S3", d.join("s3")));
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
+        outcome(&out)
     }
 
     fn installed(&self) -> BTreeMap<String, Vec<u8>> {
@@ -158,17 +164,7 @@ fn make_executable(p: &Path) {
 async fn the_node_script_opens_every_sealed_secret() {
     let (cluster, rendered) =
         render_example(&repo_root().join("examples/ha/cluster.yaml")).expect("render");
-    let plain = reconcile::reconcile(
-        &cluster,
-        &Files::new(),
-        CaSource::Generate,
-        &Options {
-            now: time::OffsetDateTime::now_utc(),
-            renew_within_days: 30,
-        },
-    )
-    .expect("credentials")
-    .files;
+    let plain = generated_credentials(&cluster);
     let key = cluster.kms_key_arn.to_string();
     let name = cluster.name.to_string();
     let stored = sealed::seal(&ShimKms, &key, &name, &plain, &Files::new())
@@ -181,16 +177,25 @@ async fn the_node_script_opens_every_sealed_secret() {
     assert!(ok, "fetch-credentials failed:\n{out}");
     let installed = node.installed();
     let wanted = node_credentials(NodeRole::Controller);
-    let mut names: Vec<&str> = wanted.public.iter().chain(&wanted.secret).copied().collect();
+    let mut names: Vec<&str> = wanted
+        .public
+        .iter()
+        .chain(&wanted.secret)
+        .copied()
+        .collect();
     names.sort_unstable();
     assert_eq!(
         installed.keys().map(String::as_str).collect::<Vec<_>>(),
         names
     );
     for (file, bytes) in &installed {
-        assert_eq!(bytes, &plain[file], "{file} differs from what kubeline sealed");
+        assert_eq!(
+            bytes, &plain[file],
+            "{file} differs from what kubeline sealed"
+        );
     }
-    assert!(!installed.contains_key("ca-key.pem"));
+    // Controllers get the CA key (kube-controller-manager signs kubelet certificates).
+    assert!(installed.contains_key("ca-key.pem"));
 
     // One flipped ciphertext byte: the fingerprint check stops the node.
     let mut tampered = stored.clone();
@@ -199,11 +204,113 @@ async fn the_node_script_opens_every_sealed_secret() {
     env.ciphertext[5] ^= 0x01;
     tampered.insert("apiserver-key.pem.enc".into(), env.to_text().into_bytes());
     let (ok, out) = Node::new(&script, &tampered).run();
-    assert!(!ok && out.contains("apiserver-key.pem does not match its fingerprint"), "{out}");
+    assert!(
+        !ok && out.contains("apiserver-key.pem does not match its fingerprint"),
+        "{out}"
+    );
 
     // Another file's envelope in its place: refused by the context check.
     let mut swapped = stored.clone();
-    swapped.insert("apiserver-key.pem.enc".into(), stored["tokens.csv.enc"].clone());
+    swapped.insert(
+        "apiserver-key.pem.enc".into(),
+        stored["tokens.csv.enc"].clone(),
+    );
     let (ok, out) = Node::new(&script, &swapped).run();
     assert!(!ok && out.contains("belongs to cluster="), "{out}");
+}
+
+/// Runs the controllers' kubelet-identity script against `creds` (its /etc/kubernetes/ssl),
+/// with `hostname` answering `Ip-10-0-1-5.eu-west-1.compute.internal`; returns the issued
+/// certificate's directory.
+fn issue_kubelet_identity(script: &str, creds: &Files) -> (tempfile::TempDir, bool, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    for sub in ["ssl", "pki", "bin", "run"] {
+        std::fs::create_dir_all(d.join(sub)).expect("mkdir");
+    }
+    for (name, bytes) in creds {
+        std::fs::write(d.join("ssl").join(name), bytes).expect("write");
+    }
+    let shim = d.join("bin/hostname");
+    std::fs::write(
+        &shim,
+        "#!/bin/sh\necho Ip-10-0-1-5.eu-west-1.compute.internal\n",
+    )
+    .expect("write");
+    make_executable(&shim);
+    let script = script
+        .replace(
+            "readonly SSL='/etc/kubernetes/ssl'",
+            &format!("readonly SSL='{}'", d.join("ssl").display()),
+        )
+        .replace(
+            "readonly PKI='/var/lib/kubelet/pki'",
+            &format!("readonly PKI='{}'", d.join("pki").display()),
+        )
+        .replace("-p /run ", &format!("-p '{}' ", d.join("run").display()));
+    std::fs::write(d.join("kubelet-identity"), script).expect("write");
+    let out = run(Command::new("bash").arg(d.join("kubelet-identity")).env(
+        "PATH",
+        format!(
+            "{}:{}",
+            d.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        ),
+    ));
+    let (ok, text) = outcome(&out);
+    (dir, ok, text)
+}
+
+#[test]
+fn controllers_issue_their_kubelet_identity_from_the_ca() {
+    let (cluster, rendered) =
+        render_example(&repo_root().join("examples/ha/cluster.yaml")).expect("render");
+    let (files, _, _) = decode_ignition(&rendered.files["userdata/controller.json"]);
+    let script = files
+        .into_iter()
+        .find(|f| f.path == "/opt/kubeline/bin/kubelet-identity")
+        .and_then(|f| f.text)
+        .expect("kubelet-identity in the controller config");
+    let opts = Options {
+        now: time::OffsetDateTime::now_utc(),
+        renew_within_days: 30,
+    };
+    let creds = generated_credentials(&cluster);
+    // Also in the middle of a CA rotation, when ca.pem holds two CAs and the new one signs.
+    let (stage1, _) = reconcile::rotate_ca(&cluster, &creds, &opts).expect("stage 1");
+    let (stage2, _) = reconcile::rotate_ca(&cluster, &stage1.files, &opts).expect("stage 2");
+    for (what, set) in [("one CA", &creds), ("CA rotation stage 2", &stage2.files)] {
+        let (dir, ok, out) = issue_kubelet_identity(&script, set);
+        assert!(ok, "{what}: kubelet-identity failed:\n{out}");
+        assert!(
+            out.contains("system:node:ip-10-0-1-5.eu-west-1.compute.internal"),
+            "{what}: {out}"
+        );
+        let pem = std::fs::read_to_string(dir.path().join("pki/kubelet-client.pem")).expect("cert");
+        let cert = kubeline_core::pki::parse_certificates(&pem)
+            .expect("parse")
+            .remove(0);
+        assert_eq!(
+            cert.common_name.as_deref(),
+            Some("system:node:ip-10-0-1-5.eu-west-1.compute.internal")
+        );
+        assert_eq!(cert.organizations, vec!["system:nodes"]);
+        assert!(
+            cert.client_auth && !cert.server_auth && !cert.is_ca,
+            "{what}"
+        );
+        let ca = kubeline_core::pki::parse_certificates(
+            std::str::from_utf8(&set["ca.pem"]).expect("utf8"),
+        )
+        .expect("ca")
+        .remove(0);
+        assert!(cert.issued_by(&ca), "{what}: not issued by the signing CA");
+        assert_eq!(cert.days_left(opts.now), 364, "{what}");
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.path().join("pki/kubelet-client-key.pem"))
+            .expect("key")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{what}");
+    }
 }

@@ -303,13 +303,29 @@ fn ignition_validate_rejects_a_broken_config() {
 }
 
 #[test]
-fn kubernetes_validate_accepts_every_static_pod() {
+fn kubernetes_validate_accepts_every_static_pod_and_addon() {
     let tmp = tempfile::tempdir().expect("tmp");
     let mut checked = 0;
     for ex in &render_all(tmp.path()) {
-        let manifests: Vec<PathBuf> = ex
+        let files: Vec<_> = ex
             .inline_files()
-            .filter(|f| f.path.contains("/manifests/"))
+            .filter(|f| f.path.contains("/manifests/") || f.path.contains("/addons/"))
+            .collect();
+        // One resource per YAML document.
+        let resources: usize = files
+            .iter()
+            .map(|f| {
+                f.text
+                    .as_deref()
+                    .unwrap_or("")
+                    .lines()
+                    .filter(|l| *l == "---")
+                    .count()
+                    + 1
+            })
+            .sum();
+        let manifests: Vec<PathBuf> = files
+            .into_iter()
             .map(|f| ex.extract(tmp.path(), f, ""))
             .collect();
         assert!(
@@ -331,9 +347,16 @@ fn kubernetes_validate_accepts_every_static_pod() {
             ex.name
         );
         assert_eq!(
-            text.matches(" passed for resource pod/").count(),
-            manifests.len(),
-            "{}: not every manifest was checked:\n{text}",
+            text.matches(" passed for resource ").count(),
+            resources,
+            "{}: not every resource was checked:\n{text}",
+            ex.name
+        );
+        assert_eq!(
+            text.matches(" passed for resource clusterrolebinding/")
+                .count(),
+            3,
+            "{}: the kubelet bootstrap RBAC was not checked:\n{text}",
             ex.name
         );
         checked += manifests.len();
@@ -424,11 +447,15 @@ fn kubectl_reads_every_kubeconfig() {
                 "{}: server {server:?}",
                 p.display()
             );
-            assert!(
-                v["users"][0]["user"]["client-certificate"]
-                    .as_str()
-                    .is_some_and(|c| c.ends_with(".pem"))
-            );
+            // A client certificate, or (the workers' bootstrap kubeconfig) the token file,
+            // which kubectl must have understood to show it back.
+            let user = &v["users"][0]["user"];
+            let cert = user["client-certificate"]
+                .as_str()
+                .is_some_and(|c| c.ends_with(".pem"));
+            let token = user["tokenFile"].as_str()
+                == Some("/etc/kubernetes/ssl/kubelet-tls-bootstrap-token");
+            assert!(cert || token, "{}: user {user}", p.display());
             n += 1;
         }
     }

@@ -227,7 +227,11 @@ impl Daemon {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        panic!("{} did not listen on {port}:\n{}", self.name, self.log_text());
+        panic!(
+            "{} did not listen on {port}:\n{}",
+            self.name,
+            self.log_text()
+        );
     }
 
     /// Its output so far.
@@ -270,4 +274,34 @@ impl Moto {
             _dir: dir,
         }
     }
+}
+
+/// Whether a command succeeded, and its stdout and stderr together.
+pub fn outcome(out: &Output) -> (bool, String) {
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// A fresh credential set for `cluster` with a generated CA, issued now.
+pub fn generated_credentials(
+    cluster: &kubeline_core::cluster::Cluster,
+) -> kubeline_core::reconcile::Files {
+    use kubeline_core::reconcile::{self, CaSource, Files, Options};
+    reconcile::reconcile(
+        cluster,
+        &Files::new(),
+        CaSource::Generate,
+        &Options {
+            now: time::OffsetDateTime::now_utc(),
+            renew_within_days: reconcile::DEFAULT_RENEW_WITHIN_DAYS,
+        },
+    )
+    .expect("credentials generate")
+    .files
 }

@@ -30,6 +30,8 @@ fn main() -> Result<()> {
             "kubeline-core",
             "--bench",
             "render",
+            "--bench",
+            "credentials",
         ])),
         Some("fuzz") => fuzz(&root, args.get(1).map(String::as_str).unwrap_or("60")),
         _ => {
@@ -37,7 +39,7 @@ fn main() -> Result<()> {
                 "usage: cargo xtask <command>\n\n\
                  test            install the validators, then fmt --check, clippy -D warnings, all tests\n\
                  install-tools   only install the validators (.tools/venv, apt packages)\n\
-                 bench           criterion benchmarks of validation and rendering\n\
+                 bench           criterion benchmarks of validation, rendering and credential generation\n\
                  fuzz [SECONDS]  fuzz the cluster.yaml parser with cargo-fuzz (default 60 s)"
             );
             bail!("unknown or missing command")

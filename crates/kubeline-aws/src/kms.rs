@@ -29,7 +29,9 @@ pub enum KmsError {
     #[error("KMS is throttling requests ({0}); the run retries later")]
     Throttled(String),
     /// The key is disabled or pending deletion.
-    #[error("KMS key {key} is disabled or pending deletion ({message}); enable it with `aws kms enable-key` or cancel its deletion")]
+    #[error(
+        "KMS key {key} is disabled or pending deletion ({message}); enable it with `aws kms enable-key` or cancel its deletion"
+    )]
     KeyDisabled {
         /// Key id.
         key: String,
@@ -37,7 +39,9 @@ pub enum KmsError {
         message: String,
     },
     /// The caller may not use the key.
-    #[error("access to KMS key {key} denied ({message}); allow kms:GenerateDataKey and kms:Decrypt with the encryption context in the key policy or role")]
+    #[error(
+        "access to KMS key {key} denied ({message}); allow kms:GenerateDataKey and kms:Decrypt with the encryption context in the key policy or role"
+    )]
     AccessDenied {
         /// Key id.
         key: String,
@@ -53,7 +57,9 @@ pub enum KmsError {
         message: String,
     },
     /// The ciphertext is not for this key or context, or is damaged.
-    #[error("KMS cannot decrypt the data key of {asset} ({message}); the file was damaged or copied from another cluster or key")]
+    #[error(
+        "KMS cannot decrypt the data key of {asset} ({message}); the file was damaged or copied from another cluster or key"
+    )]
     InvalidCiphertext {
         /// The asset being opened.
         asset: String,
@@ -151,7 +157,11 @@ where
 }
 
 impl Kms for AwsKms {
-    async fn generate_data_key(&self, key_id: &str, context: &Context) -> Result<DataKey, KmsError> {
+    async fn generate_data_key(
+        &self,
+        key_id: &str,
+        context: &Context,
+    ) -> Result<DataKey, KmsError> {
         let mut req = self
             .client
             .generate_data_key()

@@ -38,6 +38,15 @@ fn error_body(kind: &str, message: &str) -> Option<String> {
     Some(format!(r#"{{"__type":"{kind}","message":"{message}"}}"#))
 }
 
+/// A rule answering every call with the error `kind` (HTTP `status`).
+fn always_failing_generate(status: u16, kind: &str, message: &str) -> Rule {
+    mock!(Client::generate_data_key)
+        .sequence()
+        .http_status(status, error_body(kind, message))
+        .repeatedly()
+        .build()
+}
+
 fn context() -> Context {
     Context::new("demo", "etcd-key.pem")
 }
@@ -63,7 +72,10 @@ async fn generate_data_key_sends_key_spec_and_context() {
         })
         .then_output(data_key_output);
     let kms = client(&[&rule]);
-    let dk = kms.generate_data_key(KEY, &context()).await.expect("data key");
+    let dk = kms
+        .generate_data_key(KEY, &context())
+        .await
+        .expect("data key");
     assert_eq!(dk.plaintext.as_slice(), &[9u8; 32]);
     assert_eq!(dk.ciphertext, b"encrypted-data-key");
     assert_eq!(dk.key_id, KEY);
@@ -87,11 +99,7 @@ async fn throttling_is_retried_then_succeeds() {
 
 #[tokio::test]
 async fn persistent_throttling_is_reported_as_throttled() {
-    let rule = mock!(Client::generate_data_key)
-        .sequence()
-        .http_status(400, error_body("ThrottlingException", "Rate exceeded"))
-        .repeatedly()
-        .build();
+    let rule = always_failing_generate(400, "ThrottlingException", "Rate exceeded");
     let kms = client(&[&rule]);
     let err = kms
         .generate_data_key(KEY, &context())
@@ -105,11 +113,7 @@ async fn persistent_throttling_is_reported_as_throttled() {
 
 #[tokio::test]
 async fn a_disabled_key_is_not_retried_and_says_how_to_fix() {
-    let rule = mock!(Client::generate_data_key)
-        .sequence()
-        .http_status(400, error_body("DisabledException", "is disabled."))
-        .repeatedly()
-        .build();
+    let rule = always_failing_generate(400, "DisabledException", "is disabled.");
     let kms = client(&[&rule]);
     let err = kms
         .generate_data_key(KEY, &context())
@@ -141,10 +145,7 @@ async fn access_denied_names_the_key_and_the_permissions() {
         .expect_err("denied");
     assert_eq!(err.name(), "KmsAccessDenied");
     let text = err.to_string();
-    assert!(
-        text.contains(KEY) && text.contains("kms:Decrypt"),
-        "{text}"
-    );
+    assert!(text.contains(KEY) && text.contains("kms:Decrypt"), "{text}");
 }
 
 #[tokio::test]
@@ -169,7 +170,10 @@ async fn decrypt_passes_the_context_and_maps_a_wrong_ciphertext() {
         .http_status(400, error_body("InvalidCiphertextException", ""))
         .build();
     let kms = client(&[&ok, &bad]);
-    let plain = kms.decrypt(KEY, b"blob", &context()).await.expect("decrypt");
+    let plain = kms
+        .decrypt(KEY, b"blob", &context())
+        .await
+        .expect("decrypt");
     assert_eq!(plain.as_slice(), &[1u8; 32]);
     let err = kms
         .decrypt(KEY, b"other", &context())
@@ -181,11 +185,7 @@ async fn decrypt_passes_the_context_and_maps_a_wrong_ciphertext() {
 
 #[tokio::test]
 async fn internal_errors_are_retried_and_then_reported_as_unavailable() {
-    let rule = mock!(Client::generate_data_key)
-        .sequence()
-        .http_status(500, error_body("KMSInternalException", "internal"))
-        .repeatedly()
-        .build();
+    let rule = always_failing_generate(500, "KMSInternalException", "internal");
     let kms = client(&[&rule]);
     let err = kms
         .generate_data_key(KEY, &context())

@@ -13,15 +13,22 @@ use zeroize::Zeroizing;
 
 const KEY: &str = "arn:aws:kms:eu-west-1:123456789012:key/k";
 
+/// Data keys by blob: (context, plaintext key).
+type KeyStore = BTreeMap<Vec<u8>, (String, Vec<u8>)>;
+
 /// A KMS that "encrypts" a data key by remembering it under a counter, bound to its context.
 #[derive(Default)]
 struct FakeKms {
-    keys: Mutex<BTreeMap<Vec<u8>, (String, Vec<u8>)>>,
+    keys: Mutex<KeyStore>,
     generated: Mutex<usize>,
 }
 
 impl Kms for FakeKms {
-    async fn generate_data_key(&self, key_id: &str, context: &Context) -> Result<DataKey, KmsError> {
+    async fn generate_data_key(
+        &self,
+        key_id: &str,
+        context: &Context,
+    ) -> Result<DataKey, KmsError> {
         let mut n = self.generated.lock().expect("lock");
         *n += 1;
         let plaintext = vec![u8::try_from(*n % 251).expect("small"); 32];
@@ -55,9 +62,18 @@ impl Kms for FakeKms {
 
 fn plain() -> Files {
     let mut f = Files::new();
-    f.insert("ca.pem".into(), b"-----BEGIN CERTIFICATE-----\nca\n".to_vec());
-    f.insert("etcd-key.pem".into(), b"-----BEGIN PRIVATE KEY-----\nsecret-etcd\n".to_vec());
-    f.insert("tokens.csv".into(), b"tok,kubelet-bootstrap,10001,\"g\"\n".to_vec());
+    f.insert(
+        "ca.pem".into(),
+        b"-----BEGIN CERTIFICATE-----\nca\n".to_vec(),
+    );
+    f.insert(
+        "etcd-key.pem".into(),
+        b"-----BEGIN PRIVATE KEY-----\nsecret-etcd\n".to_vec(),
+    );
+    f.insert(
+        "tokens.csv".into(),
+        b"tok,kubelet-bootstrap,10001,\"g\"\n".to_vec(),
+    );
     f
 }
 
@@ -101,7 +117,10 @@ async fn unchanged_secrets_keep_their_ciphertext_and_changed_ones_are_resealed()
     assert_eq!(*kms.generated.lock().expect("lock"), 2, "no KMS call");
 
     let mut changed = plain();
-    changed.insert("tokens.csv".into(), b"new,kubelet-bootstrap,10001,\"g\"\n".to_vec());
+    changed.insert(
+        "tokens.csv".into(),
+        b"new,kubelet-bootstrap,10001,\"g\"\n".to_vec(),
+    );
     let third = sealed::seal(&kms, KEY, "demo", &changed, &first)
         .await
         .expect("reseal");
@@ -110,9 +129,15 @@ async fn unchanged_secrets_keep_their_ciphertext_and_changed_ones_are_resealed()
     assert_eq!(*kms.generated.lock().expect("lock"), 3);
 
     // Another KMS key: everything is re-sealed under it.
-    let moved = sealed::seal(&kms, "arn:aws:kms:eu-west-1:123456789012:key/other", "demo", &plain(), &first)
-        .await
-        .expect("new key");
+    let moved = sealed::seal(
+        &kms,
+        "arn:aws:kms:eu-west-1:123456789012:key/other",
+        "demo",
+        &plain(),
+        &first,
+    )
+    .await
+    .expect("new key");
     assert_ne!(moved["etcd-key.pem.enc"], first["etcd-key.pem.enc"]);
 }
 
@@ -126,13 +151,17 @@ async fn swapped_or_tampered_envelopes_are_refused() {
     // tokens.csv's envelope put in place of etcd-key.pem's.
     let mut swapped = stored.clone();
     swapped.insert("etcd-key.pem.enc".into(), stored["tokens.csv.enc"].clone());
-    let err = sealed::open(&kms, "demo", &swapped).await.expect_err("swap");
+    let err = sealed::open(&kms, "demo", &swapped)
+        .await
+        .expect_err("swap");
     assert!(matches!(err, SealError::Envelope { .. }), "{err:?}");
     assert_eq!(err.name(), "CredentialsTampered");
     assert!(err.to_string().starts_with("etcd-key.pem.enc: "), "{err}");
 
     // Another cluster's store.
-    let err = sealed::open(&kms, "other", &stored).await.expect_err("cluster");
+    let err = sealed::open(&kms, "other", &stored)
+        .await
+        .expect_err("cluster");
     assert!(err.to_string().contains("cluster=demo"), "{err}");
 
     // A flipped ciphertext byte.
@@ -141,6 +170,8 @@ async fn swapped_or_tampered_envelopes_are_refused() {
     env.ciphertext[3] ^= 0x40;
     let mut tampered = stored.clone();
     tampered.insert("etcd-key.pem.enc".into(), env.to_text().into_bytes());
-    let err = sealed::open(&kms, "demo", &tampered).await.expect_err("tamper");
+    let err = sealed::open(&kms, "demo", &tampered)
+        .await
+        .expect_err("tamper");
     assert!(err.to_string().contains("does not authenticate"), "{err}");
 }

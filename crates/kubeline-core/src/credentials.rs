@@ -56,6 +56,9 @@ pub struct CertSpec {
 /// The CA certificate's subject common name (as in kube-aws).
 pub const CA_COMMON_NAME: &str = "kube-ca";
 
+/// The user the controllers' add-ons unit authenticates as (group system:masters).
+pub const ADDONS_COMMON_NAME: &str = "kubeline:addons";
+
 /// The user name kube-apiserver's `--requestheader-allowed-names` accepts for the aggregator.
 pub const AGGREGATOR_COMMON_NAME: &str = "aggregator";
 
@@ -168,6 +171,16 @@ pub fn leaf_certificates(c: &Cluster) -> Vec<CertSpec> {
             usage: Usage::Client,
             validity_days: days,
             used_by: "kube-controller-manager",
+        },
+        CertSpec {
+            name: "kube-addons",
+            common_name: ADDONS_COMMON_NAME.into(),
+            organization: Some("system:masters"),
+            dns_names: vec![],
+            ip_addresses: vec![],
+            usage: Usage::Client,
+            validity_days: days,
+            used_by: "the add-ons unit on controllers (applies the kubelet bootstrap RBAC and add-ons)",
         },
         CertSpec {
             name: "kube-scheduler",

@@ -67,7 +67,8 @@ pub struct NodeCredentials {
     pub secret: Vec<&'static str>,
 }
 
-/// The credentials of `role`. The CA key is never among them.
+/// The credentials of `role`. The CA key goes to controllers only, never to etcd members or
+/// workers.
 pub fn node_credentials(role: NodeRole) -> NodeCredentials {
     match role {
         NodeRole::Controller => NodeCredentials {
@@ -79,14 +80,19 @@ pub fn node_credentials(role: NodeRole) -> NodeCredentials {
                 "etcd-client.pem",
                 "kube-controller-manager.pem",
                 "kube-scheduler.pem",
+                "kube-addons.pem",
                 "worker.pem",
             ],
             secret: vec![
+                // kube-controller-manager signs kubelet client certificates, and each
+                // controller issues its own kubelet's identity at boot.
+                "ca-key.pem",
                 "apiserver-key.pem",
                 "apiserver-aggregator-key.pem",
                 "etcd-client-key.pem",
                 "kube-controller-manager-key.pem",
                 "kube-scheduler-key.pem",
+                "kube-addons-key.pem",
                 "worker-key.pem",
                 "service-account-key.pem",
                 "tokens.csv",
@@ -101,7 +107,7 @@ pub fn node_credentials(role: NodeRole) -> NodeCredentials {
         NodeRole::Worker => NodeCredentials {
             dest: "/etc/kubernetes/ssl",
             public: vec!["ca.pem", "worker.pem"],
-            secret: vec!["worker-key.pem"],
+            secret: vec!["worker-key.pem", "kubelet-tls-bootstrap-token"],
         },
     }
 }

@@ -25,7 +25,9 @@ pub enum PemError {
     #[error("{0}")]
     Malformed(String),
     /// The key is encrypted and no passphrase was given.
-    #[error("the key is encrypted (ENCRYPTED PRIVATE KEY) and KUBELINE_CA_KEY_PASSPHRASE is not set")]
+    #[error(
+        "the key is encrypted (ENCRYPTED PRIVATE KEY) and KUBELINE_CA_KEY_PASSPHRASE is not set"
+    )]
     PassphraseMissing,
     /// The passphrase does not decrypt the key.
     #[error("the passphrase in KUBELINE_CA_KEY_PASSPHRASE does not decrypt the key")]
@@ -79,9 +81,10 @@ impl Key {
                 let stored = pem_encode("PRIVATE KEY", &der);
                 (der, stored)
             }
-            "PRIVATE KEY" | "EC PRIVATE KEY" | "RSA PRIVATE KEY" => {
-                (block.contents().to_vec(), pem_encode(block.tag(), block.contents()))
-            }
+            "PRIVATE KEY" | "EC PRIVATE KEY" | "RSA PRIVATE KEY" => (
+                block.contents().to_vec(),
+                pem_encode(block.tag(), block.contents()),
+            ),
             other => {
                 return Err(PemError::Malformed(format!(
                     "unsupported key block `{other}`; convert it with `openssl pkcs8 -topk8`"
@@ -198,7 +201,8 @@ pub fn parse_certificates(text: &str) -> Result<Vec<CertInfo>, PemError> {
 pub fn inspect(der: &[u8]) -> Result<CertInfo, PemError> {
     let (_, x) = X509Certificate::from_der(der)
         .map_err(|e| PemError::Malformed(format!("not an X.509 certificate ({e})")))?;
-    let bad = |e: x509_parser::error::X509Error| PemError::Malformed(format!("bad extension ({e})"));
+    let bad =
+        |e: x509_parser::error::X509Error| PemError::Malformed(format!("bad extension ({e})"));
     let mut dns_names = Vec::new();
     let mut ip_addresses = Vec::new();
     if let Some(san) = x.subject_alternative_name().map_err(bad)? {

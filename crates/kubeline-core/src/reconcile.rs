@@ -50,9 +50,7 @@ pub fn expected_files(cluster: &Cluster) -> Vec<String> {
         names.push(format!("{}.pem", spec.name));
         names.push(format!("{}-key.pem", spec.name));
     }
-    names.extend(
-        [SA_KEY, SA_PUB, TOKENS, BOOTSTRAP_TOKEN, ENCRYPTION_CONFIG].map(str::to_owned),
-    );
+    names.extend([SA_KEY, SA_PUB, TOKENS, BOOTSTRAP_TOKEN, ENCRYPTION_CONFIG].map(str::to_owned));
     names
 }
 
@@ -194,12 +192,12 @@ fn file_err(file: &str) -> impl FnOnce(PemError) -> CredentialsError + '_ {
 fn text<'a>(files: &'a Files, name: &str) -> Result<Option<&'a str>, CredentialsError> {
     match files.get(name) {
         None => Ok(None),
-        Some(bytes) => std::str::from_utf8(bytes).map(Some).map_err(|_| {
-            CredentialsError::File {
+        Some(bytes) => std::str::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| CredentialsError::File {
                 file: name.to_owned(),
                 source: PemError::Malformed("not UTF-8 text".into()),
-            }
-        }),
+            }),
     }
 }
 
@@ -245,6 +243,21 @@ fn bundle_pem(bundle: &[CertInfo]) -> Vec<u8> {
         .into_bytes()
 }
 
+/// The trust bundle with the signing CA first: kube-controller-manager's signer and the
+/// controllers' `openssl x509 -CA` take the first certificate of ca.pem as the one that
+/// matches ca-key.pem.
+fn signer_first(state: &CaState) -> Vec<CertInfo> {
+    let mut out = vec![state.signer.cert.clone()];
+    out.extend(
+        state
+            .bundle
+            .iter()
+            .filter(|c| c.der != state.signer.cert.der)
+            .cloned(),
+    );
+    out
+}
+
 /// Brings the credential set up to date with the cluster (the `render credentials` and
 /// `rotate credentials` rules).
 pub fn reconcile(
@@ -286,8 +299,12 @@ pub fn reconcile(
             passphrase,
         } => import_ca(cert_pem, key_pem, passphrase, opts)?,
     };
-    w.put(CA_CERT, bundle_pem(&state.bundle), "a different CA");
-    w.put(CA_KEY, state.signer.key.pem.clone().into_bytes(), "a different CA key");
+    w.put(CA_CERT, bundle_pem(&signer_first(&state)), "a different CA");
+    w.put(
+        CA_KEY,
+        state.signer.key.pem.clone().into_bytes(),
+        "a different CA key",
+    );
     let ca_days = state.signer.cert.days_left(opts.now);
     if ca_days <= i64::from(opts.renew_within_days) {
         w.notes.push(format!(
@@ -373,11 +390,16 @@ fn issue_leaves(
             (Err(e), None) => Some(e.to_string()),
             (Ok(Some(t)), None) => check_leaf(&spec, t, &key, signer, opts),
         };
-        w.put(&key_name, key.pem.clone().into_bytes(), key_reason.as_deref().unwrap_or(""));
+        w.put(
+            &key_name,
+            key.pem.clone().into_bytes(),
+            key_reason.as_deref().unwrap_or(""),
+        );
         match verdict {
             None => w.keep(&cert_name),
             Some(reason) => {
-                let pem = pki::issue(&spec, &key, signer, opts.now).map_err(file_err(&cert_name))?;
+                let pem =
+                    pki::issue(&spec, &key, signer, opts.now).map_err(file_err(&cert_name))?;
                 w.replace(&cert_name, pem.into_bytes(), reason);
             }
         }
@@ -446,7 +468,11 @@ fn secrets(cluster: &Cluster, current: &Files, w: &mut Writer) -> Result<(), Cre
     };
     w.put(BOOTSTRAP_TOKEN, format!("{token}\n").into_bytes(), "");
     let tokens = tokens_csv(text(current, TOKENS)?, &token);
-    w.put(TOKENS, tokens.into_bytes(), "the kubelet bootstrap token changed");
+    w.put(
+        TOKENS,
+        tokens.into_bytes(),
+        "the kubelet bootstrap token changed",
+    );
 
     match text(current, ENCRYPTION_CONFIG)? {
         Some(t) => {
@@ -509,16 +535,20 @@ fn encryption_config(key: &[u8; 32]) -> String {
 }
 
 fn check_encryption_config(text: &str) -> Result<(), CredentialsError> {
-    let bad = |message: String| CredentialsError::Inconsistent {
+    let bad = |message: String| {
+        CredentialsError::Inconsistent {
         file: ENCRYPTION_CONFIG.into(),
         message,
         fix: "restore it from a backup: replacing it would make every Secret stored in etcd unreadable".into(),
+    }
     };
-    let value: serde_json::Value = serde_saphyr::from_str(text)
-        .map_err(|e| {
-            let msg = e.to_string();
-            bad(format!("not YAML ({})", msg.lines().next().unwrap_or_default()))
-        })?;
+    let value: serde_json::Value = serde_saphyr::from_str(text).map_err(|e| {
+        let msg = e.to_string();
+        bad(format!(
+            "not YAML ({})",
+            msg.lines().next().unwrap_or_default()
+        ))
+    })?;
     if value.get("kind").and_then(|k| k.as_str()) != Some("EncryptionConfiguration") {
         return Err(bad("is not an EncryptionConfiguration (kind)".into()));
     }
@@ -607,8 +637,8 @@ impl CaStage {
                  run `kubeline rotate credentials --ca` again."
             }
             CaStage::SigningSwitched => {
-                "stage 2 of 3: the new CA now signs and every certificate was re-issued from it; both \
-                 CAs are still trusted. Apply, let every node pick up its new certificates, then run \
+                "stage 2 of 3: the new CA now signs (first in ca.pem) and every certificate was \
+                 re-issued from it; both CAs are still trusted. Apply, let every node pick up its new certificates, then run \
                  `kubeline rotate credentials --ca` again."
             }
             CaStage::OldRemoved => {
@@ -644,7 +674,12 @@ pub fn rotate_ca(
             );
             staged.insert(CA_NEXT_KEY.into(), key.pem.into_bytes());
             let mut out = reconcile(cluster, &staged, CaSource::Existing, opts)?;
-            relabel(&mut out, current, CA_CERT, "the new CA joined the trust bundle");
+            relabel(
+                &mut out,
+                current,
+                CA_CERT,
+                "the new CA joined the trust bundle",
+            );
             out.entries.push(Entry {
                 file: CA_NEXT_KEY.into(),
                 change: Change::Created,
@@ -665,6 +700,12 @@ pub fn rotate_ca(
             staged.remove(CA_NEXT_KEY);
             let mut out = reconcile(cluster, &staged, CaSource::Existing, opts)?;
             relabel(&mut out, current, CA_KEY, "the new CA signs from now on");
+            relabel(
+                &mut out,
+                current,
+                CA_CERT,
+                "the new CA comes first (it signs); both CAs are still trusted",
+            );
             for e in &mut out.entries {
                 if let Change::Replaced(reason) = &mut e.change
                     && reason == "not issued by the current CA"
@@ -699,15 +740,25 @@ pub fn rotate_ca(
                 });
             }
             let mut staged = current.clone();
-            staged.insert(CA_CERT.into(), bundle_pem(std::slice::from_ref(&signer.cert)));
+            staged.insert(
+                CA_CERT.into(),
+                bundle_pem(std::slice::from_ref(&signer.cert)),
+            );
             let mut out = reconcile(cluster, &staged, CaSource::Existing, opts)?;
-            relabel(&mut out, current, CA_CERT, "the old CA left the trust bundle");
+            relabel(
+                &mut out,
+                current,
+                CA_CERT,
+                "the old CA left the trust bundle",
+            );
             Ok((out, CaStage::OldRemoved))
         }
         (1, Some(_)) => Err(CredentialsError::Inconsistent {
             file: CA_NEXT_KEY.into(),
             message: format!("exists but {CA_CERT} holds only one CA"),
-            fix: format!("restore the two-CA {CA_CERT} from stage 1, or delete {CA_NEXT_KEY} to start over"),
+            fix: format!(
+                "restore the two-CA {CA_CERT} from stage 1, or delete {CA_NEXT_KEY} to start over"
+            ),
         }),
         (n, _) => Err(CredentialsError::Inconsistent {
             file: CA_CERT.into(),
@@ -745,7 +796,11 @@ pub struct CertRow {
 /// Every certificate of a set, CA bundle first, then the leaves in plan order.
 pub fn certificates(cluster: &Cluster, files: &Files) -> Vec<CertRow> {
     let mut names = vec![CA_CERT.to_owned()];
-    names.extend(leaf_certificates(cluster).iter().map(|s| format!("{}.pem", s.name)));
+    names.extend(
+        leaf_certificates(cluster)
+            .iter()
+            .map(|s| format!("{}.pem", s.name)),
+    );
     let mut rows = Vec::new();
     for name in names {
         match text(files, &name) {

@@ -9,8 +9,10 @@ fn the_committed_schema_matches_the_model() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/cluster.schema.json");
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    let current =
-        serde_json::to_string_pretty(&kubeline_core::model::json_schema()).expect("ser") + "\n";
+    let current = String::from_utf8(kubeline_core::render::canonical_json(
+        &kubeline_core::model::json_schema(),
+    ))
+    .expect("utf8");
     assert!(
         committed == current,
         "docs/cluster.schema.json is stale: run `cargo run -p kubeline -- schema > docs/cluster.schema.json`"

@@ -77,8 +77,7 @@ fn generates_the_whole_set_and_a_rerun_changes_nothing() {
     // Re-running an hour later (and with --generate-ca again) keeps every byte.
     let later = now() + Duration::hours(1);
     for source in [CaSource::Existing, CaSource::Generate] {
-        let again =
-            reconcile::reconcile(&c, &first.files, source, &opts(later)).expect("rerun");
+        let again = reconcile::reconcile(&c, &first.files, source, &opts(later)).expect("rerun");
         assert_eq!(changed(&again), vec![]);
         assert_eq!(again.files, first.files);
     }
@@ -89,14 +88,17 @@ fn serials_are_random_and_unique() {
     let c = cluster("");
     let mut serials = Vec::new();
     for set in [generated(&c), generated(&c)] {
-        for name in set.keys().filter(|n| n.ends_with(".pem") && !n.ends_with("-key.pem")) {
+        for name in set
+            .keys()
+            .filter(|n| n.ends_with(".pem") && !n.ends_with("-key.pem"))
+        {
             if name != "service-account-pub.pem" {
                 serials.push(cert(&set, name).serial);
             }
         }
     }
     let total = serials.len();
-    assert_eq!(total, 18);
+    assert_eq!(total, 20);
     serials.sort();
     serials.dedup();
     assert_eq!(serials.len(), total);
@@ -141,9 +143,12 @@ fn certificates_inside_the_window_are_renewed_and_the_rest_kept() {
     };
     let out = reconcile::reconcile(&c, &files, CaSource::Existing, &wide).expect("rotate");
     let ch = changed(&out);
-    assert_eq!(ch.len(), 8, "{ch:?}");
+    assert_eq!(ch.len(), 9, "{ch:?}");
     for (file, change) in &ch {
-        assert!(file.ends_with(".pem") && !file.ends_with("-key.pem"), "{file}");
+        assert!(
+            file.ends_with(".pem") && !file.ends_with("-key.pem"),
+            "{file}"
+        );
         assert!(
             matches!(change, Change::Replaced(r) if r.contains("expires in 65 days")),
             "{change:?}"
@@ -151,7 +156,13 @@ fn certificates_inside_the_window_are_renewed_and_the_rest_kept() {
         assert_eq!(cert(&out.files, file).days_left(at), 365);
     }
     // Keys, secrets and the CA stay.
-    for name in ["ca.pem", "ca-key.pem", "etcd-key.pem", "tokens.csv", "encryption-config.yaml"] {
+    for name in [
+        "ca.pem",
+        "ca-key.pem",
+        "etcd-key.pem",
+        "tokens.csv",
+        "encryption-config.yaml",
+    ] {
         assert_eq!(out.files[name], files[name], "{name}");
     }
 }
@@ -208,11 +219,17 @@ fn broken_files_are_refused_or_replaced_with_reasons() {
 
     // A damaged leaf is not a reason to stop: it is re-issued and the report says why.
     let mut bad = files.clone();
-    bad.insert("admin.pem".into(), b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_vec());
+    bad.insert(
+        "admin.pem".into(),
+        b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_vec(),
+    );
     let out = reconcile::reconcile(&c, &bad, CaSource::Existing, &opts(now())).expect("repair");
     let ch = changed(&out);
     assert_eq!(ch.len(), 1, "{ch:?}");
-    assert!(matches!(&ch[0].1, Change::Replaced(r) if r.contains("unreadable")), "{ch:?}");
+    assert!(
+        matches!(&ch[0].1, Change::Replaced(r) if r.contains("unreadable")),
+        "{ch:?}"
+    );
 
     // A certificate that does not match its key is re-issued.
     let mut bad = files.clone();
@@ -263,26 +280,45 @@ fn rsa_when_asked_and_an_algorithm_change_renews_leaf_keys_only() {
     let out = reconcile::reconcile(&rsa, &files, CaSource::Existing, &opts(now())).expect("rsa");
     for spec in kubeline_core::credentials::leaf_certificates(&rsa) {
         let key = format!("{}-key.pem", spec.name);
-        let k = Key::from_pem(std::str::from_utf8(&out.files[&key]).expect("utf8"), None)
-            .expect("key");
-        assert_eq!(k.algorithm(), Some(kubeline_core::model::KeyAlgorithm::Rsa2048));
-        assert!(cert(&out.files, &format!("{}.pem", spec.name)).issued_by(&cert(&out.files, "ca.pem")));
+        let k =
+            Key::from_pem(std::str::from_utf8(&out.files[&key]).expect("utf8"), None).expect("key");
+        assert_eq!(
+            k.algorithm(),
+            Some(kubeline_core::model::KeyAlgorithm::Rsa2048)
+        );
+        assert!(
+            cert(&out.files, &format!("{}.pem", spec.name)).issued_by(&cert(&out.files, "ca.pem"))
+        );
     }
     assert_eq!(out.files["ca-key.pem"], files["ca-key.pem"]);
-    assert_eq!(out.files["service-account-key.pem"], files["service-account-key.pem"]);
-    assert!(out.notes.iter().any(|n| n.contains("service-account-key.pem")));
+    assert_eq!(
+        out.files["service-account-key.pem"],
+        files["service-account-key.pem"]
+    );
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.contains("service-account-key.pem"))
+    );
     // A fresh RSA set is RSA throughout.
     let fresh = generated(&rsa);
-    let ca_key = Key::from_pem(std::str::from_utf8(&fresh["ca-key.pem"]).expect("utf8"), None)
-        .expect("key");
-    assert_eq!(ca_key.algorithm(), Some(kubeline_core::model::KeyAlgorithm::Rsa2048));
+    let ca_key = Key::from_pem(
+        std::str::from_utf8(&fresh["ca-key.pem"]).expect("utf8"),
+        None,
+    )
+    .expect("key");
+    assert_eq!(
+        ca_key.algorithm(),
+        Some(kubeline_core::model::KeyAlgorithm::Rsa2048)
+    );
 }
 
 #[test]
 fn bring_your_own_ca_is_used_and_kept() {
     let c = cluster("");
     let ca_key = Key::generate(Default::default()).expect("key");
-    let ca_pem = pki::self_signed_ca("Example Corp Kubernetes CA", &ca_key, 1000, now()).expect("ca");
+    let ca_pem =
+        pki::self_signed_ca("Example Corp Kubernetes CA", &ca_key, 1000, now()).expect("ca");
     let import = CaSource::Import {
         cert_pem: &ca_pem,
         key_pem: &ca_key.pem,
@@ -290,7 +326,10 @@ fn bring_your_own_ca_is_used_and_kept() {
     };
     let out = reconcile::reconcile(&c, &Files::new(), import, &opts(now())).expect("import");
     let ca = cert(&out.files, "ca.pem");
-    assert_eq!(ca.common_name.as_deref(), Some("Example Corp Kubernetes CA"));
+    assert_eq!(
+        ca.common_name.as_deref(),
+        Some("Example Corp Kubernetes CA")
+    );
     assert!(cert(&out.files, "admin.pem").issued_by(&ca));
     let again = reconcile::reconcile(&c, &out.files, import, &opts(now())).expect("again");
     assert_eq!(changed(&again), vec![]);
@@ -338,7 +377,12 @@ fn ca_rotation_goes_through_three_stages_without_breaking_trust() {
     let (s2, stage) = reconcile::rotate_ca(&c, &s1.files, &opts(now())).expect("stage 2");
     assert_eq!(stage, CaStage::SigningSwitched);
     assert!(!s2.files.contains_key("ca-next-key.pem"));
-    assert_eq!(s2.files["ca.pem"], s1.files["ca.pem"], "both CAs still trusted");
+    let bundle2 = pki::parse_certificates(std::str::from_utf8(&s2.files["ca.pem"]).expect("utf8"))
+        .expect("bundle");
+    assert!(
+        bundle2 == vec![bundle[1].clone(), bundle[0].clone()],
+        "both CAs still trusted, the signing one first"
+    );
     for spec in kubeline_core::credentials::leaf_certificates(&c) {
         let leaf = cert(&s2.files, &format!("{}.pem", spec.name));
         assert!(leaf.issued_by(&bundle[1]), "{}", spec.name);

@@ -14,7 +14,6 @@ use kubeline_core::reconcile::{
 use kubeline_core::validate;
 use time::OffsetDateTime;
 
-
 /// Environment variable holding the passphrase of an encrypted CA key.
 pub const PASSPHRASE_ENV: &str = "KUBELINE_CA_KEY_PASSPHRASE";
 
@@ -130,7 +129,14 @@ fn write_outcome(dir: &Path, out: &Outcome) -> Result<()> {
             {
                 let mut f = std::fs::File::create(&tmp)
                     .with_context(|| format!("cannot write {}", tmp.display()))?;
-                set_mode(&tmp, if reconcile::is_secret(&e.file) { 0o600 } else { 0o644 })?;
+                set_mode(
+                    &tmp,
+                    if reconcile::is_secret(&e.file) {
+                        0o600
+                    } else {
+                        0o644
+                    },
+                )?;
                 f.write_all(bytes)
                     .and_then(|()| f.sync_all())
                     .with_context(|| format!("cannot write {}", tmp.display()))?;

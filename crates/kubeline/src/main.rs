@@ -133,10 +133,12 @@ fn main() -> ExitCode {
         Command::Show(ShowCommand::Certificates(a)) => credentials::show(a),
         Command::Rotate(RotateCommand::Credentials(a)) => credentials::rotate(a),
         Command::Schema => {
-            println!(
+            // Canonical (sorted keys): the same bytes whatever serde_json features the build has.
+            print!(
                 "{}",
-                serde_json::to_string_pretty(&kubeline_core::model::json_schema())
-                    .unwrap_or_default()
+                String::from_utf8_lossy(&render::canonical_json(
+                    &kubeline_core::model::json_schema()
+                ))
             );
             Ok(true)
         }

@@ -206,3 +206,258 @@ fn missing_config_is_a_clear_error() {
         text(&o)
     );
 }
+
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| {
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        std::fs::read(e.path()).expect("read"),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let o = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl is installed by `cargo xtask test`");
+    assert!(o.status.success(), "openssl {args:?}: {}", text(&o));
+}
+
+#[test]
+fn render_credentials_generates_reports_and_is_idempotent() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path();
+    assert!(kubeline(d, INIT).status.success());
+
+    // No CA and no flag: a clear error, nothing written.
+    let o = kubeline(d, &["render", "credentials"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--generate-ca"), "{}", text(&o));
+    assert!(!d.join("credentials").exists());
+
+    let o = kubeline(d, &["render", "credentials", "--generate-ca"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("25 created, 0 re-issued, 0 removed, 0 unchanged"),
+        "{out}"
+    );
+    assert!(out.contains("not for production"), "{out}");
+    let creds = d.join("credentials");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |n: &str| {
+            std::fs::metadata(creds.join(n))
+                .expect("file")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("ca-key.pem"), 0o600);
+        assert_eq!(mode("tokens.csv"), 0o600);
+        assert_eq!(mode("ca.pem"), 0o644);
+        assert_eq!(
+            std::fs::metadata(&creds).expect("dir").permissions().mode() & 0o777,
+            0o700
+        );
+    }
+    let before = snapshot(&creds);
+    let o = kubeline(d, &["render", "credentials"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("0 created, 0 re-issued, 0 removed, 25 unchanged"));
+    assert_eq!(snapshot(&creds), before, "a re-run changed bytes");
+
+    // A new API name: only apiserver.pem is re-issued, and the report says why.
+    let config = std::fs::read_to_string(d.join("cluster.yaml")).expect("read");
+    std::fs::write(
+        d.join("cluster.yaml"),
+        format!(
+            "{config}\ncustomApiServerSettings:\n  additionalDnsSans: [k8s.team-a.example.org]\n"
+        ),
+    )
+    .expect("write");
+    let o = kubeline(d, &["render", "credentials"]);
+    let out = text(&o);
+    assert!(
+        out.contains("re-issued  apiserver.pem: names changed (+k8s.team-a.example.org)"),
+        "{out}"
+    );
+    assert!(out.contains("0 created, 1 re-issued"), "{out}");
+
+    // A damaged CA key: refused, nothing changed.
+    let after = snapshot(&creds);
+    std::fs::write(creds.join("ca-key.pem"), "not a key").expect("write");
+    let o = kubeline(d, &["render", "credentials"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("credentials/ca-key.pem: "),
+        "{}",
+        text(&o)
+    );
+    let mut expected = after.clone();
+    for (n, b) in &mut expected {
+        if n == "ca-key.pem" {
+            *b = b"not a key".to_vec();
+        }
+    }
+    assert_eq!(snapshot(&creds), expected);
+}
+
+#[test]
+fn show_certificates_check_and_rotate() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path();
+    assert!(kubeline(d, INIT).status.success());
+    // Certificates of 20 days are always inside the default 30-day renewal window.
+    let config = std::fs::read_to_string(d.join("cluster.yaml")).expect("read");
+    std::fs::write(
+        d.join("cluster.yaml"),
+        config.replace("tlsCertDurationDays: 365", "tlsCertDurationDays: 20"),
+    )
+    .expect("write");
+    assert!(
+        kubeline(d, &["render", "credentials", "--generate-ca"])
+            .status
+            .success()
+    );
+
+    let o = kubeline(d, &["show", "certificates"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("CN=kube-admin, O=system:masters"), "{out}");
+    assert!(out.contains("api.team-a.example.com"), "{out}");
+    assert!(out.contains("RENEW"), "{out}");
+    let o = kubeline(d, &["show", "certificates", "--check"]);
+    assert!(
+        !o.status.success(),
+        "--check passed with certificates in the window"
+    );
+    assert!(
+        text(&o).contains("9 certificate(s) need attention"),
+        "{}",
+        text(&o)
+    );
+    let o = kubeline(
+        d,
+        &["show", "certificates", "--check", "--within-days", "10"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+
+    // rotate renews exactly the certificates inside its window.
+    let o = kubeline(d, &["rotate", "credentials", "--within-days", "10"]);
+    assert!(text(&o).contains("nothing to renew"), "{}", text(&o));
+    let o = kubeline(d, &["rotate", "credentials", "--within-days", "25"]);
+    assert!(text(&o).contains("0 created, 9 re-issued"), "{}", text(&o));
+
+    // CA rotation: three stages, then nothing left to do.
+    for stage in ["stage 1 of 3", "stage 2 of 3", "stage 3 of 3"] {
+        let o = kubeline(d, &["rotate", "credentials", "--ca", "--within-days", "5"]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains(stage), "{}", text(&o));
+    }
+}
+
+#[test]
+fn bring_your_own_encrypted_ca_uses_the_passphrase_variable() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path();
+    assert!(kubeline(d, INIT).status.success());
+    openssl(
+        d,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-aes-256-cbc",
+            "-pass",
+            "pass:correct horse",
+            "-out",
+            "org-ca.key",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "org-ca.key",
+            "-passin",
+            "pass:correct horse",
+            "-subj",
+            "/CN=Org CA",
+            "-days",
+            "900",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-out",
+            "org-ca.pem",
+        ],
+    );
+    let byo = [
+        "render",
+        "credentials",
+        "--ca-cert-path",
+        "org-ca.pem",
+        "--ca-key-path",
+        "org-ca.key",
+    ];
+    let run = |pass: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubeline"));
+        cmd.current_dir(d)
+            .args(byo)
+            .env_remove("KUBELINE_CA_KEY_PASSPHRASE");
+        if let Some(p) = pass {
+            cmd.env("KUBELINE_CA_KEY_PASSPHRASE", p);
+        }
+        cmd.output().expect("run")
+    };
+    let o = run(None);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("KUBELINE_CA_KEY_PASSPHRASE is not set"),
+        "{}",
+        text(&o)
+    );
+    assert!(!d.join("credentials").exists(), "a failed run wrote files");
+    let o = run(Some("wrong"));
+    assert!(!o.status.success());
+    assert!(text(&o).contains("does not decrypt"), "{}", text(&o));
+    let o = run(Some("correct horse"));
+    assert!(o.status.success(), "{}", text(&o));
+    openssl(
+        d,
+        &[
+            "verify",
+            "-CAfile",
+            "org-ca.pem",
+            "credentials/apiserver.pem",
+            "credentials/admin.pem",
+        ],
+    );
+    // Both flags are needed together, and they exclude --generate-ca.
+    let o = kubeline(
+        d,
+        &["render", "credentials", "--ca-cert-path", "org-ca.pem"],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("--ca-key-path"),
+        "{}",
+        text(&o)
+    );
+}

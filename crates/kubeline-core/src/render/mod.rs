@@ -49,7 +49,9 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "userdata/manifests/kube-apiserver.yaml.j2",
     "userdata/manifests/kube-controller-manager.yaml.j2",
     "userdata/manifests/kube-scheduler.yaml.j2",
+    "userdata/manifests/kubelet-bootstrap-rbac.yaml.j2",
     "userdata/scripts/fetch-credentials.sh.j2",
+    "userdata/scripts/kubelet-identity.sh.j2",
     "userdata/scripts/etcd-identity.sh.j2",
     "userdata/scripts/format-etcd-data.sh.j2",
     "kubeconfig.j2",
@@ -474,6 +476,7 @@ pub fn render(cluster: &Cluster, templates: &Templates) -> Result<Rendered, Rend
         "images": {
             "aws_cli": AWS_CLI_IMAGE,
             "etcd": format!("registry.k8s.io/etcd:{}-0", c.etcd.version),
+            "kubectl": format!("registry.k8s.io/kubectl:v{}", c.kubernetes_version),
         },
     });
     let r = Renderer {
