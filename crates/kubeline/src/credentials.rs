@@ -2,7 +2,7 @@
 //! directory (kube-aws's `credentials/`, plaintext, owner-only permissions) over the core's
 //! reconcile rules.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -378,8 +378,19 @@ pub fn show(a: ShowArgs) -> Result<bool> {
         println!("{}", s.trim_end());
     };
     line(header.to_vec());
+    // Expired and near-expiry rows stand out on a terminal (red and yellow).
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     for r in &rows {
+        let paint = match r[5].as_str() {
+            "EXPIRED" | "MISSING" if color => "\x1b[31m",
+            "RENEW" if color => "\x1b[33m",
+            _ => "",
+        };
+        print!("{paint}");
         line(r.iter().map(String::as_str).collect());
+        if !paint.is_empty() {
+            print!("\x1b[0m");
+        }
     }
     if attention > 0 {
         println!(
