@@ -3,10 +3,6 @@
 
 use std::future::Future;
 
-use aws_sdk_kms::Client;
-use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::DataKeySpec;
 use kubeline_core::envelope::Context;
 use zeroize::Zeroizing;
 
@@ -108,109 +104,128 @@ pub trait Kms: Send + Sync {
     ) -> impl Future<Output = Result<Zeroizing<Vec<u8>>, KmsError>> + Send;
 }
 
-/// [`Kms`] over aws-sdk-kms. Retries of throttling and transient errors are the SDK's
-/// (standard mode, with backoff); what still fails is mapped to [`KmsError`].
-#[derive(Debug, Clone)]
-pub struct AwsKms {
-    client: Client,
-}
+#[cfg(feature = "kms")]
+pub use self::aws::AwsKms;
 
-impl AwsKms {
-    /// Wraps a configured client.
-    pub fn new(client: Client) -> AwsKms {
-        AwsKms { client }
-    }
-}
+#[cfg(feature = "kms")]
+mod aws {
+    use aws_sdk_kms::Client;
+    use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
+    use aws_sdk_kms::primitives::Blob;
+    use aws_sdk_kms::types::DataKeySpec;
+    use kubeline_core::envelope::Context;
+    use zeroize::Zeroizing;
 
-fn map_error<E, R>(err: SdkError<E, R>, key: &str, asset: &str) -> KmsError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let code = err.code().unwrap_or_default().to_owned();
-    let message = err
-        .message()
-        .map(str::to_owned)
-        .unwrap_or_else(|| aws_sdk_kms::error::DisplayErrorContext(&err).to_string());
-    let key = key.to_owned();
-    match code.as_str() {
-        "ThrottlingException" | "LimitExceededException" | "TooManyRequestsException" => {
-            KmsError::Throttled(message)
-        }
-        "DisabledException" | "KMSInvalidStateException" | "KeyUnavailableException" => {
-            KmsError::KeyDisabled { key, message }
-        }
-        "AccessDeniedException" | "UnrecognizedClientException" | "InvalidSignatureException" => {
-            KmsError::AccessDenied { key, message }
-        }
-        "NotFoundException" | "InvalidKeyUsageException" => KmsError::KeyNotFound { key, message },
-        "InvalidCiphertextException" | "IncorrectKeyException" => KmsError::InvalidCiphertext {
-            asset: asset.to_owned(),
-            message,
-        },
-        _ => KmsError::Unavailable(if code.is_empty() {
-            message
-        } else {
-            format!("{code}: {message}")
-        }),
-    }
-}
+    use super::{DataKey, Kms, KmsError};
 
-impl Kms for AwsKms {
-    async fn generate_data_key(
-        &self,
-        key_id: &str,
-        context: &Context,
-    ) -> Result<DataKey, KmsError> {
-        let mut req = self
-            .client
-            .generate_data_key()
-            .key_id(key_id)
-            .key_spec(DataKeySpec::Aes256);
-        for (k, v) in context.pairs() {
-            req = req.encryption_context(k, v);
-        }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| map_error(e, key_id, &context.asset))?;
-        let plaintext = out
-            .plaintext()
-            .map(|b| Zeroizing::new(b.as_ref().to_vec()))
-            .ok_or_else(|| KmsError::Unavailable("GenerateDataKey returned no Plaintext".into()))?;
-        let ciphertext = out
-            .ciphertext_blob()
-            .map(|b| b.as_ref().to_vec())
-            .ok_or_else(|| {
-                KmsError::Unavailable("GenerateDataKey returned no CiphertextBlob".into())
-            })?;
-        Ok(DataKey {
-            plaintext,
-            ciphertext,
-            key_id: out.key_id().unwrap_or(key_id).to_owned(),
-        })
+    /// [`Kms`] over aws-sdk-kms. Retries of throttling and transient errors are the SDK's
+    /// (standard mode, with backoff); what still fails is mapped to [`KmsError`].
+    #[derive(Debug, Clone)]
+    pub struct AwsKms {
+        client: Client,
     }
 
-    async fn decrypt(
-        &self,
-        key_id: &str,
-        ciphertext: &[u8],
-        context: &Context,
-    ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
-        let mut req = self
-            .client
-            .decrypt()
-            .key_id(key_id)
-            .ciphertext_blob(Blob::new(ciphertext.to_vec()));
-        for (k, v) in context.pairs() {
-            req = req.encryption_context(k, v);
+    impl AwsKms {
+        /// Wraps a configured client.
+        pub fn new(client: Client) -> AwsKms {
+            AwsKms { client }
         }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| map_error(e, key_id, &context.asset))?;
-        out.plaintext()
-            .map(|b| Zeroizing::new(b.as_ref().to_vec()))
-            .ok_or_else(|| KmsError::Unavailable("Decrypt returned no Plaintext".into()))
+    }
+
+    fn map_error<E, R>(err: SdkError<E, R>, key: &str, asset: &str) -> KmsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let code = err.code().unwrap_or_default().to_owned();
+        let message = err
+            .message()
+            .map(str::to_owned)
+            .unwrap_or_else(|| aws_sdk_kms::error::DisplayErrorContext(&err).to_string());
+        let key = key.to_owned();
+        match code.as_str() {
+            "ThrottlingException" | "LimitExceededException" | "TooManyRequestsException" => {
+                KmsError::Throttled(message)
+            }
+            "DisabledException" | "KMSInvalidStateException" | "KeyUnavailableException" => {
+                KmsError::KeyDisabled { key, message }
+            }
+            "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "InvalidSignatureException" => KmsError::AccessDenied { key, message },
+            "NotFoundException" | "InvalidKeyUsageException" => {
+                KmsError::KeyNotFound { key, message }
+            }
+            "InvalidCiphertextException" | "IncorrectKeyException" => KmsError::InvalidCiphertext {
+                asset: asset.to_owned(),
+                message,
+            },
+            _ => KmsError::Unavailable(if code.is_empty() {
+                message
+            } else {
+                format!("{code}: {message}")
+            }),
+        }
+    }
+
+    impl Kms for AwsKms {
+        async fn generate_data_key(
+            &self,
+            key_id: &str,
+            context: &Context,
+        ) -> Result<DataKey, KmsError> {
+            let mut req = self
+                .client
+                .generate_data_key()
+                .key_id(key_id)
+                .key_spec(DataKeySpec::Aes256);
+            for (k, v) in context.pairs() {
+                req = req.encryption_context(k, v);
+            }
+            let out = req
+                .send()
+                .await
+                .map_err(|e| map_error(e, key_id, &context.asset))?;
+            let plaintext = out
+                .plaintext()
+                .map(|b| Zeroizing::new(b.as_ref().to_vec()))
+                .ok_or_else(|| {
+                    KmsError::Unavailable("GenerateDataKey returned no Plaintext".into())
+                })?;
+            let ciphertext = out
+                .ciphertext_blob()
+                .map(|b| b.as_ref().to_vec())
+                .ok_or_else(|| {
+                    KmsError::Unavailable("GenerateDataKey returned no CiphertextBlob".into())
+                })?;
+            Ok(DataKey {
+                plaintext,
+                ciphertext,
+                key_id: out.key_id().unwrap_or(key_id).to_owned(),
+            })
+        }
+
+        async fn decrypt(
+            &self,
+            key_id: &str,
+            ciphertext: &[u8],
+            context: &Context,
+        ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+            let mut req = self
+                .client
+                .decrypt()
+                .key_id(key_id)
+                .ciphertext_blob(Blob::new(ciphertext.to_vec()));
+            for (k, v) in context.pairs() {
+                req = req.encryption_context(k, v);
+            }
+            let out = req
+                .send()
+                .await
+                .map_err(|e| map_error(e, key_id, &context.asset))?;
+            out.plaintext()
+                .map(|b| Zeroizing::new(b.as_ref().to_vec()))
+                .ok_or_else(|| KmsError::Unavailable("Decrypt returned no Plaintext".into()))
+        }
     }
 }

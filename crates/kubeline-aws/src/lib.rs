@@ -4,5 +4,11 @@
 //! Handlers and the CLI depend on the traits, so tests substitute fakes or aws-smithy-mocks
 //! clients; only binaries construct SDK clients.
 
+pub mod dns;
+pub mod error;
+pub mod executions;
 pub mod kms;
+pub mod notify;
 pub mod sealed;
+pub mod stacks;
+pub mod store;

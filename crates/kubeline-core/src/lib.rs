@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod init;
 pub mod layout;
 pub mod model;
+pub mod pipeline;
 pub mod pki;
 pub mod reconcile;
 pub mod render;

@@ -1,0 +1,326 @@
+//! The CloudFormation port (stacks, change sets, events, template checks) and its adapter.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use kubeline_core::pipeline::ResourceChange;
+
+use crate::error::AwsError;
+
+/// A stack as described.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackInfo {
+    /// Name.
+    pub name: String,
+    /// Status, e.g. `CREATE_COMPLETE`.
+    pub status: String,
+    /// Status reason.
+    pub reason: Option<String>,
+    /// Outputs.
+    pub outputs: BTreeMap<String, String>,
+    /// Termination protection.
+    pub termination_protection: bool,
+}
+
+/// A change set to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeSetRequest {
+    /// Stack.
+    pub stack: String,
+    /// Change set name.
+    pub name: String,
+    /// Template body (up to 51,200 bytes).
+    pub template_body: Option<String>,
+    /// Template URL (S3), for larger templates.
+    pub template_url: Option<String>,
+    /// CREATE (new stack) or UPDATE.
+    pub create: bool,
+    /// Stack tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A change set as described.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeSetInfo {
+    /// `CREATE_PENDING`, `CREATE_IN_PROGRESS`, `CREATE_COMPLETE`, `FAILED`, ...
+    pub status: String,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// `AVAILABLE`, `EXECUTE_IN_PROGRESS`, ...
+    pub execution_status: Option<String>,
+    /// Its resource changes.
+    pub changes: Vec<ResourceChange>,
+}
+
+/// A resource that failed, from the stack events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedResource {
+    /// Logical ID.
+    pub logical_id: String,
+    /// Type.
+    pub resource_type: String,
+    /// Status, e.g. `CREATE_FAILED`.
+    pub status: String,
+    /// Reason.
+    pub reason: String,
+}
+
+/// CloudFormation.
+pub trait Stacks: Send + Sync {
+    /// The stack, or `None` when it does not exist.
+    fn describe_stack(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<StackInfo>, AwsError>> + Send;
+    /// Creates a change set; returns its id.
+    fn create_change_set(
+        &self,
+        req: &ChangeSetRequest,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+    /// Describes a change set.
+    fn describe_change_set(
+        &self,
+        stack: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<ChangeSetInfo, AwsError>> + Send;
+    /// Executes a change set.
+    fn execute_change_set(
+        &self,
+        stack: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Deletes a change set.
+    fn delete_change_set(
+        &self,
+        stack: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Starts deleting a stack.
+    fn delete_stack(&self, name: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// The resources that failed in the stack's latest operation, newest first.
+    fn failed_resources(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<FailedResource>, AwsError>> + Send;
+    /// Checks a template with CloudFormation.
+    fn validate_template(&self, body: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// Whether a stack status is final and good.
+pub fn is_complete(status: &str) -> bool {
+    matches!(
+        status,
+        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE" | "DELETE_COMPLETE"
+    )
+}
+
+/// Whether a stack status is final and bad (failed or rolled back).
+pub fn is_failed(status: &str) -> bool {
+    status.ends_with("_FAILED") || status.contains("ROLLBACK_COMPLETE")
+}
+
+#[cfg(feature = "cloudformation")]
+pub use self::cfn::CloudFormation;
+
+#[cfg(feature = "cloudformation")]
+mod cfn {
+    use aws_sdk_cloudformation::Client;
+    use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Tag};
+    use kubeline_core::pipeline::ResourceChange;
+
+    use super::{ChangeSetInfo, ChangeSetRequest, FailedResource, StackInfo, Stacks};
+    use crate::error::{AwsError, classify};
+
+    /// [`Stacks`] over aws-sdk-cloudformation.
+    #[derive(Debug, Clone)]
+    pub struct CloudFormation {
+        client: Client,
+    }
+
+    impl CloudFormation {
+        /// Wraps a configured client.
+        pub fn new(client: Client) -> CloudFormation {
+            CloudFormation { client }
+        }
+    }
+
+    const SERVICE: &str = "CloudFormation";
+
+    impl Stacks for CloudFormation {
+        async fn describe_stack(&self, name: &str) -> Result<Option<StackInfo>, AwsError> {
+            let out = match self.client.describe_stacks().stack_name(name).send().await {
+                Ok(o) => o,
+                Err(e) => {
+                    let err = classify(SERVICE, &e);
+                    if let AwsError::Invalid { message, .. } = &err
+                        && message.contains("does not exist")
+                    {
+                        return Ok(None);
+                    }
+                    return Err(err);
+                }
+            };
+            let Some(s) = out.stacks().first() else {
+                return Ok(None);
+            };
+            Ok(Some(StackInfo {
+                name: s.stack_name().unwrap_or(name).to_owned(),
+                status: s
+                    .stack_status()
+                    .map(|x| x.as_str().to_owned())
+                    .unwrap_or_default(),
+                reason: s.stack_status_reason().map(str::to_owned),
+                outputs: s
+                    .outputs()
+                    .iter()
+                    .filter_map(|o| {
+                        Some((
+                            o.output_key()?.to_owned(),
+                            o.output_value().unwrap_or("").to_owned(),
+                        ))
+                    })
+                    .collect(),
+                termination_protection: s.enable_termination_protection().unwrap_or(false),
+            }))
+        }
+
+        async fn create_change_set(&self, req: &ChangeSetRequest) -> Result<String, AwsError> {
+            let mut call = self
+                .client
+                .create_change_set()
+                .stack_name(&req.stack)
+                .change_set_name(&req.name)
+                .change_set_type(if req.create {
+                    ChangeSetType::Create
+                } else {
+                    ChangeSetType::Update
+                })
+                .capabilities(Capability::CapabilityNamedIam)
+                .set_template_body(req.template_body.clone())
+                .set_template_url(req.template_url.clone());
+            for (k, v) in &req.tags {
+                call = call.tags(Tag::builder().key(k).value(v).build());
+            }
+            let out = call.send().await.map_err(|e| classify(SERVICE, &e))?;
+            Ok(out.id().unwrap_or(&req.name).to_owned())
+        }
+
+        async fn describe_change_set(
+            &self,
+            stack: &str,
+            name: &str,
+        ) -> Result<ChangeSetInfo, AwsError> {
+            let mut changes = Vec::new();
+            let mut token = None;
+            let mut last;
+            loop {
+                let out = self
+                    .client
+                    .describe_change_set()
+                    .stack_name(stack)
+                    .change_set_name(name)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| classify(SERVICE, &e))?;
+                for c in out.changes() {
+                    if let Some(rc) = c.resource_change() {
+                        changes.push(ResourceChange {
+                            action: rc
+                                .action()
+                                .map(|a| a.as_str().to_owned())
+                                .unwrap_or_default(),
+                            logical_id: rc.logical_resource_id().unwrap_or_default().to_owned(),
+                            resource_type: rc.resource_type().unwrap_or_default().to_owned(),
+                            replacement: rc.replacement().map(|r| r.as_str().to_owned()),
+                        });
+                    }
+                }
+                token = out.next_token().map(str::to_owned);
+                last = out;
+                if token.is_none() {
+                    break;
+                }
+            }
+            Ok(ChangeSetInfo {
+                status: last
+                    .status()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                reason: last.status_reason().map(str::to_owned),
+                execution_status: last.execution_status().map(|s| s.as_str().to_owned()),
+                changes,
+            })
+        }
+
+        async fn execute_change_set(&self, stack: &str, name: &str) -> Result<(), AwsError> {
+            self.client
+                .execute_change_set()
+                .stack_name(stack)
+                .change_set_name(name)
+                .send()
+                .await
+                .map_err(|e| classify(SERVICE, &e))?;
+            Ok(())
+        }
+
+        async fn delete_change_set(&self, stack: &str, name: &str) -> Result<(), AwsError> {
+            self.client
+                .delete_change_set()
+                .stack_name(stack)
+                .change_set_name(name)
+                .send()
+                .await
+                .map_err(|e| classify(SERVICE, &e))?;
+            Ok(())
+        }
+
+        async fn delete_stack(&self, name: &str) -> Result<(), AwsError> {
+            self.client
+                .delete_stack()
+                .stack_name(name)
+                .send()
+                .await
+                .map_err(|e| classify(SERVICE, &e))?;
+            Ok(())
+        }
+
+        async fn failed_resources(&self, name: &str) -> Result<Vec<FailedResource>, AwsError> {
+            let out = self
+                .client
+                .describe_stack_events()
+                .stack_name(name)
+                .send()
+                .await
+                .map_err(|e| classify(SERVICE, &e))?;
+            Ok(out
+                .stack_events()
+                .iter()
+                .filter(|e| {
+                    e.resource_status()
+                        .is_some_and(|s| s.as_str().ends_with("_FAILED"))
+                        && e.logical_resource_id() != Some(name)
+                })
+                .map(|e| FailedResource {
+                    logical_id: e.logical_resource_id().unwrap_or_default().to_owned(),
+                    resource_type: e.resource_type().unwrap_or_default().to_owned(),
+                    status: e
+                        .resource_status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    reason: e.resource_status_reason().unwrap_or_default().to_owned(),
+                })
+                .collect())
+        }
+
+        async fn validate_template(&self, body: &str) -> Result<(), AwsError> {
+            self.client
+                .validate_template()
+                .template_body(body)
+                .send()
+                .await
+                .map_err(|e| classify(SERVICE, &e))?;
+            Ok(())
+        }
+    }
+}

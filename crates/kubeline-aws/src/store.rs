@@ -1,0 +1,159 @@
+//! The object store port (the installation bucket) and its S3 adapter.
+
+use std::future::Future;
+
+use crate::error::AwsError;
+
+/// An object as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    /// Content.
+    pub bytes: Vec<u8>,
+    /// Version id (versioned buckets).
+    pub version: Option<String>,
+}
+
+/// The installation bucket.
+pub trait ObjectStore: Send + Sync {
+    /// Reads `key` (a given `version`, or the latest); `None` when it does not exist.
+    fn get(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> impl Future<Output = Result<Option<Object>, AwsError>> + Send;
+    /// Writes `key`; returns the new version id, if the bucket is versioned.
+    fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+    /// Every key under `prefix`, sorted.
+    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    /// Deletes `key` (no error when absent).
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+#[cfg(feature = "s3")]
+pub use self::s3::S3Store;
+
+#[cfg(feature = "s3")]
+mod s3 {
+    use aws_sdk_s3::Client;
+    use aws_sdk_s3::primitives::ByteStream;
+
+    use super::{Object, ObjectStore};
+    use crate::error::{AwsError, classify};
+
+    /// [`ObjectStore`] over aws-sdk-s3, for one bucket.
+    #[derive(Debug, Clone)]
+    pub struct S3Store {
+        client: Client,
+        bucket: String,
+    }
+
+    impl S3Store {
+        /// The store of `bucket`.
+        pub fn new(client: Client, bucket: impl Into<String>) -> S3Store {
+            S3Store {
+                client,
+                bucket: bucket.into(),
+            }
+        }
+        /// The bucket name.
+        pub fn bucket(&self) -> &str {
+            &self.bucket
+        }
+    }
+
+    impl ObjectStore for S3Store {
+        async fn get(&self, key: &str, version: Option<&str>) -> Result<Option<Object>, AwsError> {
+            let out = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .set_version_id(version.map(str::to_owned))
+                .send()
+                .await;
+            match out {
+                Ok(o) => {
+                    let version = o.version_id().map(str::to_owned);
+                    let bytes = o.body.collect().await.map_err(|e| AwsError::Unavailable {
+                        service: "S3",
+                        message: format!("reading s3://{}/{key}: {e}", self.bucket),
+                    })?;
+                    Ok(Some(Object {
+                        bytes: bytes.to_vec(),
+                        version,
+                    }))
+                }
+                Err(e) => {
+                    let err = classify("S3", &e);
+                    if matches!(err.code(), Some("NoSuchKey" | "NoSuchVersion" | "NotFound")) {
+                        Ok(None)
+                    } else {
+                        Err(err)
+                    }
+                }
+            }
+        }
+
+        async fn put(
+            &self,
+            key: &str,
+            bytes: Vec<u8>,
+            content_type: &str,
+        ) -> Result<Option<String>, AwsError> {
+            let out = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type(content_type)
+                .body(ByteStream::from(bytes))
+                .send()
+                .await
+                .map_err(|e| classify("S3", &e))?;
+            Ok(out.version_id().map(str::to_owned))
+        }
+
+        async fn list(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
+            let mut keys = Vec::new();
+            let mut token = None;
+            loop {
+                let out = self
+                    .client
+                    .list_objects_v2()
+                    .bucket(&self.bucket)
+                    .prefix(prefix)
+                    .set_continuation_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| classify("S3", &e))?;
+                keys.extend(
+                    out.contents()
+                        .iter()
+                        .filter_map(|o| o.key().map(str::to_owned)),
+                );
+                match out.next_continuation_token() {
+                    Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_owned()),
+                    _ => break,
+                }
+            }
+            keys.sort();
+            Ok(keys)
+        }
+
+        async fn delete(&self, key: &str) -> Result<(), AwsError> {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| classify("S3", &e))?;
+            Ok(())
+        }
+    }
+}
