@@ -1,9 +1,6 @@
 //! The error every AWS port returns (except KMS, which has its own): a few kinds with stable
 //! PascalCase names that the state machine's Retry and Catch use.
 
-use std::error::Error as StdError;
-use std::fmt::Debug;
-
 /// Why an AWS call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AwsError {
