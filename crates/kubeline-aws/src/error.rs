@@ -81,8 +81,8 @@ pub(crate) fn classify<E, R>(
     err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
 ) -> AwsError
 where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + StdError + 'static,
-    R: Debug,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
 {
     use aws_smithy_runtime_api::client::result::SdkError;
     use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;

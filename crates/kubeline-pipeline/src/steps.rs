@@ -1,0 +1,1160 @@
+//! The steps of a run, in state-machine order: start (load and validate the pinned cluster.yaml),
+//! credentials, render, check templates, plan, approval, apply (a reconciler the state machine
+//! calls until it says done), and fail (records any error). Each reads what it needs from the
+//! bucket, so the state machine passes only small references between them.
+
+use std::collections::BTreeMap;
+
+use kubeline_aws::dns::Dns;
+use kubeline_aws::executions::Executions;
+use kubeline_aws::kms::Kms;
+use kubeline_aws::sealed;
+use kubeline_aws::stacks::{self, ChangeSetRequest, Stacks};
+use kubeline_aws::store::ObjectStore;
+use kubeline_core::cluster::Cluster;
+use kubeline_core::pipeline::{
+    CertificateSummary, Chat, ClusterKeys, Decision, Phase, Plan, ResourceChange, RunError,
+    StackAction, StackChange, StackState, Status,
+};
+use kubeline_core::reconcile::{self, CaSource, Change, Files, Options};
+use kubeline_core::render::{self, Templates};
+use kubeline_core::validate;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::StepError;
+
+const JSON: &str = "application/json";
+const YAML: &str = "application/yaml";
+/// Longest diagnostics text put into an error cause (Step Functions allows 32 KB).
+const MAX_CAUSE: usize = 8_000;
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+fn timestamp() -> String {
+    now().format(&Rfc3339).unwrap_or_default()
+}
+
+fn clip(s: &str) -> String {
+    if s.len() <= MAX_CAUSE {
+        return s.to_owned();
+    }
+    let mut end = MAX_CAUSE;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}\n… (truncated)", &s[..end])
+}
+
+/// The input of a run: the uploaded object (from the EventBridge "Object Created" event) and
+/// the execution that handles it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartInput {
+    /// Installation bucket.
+    pub bucket: String,
+    /// `clusters/<name>/cluster.yaml`.
+    pub key: String,
+    /// The object version the run is for.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Run id (the execution name).
+    pub run_id: String,
+    /// Execution ARN.
+    #[serde(default)]
+    pub execution_arn: Option<String>,
+}
+
+/// What every later step gets: which run of which cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Run {
+    /// Cluster name.
+    pub cluster: String,
+    /// Run id.
+    pub run_id: String,
+    /// Installation bucket.
+    pub bucket: String,
+    /// Pinned cluster.yaml version.
+    #[serde(default)]
+    pub config_version: Option<String>,
+    /// `auto` or `manual`.
+    pub approval: String,
+    /// Execution ARN.
+    #[serde(default)]
+    pub execution_arn: Option<String>,
+    /// When the run started.
+    pub started_at: String,
+}
+
+impl Run {
+    fn keys(&self) -> ClusterKeys {
+        ClusterKeys::new(&self.cluster)
+    }
+    /// The change set name of this run (CloudFormation: letter first, letters, digits, `-`).
+    pub fn change_set_name(&self) -> String {
+        let id: String = self
+            .run_id
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .take(100)
+            .collect();
+        format!("kubeline-{id}")
+    }
+}
+
+async fn get_text<S: ObjectStore>(store: &S, key: &str) -> Result<Option<String>, StepError> {
+    match store.get(key, None).await? {
+        None => Ok(None),
+        Some(o) => String::from_utf8(o.bytes)
+            .map(Some)
+            .map_err(|_| StepError::new("RequestInvalid", format!("{key} is not UTF-8 text"))),
+    }
+}
+
+async fn put_json<S: ObjectStore, T: Serialize>(
+    store: &S,
+    key: &str,
+    value: &T,
+) -> Result<(), StepError> {
+    let bytes = serde_json::to_vec_pretty(value)
+        .map_err(|e| StepError::new("Internal", format!("serialising {key}: {e}")))?;
+    store.put(key, bytes, JSON).await?;
+    Ok(())
+}
+
+/// Loads the run's pinned cluster.yaml (copied into `runs/<id>/` by [`start`]).
+async fn load_cluster<S: ObjectStore>(store: &S, run: &Run) -> Result<Cluster, StepError> {
+    let key = format!("{}cluster.yaml", run.keys().run(&run.run_id));
+    let text = get_text(store, &key)
+        .await?
+        .ok_or_else(|| StepError::new("ConfigMissing", format!("{key} is missing")))?;
+    validate::load(&text)
+        .cluster
+        .ok_or_else(|| StepError::new("ConfigInvalid", format!("{key} no longer validates")))
+}
+
+/// Updates `status.json` for `run` with `phase` and whatever `edit` sets.
+async fn set_status<S: ObjectStore>(
+    store: &S,
+    run: &Run,
+    phase: Phase,
+    edit: impl FnOnce(&mut Status),
+) -> Result<Status, StepError> {
+    let key = run.keys().status();
+    let previous: Option<Status> = get_text(store, &key)
+        .await?
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let mut status = match previous {
+        Some(s) if s.run_id == run.run_id => s,
+        other => Status {
+            cluster: run.cluster.clone(),
+            phase,
+            run_id: run.run_id.clone(),
+            execution_arn: run.execution_arn.clone(),
+            config_version: run.config_version.clone(),
+            // Keep what is known about the deployed cluster from the previous run.
+            stacks: other.as_ref().map(|s| s.stacks.clone()).unwrap_or_default(),
+            api_endpoint: other.as_ref().and_then(|s| s.api_endpoint.clone()),
+            certificates: other.as_ref().and_then(|s| s.certificates.clone()),
+            plan: BTreeMap::new(),
+            started_at: run.started_at.clone(),
+            updated_at: String::new(),
+            last_error: None,
+        },
+    };
+    status.phase = phase;
+    status.updated_at = timestamp();
+    edit(&mut status);
+    put_json(store, &key, &status).await?;
+    Ok(status)
+}
+
+/// Step 1: validates the uploaded cluster.yaml (the pinned version), records it in
+/// `runs/<id>/`, and starts `status.json`.
+pub async fn start<S: ObjectStore>(store: &S, input: &StartInput) -> Result<Run, StepError> {
+    let cluster_name = ClusterKeys::cluster_of(&input.key).ok_or_else(|| {
+        StepError::new(
+            "RequestInvalid",
+            format!("{} is not under clusters/<name>/", input.key),
+        )
+    })?;
+    let keys = ClusterKeys::new(cluster_name);
+    let object = store
+        .get(&input.key, input.version.as_deref())
+        .await?
+        .ok_or_else(|| {
+            StepError::new(
+                "ConfigMissing",
+                format!(
+                    "s3://{}/{} (version {}) no longer exists",
+                    input.bucket,
+                    input.key,
+                    input.version.as_deref().unwrap_or("latest")
+                ),
+            )
+        })?;
+    let run = Run {
+        cluster: cluster_name.to_owned(),
+        run_id: input.run_id.clone(),
+        bucket: input.bucket.clone(),
+        config_version: object.version.clone().or_else(|| input.version.clone()),
+        approval: "auto".into(),
+        execution_arn: input.execution_arn.clone(),
+        started_at: timestamp(),
+    };
+    let run_prefix = keys.run(&run.run_id);
+    store
+        .put(
+            &format!("{run_prefix}cluster.yaml"),
+            object.bytes.clone(),
+            YAML,
+        )
+        .await?;
+    let text = String::from_utf8(object.bytes)
+        .map_err(|_| StepError::new("ConfigInvalid", format!("{} is not UTF-8 text", input.key)))?;
+    let loaded = validate::load(&text);
+    let Some(cluster) = loaded.cluster else {
+        return Err(StepError::new(
+            "ConfigInvalid",
+            clip(&loaded.diagnostics.render(&input.key)),
+        ));
+    };
+    if cluster.name.as_str() != cluster_name {
+        return Err(StepError::new(
+            "ConfigInvalid",
+            format!(
+                "{}: clusterName is `{}` but the file is under clusters/{cluster_name}/; make them equal",
+                input.key, cluster.name
+            ),
+        ));
+    }
+    if cluster.s3.bucket != input.bucket || !cluster.s3.prefix.is_empty() {
+        return Err(StepError::new(
+            "ConfigInvalid",
+            format!(
+                "{}: s3URI is s3://{}/{} but this installation keeps clusters in s3://{}; set `s3URI: s3://{}`",
+                input.key, cluster.s3.bucket, cluster.s3.prefix, input.bucket, input.bucket
+            ),
+        ));
+    }
+    let run = Run {
+        approval: match cluster.approval {
+            kubeline_core::model::Approval::Manual => "manual".into(),
+            kubeline_core::model::Approval::Auto => "auto".into(),
+        },
+        ..run
+    };
+    put_json(store, &format!("{run_prefix}run.json"), &run).await?;
+    set_status(store, &run, Phase::Preparing, |s| {
+        s.execution_arn = run.execution_arn.clone();
+        s.config_version = run.config_version.clone();
+    })
+    .await?;
+    Ok(run)
+}
+
+/// Step 2: brings the cluster's credentials up to date in the bucket (sealed with KMS).
+pub async fn credentials<S: ObjectStore, K: Kms>(
+    store: &S,
+    kms: &K,
+    run: &Run,
+) -> Result<Value, StepError> {
+    let cluster = load_cluster(store, run).await?;
+    let prefix = run.keys().credentials();
+    let mut stored = Files::new();
+    for key in store.list(&prefix).await? {
+        if let (Some(name), Some(o)) = (key.strip_prefix(&prefix), store.get(&key, None).await?) {
+            stored.insert(name.to_owned(), o.bytes);
+        }
+    }
+    let plain = sealed::open(kms, &run.cluster, &stored).await?;
+    let opts = Options {
+        now: now(),
+        renew_within_days: reconcile::DEFAULT_RENEW_WITHIN_DAYS,
+    };
+    let outcome = reconcile::reconcile(&cluster, &plain, CaSource::Generate, &opts)
+        .map_err(|e| StepError::new(e.name(), format!("{e}; {}", e.fix())))?;
+    let key_id = cluster.kms_key_arn.to_string();
+    let sealed_now = sealed::seal(kms, &key_id, &run.cluster, &outcome.files, &stored).await?;
+    let mut written = 0;
+    for (name, bytes) in &sealed_now {
+        if stored.get(name) != Some(bytes) {
+            let content_type = if name.ends_with(".pem") {
+                "application/x-pem-file"
+            } else {
+                "application/octet-stream"
+            };
+            store
+                .put(&format!("{prefix}{name}"), bytes.clone(), content_type)
+                .await?;
+            written += 1;
+        }
+    }
+    for name in stored.keys().filter(|n| !sealed_now.contains_key(*n)) {
+        store.delete(&format!("{prefix}{name}")).await?;
+    }
+    let earliest = reconcile::certificates(&cluster, &outcome.files)
+        .into_iter()
+        .filter_map(|r| r.cert.ok().map(|c| (r.file, c)))
+        .min_by_key(|(_, c)| c.not_after);
+    let summary = earliest.map(|(file, c)| CertificateSummary {
+        file,
+        not_after: c.not_after.format(&Rfc3339).unwrap_or_default(),
+        days_left: c.days_left(opts.now),
+    });
+    set_status(store, run, Phase::Preparing, |s| {
+        s.certificates = summary.clone()
+    })
+    .await?;
+    let count = |f: fn(&Change) -> bool| outcome.entries.iter().filter(|e| f(&e.change)).count();
+    Ok(json!({
+        "created": count(|c| matches!(c, Change::Created)),
+        "reissued": count(|c| matches!(c, Change::Replaced(_))),
+        "unchanged": count(|c| matches!(c, Change::Unchanged)),
+        "objectsWritten": written,
+        "notes": outcome.notes,
+    }))
+}
+
+/// One stack of a render, for the later steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderedStack {
+    /// Stack name.
+    pub name: String,
+    /// Key of its template in the bucket.
+    pub template_key: String,
+    /// Stacks it imports from.
+    pub depends_on: Vec<String>,
+    /// Stack tags.
+    pub tags: BTreeMap<String, String>,
+    /// Over 51,200 bytes: passed by URL.
+    pub needs_template_url: bool,
+}
+
+/// What [`render`] produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderOutput {
+    /// `clusters/<name>/assets/<hash>/`.
+    pub assets: String,
+    /// Stacks in apply order.
+    pub stacks: Vec<RenderedStack>,
+}
+
+/// Step 3: renders stacks and node configs; uploads node configs (content-addressed) and the
+/// stack templates under `assets/<content-hash>/`.
+pub async fn render<S: ObjectStore>(store: &S, run: &Run) -> Result<RenderOutput, StepError> {
+    let cluster = load_cluster(store, run).await?;
+    let rendered = render::render(&cluster, &Templates::builtin())
+        .map_err(|e| StepError::new("TemplateInvalid", e.to_string()))?;
+    if rendered.has_limit_errors() {
+        let msgs: Vec<String> = rendered
+            .limits
+            .iter()
+            .filter(|l| l.error)
+            .map(|l| format!("{}: {}", l.file, l.message))
+            .collect();
+        return Err(StepError::new("TemplateInvalid", msgs.join("\n")));
+    }
+    let mut hasher = Sha256::new();
+    for (name, bytes) in &rendered.files {
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        hasher.update(bytes);
+    }
+    let hash = hex::encode(&hasher.finalize()[..8]);
+    let assets = run.keys().assets(&hash);
+    for up in &rendered.uploads {
+        if let Some(bytes) = rendered.files.get(&up.file) {
+            store.put(&up.key, bytes.clone(), JSON).await?;
+        }
+    }
+    for (name, bytes) in &rendered.files {
+        if !name.starts_with("userdata/") {
+            store
+                .put(&format!("{assets}{name}"), bytes.clone(), JSON)
+                .await?;
+        }
+    }
+    let out = RenderOutput {
+        stacks: rendered
+            .stacks
+            .iter()
+            .map(|s| RenderedStack {
+                name: s.name.clone(),
+                template_key: format!("{assets}stack-templates/{}", s.template),
+                depends_on: s.depends_on.clone(),
+                tags: s.tags.clone(),
+                needs_template_url: s.needs_template_url,
+            })
+            .collect(),
+        assets,
+    };
+    put_json(
+        store,
+        &format!("{}render.json", run.keys().run(&run.run_id)),
+        &out,
+    )
+    .await?;
+    Ok(out)
+}
+
+/// Step 4: CloudFormation's ValidateTemplate on every stack, and the hosted zones of managed
+/// DNS records must exist.
+pub async fn check_templates<S: ObjectStore, C: Stacks, D: Dns>(
+    store: &S,
+    cfn: &C,
+    dns: &D,
+    run: &Run,
+    rendered: &RenderOutput,
+) -> Result<Value, StepError> {
+    let cluster = load_cluster(store, run).await?;
+    let mut checked = 0;
+    for s in &rendered.stacks {
+        let body = get_text(store, &s.template_key).await?.ok_or_else(|| {
+            StepError::new("TemplateInvalid", format!("{} is missing", s.template_key))
+        })?;
+        if !s.needs_template_url {
+            cfn.validate_template(&body).await.map_err(|e| {
+                if e.is_transient() {
+                    StepError::from(e)
+                } else {
+                    StepError::new("TemplateInvalid", format!("{}: {e}", s.name))
+                }
+            })?;
+            checked += 1;
+        }
+    }
+    for ep in &cluster.api_endpoints {
+        if let (true, Some(zone)) = (ep.record_set_managed, ep.hosted_zone_id.as_deref()) {
+            if !dns.hosted_zone_exists(zone).await? {
+                return Err(StepError::new(
+                    "HostedZoneMissing",
+                    format!(
+                        "apiEndpoints `{}`: hosted zone {zone} does not exist; create it or set recordSetManaged: false",
+                        ep.name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(json!({"validated": checked}))
+}
+
+/// What [`plan`] says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanOutput {
+    /// Every change set is ready (otherwise call again after a wait).
+    pub ready: bool,
+    /// Something changes.
+    pub has_changes: bool,
+    /// The chat message to publish (when ready).
+    #[serde(default)]
+    pub notification: Option<Value>,
+}
+
+fn no_changes_reason(reason: Option<&str>) -> bool {
+    reason.is_some_and(|r| {
+        r.contains("didn't contain changes") || r.contains("No updates are to be performed")
+    })
+}
+
+/// Whether a stack exists in a state that takes an UPDATE change set.
+fn exists(info: Option<&stacks::StackInfo>) -> bool {
+    info.is_some_and(|i| i.status != "REVIEW_IN_PROGRESS" && i.status != "DELETE_COMPLETE")
+}
+
+fn template_resources(body: &str) -> Vec<ResourceChange> {
+    let v: Value = serde_json::from_str(body).unwrap_or_default();
+    v["Resources"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(id, r)| ResourceChange {
+                    action: "Add".into(),
+                    logical_id: id.clone(),
+                    resource_type: r["Type"].as_str().unwrap_or_default().to_owned(),
+                    replacement: None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn change_set_request<S: ObjectStore>(
+    store: &S,
+    run: &Run,
+    s: &RenderedStack,
+    create: bool,
+) -> Result<ChangeSetRequest, StepError> {
+    let body = get_text(store, &s.template_key).await?.ok_or_else(|| {
+        StepError::new("TemplateInvalid", format!("{} is missing", s.template_key))
+    })?;
+    let (template_body, template_url) = if s.needs_template_url {
+        (
+            None,
+            Some(format!(
+                "https://{}.s3.amazonaws.com/{}",
+                run.bucket, s.template_key
+            )),
+        )
+    } else {
+        (Some(body), None)
+    };
+    Ok(ChangeSetRequest {
+        stack: s.name.clone(),
+        name: run.change_set_name(),
+        template_body,
+        template_url,
+        create,
+        tags: s.tags.clone(),
+    })
+}
+
+/// Step 5: one change set per stack whose dependencies exist (dependent new stacks are planned
+/// from their templates and get their change sets during apply). Call until `ready`.
+pub async fn plan<S: ObjectStore, C: Stacks>(
+    store: &S,
+    cfn: &C,
+    run: &Run,
+    rendered: &RenderOutput,
+) -> Result<PlanOutput, StepError> {
+    let cs = run.change_set_name();
+    let mut ready = true;
+    let mut stacks_plan = Vec::new();
+    for s in &rendered.stacks {
+        let info = cfn.describe_stack(&s.name).await?;
+        if let Some(i) = &info {
+            if i.status.ends_with("_IN_PROGRESS") && i.status != "REVIEW_IN_PROGRESS" {
+                return Err(StepError::new(
+                    "StackBusy",
+                    format!("stack {} is {}; the run waits for it", s.name, i.status),
+                ));
+            }
+            if i.status == "ROLLBACK_COMPLETE" || i.status == "ROLLBACK_FAILED" {
+                return Err(StepError::new(
+                    "StackFailed",
+                    format!(
+                        "stack {} is {} from an earlier failed create and cannot be updated; delete it (`aws cloudformation delete-stack --stack-name {}`) and upload cluster.yaml again",
+                        s.name, i.status, s.name
+                    ),
+                ));
+            }
+        }
+        let existing = match cfn.describe_change_set(&s.name, &cs).await {
+            Ok(c) => Some(c),
+            Err(e)
+                if e.code() == Some("ChangeSetNotFound") || e.code() == Some("ValidationError") =>
+            {
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let info_cs = match existing {
+            Some(c) => Some(c),
+            None => {
+                let mut deps_ready = true;
+                for d in &s.depends_on {
+                    let dep = cfn.describe_stack(d).await?;
+                    deps_ready &= dep.is_some_and(|i| stacks::is_complete(&i.status));
+                }
+                if exists(info.as_ref()) || deps_ready {
+                    let req = change_set_request(store, run, s, !exists(info.as_ref())).await?;
+                    cfn.create_change_set(&req).await?;
+                    Some(cfn.describe_change_set(&s.name, &cs).await?)
+                } else {
+                    None
+                }
+            }
+        };
+        match info_cs {
+            None => {
+                let body = get_text(store, &s.template_key).await?.unwrap_or_default();
+                stacks_plan.push(StackChange {
+                    stack: s.name.clone(),
+                    action: StackAction::Create,
+                    changes: template_resources(&body),
+                    change_set: None,
+                });
+            }
+            Some(c) if c.status == "CREATE_PENDING" || c.status == "CREATE_IN_PROGRESS" => {
+                ready = false;
+            }
+            Some(c) if c.status == "FAILED" && no_changes_reason(c.reason.as_deref()) => {
+                cfn.delete_change_set(&s.name, &cs).await?;
+                stacks_plan.push(StackChange {
+                    stack: s.name.clone(),
+                    action: StackAction::NoChange,
+                    changes: vec![],
+                    change_set: None,
+                });
+            }
+            Some(c) if c.status == "FAILED" => {
+                return Err(StepError::new(
+                    "ChangeSetFailed",
+                    format!(
+                        "change set {cs} of stack {} failed: {}",
+                        s.name,
+                        c.reason.unwrap_or_default()
+                    ),
+                ));
+            }
+            Some(c) => stacks_plan.push(StackChange {
+                stack: s.name.clone(),
+                action: if exists(info.as_ref()) {
+                    StackAction::Update
+                } else {
+                    StackAction::Create
+                },
+                changes: c.changes,
+                change_set: Some(cs.clone()),
+            }),
+        }
+    }
+    if !ready {
+        return Ok(PlanOutput {
+            ready: false,
+            has_changes: false,
+            notification: None,
+        });
+    }
+    let plan = Plan {
+        stacks: stacks_plan,
+    };
+    let keys = run.keys();
+    put_json(store, &format!("{}plan.json", keys.run(&run.run_id)), &plan).await?;
+    let has_changes = plan.has_changes();
+    let notification = if !has_changes {
+        set_status(store, run, Phase::NoChanges, |s| s.plan = plan.counts()).await?;
+        put_json(
+            store,
+            &format!("{}result.json", keys.run(&run.run_id)),
+            &json!({"outcome": "no-changes", "finishedAt": timestamp()}),
+        )
+        .await?;
+        Chat::no_changes(&run.cluster, &run.run_id)
+    } else if run.approval == "manual" {
+        set_status(store, run, Phase::AwaitingApproval, |s| {
+            s.plan = plan.counts()
+        })
+        .await?;
+        Chat::plan(
+            &run.cluster,
+            &run.run_id,
+            &plan,
+            Some(&keys.approval(&run.run_id)),
+        )
+    } else {
+        set_status(store, run, Phase::Applying, |s| s.plan = plan.counts()).await?;
+        Chat::plan(&run.cluster, &run.run_id, &plan, None)
+    };
+    Ok(PlanOutput {
+        ready: true,
+        has_changes,
+        notification: Some(notification.to_json()),
+    })
+}
+
+/// The approval a run waits for: its task token, kept until a decision arrives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PendingApproval {
+    run_id: String,
+    task_token: String,
+}
+
+fn pending_key(cluster: &str) -> String {
+    format!("{}pending-approval.json", ClusterKeys::new(cluster).prefix)
+}
+
+/// Approval step (a `.waitForTaskToken` task): remembers the task token until an approval
+/// file arrives. A newer run waiting for approval supersedes an older one.
+pub async fn await_approval<S: ObjectStore, X: Executions>(
+    store: &S,
+    sfn: &X,
+    run: &Run,
+    task_token: &str,
+) -> Result<Value, StepError> {
+    let key = pending_key(&run.cluster);
+    if let Some(old) = get_text(store, &key)
+        .await?
+        .and_then(|t| serde_json::from_str::<PendingApproval>(&t).ok())
+        && old.run_id != run.run_id
+    {
+        sfn.send_task_failure(
+            &old.task_token,
+            "PlanRejected",
+            &format!("superseded by run {} (a newer cluster.yaml)", run.run_id),
+        )
+        .await
+        .ok();
+    }
+    put_json(
+        store,
+        &key,
+        &PendingApproval {
+            run_id: run.run_id.clone(),
+            task_token: task_token.to_owned(),
+        },
+    )
+    .await?;
+    set_status(store, run, Phase::AwaitingApproval, |_| {}).await?;
+    Ok(json!({"waitingFor": ClusterKeys::new(&run.cluster).approval(&run.run_id)}))
+}
+
+/// Handles an approval file (`clusters/<name>/approvals/<run-id>.yaml`): resumes or rejects the
+/// waiting run. Returns what was done, for the log.
+pub async fn approval_request<S: ObjectStore, X: Executions>(
+    store: &S,
+    sfn: &X,
+    key: &str,
+) -> Result<Value, StepError> {
+    let cluster = ClusterKeys::cluster_of(key).ok_or_else(|| {
+        StepError::new(
+            "RequestInvalid",
+            format!("{key} is not under clusters/<name>/"),
+        )
+    })?;
+    let run_id = key
+        .rsplit('/')
+        .next()
+        .and_then(|f| f.strip_suffix(".yaml"))
+        .ok_or_else(|| {
+            StepError::new(
+                "RequestInvalid",
+                format!("{key}: expected approvals/<run-id>.yaml"),
+            )
+        })?;
+    let text = get_text(store, key)
+        .await?
+        .ok_or_else(|| StepError::new("RequestInvalid", format!("{key} is gone")))?;
+    let request = kubeline_core::pipeline::parse_approval(&text)
+        .map_err(|e| StepError::new("RequestInvalid", format!("{key}: {e}")))?;
+    let pending_key = pending_key(cluster);
+    let pending: PendingApproval = get_text(store, &pending_key)
+        .await?
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .filter(|p: &PendingApproval| p.run_id == run_id)
+        .ok_or_else(|| {
+            StepError::new(
+                "RequestInvalid",
+                format!("{key}: no run {run_id} of {cluster} is waiting for approval"),
+            )
+        })?;
+    match request.decision {
+        Decision::Approve => {
+            let out = json!({"decision": "approve", "by": request.by, "comment": request.comment});
+            sfn.send_task_success(&pending.task_token, &out.to_string())
+                .await?;
+        }
+        Decision::Reject => {
+            let cause = format!(
+                "rejected by {}{}",
+                request.by.as_deref().unwrap_or("an approver"),
+                request
+                    .comment
+                    .as_deref()
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default()
+            );
+            sfn.send_task_failure(&pending.task_token, "PlanRejected", &cause)
+                .await?;
+        }
+    }
+    store.delete(&pending_key).await?;
+    Ok(json!({"cluster": cluster, "runId": run_id, "decision": request.decision}))
+}
+
+/// What [`apply`] says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyOutput {
+    /// Every stack is complete.
+    pub done: bool,
+    /// The stack being worked on, when not done.
+    #[serde(default)]
+    pub current: Option<String>,
+    /// The chat message to publish (when done).
+    #[serde(default)]
+    pub notification: Option<Value>,
+}
+
+async fn stack_failure<C: Stacks>(cfn: &C, stack: &str, status: &str) -> StepError {
+    let reasons = match cfn.failed_resources(stack).await {
+        Ok(f) if !f.is_empty() => f
+            .iter()
+            .take(5)
+            .map(|r| {
+                format!(
+                    "{} ({}): {}: {}",
+                    r.logical_id, r.resource_type, r.status, r.reason
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => "no failed resource events".into(),
+    };
+    StepError::new(
+        "StackFailed",
+        format!("stack {stack} is {status}: {reasons}"),
+    )
+}
+
+/// Step 6: advances the apply by one move (execute the next change set, create the change set
+/// of a stack whose dependencies just appeared) and says whether every stack is done. The state
+/// machine calls it in a Wait/Choice loop.
+pub async fn apply<S: ObjectStore, C: Stacks>(
+    store: &S,
+    cfn: &C,
+    run: &Run,
+    rendered: &RenderOutput,
+) -> Result<ApplyOutput, StepError> {
+    let cs = run.change_set_name();
+    let keys = run.keys();
+    let executed_key = format!("{}executed.json", keys.run(&run.run_id));
+    let mut executed: Vec<String> = get_text(store, &executed_key)
+        .await?
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    for s in &rendered.stacks {
+        let info = cfn.describe_stack(&s.name).await?;
+        let status = info.as_ref().map(|i| i.status.as_str()).unwrap_or("");
+        let ran_here = executed.contains(&s.name);
+        if status.ends_with("_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS" {
+            return Ok(ApplyOutput {
+                done: false,
+                current: Some(s.name.clone()),
+                notification: None,
+            });
+        }
+        if ran_here {
+            if stacks::is_complete(status) {
+                continue;
+            }
+            return Err(stack_failure(cfn, &s.name, status).await);
+        }
+        let change_set = match cfn.describe_change_set(&s.name, &cs).await {
+            Ok(c) => Some(c),
+            Err(e)
+                if e.code() == Some("ChangeSetNotFound") || e.code() == Some("ValidationError") =>
+            {
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match change_set {
+            None if exists(info.as_ref()) => continue, // planned as no change
+            None => {
+                let req = change_set_request(store, run, s, true).await?;
+                cfn.create_change_set(&req).await?;
+                return Ok(ApplyOutput {
+                    done: false,
+                    current: Some(s.name.clone()),
+                    notification: None,
+                });
+            }
+            Some(c) if c.status == "CREATE_PENDING" || c.status == "CREATE_IN_PROGRESS" => {
+                return Ok(ApplyOutput {
+                    done: false,
+                    current: Some(s.name.clone()),
+                    notification: None,
+                });
+            }
+            Some(c) if c.status == "FAILED" && no_changes_reason(c.reason.as_deref()) => {
+                cfn.delete_change_set(&s.name, &cs).await?;
+                continue;
+            }
+            Some(c) if c.status == "FAILED" => {
+                return Err(StepError::new(
+                    "ChangeSetFailed",
+                    format!(
+                        "change set {cs} of stack {} failed: {}",
+                        s.name,
+                        c.reason.unwrap_or_default()
+                    ),
+                ));
+            }
+            Some(_) => {
+                cfn.execute_change_set(&s.name, &cs).await?;
+                executed.push(s.name.clone());
+                put_json(store, &executed_key, &executed).await?;
+                set_status(store, run, Phase::Applying, |_| {}).await?;
+                return Ok(ApplyOutput {
+                    done: false,
+                    current: Some(s.name.clone()),
+                    notification: None,
+                });
+            }
+        }
+    }
+    // Every stack is complete: record them and their outputs.
+    let cluster = load_cluster(store, run).await?;
+    let mut states = Vec::new();
+    for s in &rendered.stacks {
+        let info = cfn.describe_stack(&s.name).await?;
+        states.push(StackState {
+            name: s.name.clone(),
+            status: info
+                .as_ref()
+                .map(|i| i.status.clone())
+                .unwrap_or_else(|| "NOT_CREATED".into()),
+            outputs: info.map(|i| i.outputs).unwrap_or_default(),
+        });
+    }
+    let api = cluster
+        .api_endpoints
+        .first()
+        .map(|e| e.dns_name.to_string());
+    let status = set_status(store, run, Phase::Succeeded, |st| {
+        st.stacks = states.clone();
+        st.api_endpoint = api.clone();
+    })
+    .await?;
+    put_json(
+        store,
+        &format!("{}result.json", keys.run(&run.run_id)),
+        &json!({"outcome": "succeeded", "stacks": states, "executed": executed, "finishedAt": timestamp()}),
+    )
+    .await?;
+    Ok(ApplyOutput {
+        done: true,
+        current: None,
+        notification: Some(Chat::succeeded(&run.cluster, &run.run_id, &status).to_json()),
+    })
+}
+
+/// The Catch of every state: what failed, and the run (when it got that far).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailInput {
+    /// The run, if `start` succeeded.
+    #[serde(default)]
+    pub run: Option<Run>,
+    /// Otherwise the start input.
+    #[serde(default)]
+    pub input: Option<StartInput>,
+    /// Step Functions' error object: `{"Error": ..., "Cause": ...}`.
+    pub error: Value,
+}
+
+/// Records a failed (or rejected) run in `status.json` and `runs/<id>/result.json`; returns the
+/// chat message.
+pub async fn fail<S: ObjectStore>(store: &S, input: &FailInput) -> Result<Value, StepError> {
+    let run = match (&input.run, &input.input) {
+        (Some(r), _) => r.clone(),
+        (None, Some(i)) => Run {
+            cluster: ClusterKeys::cluster_of(&i.key)
+                .unwrap_or("unknown")
+                .to_owned(),
+            run_id: i.run_id.clone(),
+            bucket: i.bucket.clone(),
+            config_version: i.version.clone(),
+            approval: "auto".into(),
+            execution_arn: i.execution_arn.clone(),
+            started_at: timestamp(),
+        },
+        (None, None) => {
+            return Err(StepError::new(
+                "RequestInvalid",
+                "fail needs the run or the start input",
+            ));
+        }
+    };
+    let name = input.error["Error"]
+        .as_str()
+        .unwrap_or("Internal")
+        .to_owned();
+    let raw_cause = input.error["Cause"].as_str().unwrap_or_default();
+    // Lambda errors arrive as JSON ({"errorMessage": ...}); the local worker sends plain text.
+    let cause = serde_json::from_str::<Value>(raw_cause)
+        .ok()
+        .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| raw_cause.to_owned());
+    let error = RunError {
+        error: name.clone(),
+        cause: clip(&cause),
+    };
+    let rejected = name == "PlanRejected";
+    let phase = if rejected {
+        Phase::Rejected
+    } else {
+        Phase::Failed
+    };
+    set_status(store, &run, phase, |s| {
+        s.last_error = (!rejected).then(|| error.clone());
+    })
+    .await?;
+    put_json(
+        store,
+        &format!("{}result.json", run.keys().run(&run.run_id)),
+        &json!({"outcome": if rejected { "rejected" } else { "failed" }, "error": error, "finishedAt": timestamp()}),
+    )
+    .await?;
+    let chat = if rejected {
+        Chat::rejected(&run.cluster, &run.run_id, None, Some(&error.cause))
+    } else {
+        Chat::failed(&run.cluster, &run.run_id, &error)
+    };
+    Ok(chat.to_json())
+}
+
+/// The input of a destroy run: the request object and the execution handling it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestroyInput {
+    /// Installation bucket.
+    pub bucket: String,
+    /// `clusters/<name>/destroy.yaml`.
+    pub key: String,
+    /// Run id (the execution name).
+    pub run_id: String,
+    /// Execution ARN.
+    #[serde(default)]
+    pub execution_arn: Option<String>,
+}
+
+/// A confirmed destroy: the run and the stacks to delete, in deletion order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestroyPlan {
+    /// The run.
+    pub run: Run,
+    /// Stacks in deletion order (the reverse of apply order).
+    pub stacks: Vec<String>,
+}
+
+/// Destroy step 1: only a request that says `confirm: <cluster>` proceeds, and only when no
+/// stack has termination protection.
+pub async fn destroy_check<S: ObjectStore, C: Stacks>(
+    store: &S,
+    cfn: &C,
+    input: &DestroyInput,
+) -> Result<DestroyPlan, StepError> {
+    let cluster = ClusterKeys::cluster_of(&input.key).ok_or_else(|| {
+        StepError::new(
+            "RequestInvalid",
+            format!("{} is not under clusters/<name>/", input.key),
+        )
+    })?;
+    let keys = ClusterKeys::new(cluster);
+    let run = Run {
+        cluster: cluster.to_owned(),
+        run_id: input.run_id.clone(),
+        bucket: input.bucket.clone(),
+        config_version: None,
+        approval: "auto".into(),
+        execution_arn: input.execution_arn.clone(),
+        started_at: timestamp(),
+    };
+    let text = get_text(store, &input.key).await?.ok_or_else(|| {
+        StepError::new(
+            "DestroyNotConfirmed",
+            format!("{} is gone; nothing is destroyed", input.key),
+        )
+    })?;
+    store
+        .put(
+            &format!("{}destroy.yaml", keys.run(&run.run_id)),
+            text.clone().into_bytes(),
+            YAML,
+        )
+        .await?;
+    kubeline_core::pipeline::check_destroy(&text, cluster)
+        .map_err(|e| StepError::new("DestroyNotConfirmed", format!("{}: {e}", input.key)))?;
+    // The stacks kubeline created: from the last successful run, else from the current render.
+    let status: Option<Status> = get_text(store, &keys.status())
+        .await?
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let mut names: Vec<String> = status
+        .map(|s| s.stacks.into_iter().map(|x| x.name).collect())
+        .unwrap_or_default();
+    if names.is_empty()
+        && let Some(text) = get_text(store, &keys.config()).await?
+        && let Some(c) = validate::load(&text).cluster
+        && let Ok(r) = render::render(&c, &Templates::builtin())
+    {
+        names = r.stacks.into_iter().map(|s| s.name).collect();
+    }
+    names.reverse();
+    for name in &names {
+        if let Some(info) = cfn.describe_stack(name).await?
+            && info.termination_protection
+        {
+            return Err(StepError::new(
+                "TerminationProtected",
+                format!(
+                    "stack {name} has termination protection; nothing was deleted. Disable it with `aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name {name}` and request the destroy again"
+                ),
+            ));
+        }
+    }
+    set_status(store, &run, Phase::Destroying, |_| {}).await?;
+    Ok(DestroyPlan { run, stacks: names })
+}
+
+/// Destroy step 2, called in a Wait/Choice loop: deletes the next stack and says when all are
+/// gone.
+pub async fn destroy_advance<S: ObjectStore, C: Stacks>(
+    store: &S,
+    cfn: &C,
+    plan: &DestroyPlan,
+) -> Result<ApplyOutput, StepError> {
+    for name in &plan.stacks {
+        let Some(info) = cfn.describe_stack(name).await? else {
+            continue;
+        };
+        match info.status.as_str() {
+            "DELETE_COMPLETE" => continue,
+            "DELETE_IN_PROGRESS" => {
+                return Ok(ApplyOutput {
+                    done: false,
+                    current: Some(name.clone()),
+                    notification: None,
+                });
+            }
+            "DELETE_FAILED" => return Err(stack_failure(cfn, name, "DELETE_FAILED").await),
+            s if s.ends_with("_IN_PROGRESS") && s != "REVIEW_IN_PROGRESS" => {
+                return Ok(ApplyOutput {
+                    done: false,
+                    current: Some(name.clone()),
+                    notification: None,
+                });
+            }
+            _ => {
+                cfn.delete_stack(name).await?;
+                return Ok(ApplyOutput {
+                    done: false,
+                    current: Some(name.clone()),
+                    notification: None,
+                });
+            }
+        }
+    }
+    let run = &plan.run;
+    let keys = run.keys();
+    set_status(store, run, Phase::Destroyed, |s| {
+        s.stacks.clear();
+        s.api_endpoint = None;
+    })
+    .await?;
+    put_json(
+        store,
+        &format!("{}result.json", keys.run(&run.run_id)),
+        &json!({"outcome": "destroyed", "stacks": plan.stacks, "finishedAt": timestamp()}),
+    )
+    .await?;
+    store.delete(&keys.destroy()).await?;
+    Ok(ApplyOutput {
+        done: true,
+        current: None,
+        notification: Some(Chat::destroyed(&run.cluster, &run.run_id, &plan.stacks).to_json()),
+    })
+}

@@ -1,0 +1,77 @@
+//! The apply Lambda's handler: `plan` (change sets, described into the plan), `await-approval`
+//! and `approval` (the manual approval), `apply` (one move of the apply reconciler), `fail`
+//! (records a failed run).
+
+use kubeline_aws::executions::Executions;
+use kubeline_aws::stacks::Stacks;
+use kubeline_aws::store::ObjectStore;
+use kubeline_pipeline::steps::{self, FailInput, RenderOutput, Run};
+use kubeline_pipeline::{StepError, to_json};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// What the state machine (or the approval rule) asks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Request {
+    /// Create and describe the change sets; call until ready.
+    Plan {
+        /// The run.
+        run: Run,
+        /// The render.
+        rendered: RenderOutput,
+    },
+    /// Remember the task token of the approval step.
+    #[serde(rename_all = "camelCase")]
+    AwaitApproval {
+        /// The run.
+        run: Run,
+        /// The `.waitForTaskToken` token.
+        task_token: String,
+    },
+    /// An approval file was uploaded.
+    Approval {
+        /// Its key.
+        key: String,
+    },
+    /// Advance the apply by one move; call until done.
+    Apply {
+        /// The run.
+        run: Run,
+        /// The render.
+        rendered: RenderOutput,
+    },
+    /// Record a failed run.
+    Fail(FailInput),
+}
+
+/// The ports this function uses.
+#[derive(Debug, Clone)]
+pub struct Ports<S, C, X> {
+    /// The installation bucket.
+    pub store: S,
+    /// CloudFormation.
+    pub cfn: C,
+    /// Step Functions (task tokens).
+    pub sfn: X,
+}
+
+/// Handles one request.
+pub async fn handler<S: ObjectStore, C: Stacks, X: Executions>(
+    p: &Ports<S, C, X>,
+    req: Request,
+) -> Result<Value, StepError> {
+    match req {
+        Request::Plan { run, rendered } => {
+            to_json(steps::plan(&p.store, &p.cfn, &run, &rendered).await?)
+        }
+        Request::AwaitApproval { run, task_token } => {
+            steps::await_approval(&p.store, &p.sfn, &run, &task_token).await
+        }
+        Request::Approval { key } => steps::approval_request(&p.store, &p.sfn, &key).await,
+        Request::Apply { run, rendered } => {
+            to_json(steps::apply(&p.store, &p.cfn, &run, &rendered).await?)
+        }
+        Request::Fail(input) => steps::fail(&p.store, &input).await,
+    }
+}

@@ -1,0 +1,39 @@
+//! The credentials Lambda's handler: brings the cluster's PKI, tokens and encryption key up to
+//! date in the bucket, sealed with KMS.
+
+use kubeline_aws::kms::Kms;
+use kubeline_aws::store::ObjectStore;
+use kubeline_pipeline::StepError;
+use kubeline_pipeline::steps::{self, Run};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// What the state machine asks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Request {
+    /// Create what is missing, keep what is valid, renew what expires.
+    Issue {
+        /// The run.
+        run: Run,
+    },
+}
+
+/// The ports this function uses.
+#[derive(Debug, Clone)]
+pub struct Ports<S, K> {
+    /// The installation bucket.
+    pub store: S,
+    /// KMS.
+    pub kms: K,
+}
+
+/// Handles one request.
+pub async fn handler<S: ObjectStore, K: Kms>(
+    p: &Ports<S, K>,
+    req: Request,
+) -> Result<Value, StepError> {
+    match req {
+        Request::Issue { run } => steps::credentials(&p.store, &p.kms, &run).await,
+    }
+}

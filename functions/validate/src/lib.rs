@@ -1,0 +1,52 @@
+//! The validate Lambda's handler: `config` checks the uploaded cluster.yaml and starts the run;
+//! `templates` checks the rendered stacks with CloudFormation and the hosted zones.
+
+use kubeline_aws::dns::Dns;
+use kubeline_aws::stacks::Stacks;
+use kubeline_aws::store::ObjectStore;
+use kubeline_pipeline::steps::{self, RenderOutput, Run, StartInput};
+use kubeline_pipeline::{StepError, to_json};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// What the state machine asks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Request {
+    /// Validate the uploaded cluster.yaml and start the run.
+    Config {
+        /// The upload.
+        input: StartInput,
+    },
+    /// Validate the rendered templates.
+    Templates {
+        /// The run.
+        run: Run,
+        /// The render.
+        rendered: RenderOutput,
+    },
+}
+
+/// The ports this function uses.
+#[derive(Debug, Clone)]
+pub struct Ports<S, C, D> {
+    /// The installation bucket.
+    pub store: S,
+    /// CloudFormation.
+    pub cfn: C,
+    /// Route53.
+    pub dns: D,
+}
+
+/// Handles one request.
+pub async fn handler<S: ObjectStore, C: Stacks, D: Dns>(
+    p: &Ports<S, C, D>,
+    req: Request,
+) -> Result<Value, StepError> {
+    match req {
+        Request::Config { input } => to_json(steps::start(&p.store, &input).await?),
+        Request::Templates { run, rendered } => {
+            steps::check_templates(&p.store, &p.cfn, &p.dns, &run, &rendered).await
+        }
+    }
+}
