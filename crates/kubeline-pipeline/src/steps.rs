@@ -433,16 +433,16 @@ pub async fn check_templates<S: ObjectStore, C: Stacks, D: Dns>(
         }
     }
     for ep in &cluster.api_endpoints {
-        if let (true, Some(zone)) = (ep.record_set_managed, ep.hosted_zone_id.as_deref()) {
-            if !dns.hosted_zone_exists(zone).await? {
-                return Err(StepError::new(
-                    "HostedZoneMissing",
-                    format!(
-                        "apiEndpoints `{}`: hosted zone {zone} does not exist; create it or set recordSetManaged: false",
-                        ep.name
-                    ),
-                ));
-            }
+        if let (true, Some(zone)) = (ep.record_set_managed, ep.hosted_zone_id.as_deref())
+            && !dns.hosted_zone_exists(zone).await?
+        {
+            return Err(StepError::new(
+                "HostedZoneMissing",
+                format!(
+                    "apiEndpoints `{}`: hosted zone {zone} does not exist; create it or set recordSetManaged: false",
+                    ep.name
+                ),
+            ));
         }
     }
     Ok(json!({"validated": checked}))
