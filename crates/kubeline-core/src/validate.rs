@@ -759,7 +759,9 @@ impl Ctx<'_> {
             }
             let hosted_zone_id = match &lb.hosted_zone {
                 Some(z) => {
-                    let ok_id = z.id.starts_with('Z')
+                    // Route53 documents IDs only as at most 32 characters (AWS issues them
+                    // with a leading Z; emulators do not).
+                    let ok_id = !z.id.is_empty()
                         && z.id.len() <= 32
                         && z.id
                             .chars()

@@ -70,6 +70,31 @@ pub struct StartInput {
     pub execution_arn: Option<String>,
 }
 
+impl StartInput {
+    /// The input of a run from the EventBridge "Object Created" event's `detail`.
+    pub fn from_event_detail(
+        detail: &Value,
+        run_id: &str,
+        execution_arn: Option<String>,
+    ) -> Result<StartInput, StepError> {
+        let bucket = detail["bucket"]["name"].as_str();
+        let key = detail["object"]["key"].as_str();
+        let (Some(bucket), Some(key)) = (bucket, key) else {
+            return Err(StepError::new(
+                "RequestInvalid",
+                "the event has no detail.bucket.name or detail.object.key",
+            ));
+        };
+        Ok(StartInput {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version: detail["object"]["version-id"].as_str().map(str::to_owned),
+            run_id: run_id.to_owned(),
+            execution_arn,
+        })
+    }
+}
+
 /// What every later step gets: which run of which cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -96,15 +121,17 @@ impl Run {
     fn keys(&self) -> ClusterKeys {
         ClusterKeys::new(&self.cluster)
     }
-    /// The change set name of this run (CloudFormation: letter first, letters, digits, `-`).
-    pub fn change_set_name(&self) -> String {
-        let id: String = self
-            .run_id
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .take(100)
-            .collect();
-        format!("kubeline-{id}")
+    /// The change set name of this run for `stack` (CloudFormation: a letter first, then
+    /// letters, digits and `-`, at most 128). Unique per stack, which keeps emulators that
+    /// look change sets up by name alone right.
+    pub fn change_set_name(&self, stack: &str) -> String {
+        let clean = |s: &str, n: usize| -> String {
+            s.chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .take(n)
+                .collect()
+        };
+        format!("kubeline-{}-{}", clean(&self.run_id, 60), clean(stack, 60))
     }
 }
 
@@ -240,6 +267,19 @@ pub async fn start<S: ObjectStore>(store: &S, input: &StartInput) -> Result<Run,
             format!(
                 "{}: s3URI is s3://{}/{} but this installation keeps clusters in s3://{}; set `s3URI: s3://{}`",
                 input.key, cluster.s3.bucket, cluster.s3.prefix, input.bucket, input.bucket
+            ),
+        ));
+    }
+    if cluster.ami_id.is_none() {
+        let channel = format!("{:?}", cluster.release_channel).to_lowercase();
+        return Err(StepError::new(
+            "ConfigInvalid",
+            format!(
+                "{}: amiId is required by the pipeline (the stacks need the Flatcar AMI of {}); \
+                 take the `{}` channel's AMI for {} from \
+                 https://{}.release.flatcar-linux.net/amd64-usr/current/flatcar_production_ami_all.json \
+                 and set `amiId: ami-...`",
+                input.key, cluster.region, channel, cluster.region, channel,
             ),
         ));
     }
@@ -456,9 +496,9 @@ pub struct PlanOutput {
     pub ready: bool,
     /// Something changes.
     pub has_changes: bool,
-    /// The chat message to publish (when ready).
+    /// The chat message to publish (when ready), as the SNS message text.
     #[serde(default)]
-    pub notification: Option<Value>,
+    pub notification: Option<String>,
 }
 
 fn no_changes_reason(reason: Option<&str>) -> bool {
@@ -511,7 +551,7 @@ async fn change_set_request<S: ObjectStore>(
     };
     Ok(ChangeSetRequest {
         stack: s.name.clone(),
-        name: run.change_set_name(),
+        name: run.change_set_name(&s.name),
         template_body,
         template_url,
         create,
@@ -527,10 +567,10 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
     run: &Run,
     rendered: &RenderOutput,
 ) -> Result<PlanOutput, StepError> {
-    let cs = run.change_set_name();
     let mut ready = true;
     let mut stacks_plan = Vec::new();
     for s in &rendered.stacks {
+        let cs = run.change_set_name(&s.name);
         let info = cfn.describe_stack(&s.name).await?;
         if let Some(i) = &info {
             if i.status.ends_with("_IN_PROGRESS") && i.status != "REVIEW_IN_PROGRESS" {
@@ -659,7 +699,7 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
     Ok(PlanOutput {
         ready: true,
         has_changes,
-        notification: Some(notification.to_json()),
+        notification: Some(notification.to_json().to_string()),
     })
 }
 
@@ -782,9 +822,9 @@ pub struct ApplyOutput {
     /// The stack being worked on, when not done.
     #[serde(default)]
     pub current: Option<String>,
-    /// The chat message to publish (when done).
+    /// The chat message to publish (when done), as the SNS message text.
     #[serde(default)]
-    pub notification: Option<Value>,
+    pub notification: Option<String>,
 }
 
 async fn stack_failure<C: Stacks>(cfn: &C, stack: &str, status: &str) -> StepError {
@@ -817,7 +857,6 @@ pub async fn apply<S: ObjectStore, C: Stacks>(
     run: &Run,
     rendered: &RenderOutput,
 ) -> Result<ApplyOutput, StepError> {
-    let cs = run.change_set_name();
     let keys = run.keys();
     let executed_key = format!("{}executed.json", keys.run(&run.run_id));
     let mut executed: Vec<String> = get_text(store, &executed_key)
@@ -825,6 +864,7 @@ pub async fn apply<S: ObjectStore, C: Stacks>(
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
     for s in &rendered.stacks {
+        let cs = run.change_set_name(&s.name);
         let info = cfn.describe_stack(&s.name).await?;
         let status = info.as_ref().map(|i| i.status.as_str()).unwrap_or("");
         let ran_here = executed.contains(&s.name);
@@ -927,7 +967,11 @@ pub async fn apply<S: ObjectStore, C: Stacks>(
     Ok(ApplyOutput {
         done: true,
         current: None,
-        notification: Some(Chat::succeeded(&run.cluster, &run.run_id, &status).to_json()),
+        notification: Some(
+            Chat::succeeded(&run.cluster, &run.run_id, &status)
+                .to_json()
+                .to_string(),
+        ),
     })
 }
 
@@ -945,8 +989,8 @@ pub struct FailInput {
     pub error: Value,
 }
 
-/// Records a failed (or rejected) run in `status.json` and `runs/<id>/result.json`; returns the
-/// chat message.
+/// Records a failed (or rejected) run in `status.json` and `runs/<id>/result.json`; returns
+/// `{"notification": <chat message text>}`.
 pub async fn fail<S: ObjectStore>(store: &S, input: &FailInput) -> Result<Value, StepError> {
     let run = match (&input.run, &input.input) {
         (Some(r), _) => r.clone(),
@@ -1003,7 +1047,7 @@ pub async fn fail<S: ObjectStore>(store: &S, input: &FailInput) -> Result<Value,
     } else {
         Chat::failed(&run.cluster, &run.run_id, &error)
     };
-    Ok(chat.to_json())
+    Ok(json!({"notification": chat.to_json().to_string()}))
 }
 
 /// The input of a destroy run: the request object and the execution handling it.
@@ -1155,6 +1199,10 @@ pub async fn destroy_advance<S: ObjectStore, C: Stacks>(
     Ok(ApplyOutput {
         done: true,
         current: None,
-        notification: Some(Chat::destroyed(&run.cluster, &run.run_id, &plan.stacks).to_json()),
+        notification: Some(
+            Chat::destroyed(&run.cluster, &run.run_id, &plan.stacks)
+                .to_json()
+                .to_string(),
+        ),
     })
 }

@@ -3,6 +3,8 @@
 
 mod credentials;
 mod files;
+mod local;
+mod local_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -38,6 +40,9 @@ enum Command {
     Rotate(RotateCommand),
     /// Print the JSON Schema of cluster.yaml (for editor completion).
     Schema,
+    /// Run the whole pipeline on this machine against a local AWS emulator (moto, 127.0.0.1).
+    #[command(subcommand)]
+    Local(local_cmd::LocalCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,6 +137,7 @@ fn main() -> ExitCode {
         Command::Render(RenderCommand::Credentials(a)) => credentials::render(a),
         Command::Show(ShowCommand::Certificates(a)) => credentials::show(a),
         Command::Rotate(RotateCommand::Credentials(a)) => credentials::rotate(a),
+        Command::Local(c) => local_cmd::run(c),
         Command::Schema => {
             // Canonical (sorted keys): the same bytes whatever serde_json features the build has.
             print!(

@@ -14,9 +14,15 @@ use serde_json::Value;
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Request {
     /// Validate the uploaded cluster.yaml and start the run.
+    #[serde(rename_all = "camelCase")]
     Config {
-        /// The upload.
-        input: StartInput,
+        /// The EventBridge "Object Created" event's detail.
+        detail: Value,
+        /// The run id (execution name).
+        run_id: String,
+        /// The execution ARN.
+        #[serde(default)]
+        execution_arn: Option<String>,
     },
     /// Validate the rendered templates.
     Templates {
@@ -44,7 +50,14 @@ pub async fn handler<S: ObjectStore, C: Stacks, D: Dns>(
     req: Request,
 ) -> Result<Value, StepError> {
     match req {
-        Request::Config { input } => to_json(steps::start(&p.store, &input).await?),
+        Request::Config {
+            detail,
+            run_id,
+            execution_arn,
+        } => {
+            let input = StartInput::from_event_detail(&detail, &run_id, execution_arn)?;
+            to_json(steps::start(&p.store, &input).await?)
+        }
         Request::Templates { run, rendered } => {
             steps::check_templates(&p.store, &p.cfn, &p.dns, &run, &rendered).await
         }

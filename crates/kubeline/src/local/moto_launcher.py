@@ -1,0 +1,89 @@
+"""kubeline's local AWS emulator: moto on 127.0.0.1 with Step Functions execution enabled,
+two fixes to moto 5.2's change sets (stacks created through a change set get their outputs
+and exports, and change sets resolve Fn::ImportValue), and one to SendTaskFailure (moto drops
+the cause, which kubeline's failure records need). moto's ValidateTemplate runs cfn-lint and
+fails on warnings; AWS's checks syntax only, so only cfn-lint errors fail it here. Started by `kubeline local ...`; prints
+`ready` when listening and stops on SIGTERM or when stdin closes."""
+
+import os
+import signal
+import sys
+import threading
+
+port = int(sys.argv[1])
+os.environ["MOTO_PORT"] = str(port)  # Step Functions service integrations call back here
+
+from moto.core.config import default_user_config  # noqa: E402
+
+default_user_config["stepfunctions"] = {"execute_state_machine": True}
+
+from moto.cloudformation import models as cfn  # noqa: E402
+
+_create_change_set = cfn.CloudFormationBackend.create_change_set
+_execute_change_set = cfn.CloudFormationBackend.execute_change_set
+
+
+def create_change_set(self, *args, **kwargs):
+    change_set_id, stack_id = _create_change_set(self, *args, **kwargs)
+    stack = self.stacks[stack_id]
+    stack.cross_stack_resources = self.exports
+    stack.resource_map.cross_stack_resources = self.exports
+    return change_set_id, stack_id
+
+
+def execute_change_set(self, change_set_name, stack_name=None):
+    _execute_change_set(self, change_set_name, stack_name)
+    change_set = self.change_sets.get(change_set_name)
+    if change_set is None:
+        change_set = next(
+            c for c in self.change_sets.values() if c.change_set_name == change_set_name
+        )
+    stack = self.stacks[change_set.stack_id]
+    stack._parse_template()
+    stack.output_map = stack._create_output_map()
+    for export in stack.exports:
+        self.exports[export.name] = export
+
+
+_validate_template = cfn.CloudFormationBackend.validate_template
+
+
+def validate_template(self, template):
+    return [
+        m
+        for m in _validate_template(self, template)
+        if str(getattr(getattr(m, "rule", None), "id", "E")).startswith("E")
+    ]
+
+
+cfn.CloudFormationBackend.create_change_set = create_change_set
+cfn.CloudFormationBackend.execute_change_set = execute_change_set
+cfn.CloudFormationBackend.validate_template = validate_template
+
+from moto.core.responses import EmptyResult  # noqa: E402
+from moto.stepfunctions import responses as sfn_responses  # noqa: E402
+
+
+def send_task_failure(self):
+    self.stepfunction_backend.send_task_failure(
+        self._get_param("taskToken"),
+        error=self._get_param("error"),
+        cause=self._get_param("cause"),
+    )
+    return EmptyResult()
+
+
+sfn_responses.StepFunctionResponse.send_task_failure = send_task_failure
+
+from moto.server import ThreadedMotoServer  # noqa: E402
+
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+server.start()
+print("ready", flush=True)
+
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: stop.set())
+signal.signal(signal.SIGINT, lambda *_: stop.set())
+threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+stop.wait()
+server.stop()

@@ -1,0 +1,220 @@
+//! The in-process stand-ins for Lambda and EventBridge targets: the worker answers the state
+//! machines' queue tasks by calling the functions' handlers (the same code the Lambdas run);
+//! the router starts executions for uploads and hands approval files to the apply handler.
+
+use aws_config::SdkConfig;
+use kubeline_aws::dns::Route53;
+use kubeline_aws::executions::{Executions, StepFunctions};
+use kubeline_aws::kms::AwsKms;
+use kubeline_aws::stacks::CloudFormation;
+use kubeline_aws::store::S3Store;
+use kubeline_core::pipeline::{Chat, ClusterKeys};
+use kubeline_pipeline::StepError;
+use serde_json::{Value, json};
+
+use super::Installation;
+
+/// Every function's ports, over the emulator's clients.
+#[derive(Debug, Clone)]
+pub struct Functions {
+    validate: kubeline_fn_validate::Ports<S3Store, CloudFormation, Route53>,
+    credentials: kubeline_fn_credentials::Ports<S3Store, AwsKms>,
+    render: kubeline_fn_render::Ports<S3Store>,
+    apply: kubeline_fn_apply::Ports<S3Store, CloudFormation, StepFunctions>,
+    destroy: kubeline_fn_destroy::Ports<S3Store, CloudFormation>,
+}
+
+impl Functions {
+    /// The ports of every function.
+    pub fn new(conf: &SdkConfig, bucket: &str) -> Functions {
+        let store = S3Store::new(kubeline_aws::sdk::s3(conf), bucket);
+        let cfn = CloudFormation::new(kubeline_aws::sdk::cloudformation(conf));
+        let sfn = StepFunctions::new(kubeline_aws::sdk::sfn(conf));
+        Functions {
+            validate: kubeline_fn_validate::Ports {
+                store: store.clone(),
+                cfn: cfn.clone(),
+                dns: Route53::new(kubeline_aws::sdk::route53(conf)),
+            },
+            credentials: kubeline_fn_credentials::Ports {
+                store: store.clone(),
+                kms: AwsKms::new(kubeline_aws::sdk::kms(conf)),
+            },
+            render: kubeline_fn_render::Ports {
+                store: store.clone(),
+            },
+            apply: kubeline_fn_apply::Ports {
+                store: store.clone(),
+                cfn: cfn.clone(),
+                sfn,
+            },
+            destroy: kubeline_fn_destroy::Ports { store, cfn },
+        }
+    }
+
+    /// Calls function `name` with `payload`, as Lambda would.
+    pub async fn invoke(&self, name: &str, payload: Value) -> Result<Value, StepError> {
+        fn decode<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, StepError> {
+            serde_json::from_value(v)
+                .map_err(|e| StepError::new("RequestInvalid", format!("bad request: {e}")))
+        }
+        match name {
+            "validate" => kubeline_fn_validate::handler(&self.validate, decode(payload)?).await,
+            "credentials" => {
+                kubeline_fn_credentials::handler(&self.credentials, decode(payload)?).await
+            }
+            "render" => kubeline_fn_render::handler(&self.render, decode(payload)?).await,
+            "apply" => kubeline_fn_apply::handler(&self.apply, decode(payload)?).await,
+            "destroy" => kubeline_fn_destroy::handler(&self.destroy, decode(payload)?).await,
+            other => Err(StepError::new(
+                "RequestInvalid",
+                format!("no function named {other}"),
+            )),
+        }
+    }
+}
+
+async fn receive(sqs: &aws_sdk_sqs::Client, queue: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    match sqs
+        .receive_message()
+        .queue_url(queue)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+    {
+        Ok(out) => out.messages.unwrap_or_default(),
+        Err(_) => {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            vec![]
+        }
+    }
+}
+
+async fn delete(sqs: &aws_sdk_sqs::Client, queue: &str, m: &aws_sdk_sqs::types::Message) {
+    if let Some(h) = m.receipt_handle() {
+        let _ = sqs
+            .delete_message()
+            .queue_url(queue)
+            .receipt_handle(h)
+            .send()
+            .await;
+    }
+}
+
+/// Serves the state machines' tasks until aborted.
+pub async fn serve_tasks(conf: SdkConfig, install: Installation) {
+    let sqs = aws_sdk_sqs::Client::new(&conf);
+    let sfn = StepFunctions::new(kubeline_aws::sdk::sfn(&conf));
+    let functions = Functions::new(&conf, &install.bucket);
+    loop {
+        for m in receive(&sqs, &install.tasks_queue).await {
+            delete(&sqs, &install.tasks_queue, &m).await;
+            let body: Value = serde_json::from_str(m.body().unwrap_or("{}")).unwrap_or_default();
+            let token = body["taskToken"].as_str().unwrap_or_default().to_owned();
+            let function = body["function"].as_str().unwrap_or_default().to_owned();
+            let callback = body["callback"].as_bool().unwrap_or(true);
+            let result = functions.invoke(&function, body["payload"].clone()).await;
+            let sent = match result {
+                Ok(v) if callback => {
+                    sfn.send_task_success(&token, &json!({"Payload": v}).to_string())
+                        .await
+                }
+                Ok(_) => Ok(()), // the task waits for its own callback (approval)
+                Err(e) => sfn.send_task_failure(&token, e.name, &e.cause).await,
+            };
+            if let Err(e) = sent {
+                eprintln!("kubeline local: could not answer a {function} task: {e}");
+            }
+        }
+    }
+}
+
+/// A run id for an upload of `cluster`: `<cluster>-<UTC time>-<random>`.
+pub fn run_id(cluster: &str) -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let rand = kubeline_core::pki::random_bytes::<3>()
+        .map(hex_of)
+        .unwrap_or_default();
+    format!(
+        "{cluster}-{:04}{:02}{:02}T{:02}{:02}{:02}Z-{rand}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
+}
+
+fn hex_of(b: [u8; 3]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Does what the production EventBridge rules do, until aborted: cluster.yaml uploads start
+/// the pipeline, destroy.yaml uploads start the destroy state machine, approval files go to the
+/// apply function, and a deleted cluster.yaml is reported (and destroys nothing).
+pub async fn route_events(
+    conf: SdkConfig,
+    install: Installation,
+    started: tokio::sync::mpsc::UnboundedSender<(String, String)>,
+) {
+    let sqs = aws_sdk_sqs::Client::new(&conf);
+    let sfn = StepFunctions::new(kubeline_aws::sdk::sfn(&conf));
+    let sns = aws_sdk_sns::Client::new(&conf);
+    let functions = Functions::new(&conf, &install.bucket);
+    loop {
+        for m in receive(&sqs, &install.events_queue).await {
+            delete(&sqs, &install.events_queue, &m).await;
+            let body = m.body().unwrap_or("{}");
+            let event: Value = serde_json::from_str(body).unwrap_or_default();
+            let key = event["detail"]["object"]["key"]
+                .as_str()
+                .unwrap_or_default();
+            let kind = event["detail-type"].as_str().unwrap_or_default();
+            let Some(cluster) = ClusterKeys::cluster_of(key) else {
+                continue;
+            };
+            let keys = ClusterKeys::new(cluster);
+            let machine = if key == keys.config() && kind == "Object Created" {
+                Some(&install.pipeline_arn)
+            } else if key == keys.destroy() && kind == "Object Created" {
+                Some(&install.destroy_arn)
+            } else {
+                None
+            };
+            if let Some(machine) = machine {
+                let name = run_id(cluster);
+                match sfn.start_execution(machine, &name, body).await {
+                    Ok(arn) => {
+                        let _ = started.send((cluster.to_owned(), arn));
+                    }
+                    Err(e) => eprintln!("kubeline local: cannot start a run for {key}: {e}"),
+                }
+            } else if key.starts_with(&format!("{}approvals/", keys.prefix))
+                && kind == "Object Created"
+            {
+                let out = functions
+                    .invoke("apply", json!({"op": "approval", "key": key}))
+                    .await;
+                if let Err(e) = out {
+                    eprintln!("kubeline local: approval {key}: {e}");
+                }
+            } else if key == keys.config() && kind == "Object Deleted" {
+                let mut chat = Chat::no_changes(cluster, "-");
+                chat.title = format!("kubeline: {cluster} cluster.yaml deleted");
+                chat.summary = chat.title.clone();
+                chat.event_type = "ConfigDeleted".into();
+                chat.description = format!(
+                    "clusters/{cluster}/cluster.yaml was deleted; nothing was destroyed. To delete the cluster, upload clusters/{cluster}/destroy.yaml with `confirm: {cluster}`."
+                );
+                let _ = sns
+                    .publish()
+                    .topic_arn(&install.topic_arn)
+                    .message(chat.to_json().to_string())
+                    .send()
+                    .await;
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! `kubeline local demo` and `kubeline local up`: start the local pipeline, upload a
+//! cluster.yaml, follow the run state by state, and report plan, status, stacks and the chat
+//! notifications.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use kubeline_aws::executions::StepFunctions;
+use kubeline_aws::store::{ObjectStore, S3Store};
+use kubeline_core::pipeline::ClusterKeys;
+
+use crate::local::{self, LocalPipeline};
+
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Start the emulator, upload a sample cluster.yaml, follow the run, report, stop.
+    Demo(DemoArgs),
+    /// Keep a local pipeline running (until Ctrl-C) and print how to use it.
+    Up,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The cluster.yaml to upload (its KMS key, hosted zone and bucket are replaced by the
+    /// local installation's).
+    #[arg(long, default_value = "examples/cluster.yaml")]
+    pub config: PathBuf,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+}
+
+pub fn run(cmd: LocalCommand) -> Result<bool> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        match cmd {
+            LocalCommand::Demo(a) => demo(a).await,
+            LocalCommand::Up => up().await,
+        }
+    })
+}
+
+/// Uploads `text` as the cluster.yaml of its cluster; returns the cluster name.
+pub async fn upload(local: &LocalPipeline, text: &str) -> Result<String> {
+    let loaded = kubeline_core::validate::load(text);
+    let name = loaded
+        .config
+        .as_ref()
+        .map(|c| c.cluster_name.clone())
+        .context("the cluster.yaml has no readable clusterName")?;
+    let conf = local.emulator.sdk_config().await;
+    let store = S3Store::new(kubeline_aws::sdk::s3(&conf), &local.install.bucket);
+    let key = ClusterKeys::new(&name).config();
+    let version = store
+        .put(&key, text.as_bytes().to_vec(), "application/yaml")
+        .await?;
+    println!(
+        "uploaded s3://{}/{key} (version {})",
+        local.install.bucket,
+        version.as_deref().unwrap_or("-")
+    );
+    Ok(name)
+}
+
+async fn demo(a: DemoArgs) -> Result<bool> {
+    let text = std::fs::read_to_string(&a.config)
+        .with_context(|| format!("cannot read {}", a.config.display()))?;
+    let started = std::time::Instant::now();
+    println!("starting the local AWS emulator (moto on 127.0.0.1)…");
+    let mut local = LocalPipeline::start(false).await?;
+    println!(
+        "local installation ready at {}: bucket {}, state machine {}",
+        local.emulator.endpoint, local.install.bucket, local.install.pipeline_arn
+    );
+    let text = local::localise(&text, &local.install);
+    let cluster = upload(&local, &text).await?;
+    let (_, arn) = tokio::time::timeout(Duration::from_secs(60), local.started.recv())
+        .await
+        .context("no run started within 60 s of the upload (EventBridge → router)")?
+        .context("the router stopped")?;
+    let run_id = arn.rsplit(':').next().unwrap_or_default().to_owned();
+    println!("run {run_id} started by the upload; following it:");
+    let conf = local.emulator.sdk_config().await;
+    let sfn = StepFunctions::new(kubeline_aws::sdk::sfn(&conf));
+    let info = local::follow(&sfn, &arn, Duration::from_secs(a.timeout)).await?;
+    let status = local::report(&local, &cluster, &run_id).await?;
+    println!(
+        "\nrun {} {} in {:.1} s; stopping the emulator",
+        run_id,
+        info.status.to_lowercase(),
+        started.elapsed().as_secs_f64()
+    );
+    drop(local);
+    if info.status != "SUCCEEDED" {
+        bail!(
+            "the run ended {}: {}: {}",
+            info.status,
+            info.error.unwrap_or_default(),
+            info.cause.unwrap_or_default()
+        );
+    }
+    if status.is_none() {
+        bail!("the run succeeded but wrote no status.json");
+    }
+    Ok(true)
+}
+
+async fn up() -> Result<bool> {
+    let local = LocalPipeline::start(false).await?;
+    println!(
+        "kubeline local pipeline running on {}",
+        local.emulator.endpoint
+    );
+    println!("  bucket:        {}", local.install.bucket);
+    println!("  KMS key:       {}", local.install.kms_key_arn);
+    println!("  hosted zone:   {}", local.install.zone_id);
+    println!("  notifications: {}", local.install.notifications_queue);
+    println!("Use it with:");
+    println!(
+        "  export AWS_ENDPOINT_URL={} AWS_REGION={} AWS_ACCESS_KEY_ID=kubeline-local AWS_SECRET_ACCESS_KEY=kubeline-local",
+        local.emulator.endpoint,
+        local::REGION
+    );
+    println!(
+        "  aws s3 cp cluster.yaml s3://{}/clusters/<name>/cluster.yaml",
+        local.install.bucket
+    );
+    println!("Ctrl-C stops it.");
+    tokio::signal::ctrl_c().await.ok();
+    drop(local);
+    Ok(true)
+}
