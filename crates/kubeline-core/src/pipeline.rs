@@ -439,6 +439,13 @@ impl Chat {
         c
     }
 
+    /// A newer upload replaced the run's cluster.yaml before it started.
+    pub fn superseded(cluster: &str, run_id: &str, why: &str) -> Chat {
+        let mut c = Chat::base(cluster, run_id, "run superseded", "Superseded");
+        c.description = format!("{why}. Nothing was applied by this run.");
+        c
+    }
+
     /// The cluster was destroyed.
     pub fn destroyed(cluster: &str, run_id: &str, stacks: &[String]) -> Chat {
         let mut c = Chat::base(cluster, run_id, "destroyed", "Destroyed");

@@ -17,9 +17,11 @@ pub const ERROR_NAMES: &[&str] = &[
     "ChangeSetFailed",
     "StackFailed",
     "StackBusy",
+    "RunInProgress",
     "TerminationProtected",
     "DestroyNotConfirmed",
     "PlanRejected",
+    "Superseded",
     "RequestInvalid",
     "Throttled",
     "AccessDenied",
@@ -60,7 +62,7 @@ impl StepError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self.name,
-            "Throttled" | "AwsUnavailable" | "KmsUnavailable" | "StackBusy"
+            "Throttled" | "AwsUnavailable" | "KmsUnavailable" | "StackBusy" | "RunInProgress"
         )
     }
 }

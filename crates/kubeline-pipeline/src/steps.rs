@@ -177,6 +177,14 @@ async fn set_status<S: ObjectStore>(
     let previous: Option<Status> = get_text(store, &key)
         .await?
         .and_then(|t| serde_json::from_str(&t).ok());
+    let started = |t: &str| OffsetDateTime::parse(t, &Rfc3339).ok();
+    if let Some(p) = &previous
+        && p.run_id != run.run_id
+        && started(&p.started_at) > started(&run.started_at)
+    {
+        // A newer run owns status.json; this run's record is in runs/<id>/ only.
+        return Ok(p.clone());
+    }
     let mut status = match previous {
         Some(s) if s.run_id == run.run_id => s,
         other => Status {
@@ -202,9 +210,69 @@ async fn set_status<S: ObjectStore>(
     Ok(status)
 }
 
-/// Step 1: validates the uploaded cluster.yaml (the pinned version), records it in
-/// `runs/<id>/`, and starts `status.json`.
-pub async fn start<S: ObjectStore>(store: &S, input: &StartInput) -> Result<Run, StepError> {
+/// One run per cluster applies at a time: a run still in progress makes a newer one wait
+/// (`RunInProgress`, retried by the state machine), except a run that waits for approval,
+/// which the newer upload supersedes (its plan is rejected as stale).
+async fn take_turn<S: ObjectStore, X: Executions>(
+    store: &S,
+    sfn: &X,
+    cluster: &str,
+    run_id: &str,
+) -> Result<(), StepError> {
+    let keys = ClusterKeys::new(cluster);
+    let Some(prev) = get_text(store, &keys.status())
+        .await?
+        .and_then(|t| serde_json::from_str::<Status>(&t).ok())
+    else {
+        return Ok(());
+    };
+    if prev.run_id == run_id || prev.phase.is_final() {
+        return Ok(());
+    }
+    let alive = match &prev.execution_arn {
+        Some(arn) => match sfn.describe_execution(arn).await {
+            Ok(info) => info.status == "RUNNING",
+            Err(e) if e.is_transient() => return Err(e.into()),
+            Err(_) => false,
+        },
+        None => false,
+    };
+    if !alive {
+        return Ok(()); // a run that died without recording its end holds nothing
+    }
+    if prev.phase == Phase::AwaitingApproval {
+        let key = pending_key(cluster);
+        if let Some(p) = get_text(store, &key)
+            .await?
+            .and_then(|t| serde_json::from_str::<PendingApproval>(&t).ok())
+            .filter(|p| p.run_id == prev.run_id)
+        {
+            sfn.send_task_failure(
+                &p.task_token,
+                "PlanRejected",
+                &format!("superseded by run {run_id}: a newer cluster.yaml was uploaded"),
+            )
+            .await?;
+            store.delete(&key).await?;
+        }
+        return Ok(());
+    }
+    Err(StepError::new(
+        "RunInProgress",
+        format!(
+            "run {} of {cluster} is still {:?}; this run ({run_id}) starts when it ends",
+            prev.run_id, prev.phase
+        ),
+    ))
+}
+
+/// Step 1: waits its turn, validates the uploaded cluster.yaml (the pinned version), records it
+/// in `runs/<id>/`, and starts `status.json`.
+pub async fn start<S: ObjectStore, X: Executions>(
+    store: &S,
+    sfn: &X,
+    input: &StartInput,
+) -> Result<Run, StepError> {
     let cluster_name = ClusterKeys::cluster_of(&input.key).ok_or_else(|| {
         StepError::new(
             "RequestInvalid",
@@ -212,6 +280,7 @@ pub async fn start<S: ObjectStore>(store: &S, input: &StartInput) -> Result<Run,
         )
     })?;
     let keys = ClusterKeys::new(cluster_name);
+    take_turn(store, sfn, cluster_name, &input.run_id).await?;
     let object = store
         .get(&input.key, input.version.as_deref())
         .await?
@@ -226,6 +295,19 @@ pub async fn start<S: ObjectStore>(store: &S, input: &StartInput) -> Result<Run,
                 ),
             )
         })?;
+    // Events can arrive out of order: only the newest upload is applied.
+    if let Some(v) = &input.version
+        && let Some(latest) = store.get(&input.key, None).await?
+        && latest.version.as_ref().is_some_and(|l| l != v)
+    {
+        return Err(StepError::new(
+            "Superseded",
+            format!(
+                "cluster.yaml version {v} was replaced by version {} before this run started; the newer upload's run applies it",
+                latest.version.unwrap_or_default()
+            ),
+        ));
+    }
     let run = Run {
         cluster: cluster_name.to_owned(),
         run_id: input.run_id.clone(),
@@ -989,9 +1071,46 @@ pub struct FailInput {
     pub error: Value,
 }
 
-/// Records a failed (or rejected) run in `status.json` and `runs/<id>/result.json`; returns
-/// `{"notification": <chat message text>}`.
-pub async fn fail<S: ObjectStore>(store: &S, input: &FailInput) -> Result<Value, StepError> {
+/// Removes what a run that ends before applying leaves in CloudFormation: its change sets, and
+/// the empty stacks (REVIEW_IN_PROGRESS) that its CREATE change sets made.
+async fn clean_up<S: ObjectStore, C: Stacks>(
+    store: &S,
+    cfn: &C,
+    run: &Run,
+) -> Result<(), StepError> {
+    let rendered: Option<RenderOutput> = get_text(
+        store,
+        &format!("{}render.json", run.keys().run(&run.run_id)),
+    )
+    .await?
+    .and_then(|t| serde_json::from_str(&t).ok());
+    let Some(rendered) = rendered else {
+        return Ok(());
+    };
+    for s in &rendered.stacks {
+        let cs = run.change_set_name(&s.name);
+        if let Ok(c) = cfn.describe_change_set(&s.name, &cs).await
+            && c.execution_status.as_deref() != Some("EXECUTE_COMPLETE")
+        {
+            cfn.delete_change_set(&s.name, &cs).await.ok();
+        }
+        if let Some(info) = cfn.describe_stack(&s.name).await?
+            && info.status == "REVIEW_IN_PROGRESS"
+        {
+            cfn.delete_stack(&s.name).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records a failed, rejected or superseded run in `status.json` (unless a newer run owns it)
+/// and `runs/<id>/result.json`, after removing the run's unexecuted change sets and empty
+/// stacks; returns `{"notification": <chat message text>}`.
+pub async fn fail<S: ObjectStore, C: Stacks>(
+    store: &S,
+    cfn: &C,
+    input: &FailInput,
+) -> Result<Value, StepError> {
     let run = match (&input.run, &input.input) {
         (Some(r), _) => r.clone(),
         (None, Some(i)) => Run {
@@ -1026,26 +1145,35 @@ pub async fn fail<S: ObjectStore>(store: &S, input: &FailInput) -> Result<Value,
         error: name.clone(),
         cause: clip(&cause),
     };
-    let rejected = name == "PlanRejected";
-    let phase = if rejected {
-        Phase::Rejected
-    } else {
-        Phase::Failed
+    clean_up(store, cfn, &run).await?;
+    let outcome = match name.as_str() {
+        "PlanRejected" => "rejected",
+        "Superseded" => "superseded",
+        _ => "failed",
     };
-    set_status(store, &run, phase, |s| {
-        s.last_error = (!rejected).then(|| error.clone());
-    })
-    .await?;
+    match outcome {
+        // A superseded run never started: the newer run owns status.json.
+        "superseded" => {}
+        "rejected" => {
+            set_status(store, &run, Phase::Rejected, |s| s.last_error = None).await?;
+        }
+        _ => {
+            set_status(store, &run, Phase::Failed, |s| {
+                s.last_error = Some(error.clone())
+            })
+            .await?;
+        }
+    }
     put_json(
         store,
         &format!("{}result.json", run.keys().run(&run.run_id)),
-        &json!({"outcome": if rejected { "rejected" } else { "failed" }, "error": error, "finishedAt": timestamp()}),
+        &json!({"outcome": outcome, "error": error, "finishedAt": timestamp()}),
     )
     .await?;
-    let chat = if rejected {
-        Chat::rejected(&run.cluster, &run.run_id, None, Some(&error.cause))
-    } else {
-        Chat::failed(&run.cluster, &run.run_id, &error)
+    let chat = match outcome {
+        "rejected" => Chat::rejected(&run.cluster, &run.run_id, None, Some(&error.cause)),
+        "superseded" => Chat::superseded(&run.cluster, &run.run_id, &error.cause),
+        _ => Chat::failed(&run.cluster, &run.run_id, &error),
     };
     Ok(json!({"notification": chat.to_json().to_string()}))
 }

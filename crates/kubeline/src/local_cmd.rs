@@ -8,10 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use kubeline_aws::executions::StepFunctions;
-use kubeline_aws::store::{ObjectStore, S3Store};
 use kubeline_core::pipeline::ClusterKeys;
 
-use crate::local::{self, LocalPipeline};
+use kubeline::local::{self, LocalPipeline};
 
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
@@ -46,44 +45,26 @@ pub fn run(cmd: LocalCommand) -> Result<bool> {
     })
 }
 
-/// Uploads `text` as the cluster.yaml of its cluster; returns the cluster name.
-pub async fn upload(local: &LocalPipeline, text: &str) -> Result<String> {
-    let loaded = kubeline_core::validate::load(text);
-    let name = loaded
-        .config
-        .as_ref()
-        .map(|c| c.cluster_name.clone())
-        .context("the cluster.yaml has no readable clusterName")?;
-    let conf = local.emulator.sdk_config().await;
-    let store = S3Store::new(kubeline_aws::sdk::s3(&conf), &local.install.bucket);
-    let key = ClusterKeys::new(&name).config();
-    let version = store
-        .put(&key, text.as_bytes().to_vec(), "application/yaml")
-        .await?;
-    println!(
-        "uploaded s3://{}/{key} (version {})",
-        local.install.bucket,
-        version.as_deref().unwrap_or("-")
-    );
-    Ok(name)
-}
-
 async fn demo(a: DemoArgs) -> Result<bool> {
     let text = std::fs::read_to_string(&a.config)
         .with_context(|| format!("cannot read {}", a.config.display()))?;
     let started = std::time::Instant::now();
     println!("starting the local AWS emulator (moto on 127.0.0.1)…");
-    let mut local = LocalPipeline::start(false).await?;
+    let mut local =
+        LocalPipeline::start(std::path::Path::new("."), &local::tools_dir(), false).await?;
     println!(
         "local installation ready at {}: bucket {}, state machine {}",
         local.emulator.endpoint, local.install.bucket, local.install.pipeline_arn
     );
     let text = local::localise(&text, &local.install);
-    let cluster = upload(&local, &text).await?;
-    let (_, arn) = tokio::time::timeout(Duration::from_secs(60), local.started.recv())
-        .await
-        .context("no run started within 60 s of the upload (EventBridge → router)")?
-        .context("the router stopped")?;
+    let (cluster, version) = local::upload(&local, &text).await?;
+    println!(
+        "uploaded s3://{}/{} (version {})",
+        local.install.bucket,
+        ClusterKeys::new(&cluster).config(),
+        version.as_deref().unwrap_or("-")
+    );
+    let (_, arn) = local::next_run(&mut local, Duration::from_secs(60)).await?;
     let run_id = arn.rsplit(':').next().unwrap_or_default().to_owned();
     println!("run {run_id} started by the upload; following it:");
     let conf = local.emulator.sdk_config().await;
@@ -112,7 +93,7 @@ async fn demo(a: DemoArgs) -> Result<bool> {
 }
 
 async fn up() -> Result<bool> {
-    let local = LocalPipeline::start(false).await?;
+    let local = LocalPipeline::start(std::path::Path::new("."), &local::tools_dir(), false).await?;
     println!(
         "kubeline local pipeline running on {}",
         local.emulator.endpoint

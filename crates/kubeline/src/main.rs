@@ -3,7 +3,6 @@
 
 mod credentials;
 mod files;
-mod local;
 mod local_cmd;
 
 use std::path::{Path, PathBuf};

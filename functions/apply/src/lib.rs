@@ -72,6 +72,6 @@ pub async fn handler<S: ObjectStore, C: Stacks, X: Executions>(
         Request::Apply { run, rendered } => {
             to_json(steps::apply(&p.store, &p.cfn, &run, &rendered).await?)
         }
-        Request::Fail(input) => steps::fail(&p.store, &input).await,
+        Request::Fail(input) => steps::fail(&p.store, &p.cfn, &input).await,
     }
 }

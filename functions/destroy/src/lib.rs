@@ -45,6 +45,6 @@ pub async fn handler<S: ObjectStore, C: Stacks>(
         Request::Advance { plan } => {
             to_json(steps::destroy_advance(&p.store, &p.cfn, &plan).await?)
         }
-        Request::Fail(input) => steps::fail(&p.store, &input).await,
+        Request::Fail(input) => steps::fail(&p.store, &p.cfn, &input).await,
     }
 }

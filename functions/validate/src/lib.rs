@@ -2,6 +2,7 @@
 //! `templates` checks the rendered stacks with CloudFormation and the hosted zones.
 
 use kubeline_aws::dns::Dns;
+use kubeline_aws::executions::Executions;
 use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
 use kubeline_pipeline::steps::{self, RenderOutput, Run, StartInput};
@@ -35,18 +36,20 @@ pub enum Request {
 
 /// The ports this function uses.
 #[derive(Debug, Clone)]
-pub struct Ports<S, C, D> {
+pub struct Ports<S, C, D, X> {
     /// The installation bucket.
     pub store: S,
     /// CloudFormation.
     pub cfn: C,
     /// Route53.
     pub dns: D,
+    /// Step Functions (one run per cluster at a time).
+    pub sfn: X,
 }
 
 /// Handles one request.
-pub async fn handler<S: ObjectStore, C: Stacks, D: Dns>(
-    p: &Ports<S, C, D>,
+pub async fn handler<S: ObjectStore, C: Stacks, D: Dns, X: Executions>(
+    p: &Ports<S, C, D, X>,
     req: Request,
 ) -> Result<Value, StepError> {
     match req {
@@ -56,7 +59,7 @@ pub async fn handler<S: ObjectStore, C: Stacks, D: Dns>(
             execution_arn,
         } => {
             let input = StartInput::from_event_detail(&detail, &run_id, execution_arn)?;
-            to_json(steps::start(&p.store, &input).await?)
+            to_json(steps::start(&p.store, &p.sfn, &input).await?)
         }
         Request::Templates { run, rendered } => {
             steps::check_templates(&p.store, &p.cfn, &p.dns, &run, &rendered).await

@@ -4,6 +4,7 @@
 #![recursion_limit = "256"]
 
 use kubeline_aws::dns::Route53;
+use kubeline_aws::executions::StepFunctions;
 use kubeline_aws::stacks::CloudFormation;
 use kubeline_aws::store::S3Store;
 use kubeline_fn_validate::{Ports, handler};
@@ -16,6 +17,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         store: S3Store::new(kubeline_aws::sdk::s3(&conf), lambda::bucket()?),
         cfn: CloudFormation::new(kubeline_aws::sdk::cloudformation(&conf)),
         dns: Route53::new(kubeline_aws::sdk::route53(&conf)),
+        sfn: StepFunctions::new(kubeline_aws::sdk::sfn(&conf)),
     };
     lambda::serve(move |req| {
         let ports = ports.clone();

@@ -19,6 +19,7 @@ pub struct Emulator {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
+    launcher: std::path::PathBuf,
 }
 
 fn python(tools: &Path) -> std::path::PathBuf {
@@ -103,6 +104,7 @@ impl Emulator {
         Ok(Emulator {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
+            launcher,
         })
     }
 
@@ -127,5 +129,6 @@ impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.launcher);
     }
 }

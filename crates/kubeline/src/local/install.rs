@@ -62,7 +62,8 @@ async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<(String, String)
 }
 
 /// Turns a production definition into the local one: substitutions filled in, every Lambda
-/// task sent to `tasks_queue` instead (same flow, Retry and Catch), waits shortened to 1 s.
+/// task sent to `tasks_queue` instead (same flow, Retry and Catch), waits and retry intervals
+/// shortened to 1 s.
 pub fn localise_definition(definition: &str, topic_arn: &str, tasks_queue: &str) -> Result<String> {
     let mut text = definition.replace("${NotificationTopicArn}", topic_arn);
     for f in ["Validate", "Credentials", "Render", "Apply", "Destroy"] {
@@ -99,6 +100,12 @@ pub fn localise_definition(definition: &str, topic_arn: &str, tasks_queue: &str)
         }
         if st["Type"] == "Wait" {
             st["Seconds"] = json!(1);
+        }
+        if let Some(retries) = st.get_mut("Retry").and_then(Value::as_array_mut) {
+            for r in retries {
+                r["IntervalSeconds"] = json!(1);
+                r["BackoffRate"] = json!(1.0);
+            }
         }
     }
     Ok(serde_json::to_string(&v)?)

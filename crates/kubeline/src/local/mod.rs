@@ -50,11 +50,11 @@ pub struct LocalPipeline {
 }
 
 impl LocalPipeline {
-    /// Starts moto, creates the installation, and starts the worker and the router.
-    pub async fn start(quiet: bool) -> Result<LocalPipeline> {
-        let emulator = Emulator::start(&tools_dir(), quiet).await?;
+    /// Starts moto (installed under `tools` if missing), creates the installation with the
+    /// state machines of `root/statemachine/`, and starts the worker and the router.
+    pub async fn start(root: &Path, tools: &Path, quiet: bool) -> Result<LocalPipeline> {
+        let emulator = Emulator::start(tools, quiet).await?;
         let conf = emulator.sdk_config().await;
-        let root = Path::new(".");
         let install = Installation::create(&conf, root).await?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let tasks = vec![
@@ -97,6 +97,42 @@ pub fn localise(text: &str, install: &Installation) -> String {
         .join("\n");
     out.push('\n');
     out
+}
+
+/// Uploads `text` as the cluster.yaml of its cluster; returns the cluster name and the new
+/// object version.
+pub async fn upload(local: &LocalPipeline, text: &str) -> Result<(String, Option<String>)> {
+    use kubeline_aws::store::ObjectStore as _;
+    let loaded = kubeline_core::validate::load(text);
+    let name = loaded
+        .config
+        .as_ref()
+        .map(|c| c.cluster_name.clone())
+        .context("the cluster.yaml has no readable clusterName")?;
+    let conf = local.emulator.sdk_config().await;
+    let store =
+        kubeline_aws::store::S3Store::new(kubeline_aws::sdk::s3(&conf), &local.install.bucket);
+    let version = store
+        .put(
+            &ClusterKeys::new(&name).config(),
+            text.as_bytes().to_vec(),
+            "application/yaml",
+        )
+        .await?;
+    Ok((name, version))
+}
+
+/// Waits for the router to start the next run; returns (cluster, execution ARN).
+pub async fn next_run(local: &mut LocalPipeline, within: Duration) -> Result<(String, String)> {
+    tokio::time::timeout(within, local.started.recv())
+        .await
+        .with_context(|| {
+            format!(
+                "no run started within {} s (EventBridge → router)",
+                within.as_secs()
+            )
+        })?
+        .context("the router stopped")
 }
 
 /// Follows one execution, printing each state as it is entered; returns its final description.

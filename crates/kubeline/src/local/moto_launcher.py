@@ -2,7 +2,9 @@
 two fixes to moto 5.2's change sets (stacks created through a change set get their outputs
 and exports, and change sets resolve Fn::ImportValue), and one to SendTaskFailure (moto drops
 the cause, which kubeline's failure records need). moto's ValidateTemplate runs cfn-lint and
-fails on warnings; AWS's checks syntax only, so only cfn-lint errors fail it here. Started by `kubeline local ...`; prints
+fails on warnings; AWS's checks syntax only, so only cfn-lint errors fail it here. moto's stack
+deletion leaves route tables with (faked) subnet associations behind, which then blocks the
+VPC; deleting a VPC here drops them first, as deleting the stack's resources would. Started by `kubeline local ...`; prints
 `ready` when listening and stops on SIGTERM or when stdin closes."""
 
 import os
@@ -59,6 +61,23 @@ def validate_template(self, template):
 cfn.CloudFormationBackend.create_change_set = create_change_set
 cfn.CloudFormationBackend.execute_change_set = execute_change_set
 cfn.CloudFormationBackend.validate_template = validate_template
+
+from moto.ec2.models.vpcs import VPCBackend  # noqa: E402
+
+_delete_vpc = VPCBackend.delete_vpc
+
+
+def delete_vpc(self, vpc_id):
+    for table in list(self.describe_route_tables(filters={"vpc-id": vpc_id})):
+        if table.main_association_id is None and not self.describe_subnets(
+            filters={"vpc-id": vpc_id}
+        ):
+            table._associations.clear()
+            self.route_tables.pop(table.id, None)
+    return _delete_vpc(self, vpc_id)
+
+
+VPCBackend.delete_vpc = delete_vpc
 
 from moto.core.responses import EmptyResult  # noqa: E402
 from moto.stepfunctions import responses as sfn_responses  # noqa: E402

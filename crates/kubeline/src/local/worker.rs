@@ -17,7 +17,7 @@ use super::Installation;
 /// Every function's ports, over the emulator's clients.
 #[derive(Debug, Clone)]
 pub struct Functions {
-    validate: kubeline_fn_validate::Ports<S3Store, CloudFormation, Route53>,
+    validate: kubeline_fn_validate::Ports<S3Store, CloudFormation, Route53, StepFunctions>,
     credentials: kubeline_fn_credentials::Ports<S3Store, AwsKms>,
     render: kubeline_fn_render::Ports<S3Store>,
     apply: kubeline_fn_apply::Ports<S3Store, CloudFormation, StepFunctions>,
@@ -35,6 +35,7 @@ impl Functions {
                 store: store.clone(),
                 cfn: cfn.clone(),
                 dns: Route53::new(kubeline_aws::sdk::route53(conf)),
+                sfn: sfn.clone(),
             },
             credentials: kubeline_fn_credentials::Ports {
                 store: store.clone(),

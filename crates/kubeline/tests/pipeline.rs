@@ -1,0 +1,436 @@
+//! The whole pipeline against moto through the local runner: the real state machine
+//! definitions, the EventBridge routing, the worker calling the Lambda handlers. A fresh cluster
+//! is created, the same upload again changes nothing, a config error fails and touches nothing,
+//! destroy needs its confirmation; manual approval is rejected and approved; a newer upload
+//! supersedes a plan waiting for approval and waits for a running apply.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kubeline::local::{self, LocalPipeline};
+use kubeline_aws::executions::{ExecutionInfo, Executions, StepFunctions};
+use kubeline_aws::stacks::{CloudFormation, Stacks};
+use kubeline_aws::store::{ObjectStore, S3Store};
+use kubeline_core::pipeline::{ClusterKeys, Phase, Plan, StackAction, Status};
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+const STACKS: [&str; 4] = [
+    "demo-network",
+    "demo-etcd",
+    "demo-control-plane",
+    "demo-node-pool-general",
+];
+
+struct Env {
+    local: LocalPipeline,
+    store: S3Store,
+    cfn: CloudFormation,
+    sfn: StepFunctions,
+    conf: aws_config::SdkConfig,
+}
+
+async fn env() -> Env {
+    let local = LocalPipeline::start(&root(), &root().join(".tools"), true)
+        .await
+        .expect("local pipeline");
+    let conf = local.emulator.sdk_config().await;
+    Env {
+        store: S3Store::new(kubeline_aws::sdk::s3(&conf), &local.install.bucket),
+        cfn: CloudFormation::new(kubeline_aws::sdk::cloudformation(&conf)),
+        sfn: StepFunctions::new(kubeline_aws::sdk::sfn(&conf)),
+        conf,
+        local,
+    }
+}
+
+impl Env {
+    fn demo(&self, edit: impl FnOnce(String) -> String) -> String {
+        let text = std::fs::read_to_string(root().join("examples/cluster.yaml")).expect("example");
+        edit(local::localise(&text, &self.local.install))
+    }
+
+    async fn put(&self, key: &str, text: &str) -> Option<String> {
+        self.store
+            .put(key, text.as_bytes().to_vec(), "application/yaml")
+            .await
+            .expect("put")
+    }
+
+    /// Uploads a cluster.yaml and returns the run it starts.
+    async fn upload(&mut self, text: &str) -> (String, String) {
+        let (_, version) = local::upload(&self.local, text).await.expect("upload");
+        let (_, arn) = local::next_run(&mut self.local, Duration::from_secs(60))
+            .await
+            .expect("a run starts");
+        (arn, version.expect("versioned bucket"))
+    }
+
+    async fn finish(&self, arn: &str) -> ExecutionInfo {
+        for _ in 0..600 {
+            let info = self.sfn.describe_execution(arn).await.expect("describe");
+            if info.status != "RUNNING" {
+                return info;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("{arn} did not finish in 120 s");
+    }
+
+    async fn json<T: serde::de::DeserializeOwned>(&self, key: &str) -> T {
+        local::read_json(&self.store, key)
+            .await
+            .expect("read")
+            .unwrap_or_else(|| panic!("{key} missing"))
+    }
+
+    async fn status(&self) -> Status {
+        self.json(&ClusterKeys::new("demo").status()).await
+    }
+
+    async fn wait_phase(&self, phase: Phase) -> Status {
+        for _ in 0..600 {
+            if let Some(s) =
+                local::read_json::<Status>(&self.store, &ClusterKeys::new("demo").status())
+                    .await
+                    .expect("read")
+                && s.phase == phase
+            {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("status.json never reached {phase:?}");
+    }
+
+    async fn stack_statuses(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in STACKS {
+            out.push(
+                self.cfn
+                    .describe_stack(s)
+                    .await
+                    .expect("describe")
+                    .map(|i| i.status)
+                    .unwrap_or_else(|| "NONE".into()),
+            );
+        }
+        out
+    }
+
+    async fn notifications(&self) -> Vec<Value> {
+        let texts = self
+            .local
+            .install
+            .drain_notifications(&self.conf)
+            .await
+            .expect("drain");
+        for t in &texts {
+            assert!(
+                !t.contains("PRIVATE KEY"),
+                "a secret in a notification: {t}"
+            );
+        }
+        texts
+            .iter()
+            .map(|t| serde_json::from_str(t).expect("chat JSON"))
+            .collect()
+    }
+
+    async fn objects(&self, prefix: &str) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for k in self.store.list(prefix).await.expect("list") {
+            let bytes = self
+                .store
+                .get(&k, None)
+                .await
+                .expect("get")
+                .expect("object")
+                .bytes;
+            out.push((k, bytes));
+        }
+        out
+    }
+}
+
+fn run_id(arn: &str) -> String {
+    arn.rsplit(':').next().unwrap_or_default().to_owned()
+}
+
+fn titles(notes: &[Value]) -> Vec<String> {
+    notes
+        .iter()
+        .map(|n| {
+            n["content"]["title"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_then_no_changes_then_a_config_error_then_destroy() {
+    let mut e = env().await;
+    let keys = ClusterKeys::new("demo");
+    let text = e.demo(|t| t);
+
+    // A fresh cluster: every stack created, recorded and notified.
+    let (arn, version) = e.upload(&text).await;
+    let info = e.finish(&arn).await;
+    assert_eq!(info.status, "SUCCEEDED", "{info:?}");
+    let run = run_id(&arn);
+    let status = e.status().await;
+    assert_eq!(status.phase, Phase::Succeeded);
+    assert_eq!(status.run_id, run);
+    assert_eq!(status.config_version.as_deref(), Some(version.as_str()));
+    assert_eq!(status.api_endpoint.as_deref(), Some("demo.k8s.example.com"));
+    assert_eq!(
+        status
+            .stacks
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>(),
+        STACKS
+    );
+    assert!(status.stacks.iter().all(|s| s.status == "CREATE_COMPLETE"));
+    assert!(
+        status
+            .certificates
+            .as_ref()
+            .is_some_and(|c| c.days_left >= 364)
+    );
+    assert_eq!(e.stack_statuses().await, vec!["CREATE_COMPLETE"; 4]);
+    let recorded = e
+        .store
+        .get(&format!("{}cluster.yaml", keys.run(&run)), None)
+        .await
+        .expect("get")
+        .expect("the run's cluster.yaml");
+    assert_eq!(recorded.bytes, text.as_bytes());
+    let plan: Plan = e.json(&format!("{}plan.json", keys.run(&run))).await;
+    assert!(plan.stacks.iter().all(|s| s.action == StackAction::Create));
+    assert!(
+        plan.stacks[0]
+            .changes
+            .iter()
+            .any(|c| c.resource_type == "AWS::EC2::VPC")
+    );
+    let result: Value = e.json(&format!("{}result.json", keys.run(&run))).await;
+    assert_eq!(result["outcome"], "succeeded");
+    let creds = e.objects(&keys.credentials()).await;
+    assert!(creds.iter().any(|(k, _)| k.ends_with("/ca.pem")));
+    for (k, bytes) in &creds {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !text.contains("PRIVATE KEY"),
+            "{k} holds a private key in plain"
+        );
+        if k.ends_with(".enc") {
+            assert!(text.starts_with("kubeline-envelope: 1"), "{k}");
+        }
+    }
+    let notes = e.notifications().await;
+    assert_eq!(
+        titles(&notes),
+        ["kubeline: demo plan ready", "kubeline: demo applied"]
+    );
+    assert!(
+        notes
+            .iter()
+            .all(|n| n["metadata"]["threadId"] == "kubeline-demo")
+    );
+
+    // The same cluster.yaml again: no changes, no stack touched, no credential rewritten.
+    let (arn2, _) = e.upload(&text).await;
+    assert_eq!(e.finish(&arn2).await.status, "SUCCEEDED");
+    let status = e.status().await;
+    assert_eq!(status.phase, Phase::NoChanges);
+    let plan: Plan = e
+        .json(&format!("{}plan.json", keys.run(&run_id(&arn2))))
+        .await;
+    assert!(
+        plan.stacks
+            .iter()
+            .all(|s| s.action == StackAction::NoChange),
+        "{plan:?}"
+    );
+    assert_eq!(e.stack_statuses().await, vec!["CREATE_COMPLETE"; 4]);
+    assert_eq!(
+        e.objects(&keys.credentials()).await,
+        creds,
+        "credentials rewritten"
+    );
+    assert_eq!(
+        titles(&e.notifications().await),
+        ["kubeline: demo no changes"]
+    );
+
+    // A config error: the run fails with every problem named, nothing is applied.
+    let bad = text.replace("count: 2", "count: zero");
+    e.put(&keys.config(), &bad).await;
+    let (_, arn3) = local::next_run(&mut e.local, Duration::from_secs(60))
+        .await
+        .expect("run");
+    let info = e.finish(&arn3).await;
+    assert_eq!(info.status, "FAILED");
+    assert_eq!(info.error.as_deref(), Some("ConfigInvalid"));
+    let status = e.status().await;
+    assert_eq!(status.phase, Phase::Failed);
+    let err = status.last_error.expect("last error");
+    assert_eq!(err.error, "ConfigInvalid");
+    assert!(err.cause.contains("count"), "{}", err.cause);
+    assert_eq!(e.stack_statuses().await, vec!["CREATE_COMPLETE"; 4]);
+    let notes = e.notifications().await;
+    assert_eq!(titles(&notes), ["kubeline: demo failed"]);
+    assert!(
+        notes[0]["content"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("ConfigInvalid"))
+    );
+
+    // Destroy needs `confirm: demo`.
+    e.put(&keys.destroy(), "confirm: prod\n").await;
+    let (_, arn4) = local::next_run(&mut e.local, Duration::from_secs(60))
+        .await
+        .expect("run");
+    let info = e.finish(&arn4).await;
+    assert_eq!(
+        info.error.as_deref(),
+        Some("DestroyNotConfirmed"),
+        "{info:?}"
+    );
+    assert_eq!(e.stack_statuses().await, vec!["CREATE_COMPLETE"; 4]);
+    e.put(&keys.destroy(), "confirm: demo\n").await;
+    let (_, arn5) = local::next_run(&mut e.local, Duration::from_secs(60))
+        .await
+        .expect("run");
+    let info = e.finish(&arn5).await;
+    assert_eq!(
+        info.status, "SUCCEEDED",
+        "{:?} {:?}",
+        info.error, info.cause
+    );
+    assert!(
+        e.stack_statuses()
+            .await
+            .iter()
+            .all(|s| s == "NONE" || s == "DELETE_COMPLETE")
+    );
+    assert_eq!(e.status().await.phase, Phase::Destroyed);
+    let titles = titles(&e.notifications().await);
+    assert_eq!(
+        titles,
+        ["kubeline: demo failed", "kubeline: demo destroyed"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_approval_rejected_then_superseded_then_approved() {
+    let mut e = env().await;
+    let keys = ClusterKeys::new("demo");
+    let text = e.demo(|t| t.replace("approval: auto", "approval: manual"));
+
+    // Rejected: nothing is applied.
+    let (arn, _) = e.upload(&text).await;
+    e.wait_phase(Phase::AwaitingApproval).await;
+    let notes = e.notifications().await;
+    assert_eq!(titles(&notes), ["kubeline: demo plan awaiting approval"]);
+    let run = run_id(&arn);
+    assert!(
+        notes[0]["content"]["nextSteps"][0]
+            .as_str()
+            .is_some_and(|s| s.contains(&keys.approval(&run)))
+    );
+    e.put(
+        &keys.approval(&run),
+        "decision: reject\nby: alice\ncomment: not today\n",
+    )
+    .await;
+    let info = e.finish(&arn).await;
+    assert_eq!(info.error.as_deref(), Some("PlanRejected"), "{info:?}");
+    let status = e.status().await;
+    assert_eq!(status.phase, Phase::Rejected);
+    // The rejected plan's change set and the empty stack it made are gone.
+    assert!(
+        e.stack_statuses()
+            .await
+            .iter()
+            .all(|s| s == "NONE" || s == "DELETE_COMPLETE"),
+        "{:?}",
+        e.stack_statuses().await
+    );
+
+    // A newer upload supersedes a plan still waiting for approval.
+    let (older, _) = e.upload(&text).await;
+    e.wait_phase(Phase::AwaitingApproval).await;
+    let (newer, _) = e.upload(&text).await;
+    let info = e.finish(&older).await;
+    assert_eq!(info.error.as_deref(), Some("PlanRejected"));
+    assert!(info.cause.unwrap_or_default().contains("superseded"));
+    let status = e.wait_phase(Phase::AwaitingApproval).await;
+    assert_eq!(status.run_id, run_id(&newer));
+
+    // Approved: applied.
+    e.put(
+        &keys.approval(&run_id(&newer)),
+        "decision: approve\nby: bob\n",
+    )
+    .await;
+    assert_eq!(e.finish(&newer).await.status, "SUCCEEDED");
+    assert_eq!(e.status().await.phase, Phase::Succeeded);
+    assert_eq!(e.stack_statuses().await, vec!["CREATE_COMPLETE"; 4]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_quick_uploads_never_apply_concurrently_and_the_newest_wins() {
+    let mut e = env().await;
+    let keys = ClusterKeys::new("demo");
+    let text = e.demo(|t| t);
+    let changed = text.replace("count: 2", "count: 3");
+    local::upload(&e.local, &text).await.expect("upload 1");
+    let (_, v2) = local::upload(&e.local, &changed).await.expect("upload 2");
+    let v2 = v2.expect("versioned");
+    // The events may arrive in either order; both runs start.
+    let (_, a) = local::next_run(&mut e.local, Duration::from_secs(60))
+        .await
+        .expect("run");
+    let (_, b) = local::next_run(&mut e.local, Duration::from_secs(60))
+        .await
+        .expect("run");
+    let (ia, ib) = (e.finish(&a).await, e.finish(&b).await);
+    let mut outcomes = Vec::new();
+    for arn in [&a, &b] {
+        let r: Value = e
+            .json(&format!("{}result.json", keys.run(&run_id(arn))))
+            .await;
+        outcomes.push(r["outcome"].as_str().unwrap_or_default().to_owned());
+    }
+    outcomes.sort();
+    // The older upload either applied first (and the newer one updated after it) or was
+    // superseded before it started; never two applies at once, never the older one last.
+    assert!(
+        outcomes == ["succeeded", "succeeded"] || outcomes == ["succeeded", "superseded"],
+        "{outcomes:?} {ia:?} {ib:?}"
+    );
+    let status = e.status().await;
+    assert_eq!(status.phase, Phase::Succeeded);
+    assert_eq!(
+        status.config_version.as_deref(),
+        Some(v2.as_str()),
+        "the newest upload wins"
+    );
+    let plan: Plan = e
+        .json(&format!("{}plan.json", keys.run(&status.run_id)))
+        .await;
+    let pool = plan.stacks.last().expect("pool stack");
+    assert!(
+        pool.changes
+            .iter()
+            .any(|c| c.resource_type == "AWS::AutoScaling::AutoScalingGroup"),
+        "{plan:?}"
+    );
+}
