@@ -16,7 +16,11 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("openssl", "openssl"),
     ("etcd", "etcd-server"),
     ("etcdctl", "etcd-client"),
+    ("npm", "npm"),
 ];
+
+/// npm packages the tests need, installed into .tools/node.
+const NPM_PACKAGES: &[&str] = &["asl-validator@4.0.0"];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -173,6 +177,25 @@ fn install_tools(root: &Path) -> Result<()> {
             bail!("{bin} is still missing after installing the Debian package {pkg}");
         }
     }
+    install_node_tools(root)
+}
+
+/// Installs the pinned npm packages into `.tools/node`, only when the pins changed.
+fn install_node_tools(root: &Path) -> Result<()> {
+    let dir = root.join(".tools/node");
+    let wanted = NPM_PACKAGES.join("\n");
+    let stamp = dir.join(".kubeline-packages");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str())
+        && dir.join("node_modules/.bin/asl-validator").is_file()
+    {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir)?;
+    run(Command::new("npm")
+        .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+        .arg(&dir)
+        .args(NPM_PACKAGES))?;
+    std::fs::write(&stamp, wanted)?;
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use kubeline_aws::stacks::{CloudFormation, Stacks};
 use kubeline_core::pipeline::{ClusterKeys, Plan, Status};
 
 pub use self::emulator::Emulator;
-pub use self::install::Installation;
+pub use self::install::{FUNCTION_ARN_PREFIX, Installation, localise_definition};
 
 /// Region of the local installation.
 pub const REGION: &str = "eu-west-1";

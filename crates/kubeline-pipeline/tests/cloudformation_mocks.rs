@@ -1,0 +1,313 @@
+//! The plan and apply steps against CloudFormation answers moto cannot give (aws-smithy-mocks):
+//! throttling that clears up, throttling that does not, a change set that fails to create, and
+//! a stack that fails and rolls back, whose failing resources' reasons must reach the error.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::config::retry::RetryConfig;
+use aws_sdk_cloudformation::operation::create_change_set::CreateChangeSetOutput;
+use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
+use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEventsOutput;
+use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
+use aws_sdk_cloudformation::types::{
+    Change, ChangeAction, ChangeSetStatus, ExecutionStatus, ResourceChange, ResourceStatus, Stack,
+    StackEvent, StackStatus,
+};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use kubeline_aws::error::AwsError;
+use kubeline_aws::stacks::CloudFormation;
+use kubeline_aws::store::{Object, ObjectStore};
+use kubeline_pipeline::steps::{self, RenderOutput, RenderedStack, Run};
+
+/// An in-memory bucket.
+#[derive(Default)]
+struct MemStore(Mutex<BTreeMap<String, Vec<u8>>>);
+
+impl ObjectStore for MemStore {
+    async fn get(&self, key: &str, _: Option<&str>) -> Result<Option<Object>, AwsError> {
+        Ok(self.0.lock().expect("lock").get(key).map(|b| Object {
+            bytes: b.clone(),
+            version: None,
+        }))
+    }
+    async fn put(&self, key: &str, bytes: Vec<u8>, _: &str) -> Result<Option<String>, AwsError> {
+        self.0.lock().expect("lock").insert(key.to_owned(), bytes);
+        Ok(None)
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
+        Ok(self
+            .0
+            .lock()
+            .expect("lock")
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
+    async fn delete(&self, key: &str) -> Result<(), AwsError> {
+        self.0.lock().expect("lock").remove(key);
+        Ok(())
+    }
+}
+
+const TEMPLATE: &str =
+    r#"{"Resources":{"Vpc":{"Type":"AWS::EC2::VPC","Properties":{"CidrBlock":"10.0.0.0/16"}}}}"#;
+
+fn run() -> Run {
+    Run {
+        cluster: "demo".into(),
+        run_id: "r1".into(),
+        bucket: "b".into(),
+        config_version: None,
+        approval: "auto".into(),
+        execution_arn: None,
+        started_at: "2026-11-25T00:00:00Z".into(),
+    }
+}
+
+fn store_with_template() -> (MemStore, RenderOutput) {
+    let store = MemStore::default();
+    let key = "clusters/demo/assets/h/stack-templates/network.json".to_owned();
+    store
+        .0
+        .lock()
+        .expect("lock")
+        .insert(key.clone(), TEMPLATE.as_bytes().to_vec());
+    let rendered = RenderOutput {
+        assets: "clusters/demo/assets/h/".into(),
+        stacks: vec![RenderedStack {
+            name: "demo-network".into(),
+            template_key: key,
+            depends_on: vec![],
+            tags: BTreeMap::new(),
+            needs_template_url: false,
+        }],
+    };
+    (store, rendered)
+}
+
+fn cfn(rules: &[&Rule]) -> CloudFormation {
+    let retry = RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(1));
+    let client: Client = match rules {
+        [a] => mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [*a], |c| c
+            .retry_config(retry.clone())),
+        [a, b] => mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, [*a, *b], |c| c
+            .retry_config(retry.clone())),
+        [a, b, c2] => mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::MatchAny,
+            [*a, *b, *c2],
+            |c| c.retry_config(retry.clone())
+        ),
+        [a, b, c2, d] => mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::MatchAny,
+            [*a, *b, *c2, *d],
+            |c| c.retry_config(retry.clone())
+        ),
+        _ => unreachable!("tests use one to four rules"),
+    };
+    CloudFormation::new(client)
+}
+
+fn query_error(code: &str, message: &str) -> Option<String> {
+    Some(format!(
+        "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>x</RequestId></ErrorResponse>"
+    ))
+}
+
+fn no_stack() -> Rule {
+    mock!(Client::describe_stacks)
+        .sequence()
+        .http_status(
+            400,
+            query_error(
+                "ValidationError",
+                "Stack with id demo-network does not exist",
+            ),
+        )
+        .repeatedly()
+        .build()
+}
+
+fn no_change_set_then(status: ChangeSetStatus, reason: Option<&'static str>) -> Rule {
+    mock!(Client::describe_change_set)
+        .sequence()
+        .http_status(
+            400,
+            query_error(
+                "ChangeSetNotFound",
+                "ChangeSet [kubeline-r1-demo-network] does not exist",
+            ),
+        )
+        .output(move || {
+            DescribeChangeSetOutput::builder()
+                .status(status.clone())
+                .set_status_reason(reason.map(str::to_owned))
+                .execution_status(ExecutionStatus::Available)
+                .changes(
+                    Change::builder()
+                        .resource_change(
+                            ResourceChange::builder()
+                                .action(ChangeAction::Add)
+                                .logical_resource_id("Vpc")
+                                .resource_type("AWS::EC2::VPC")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        })
+        .repeatedly()
+        .build()
+}
+
+fn create_ok() -> Rule {
+    mock!(Client::create_change_set)
+        .then_output(|| CreateChangeSetOutput::builder().id("cs-1").build())
+}
+
+#[tokio::test]
+async fn throttling_is_retried_then_the_plan_is_made() {
+    let (store, rendered) = store_with_template();
+    let throttled_then_missing = mock!(Client::describe_stacks)
+        .sequence()
+        .http_status(400, query_error("Throttling", "Rate exceeded"))
+        .times(2)
+        .http_status(
+            400,
+            query_error(
+                "ValidationError",
+                "Stack with id demo-network does not exist",
+            ),
+        )
+        .repeatedly()
+        .build();
+    let cs = no_change_set_then(ChangeSetStatus::CreateComplete, None);
+    let create = create_ok();
+    let cfn = cfn(&[&throttled_then_missing, &cs, &create]);
+    let out = steps::plan(&store, &cfn, &run(), &rendered)
+        .await
+        .expect("plan");
+    assert!(out.ready && out.has_changes);
+    assert_eq!(create.num_calls(), 1);
+    assert!(throttled_then_missing.num_calls() >= 3);
+    let plan =
+        String::from_utf8(store.0.lock().expect("lock")["clusters/demo/runs/r1/plan.json"].clone())
+            .expect("utf8");
+    assert!(plan.contains("AWS::EC2::VPC"), "{plan}");
+}
+
+#[tokio::test]
+async fn persistent_throttling_is_a_transient_error_for_the_state_machine() {
+    let (store, rendered) = store_with_template();
+    let throttled = mock!(Client::describe_stacks)
+        .sequence()
+        .http_status(400, query_error("Throttling", "Rate exceeded"))
+        .repeatedly()
+        .build();
+    let cfn = cfn(&[&throttled]);
+    let err = steps::plan(&store, &cfn, &run(), &rendered)
+        .await
+        .expect_err("throttled");
+    assert_eq!(err.name, "Throttled");
+    assert!(err.is_transient());
+}
+
+#[tokio::test]
+async fn a_change_set_that_fails_to_create_names_the_reason() {
+    let (store, rendered) = store_with_template();
+    let missing = no_stack();
+    let cs = no_change_set_then(
+        ChangeSetStatus::Failed,
+        Some(
+            "Template format error: Unresolved resource dependencies [Subnet] in the Resources block of the template",
+        ),
+    );
+    let create = create_ok();
+    let cfn = cfn(&[&missing, &cs, &create]);
+    let err = steps::plan(&store, &cfn, &run(), &rendered)
+        .await
+        .expect_err("failed");
+    assert_eq!(err.name, "ChangeSetFailed");
+    assert!(
+        err.cause
+            .contains("Unresolved resource dependencies [Subnet]"),
+        "{}",
+        err.cause
+    );
+    assert!(!err.is_transient());
+}
+
+#[tokio::test]
+async fn a_stack_that_fails_and_rolls_back_reports_the_failed_resources() {
+    let (store, rendered) = store_with_template();
+    // This run executed the stack's change set; CloudFormation then rolled it back.
+    store.0.lock().expect("lock").insert(
+        "clusters/demo/runs/r1/executed.json".into(),
+        br#"["demo-network"]"#.to_vec(),
+    );
+    let rolled_back = mock!(Client::describe_stacks).then_output(|| {
+        DescribeStacksOutput::builder()
+            .stacks(
+                Stack::builder()
+                    .stack_name("demo-network")
+                    .stack_status(StackStatus::RollbackComplete)
+                    .creation_time(aws_sdk_cloudformation::primitives::DateTime::from_secs(0))
+                    .build(),
+            )
+            .build()
+    });
+    let events = mock!(Client::describe_stack_events).then_output(|| {
+        DescribeStackEventsOutput::builder()
+            .stack_events(
+                StackEvent::builder()
+                    .stack_id("s")
+                    .event_id("e2")
+                    .stack_name("demo-network")
+                    .logical_resource_id("demo-network")
+                    .resource_status(ResourceStatus::RollbackComplete)
+                    .timestamp(aws_sdk_cloudformation::primitives::DateTime::from_secs(2))
+                    .build(),
+            )
+            .stack_events(
+                StackEvent::builder()
+                    .stack_id("s")
+                    .event_id("e1")
+                    .stack_name("demo-network")
+                    .logical_resource_id("NatGatewayA")
+                    .resource_type("AWS::EC2::NatGateway")
+                    .resource_status(ResourceStatus::CreateFailed)
+                    .resource_status_reason("The maximum number of addresses has been reached. (Service: Ec2, Status Code: 400)")
+                    .timestamp(aws_sdk_cloudformation::primitives::DateTime::from_secs(1))
+                    .build(),
+            )
+            .build()
+    });
+    let cfn = cfn(&[&rolled_back, &events]);
+    let err = steps::apply(&store, &cfn, &run(), &rendered)
+        .await
+        .expect_err("rolled back");
+    assert_eq!(err.name, "StackFailed");
+    assert!(
+        err.cause.contains("demo-network is ROLLBACK_COMPLETE"),
+        "{}",
+        err.cause
+    );
+    assert!(
+        err.cause.contains(
+            "NatGatewayA (AWS::EC2::NatGateway): CREATE_FAILED: The maximum number of addresses"
+        ),
+        "{}",
+        err.cause
+    );
+    assert!(
+        !err.cause.contains("demo-network (AWS"),
+        "the stack's own event is not a resource"
+    );
+}

@@ -1,0 +1,210 @@
+//! Contracts between the state machines, the Lambdas and the sample events: every definition
+//! passes asl-validator; every error name a Retry or Catch uses exists in the code; every
+//! function a definition calls is a crate in functions/; the local runner replaces every
+//! substitution; every file in events/ deserialises into its handler's input.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+
+use kubeline_pipeline::error::ERROR_NAMES;
+use kubeline_pipeline::steps::StartInput;
+use kubeline_tests::{outcome, repo_root, run};
+use serde_json::Value;
+
+fn definitions() -> Vec<(PathBuf, Value)> {
+    let dir = repo_root().join("statemachine");
+    let mut out: Vec<(PathBuf, Value)> = std::fs::read_dir(&dir)
+        .expect("statemachine/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".asl.json"))
+        .map(|p| {
+            let v = serde_json::from_str(&std::fs::read_to_string(&p).expect("read"))
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            (p, v)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(out.len(), 2, "pipeline and destroy");
+    out
+}
+
+fn asl_validator() -> PathBuf {
+    let p = repo_root().join(".tools/node/node_modules/.bin/asl-validator");
+    assert!(
+        p.is_file(),
+        "asl-validator is not installed: run `cargo xtask test` (it installs every tool the tests use)"
+    );
+    p
+}
+
+#[test]
+fn every_definition_passes_asl_validator() {
+    for (path, _) in definitions() {
+        let (ok, out) = outcome(&run(Command::new(asl_validator())
+            .arg("--json-path")
+            .arg(&path)));
+        assert!(ok && out.contains("is valid"), "{}: {out}", path.display());
+    }
+    // Negative control: a transition to a state that does not exist.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let bad = tmp.path().join("bad.asl.json");
+    std::fs::write(
+        &bad,
+        r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"Missing"}}}"#,
+    )
+    .expect("write");
+    let (ok, out) = outcome(&run(Command::new(asl_validator())
+        .arg("--json-path")
+        .arg(&bad)));
+    assert!(!ok, "asl-validator accepted a dangling Next: {out}");
+}
+
+fn walk<'a>(v: &'a Value, f: &mut impl FnMut(&'a Value)) {
+    f(v);
+    match v {
+        Value::Object(m) => m.values().for_each(|x| walk(x, f)),
+        Value::Array(a) => a.iter().for_each(|x| walk(x, f)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_error_name_in_retry_and_catch_exists_in_the_code() {
+    let mut used = BTreeSet::new();
+    for (_, def) in definitions() {
+        for st in def["States"].as_object().expect("States").values() {
+            for key in ["Retry", "Catch"] {
+                for rule in st[key].as_array().into_iter().flatten() {
+                    for name in rule["ErrorEquals"].as_array().into_iter().flatten() {
+                        used.insert(name.as_str().unwrap_or_default().to_owned());
+                    }
+                }
+            }
+        }
+    }
+    let ours: Vec<&String> = used
+        .iter()
+        .filter(|n| !n.starts_with("States.") && !n.starts_with("Lambda."))
+        .collect();
+    assert!(ours.len() >= 5, "{used:?}");
+    for name in ours {
+        assert!(
+            ERROR_NAMES.contains(&name.as_str()),
+            "{name} is used in a Retry/Catch but no step returns it"
+        );
+    }
+    // And the transient ones are exactly what the state machine retries.
+    for name in [
+        "Throttled",
+        "AwsUnavailable",
+        "KmsUnavailable",
+        "StackBusy",
+        "RunInProgress",
+    ] {
+        assert!(used.contains(name), "{name} is never retried");
+    }
+}
+
+#[test]
+fn every_called_function_is_a_crate_and_the_local_runner_fills_every_substitution() {
+    for (path, def) in definitions() {
+        let mut functions = BTreeSet::new();
+        walk(&def, &mut |v| {
+            if let Some(s) = v.as_str()
+                && let Some(name) = s
+                    .strip_prefix("${")
+                    .and_then(|r| r.strip_suffix("FunctionArn}"))
+            {
+                functions.insert(name.to_lowercase());
+            }
+        });
+        assert!(!functions.is_empty(), "{}", path.display());
+        for f in &functions {
+            assert!(
+                repo_root()
+                    .join("functions")
+                    .join(f)
+                    .join("Cargo.toml")
+                    .is_file(),
+                "{}: function {f} has no crate functions/{f}",
+                path.display()
+            );
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        let local = kubeline::local::localise_definition(
+            &text,
+            "arn:aws:sns:eu-west-1:123456789012:t",
+            "http://127.0.0.1/q",
+        )
+        .expect("localise");
+        assert!(
+            !local.contains("${"),
+            "{}: an unfilled substitution",
+            path.display()
+        );
+        assert!(
+            !local.contains("lambda:invoke"),
+            "{}: a Lambda task left",
+            path.display()
+        );
+    }
+}
+
+fn event_files(dir: &str) -> Vec<(String, Value)> {
+    let d = repo_root().join("events").join(dir);
+    let mut out: Vec<(String, Value)> = std::fs::read_dir(&d)
+        .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
+        .flatten()
+        .map(|e| {
+            let name = format!("events/{dir}/{}", e.file_name().to_string_lossy());
+            let v = serde_json::from_str(&std::fs::read_to_string(e.path()).expect("read"))
+                .unwrap_or_else(|err| panic!("{name}: {err}"));
+            (name, v)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(!out.is_empty(), "events/{dir} is empty");
+    out
+}
+
+fn decodes<T: serde::de::DeserializeOwned>(name: &str, v: &Value) {
+    if let Err(e) = serde_json::from_value::<T>(v.clone()) {
+        panic!("{name} does not deserialise into its handler's input: {e}");
+    }
+}
+
+#[test]
+fn every_sample_event_deserialises_into_its_handlers_input() {
+    for (name, v) in event_files("eventbridge") {
+        let input = StartInput::from_event_detail(&v["detail"], "run-1", None)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(input.key.starts_with("clusters/team-a/"), "{name}");
+        assert_eq!(v["source"], "aws.s3", "{name}");
+    }
+    for (name, v) in event_files("validate") {
+        decodes::<kubeline_fn_validate::Request>(&name, &v);
+    }
+    for (name, v) in event_files("credentials") {
+        decodes::<kubeline_fn_credentials::Request>(&name, &v);
+    }
+    for (name, v) in event_files("render") {
+        decodes::<kubeline_fn_render::Request>(&name, &v);
+    }
+    for (name, v) in event_files("apply") {
+        decodes::<kubeline_fn_apply::Request>(&name, &v);
+    }
+    for (name, v) in event_files("destroy") {
+        decodes::<kubeline_fn_destroy::Request>(&name, &v);
+    }
+    // Negative control: an unknown op is refused.
+    let bad = serde_json::json!({"op": "explode"});
+    assert!(serde_json::from_value::<kubeline_fn_apply::Request>(bad).is_err());
+}
+
+#[test]
+fn the_asl_validator_tool_is_the_pinned_one() {
+    let (ok, out) = outcome(&run(Command::new(asl_validator()).arg("--version")));
+    assert!(ok && out.trim() == "4.0.0", "{out}");
+}
