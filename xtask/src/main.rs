@@ -37,6 +37,9 @@ fn main() -> Result<()> {
             "--bench",
             "credentials",
         ])),
+        Some("bench-pipeline") => {
+            bench_pipeline(&root, args.get(1).map(String::as_str).unwrap_or("3"))
+        }
         Some("fuzz") => fuzz(&root, args.get(1).map(String::as_str).unwrap_or("60")),
         _ => {
             eprintln!(
@@ -44,11 +47,59 @@ fn main() -> Result<()> {
                  test            install the validators, then fmt --check, clippy -D warnings, all tests\n\
                  install-tools   only install the validators (.tools/venv, apt packages)\n\
                  bench           criterion benchmarks of validation, rendering and credential generation\n\
+                 bench-pipeline [RUNS]  `kubeline local demo` (release) RUNS times: duration and state transitions\n\
                  fuzz [SECONDS]  fuzz the cluster.yaml parser with cargo-fuzz (default 60 s)"
             );
             bail!("unknown or missing command")
         }
     }
+}
+
+/// Runs the README's main command (release build) `runs` times and prints its duration and the
+/// state transitions of each apply run, then min, median and max.
+fn bench_pipeline(root: &Path, runs: &str) -> Result<()> {
+    let runs: usize = runs.parse().context("RUNS must be a number")?;
+    install_tools(root)?;
+    run(Command::new(cargo())
+        .current_dir(root)
+        .args(["build", "--release", "-p", "kubeline"]))?;
+    let bin = root.join("target/release/kubeline");
+    let mut times = Vec::new();
+    let mut transitions = Vec::new();
+    for i in 1..=runs {
+        let start = std::time::Instant::now();
+        let out = Command::new(&bin)
+            .current_dir(root)
+            .args(["local", "demo"])
+            .output()
+            .context("run kubeline local demo")?;
+        let secs = start.elapsed().as_secs_f64();
+        let text = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            bail!(
+                "local demo failed:\n{text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let n: usize = text
+            .split(" state transitions")
+            .next()
+            .and_then(|head| head.rsplit('(').next())
+            .and_then(|n| n.trim().parse().ok())
+            .context("the demo did not print its state transitions")?;
+        println!("run {i}: {secs:.2} s wall clock (emulator start to stop), {n} state transitions");
+        times.push(secs);
+        transitions.push(n);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "kubeline local demo over {runs} runs: min {:.2} s, median {:.2} s, max {:.2} s; state transitions per apply run: {:?}",
+        times[0],
+        times[times.len() / 2],
+        times[times.len() - 1],
+        transitions
+    );
+    Ok(())
 }
 
 fn root() -> PathBuf {

@@ -69,10 +69,10 @@ async fn demo(a: DemoArgs) -> Result<bool> {
     println!("run {run_id} started by the upload; following it:");
     let conf = local.emulator.sdk_config().await;
     let sfn = StepFunctions::new(kubeline_aws::sdk::sfn(&conf));
-    let info = local::follow(&sfn, &arn, Duration::from_secs(a.timeout)).await?;
+    let (info, transitions) = local::follow(&sfn, &arn, Duration::from_secs(a.timeout)).await?;
     let status = local::report(&local, &cluster, &run_id).await?;
     println!(
-        "\nrun {} {} in {:.1} s; stopping the emulator",
+        "\nrun {} {} in {:.1} s ({transitions} state transitions); stopping the emulator",
         run_id,
         info.status.to_lowercase(),
         started.elapsed().as_secs_f64()

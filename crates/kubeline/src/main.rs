@@ -1,6 +1,8 @@
 //! The `kubeline` command line: kube-aws's verbs (init, validate, render stack|credentials,
-//! show certificates, rotate credentials) over kubeline-core.
+//! show certificates, rotate credentials, apply, status, destroy) plus approve/reject and the
+//! local pipeline.
 
+mod client;
 mod credentials;
 mod files;
 mod local_cmd;
@@ -39,6 +41,16 @@ enum Command {
     Rotate(RotateCommand),
     /// Print the JSON Schema of cluster.yaml (for editor completion).
     Schema,
+    /// Upload cluster.yaml to the installation bucket and follow the run.
+    Apply(client::ApplyArgs),
+    /// Show a cluster's status.json.
+    Status(client::ClusterArgs),
+    /// Approve the plan waiting for approval.
+    Approve(client::DecisionArgs),
+    /// Reject the plan waiting for approval.
+    Reject(client::DecisionArgs),
+    /// Request the cluster's destruction (confirmed) and follow it.
+    Destroy(client::DestroyArgs),
     /// Run the whole pipeline on this machine against a local AWS emulator (moto, 127.0.0.1).
     #[command(subcommand)]
     Local(local_cmd::LocalCommand),
@@ -137,6 +149,11 @@ fn main() -> ExitCode {
         Command::Show(ShowCommand::Certificates(a)) => credentials::show(a),
         Command::Rotate(RotateCommand::Credentials(a)) => credentials::rotate(a),
         Command::Local(c) => local_cmd::run(c),
+        Command::Apply(a) => client::apply(a),
+        Command::Status(a) => client::status(a),
+        Command::Approve(a) => client::decide(a, true),
+        Command::Reject(a) => client::decide(a, false),
+        Command::Destroy(a) => client::destroy(a),
         Command::Schema => {
             // Canonical (sorted keys): the same bytes whatever serde_json features the build has.
             print!(

@@ -434,3 +434,97 @@ async fn two_quick_uploads_never_apply_concurrently_and_the_newest_wins() {
         "{plan:?}"
     );
 }
+
+/// Runs the `kubeline` binary against the local installation, as a user would against a real
+/// one (standard AWS environment, `AWS_ENDPOINT_URL`).
+async fn cli(e: &Env, dir: &Path, args: &[&str]) -> (bool, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kubeline"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env("AWS_ENDPOINT_URL", &e.local.emulator.endpoint)
+        .env("AWS_REGION", local::REGION)
+        .env("AWS_ACCESS_KEY_ID", "kubeline-local")
+        .env("AWS_SECRET_ACCESS_KEY", "kubeline-local")
+        .env("KUBELINE_BUCKET", &e.local.install.bucket)
+        .env_remove("AWS_PROFILE");
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run kubeline"))
+        .await
+        .expect("join");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_verbs_drive_an_installation() {
+    let e = env().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    std::fs::write(
+        d.join("cluster.yaml"),
+        e.demo(|t| t.replace("approval: auto", "approval: manual")),
+    )
+    .expect("write");
+
+    let (ok, out) = cli(&e, d, &["apply", "--timeout", "120"]).await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("AwaitingApproval") && out.contains("kubeline approve demo"),
+        "{out}"
+    );
+
+    let (ok, out) = cli(&e, d, &["status", "demo"]).await;
+    assert!(
+        ok && out.contains("phase:        AwaitingApproval"),
+        "{out}"
+    );
+
+    let (ok, out) = cli(
+        &e,
+        d,
+        &[
+            "approve",
+            "demo",
+            "--comment",
+            "looks right",
+            "--timeout",
+            "120",
+        ],
+    )
+    .await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("Succeeded") && out.contains("https://demo.k8s.example.com"),
+        "{out}"
+    );
+    assert!(
+        out.contains("demo-node-pool-general") && out.contains("CREATE_COMPLETE"),
+        "{out}"
+    );
+
+    // Nothing waits for approval now.
+    let (ok, out) = cli(&e, d, &["reject", "demo"]).await;
+    assert!(!ok && out.contains("not waiting for approval"), "{out}");
+
+    let (ok, out) = cli(&e, d, &["destroy", "demo"]).await;
+    assert!(!ok && out.contains("--yes"), "{out}");
+    assert_eq!(e.stack_statuses().await, vec!["CREATE_COMPLETE"; 4]);
+    let (ok, out) = cli(&e, d, &["destroy", "demo", "--yes", "--timeout", "120"]).await;
+    assert!(ok && out.contains("Destroyed"), "{out}");
+    assert!(
+        e.stack_statuses()
+            .await
+            .iter()
+            .all(|s| s == "NONE" || s == "DELETE_COMPLETE")
+    );
+
+    // An invalid cluster.yaml is refused before anything is uploaded.
+    std::fs::write(d.join("bad.yaml"), "clusterName: demo\nregion: nowhere\n").expect("write");
+    let (ok, out) = cli(&e, d, &["apply", "--config", "bad.yaml"]).await;
+    assert!(!ok && out.contains("nothing was uploaded"), "{out}");
+}

@@ -135,19 +135,22 @@ pub async fn next_run(local: &mut LocalPipeline, within: Duration) -> Result<(St
         .context("the router stopped")
 }
 
-/// Follows one execution, printing each state as it is entered; returns its final description.
+/// Follows one execution, printing each state as it is entered; returns its final description
+/// and the number of state transitions (states entered).
 pub async fn follow(
     sfn: &StepFunctions,
     arn: &str,
     timeout: Duration,
-) -> Result<kubeline_aws::executions::ExecutionInfo> {
+) -> Result<(kubeline_aws::executions::ExecutionInfo, usize)> {
     let start = std::time::Instant::now();
     let mut seen = 0;
+    let mut transitions = 0;
     loop {
         for e in sfn.history(arn, seen).await? {
             seen = seen.max(e.id);
             match (e.kind.as_str(), &e.state) {
                 (k, Some(state)) if k.ends_with("StateEntered") => {
+                    transitions += 1;
                     println!("  → {state}");
                 }
                 ("TaskFailed", _) | ("ExecutionFailed", _) => {
@@ -162,7 +165,7 @@ pub async fn follow(
         }
         let info = sfn.describe_execution(arn).await?;
         if info.status != "RUNNING" {
-            return Ok(info);
+            return Ok((info, transitions));
         }
         if start.elapsed() > timeout {
             bail!("the run did not finish within {} s", timeout.as_secs());
