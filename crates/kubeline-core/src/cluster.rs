@@ -281,13 +281,17 @@ pub struct Artifact {
 impl Cluster {
     /// Name of the CloudFormation stack of a part of the cluster (`<cluster>-<part>`).
     pub fn stack_name(&self, part: &str) -> String {
-        format!("{}-{part}", self.name)
+        format!("{STACK_PREFIX}{}-{part}", self.name)
     }
     /// The S3 key prefix (no leading `/`, trailing `/`) of this cluster's objects.
     pub fn s3_cluster_prefix(&self) -> String {
         self.s3.key(&format!("clusters/{}/", self.name))
     }
 }
+
+/// Prefix of every stack and IAM role kubeline creates, so that the installation's IAM
+/// policies can name them (`stack/kubeline-*`, `role/kubeline-*`).
+pub const STACK_PREFIX: &str = "kubeline-";
 
 /// Turns a name into a CloudFormation logical ID fragment: `public-a` becomes `PublicA`.
 pub fn logical_id(name: &str) -> String {

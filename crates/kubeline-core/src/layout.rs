@@ -50,9 +50,10 @@ impl NodeGroup<'_> {
             other => other.kind(),
         }
     }
-    /// Name of the IAM role and instance profile (`CLUSTER-KIND`, at most 64 characters in AWS).
+    /// Name of the IAM role and instance profile (`kubeline-CLUSTER-KIND`, at most 64 characters
+    /// in AWS).
     pub fn iam_role_name(self, cluster: &ClusterName) -> String {
-        format!("{cluster}-{}", self.kind())
+        format!("{}{cluster}-{}", crate::cluster::STACK_PREFIX, self.kind())
     }
 }
 

@@ -120,12 +120,12 @@ fn stacks_are_ordered_by_dependency_and_tagged() {
     assert_eq!(
         names,
         [
-            "batch-network",
-            "batch-etcd",
-            "batch-control-plane",
-            "batch-node-pool-system",
-            "batch-node-pool-spot",
-            "batch-node-pool-legacy-spot"
+            "kubeline-batch-network",
+            "kubeline-batch-etcd",
+            "kubeline-batch-control-plane",
+            "kubeline-batch-node-pool-system",
+            "kubeline-batch-node-pool-spot",
+            "kubeline-batch-node-pool-legacy-spot"
         ]
     );
     for (i, s) in r.stacks.iter().enumerate() {

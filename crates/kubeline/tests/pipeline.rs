@@ -19,10 +19,10 @@ fn root() -> PathBuf {
 }
 
 const STACKS: [&str; 4] = [
-    "demo-network",
-    "demo-etcd",
-    "demo-control-plane",
-    "demo-node-pool-general",
+    "kubeline-demo-network",
+    "kubeline-demo-etcd",
+    "kubeline-demo-control-plane",
+    "kubeline-demo-node-pool-general",
 ];
 
 struct Env {
@@ -503,7 +503,7 @@ async fn the_client_verbs_drive_an_installation() {
         "{out}"
     );
     assert!(
-        out.contains("demo-node-pool-general") && out.contains("CREATE_COMPLETE"),
+        out.contains("kubeline-demo-node-pool-general") && out.contains("CREATE_COMPLETE"),
         "{out}"
     );
 
