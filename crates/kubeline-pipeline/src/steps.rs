@@ -381,6 +381,14 @@ pub async fn start<S: ObjectStore, X: Executions>(
     Ok(run)
 }
 
+/// The renewal window: `KUBELINE_RENEW_WITHIN_DAYS` (the installation's parameter), else 30.
+pub fn renew_within_days() -> u32 {
+    std::env::var("KUBELINE_RENEW_WITHIN_DAYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(reconcile::DEFAULT_RENEW_WITHIN_DAYS)
+}
+
 /// Step 2: brings the cluster's credentials up to date in the bucket (sealed with KMS).
 pub async fn credentials<S: ObjectStore, K: Kms>(
     store: &S,
@@ -398,7 +406,7 @@ pub async fn credentials<S: ObjectStore, K: Kms>(
     let plain = sealed::open(kms, &run.cluster, &stored).await?;
     let opts = Options {
         now: now(),
-        renew_within_days: reconcile::DEFAULT_RENEW_WITHIN_DAYS,
+        renew_within_days: renew_within_days(),
     };
     let outcome = reconcile::reconcile(&cluster, &plain, CaSource::Generate, &opts)
         .map_err(|e| StepError::new(e.name(), format!("{e}; {}", e.fix())))?;
@@ -1333,4 +1341,125 @@ pub async fn destroy_advance<S: ObjectStore, C: Stacks>(
                 .to_string(),
         ),
     })
+}
+
+/// A cluster's certificate expiry, for the daily rotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RotationItem {
+    /// Cluster name.
+    pub cluster: String,
+    /// A certificate expires within the window.
+    pub due: bool,
+    /// Days left of the earliest-expiring certificate.
+    pub days_left: i64,
+    /// That certificate's file.
+    pub file: String,
+}
+
+/// Rotation step 1: every cluster with credentials in the bucket and its earliest certificate
+/// expiry; `due` when it is within `within_days`.
+pub async fn rotation_list<S: ObjectStore>(
+    store: &S,
+    within_days: u32,
+) -> Result<Vec<RotationItem>, StepError> {
+    let mut clusters: Vec<String> = store
+        .list("clusters/")
+        .await?
+        .iter()
+        .filter(|k| k.ends_with("/credentials/ca.pem"))
+        .filter_map(|k| ClusterKeys::cluster_of(k).map(str::to_owned))
+        .collect();
+    clusters.dedup();
+    let mut out = Vec::new();
+    for cluster in clusters {
+        let prefix = ClusterKeys::new(&cluster).credentials();
+        let mut earliest: Option<(String, kubeline_core::pki::CertInfo)> = None;
+        for key in store.list(&prefix).await? {
+            if !key.ends_with(".pem") || key.ends_with("-key.pem") || key.ends_with("-pub.pem") {
+                continue;
+            }
+            let Some(text) = get_text(store, &key).await? else {
+                continue;
+            };
+            for cert in kubeline_core::pki::parse_certificates(&text).unwrap_or_default() {
+                if earliest
+                    .as_ref()
+                    .is_none_or(|(_, e)| cert.not_after < e.not_after)
+                {
+                    earliest = Some((key.trim_start_matches(&prefix).to_owned(), cert));
+                }
+            }
+        }
+        if let Some((file, cert)) = earliest {
+            let days_left = cert.days_left(now());
+            out.push(RotationItem {
+                cluster,
+                due: days_left <= i64::from(within_days),
+                days_left,
+                file,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Rotation step 2 (for a due cluster): starts a run as an upload would, by writing the current
+/// cluster.yaml again (a new version; the pipeline's credentials step renews what is inside the
+/// window, and plan, approval and apply follow as usual).
+pub async fn rotation_renew<S: ObjectStore>(store: &S, cluster: &str) -> Result<Value, StepError> {
+    let key = ClusterKeys::new(cluster).config();
+    let object = store.get(&key, None).await?.ok_or_else(|| {
+        StepError::new(
+            "ConfigMissing",
+            format!(
+                "{key} is gone: certificates of {cluster} cannot be renewed through the pipeline"
+            ),
+        )
+    })?;
+    let version = store.put(&key, object.bytes, YAML).await?;
+    Ok(json!({"cluster": cluster, "outcome": "renewed", "runFor": version}))
+}
+
+/// Rotation step 3: the day's summary as a chat message.
+pub fn rotation_summary(results: &[Value]) -> Value {
+    let pick = |o: &str| -> Vec<String> {
+        results
+            .iter()
+            .filter(|r| r["outcome"] == o)
+            .filter_map(|r| r["cluster"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (renewed, fine, failed) = (pick("renewed"), pick("fine"), pick("failed"));
+    let mut chat = Chat::no_changes("all", "rotation");
+    chat.title = format!(
+        "kubeline: certificate rotation: {} renewed, {} fine, {} failed",
+        renewed.len(),
+        fine.len(),
+        failed.len()
+    );
+    chat.summary = chat.title.clone();
+    chat.thread_id = "kubeline-rotation".into();
+    chat.event_type = "Rotation".into();
+    chat.keywords = vec!["rotation".into()];
+    chat.description = format!(
+        "renewed (a run applies the new certificates): {}\nfine: {}\nfailed: {}",
+        list_or_none(&renewed),
+        list_or_none(&fine),
+        list_or_none(&failed)
+    );
+    json!({
+        "renewed": renewed,
+        "fine": fine,
+        "failed": failed,
+        "notification": chat.to_json().to_string(),
+    })
+}
+
+fn list_or_none(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
 }

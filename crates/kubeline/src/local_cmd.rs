@@ -18,6 +18,14 @@ pub enum LocalCommand {
     Demo(DemoArgs),
     /// Keep a local pipeline running (until Ctrl-C) and print how to use it.
     Up,
+    /// Run the daily certificate rotation now on the running `kubeline local up` (its schedule
+    /// never fires locally).
+    Rotate,
+}
+
+/// Where `local up` tells later commands how to reach it.
+fn up_file() -> std::path::PathBuf {
+    local::tools_dir().join("local-up.json")
 }
 
 #[derive(Debug, Args)]
@@ -41,6 +49,7 @@ pub fn run(cmd: LocalCommand) -> Result<bool> {
         match cmd {
             LocalCommand::Demo(a) => demo(a).await,
             LocalCommand::Up => up().await,
+            LocalCommand::Rotate => rotate().await,
         }
     })
 }
@@ -112,8 +121,57 @@ async fn up() -> Result<bool> {
         "  aws s3 cp cluster.yaml s3://{}/clusters/<name>/cluster.yaml",
         local.install.bucket
     );
+    println!("  rotation now:  kubeline local rotate");
     println!("Ctrl-C stops it.");
+    let state = serde_json::json!({
+        "endpoint": local.emulator.endpoint,
+        "rotationArn": local.install.rotation_arn,
+    });
+    std::fs::write(up_file(), state.to_string())
+        .with_context(|| format!("cannot write {}", up_file().display()))?;
     tokio::signal::ctrl_c().await.ok();
+    let _ = std::fs::remove_file(up_file());
     drop(local);
     Ok(true)
+}
+
+async fn rotate() -> Result<bool> {
+    let text = std::fs::read_to_string(up_file()).with_context(|| {
+        format!(
+            "{} not found: start the local pipeline with `kubeline local up` in another terminal",
+            up_file().display()
+        )
+    })?;
+    let state: serde_json::Value = serde_json::from_str(&text)?;
+    let endpoint = state["endpoint"].as_str().context("endpoint")?;
+    let machine = state["rotationArn"].as_str().context("rotationArn")?;
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(local::REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "kubeline-local",
+            "kubeline-local",
+            None,
+            None,
+            "kubeline-local",
+        ))
+        .load()
+        .await;
+    let sfn = StepFunctions::new(kubeline_aws::sdk::sfn(&conf));
+    use kubeline_aws::executions::Executions as _;
+    let name = format!(
+        "rotation-{}",
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    );
+    let arn = sfn.start_execution(machine, &name, "{}").await?;
+    println!("rotation {name} started; following it:");
+    let (info, _) = local::follow(&sfn, &arn, Duration::from_secs(600)).await?;
+    let out: serde_json::Value =
+        serde_json::from_str(info.output.as_deref().unwrap_or("{}")).unwrap_or_default();
+    let s = &out["summary"]["value"];
+    println!(
+        "renewed: {}\nfine:    {}\nfailed:  {}",
+        s["renewed"], s["fine"], s["failed"]
+    );
+    Ok(info.status == "SUCCEEDED")
 }

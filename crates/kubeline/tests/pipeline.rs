@@ -528,3 +528,89 @@ async fn the_client_verbs_drive_an_installation() {
     let (ok, out) = cli(&e, d, &["apply", "--config", "bad.yaml"]).await;
     assert!(!ok && out.contains("nothing was uploaded"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_rotation_renews_only_clusters_inside_the_window() {
+    use kubeline_aws::kms::AwsKms;
+    use kubeline_core::reconcile::{self, CaSource, Files, Options};
+    let mut e = env().await;
+    // One cluster through the pipeline, with 20-day certificates: inside the 30-day window.
+    let due = e.demo(|t| t.replace("pipeline:", "tlsCertDurationDays: 20\npipeline:"));
+    let (arn, _) = e.upload(&due).await;
+    assert_eq!(e.finish(&arn).await.status, "SUCCEEDED");
+    let before = e.objects("clusters/demo/credentials/apiserver.pem").await;
+    e.notifications().await;
+
+    // Nineteen more clusters whose certificates are fine (sealed with the installation's key).
+    let kms = AwsKms::new(kubeline_aws::sdk::kms(&e.conf));
+    for i in 1..20 {
+        let text = e.demo(|t| t.replace("clusterName: demo", &format!("clusterName: c{i:02}")));
+        let c = kubeline_core::validate::load(&text).cluster.expect("valid");
+        let plain = reconcile::reconcile(
+            &c,
+            &Files::new(),
+            CaSource::Generate,
+            &Options {
+                now: time::OffsetDateTime::now_utc(),
+                renew_within_days: 30,
+            },
+        )
+        .expect("credentials")
+        .files;
+        let stored = kubeline_aws::sealed::seal(
+            &kms,
+            &e.local.install.kms_key_arn,
+            c.name.as_str(),
+            &plain,
+            &Files::new(),
+        )
+        .await
+        .expect("seal");
+        for (name, bytes) in stored {
+            e.store
+                .put(
+                    &format!("clusters/c{i:02}/credentials/{name}"),
+                    bytes,
+                    "application/octet-stream",
+                )
+                .await
+                .expect("put");
+        }
+    }
+
+    let started = std::time::Instant::now();
+    let arn = e
+        .sfn
+        .start_execution(&e.local.install.rotation_arn, "rotation-test", "{}")
+        .await
+        .expect("start rotation");
+    let info = e.finish(&arn).await;
+    let took = started.elapsed();
+    assert_eq!(info.status, "SUCCEEDED", "{info:?}");
+    eprintln!("rotation over 20 clusters took {:.1} s", took.as_secs_f64());
+    let out: Value = serde_json::from_str(info.output.as_deref().unwrap_or("{}")).expect("output");
+    let summary = &out["summary"]["value"];
+    assert_eq!(summary["renewed"], serde_json::json!(["demo"]), "{summary}");
+    assert_eq!(
+        summary["fine"].as_array().map(Vec::len),
+        Some(19),
+        "{summary}"
+    );
+    assert_eq!(summary["failed"], serde_json::json!([]));
+    let notes = e.notifications().await;
+    assert!(
+        titles(&notes)
+            .contains(&"kubeline: certificate rotation: 1 renewed, 19 fine, 0 failed".to_owned()),
+        "{:?}",
+        titles(&notes)
+    );
+
+    // The renewal went through the pipeline like an upload: a new run re-issued the certificate.
+    let (_, run) = local::next_run(&mut e.local, Duration::from_secs(60))
+        .await
+        .expect("rotation run");
+    assert_eq!(e.finish(&run).await.status, "SUCCEEDED");
+    let after = e.objects("clusters/demo/credentials/apiserver.pem").await;
+    assert_ne!(before, after, "the certificate was not renewed");
+    assert_eq!(e.status().await.run_id, run_id(&run));
+}

@@ -3,8 +3,8 @@
 
 use kubeline_aws::kms::Kms;
 use kubeline_aws::store::ObjectStore;
-use kubeline_pipeline::StepError;
 use kubeline_pipeline::steps::{self, Run};
+use kubeline_pipeline::{StepError, to_json};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -16,6 +16,18 @@ pub enum Request {
     Issue {
         /// The run.
         run: Run,
+    },
+    /// Daily rotation: every cluster's earliest certificate expiry.
+    RotationList,
+    /// Daily rotation: start a run for a cluster with certificates in the window.
+    RotationRenew {
+        /// Cluster name.
+        cluster: String,
+    },
+    /// Daily rotation: the summary notification.
+    RotationSummary {
+        /// Each cluster's `{cluster, outcome}`.
+        results: Vec<Value>,
     },
 }
 
@@ -35,5 +47,11 @@ pub async fn handler<S: ObjectStore, K: Kms>(
 ) -> Result<Value, StepError> {
     match req {
         Request::Issue { run } => steps::credentials(&p.store, &p.kms, &run).await,
+        Request::RotationList => {
+            let items = steps::rotation_list(&p.store, steps::renew_within_days()).await?;
+            to_json(serde_json::json!({ "clusters": items }))
+        }
+        Request::RotationRenew { cluster } => steps::rotation_renew(&p.store, &cluster).await,
+        Request::RotationSummary { results } => Ok(steps::rotation_summary(&results)),
     }
 }

@@ -35,6 +35,8 @@ pub struct Installation {
     pub pipeline_arn: String,
     /// Destroy state machine.
     pub destroy_arn: String,
+    /// Daily certificate rotation state machine.
+    pub rotation_arn: String,
 }
 
 async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<(String, String)> {
@@ -74,8 +76,16 @@ pub fn localise_definition(definition: &str, topic_arn: &str, tasks_queue: &str)
     }
     let mut v: Value =
         serde_json::from_str(&text).context("state machine definition is not JSON")?;
-    let states = v["States"]
-        .as_object_mut()
+    localise_states(&mut v, tasks_queue)?;
+    Ok(serde_json::to_string(&v)?)
+}
+
+/// Swaps Lambda tasks and shortens waits and retries in `machine["States"]`, and in the states
+/// of every Map iterator and Parallel branch inside it.
+fn localise_states(machine: &mut Value, tasks_queue: &str) -> Result<()> {
+    let states = machine
+        .get_mut("States")
+        .and_then(Value::as_object_mut)
         .context("definition has no States")?;
     for (_, st) in states.iter_mut() {
         let resource = st["Resource"].as_str().unwrap_or_default().to_owned();
@@ -107,8 +117,18 @@ pub fn localise_definition(definition: &str, topic_arn: &str, tasks_queue: &str)
                 r["BackoffRate"] = json!(1.0);
             }
         }
+        for inner in ["Iterator", "ItemProcessor"] {
+            if let Some(m) = st.get_mut(inner) {
+                localise_states(m, tasks_queue)?;
+            }
+        }
+        if let Some(branches) = st.get_mut("Branches").and_then(Value::as_array_mut) {
+            for b in branches {
+                localise_states(b, tasks_queue)?;
+            }
+        }
     }
-    Ok(serde_json::to_string(&v)?)
+    Ok(())
 }
 
 impl Installation {
@@ -221,7 +241,7 @@ impl Installation {
 
         let sfn = aws_sdk_sfn::Client::new(conf);
         let mut arns = Vec::new();
-        for name in ["pipeline", "destroy"] {
+        for name in ["pipeline", "destroy", "rotation"] {
             let path = root.join(format!("statemachine/{name}.asl.json"));
             let text = std::fs::read_to_string(&path).with_context(|| {
                 format!(
@@ -249,6 +269,7 @@ impl Installation {
             notifications_queue,
             tasks_queue,
             events_queue,
+            rotation_arn: arns.pop().context("rotation arn")?,
             destroy_arn: arns.pop().context("destroy arn")?,
             pipeline_arn: arns.pop().context("pipeline arn")?,
         })
