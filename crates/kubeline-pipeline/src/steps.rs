@@ -827,21 +827,58 @@ pub async fn await_approval<S: ObjectStore, X: Executions>(
         .await
         .ok();
     }
-    put_json(
-        store,
-        &key,
-        &PendingApproval {
-            run_id: run.run_id.clone(),
-            task_token: task_token.to_owned(),
-        },
-    )
-    .await?;
+    let pending = PendingApproval {
+        run_id: run.run_id.clone(),
+        task_token: task_token.to_owned(),
+    };
+    put_json(store, &key, &pending).await?;
     set_status(store, run, Phase::AwaitingApproval, |_| {}).await?;
+    // A decision uploaded before this step ran is taken up now.
+    let approval_key = ClusterKeys::new(&run.cluster).approval(&run.run_id);
+    if let Some(text) = get_text(store, &approval_key).await?
+        && let Ok(request) = kubeline_core::pipeline::parse_approval(&text)
+    {
+        decide(store, sfn, &key, &pending, &request).await?;
+        return Ok(json!({"decidedBy": approval_key}));
+    }
     Ok(json!({"waitingFor": ClusterKeys::new(&run.cluster).approval(&run.run_id)}))
 }
 
+/// Sends an approval decision to the waiting task and forgets the token.
+async fn decide<S: ObjectStore, X: Executions>(
+    store: &S,
+    sfn: &X,
+    pending_key: &str,
+    pending: &PendingApproval,
+    request: &kubeline_core::pipeline::ApprovalRequest,
+) -> Result<(), StepError> {
+    match request.decision {
+        Decision::Approve => {
+            let out = json!({"decision": "approve", "by": request.by, "comment": request.comment});
+            sfn.send_task_success(&pending.task_token, &out.to_string())
+                .await?;
+        }
+        Decision::Reject => {
+            let cause = format!(
+                "rejected by {}{}",
+                request.by.as_deref().unwrap_or("an approver"),
+                request
+                    .comment
+                    .as_deref()
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default()
+            );
+            sfn.send_task_failure(&pending.task_token, "PlanRejected", &cause)
+                .await?;
+        }
+    }
+    store.delete(pending_key).await?;
+    Ok(())
+}
+
 /// Handles an approval file (`clusters/<name>/approvals/<run-id>.yaml`): resumes or rejects the
-/// waiting run. Returns what was done, for the log.
+/// waiting run. A decision that arrives before the run waits is kept and taken up by
+/// [`await_approval`]. Returns what was done, for the log.
 pub async fn approval_request<S: ObjectStore, X: Executions>(
     store: &S,
     sfn: &X,
@@ -869,37 +906,28 @@ pub async fn approval_request<S: ObjectStore, X: Executions>(
     let request = kubeline_core::pipeline::parse_approval(&text)
         .map_err(|e| StepError::new("RequestInvalid", format!("{key}: {e}")))?;
     let pending_key = pending_key(cluster);
-    let pending: PendingApproval = get_text(store, &pending_key)
+    let pending: Option<PendingApproval> = get_text(store, &pending_key)
         .await?
         .and_then(|t| serde_json::from_str(&t).ok())
-        .filter(|p: &PendingApproval| p.run_id == run_id)
-        .ok_or_else(|| {
-            StepError::new(
+        .filter(|p: &PendingApproval| p.run_id == run_id);
+    let Some(pending) = pending else {
+        let status: Option<Status> = get_text(store, &ClusterKeys::new(cluster).status())
+            .await?
+            .and_then(|t| serde_json::from_str(&t).ok());
+        return match status {
+            Some(s) if s.run_id == run_id && !s.phase.is_final() => Ok(json!({
+                "cluster": cluster,
+                "runId": run_id,
+                "decision": request.decision,
+                "note": "recorded; the run takes it up when it waits for approval",
+            })),
+            _ => Err(StepError::new(
                 "RequestInvalid",
                 format!("{key}: no run {run_id} of {cluster} is waiting for approval"),
-            )
-        })?;
-    match request.decision {
-        Decision::Approve => {
-            let out = json!({"decision": "approve", "by": request.by, "comment": request.comment});
-            sfn.send_task_success(&pending.task_token, &out.to_string())
-                .await?;
-        }
-        Decision::Reject => {
-            let cause = format!(
-                "rejected by {}{}",
-                request.by.as_deref().unwrap_or("an approver"),
-                request
-                    .comment
-                    .as_deref()
-                    .map(|c| format!(": {c}"))
-                    .unwrap_or_default()
-            );
-            sfn.send_task_failure(&pending.task_token, "PlanRejected", &cause)
-                .await?;
-        }
-    }
-    store.delete(&pending_key).await?;
+            )),
+        };
+    };
+    decide(store, sfn, &pending_key, &pending, &request).await?;
     Ok(json!({"cluster": cluster, "runId": run_id, "decision": request.decision}))
 }
 

@@ -121,6 +121,19 @@ impl Env {
         out
     }
 
+    /// Waits until `n` notifications arrived (SNS delivery is asynchronous) and returns them.
+    async fn wait_notifications(&self, n: usize) -> Vec<Value> {
+        let mut all = Vec::new();
+        for _ in 0..300 {
+            all.extend(self.notifications().await);
+            if all.len() >= n {
+                return all;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("only {} of {n} notifications arrived: {all:?}", all.len());
+    }
+
     async fn notifications(&self) -> Vec<Value> {
         let texts = self
             .local
@@ -233,7 +246,7 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
             assert!(text.starts_with("kubeline-envelope: 1"), "{k}");
         }
     }
-    let notes = e.notifications().await;
+    let notes = e.wait_notifications(2).await;
     assert_eq!(
         titles(&notes),
         ["kubeline: demo plan ready", "kubeline: demo applied"]
@@ -265,7 +278,7 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
         "credentials rewritten"
     );
     assert_eq!(
-        titles(&e.notifications().await),
+        titles(&e.wait_notifications(1).await),
         ["kubeline: demo no changes"]
     );
 
@@ -284,7 +297,7 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
     assert_eq!(err.error, "ConfigInvalid");
     assert!(err.cause.contains("count"), "{}", err.cause);
     assert_eq!(e.stack_statuses().await, vec!["CREATE_COMPLETE"; 4]);
-    let notes = e.notifications().await;
+    let notes = e.wait_notifications(1).await;
     assert_eq!(titles(&notes), ["kubeline: demo failed"]);
     assert!(
         notes[0]["content"]["description"]
@@ -321,7 +334,7 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
             .all(|s| s == "NONE" || s == "DELETE_COMPLETE")
     );
     assert_eq!(e.status().await.phase, Phase::Destroyed);
-    let titles = titles(&e.notifications().await);
+    let titles = titles(&e.wait_notifications(2).await);
     assert_eq!(
         titles,
         ["kubeline: demo failed", "kubeline: demo destroyed"]
@@ -337,7 +350,7 @@ async fn manual_approval_rejected_then_superseded_then_approved() {
     // Rejected: nothing is applied.
     let (arn, _) = e.upload(&text).await;
     e.wait_phase(Phase::AwaitingApproval).await;
-    let notes = e.notifications().await;
+    let notes = e.wait_notifications(1).await;
     assert_eq!(titles(&notes), ["kubeline: demo plan awaiting approval"]);
     let run = run_id(&arn);
     assert!(
