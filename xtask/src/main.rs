@@ -37,6 +37,7 @@ fn main() -> Result<()> {
             "--bench",
             "credentials",
         ])),
+        Some("package") => package(&root, args.get(1).map(String::as_str) == Some("--arm64")),
         Some("bench-pipeline") => {
             bench_pipeline(&root, args.get(1).map(String::as_str).unwrap_or("3"))
         }
@@ -47,12 +48,68 @@ fn main() -> Result<()> {
                  test            install the validators, then fmt --check, clippy -D warnings, all tests\n\
                  install-tools   only install the validators (.tools/venv, apt packages)\n\
                  bench           criterion benchmarks of validation, rendering and credential generation\n\
+                 package [--arm64]  build every Lambda with cargo-lambda (release, zip) and print sizes\n\
                  bench-pipeline [RUNS]  `kubeline local demo` (release) RUNS times: duration and state transitions\n\
                  fuzz [SECONDS]  fuzz the cluster.yaml parser with cargo-fuzz (default 60 s)"
             );
             bail!("unknown or missing command")
         }
     }
+}
+
+/// The Lambda functions (one crate each under functions/).
+const FUNCTIONS: &[&str] = &["validate", "credentials", "render", "apply", "destroy"];
+
+/// Builds every function with cargo-lambda into target/lambda/<name>/bootstrap.zip.
+fn package(root: &Path, arm64: bool) -> Result<()> {
+    install_venv(
+        root,
+        "deploy-venv",
+        "xtask/deploy-requirements.txt",
+        "bin/sam",
+    )?;
+    let bin = root.join(".tools/deploy-venv/bin");
+    if arm64 {
+        let installed = Command::new("rustup")
+            .args(["target", "list", "--installed"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains("aarch64-unknown-linux-gnu"))
+            .unwrap_or(false);
+        if !installed {
+            bail!(
+                "--arm64 needs the Rust target aarch64-unknown-linux-gnu, which is not installed; \
+                 install it with `rustup target add aarch64-unknown-linux-gnu` (a download) or \
+                 package for x86_64 (the default) and deploy with Architecture=x86_64"
+            );
+        }
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new(bin.join("cargo-lambda"));
+    cmd.current_dir(root)
+        .env("PATH", path)
+        .args(["lambda", "build", "--release", "--output-format", "zip"])
+        .arg(if arm64 { "--arm64" } else { "--x86-64" });
+    for f in FUNCTIONS {
+        cmd.args(["--package", &format!("kubeline-fn-{f}")]);
+    }
+    let start = std::time::Instant::now();
+    run(&mut cmd)?;
+    println!("built in {:.0} s", start.elapsed().as_secs_f64());
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    for f in FUNCTIONS {
+        let zip = target.join("lambda").join(f).join("bootstrap.zip");
+        let size = std::fs::metadata(&zip)
+            .with_context(|| format!("{} was not built", zip.display()))?
+            .len();
+        println!("{f:<12} {:>8.2} MB  {}", size as f64 / 1e6, zip.display());
+    }
+    Ok(())
 }
 
 /// Runs the README's main command (release build) `runs` times and prints its duration and the
@@ -203,6 +260,12 @@ fn count(line: &str, label: &str) -> u64 {
 
 fn install_tools(root: &Path) -> Result<()> {
     install_python_tools(root)?;
+    install_venv(
+        root,
+        "deploy-venv",
+        "xtask/deploy-requirements.txt",
+        "bin/sam",
+    )?;
     let missing: Vec<&str> = APT_PACKAGES
         .iter()
         .filter(|(bin, _)| !have(bin))
@@ -257,29 +320,32 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// Creates `.tools/venv` and installs the pinned validators, only when the pins changed.
-fn install_python_tools(root: &Path) -> Result<()> {
-    let tools = root.join(".tools");
-    let venv = tools.join("venv");
-    let reqs = root.join("xtask/requirements.txt");
+/// Creates `.tools/<name>` and installs the pins of `reqs`, only when they changed.
+fn install_venv(root: &Path, name: &str, reqs: &str, marker: &str) -> Result<()> {
+    let venv = root.join(".tools").join(name);
+    let reqs = root.join(reqs);
     let wanted =
         std::fs::read_to_string(&reqs).with_context(|| format!("read {}", reqs.display()))?;
     let stamp = venv.join(".kubeline-requirements");
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str())
-        && venv.join("bin/cfn-lint").is_file()
+        && venv.join(marker).is_file()
     {
         return Ok(());
     }
-    std::fs::create_dir_all(&tools)?;
+    std::fs::create_dir_all(root.join(".tools"))?;
     if !venv.join("bin/python").is_file() {
         run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
     }
-    let pip = venv.join("bin/pip");
-    run(Command::new(&pip)
+    run(Command::new(venv.join("bin/pip"))
         .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
         .arg(&reqs))?;
     std::fs::write(&stamp, wanted)?;
     Ok(())
+}
+
+/// Creates `.tools/venv` and installs the pinned validators, only when the pins changed.
+fn install_python_tools(root: &Path) -> Result<()> {
+    install_venv(root, "venv", "xtask/requirements.txt", "bin/cfn-lint")
 }
 
 fn fuzz(root: &Path, seconds: &str) -> Result<()> {

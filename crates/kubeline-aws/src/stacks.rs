@@ -135,12 +135,23 @@ mod cfn {
     #[derive(Debug, Clone)]
     pub struct CloudFormation {
         client: Client,
+        role_arn: Option<String>,
     }
 
     impl CloudFormation {
         /// Wraps a configured client.
         pub fn new(client: Client) -> CloudFormation {
-            CloudFormation { client }
+            CloudFormation {
+                client,
+                role_arn: None,
+            }
+        }
+
+        /// Creates and deletes stacks through this CloudFormation service role, so that the
+        /// caller needs no rights on the resources themselves (only iam:PassRole on it).
+        pub fn with_service_role(mut self, role_arn: Option<String>) -> CloudFormation {
+            self.role_arn = role_arn.filter(|r| !r.is_empty());
+            self
         }
     }
 
@@ -196,6 +207,7 @@ mod cfn {
                     ChangeSetType::Update
                 })
                 .capabilities(Capability::CapabilityNamedIam)
+                .set_role_arn(self.role_arn.clone())
                 .set_template_body(req.template_body.clone())
                 .set_template_url(req.template_url.clone());
             for (k, v) in &req.tags {
@@ -279,6 +291,7 @@ mod cfn {
             self.client
                 .delete_stack()
                 .stack_name(name)
+                .set_role_arn(self.role_arn.clone())
                 .send()
                 .await
                 .map_err(|e| classify(SERVICE, &e))?;

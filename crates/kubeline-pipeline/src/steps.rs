@@ -365,8 +365,11 @@ pub async fn start<S: ObjectStore, X: Executions>(
             ),
         ));
     }
+    // The installation may require approval of every plan (its RequireApproval parameter).
+    let required = std::env::var("KUBELINE_REQUIRE_APPROVAL").is_ok_and(|v| v == "true");
     let run = Run {
         approval: match cluster.approval {
+            _ if required => "manual".into(),
             kubeline_core::model::Approval::Manual => "manual".into(),
             kubeline_core::model::Approval::Auto => "auto".into(),
         },

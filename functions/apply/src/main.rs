@@ -14,7 +14,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let conf = lambda::aws_config().await;
     let ports = Ports {
         store: S3Store::new(kubeline_aws::sdk::s3(&conf), lambda::bucket()?),
-        cfn: CloudFormation::new(kubeline_aws::sdk::cloudformation(&conf)),
+        cfn: CloudFormation::new(kubeline_aws::sdk::cloudformation(&conf))
+            .with_service_role(std::env::var("KUBELINE_CFN_ROLE_ARN").ok()),
         sfn: StepFunctions::new(kubeline_aws::sdk::sfn(&conf)),
     };
     lambda::serve(move |req| {

@@ -1,0 +1,266 @@
+//! The installation template (infra/template.yaml, AWS SAM): cfn-lint with zero errors and
+//! warnings, checkov with zero failed checks (every skip reasoned), `sam validate --lint`, the
+//! IAM rules (no `*` action, no `*` resource for actions that can name their resources), and
+//! its contract with the state machines and the function crates.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use kubeline_tests::{outcome, repo_root, run, tool};
+use serde_json::Value;
+
+fn template_path() -> std::path::PathBuf {
+    repo_root().join("infra/template.yaml")
+}
+
+/// The template (JSON after its leading `#` comment lines).
+fn template() -> Value {
+    let text = std::fs::read_to_string(template_path()).expect("infra/template.yaml");
+    let json: String = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    serde_json::from_str(&json).expect("infra/template.yaml is JSON (JSON is YAML)")
+}
+
+#[test]
+fn cfn_lint_finds_nothing() {
+    let (ok, out) = outcome(&run(Command::new(tool("cfn-lint")).arg(template_path())));
+    assert!(ok && out.trim().is_empty(), "cfn-lint:\n{out}");
+}
+
+#[test]
+fn checkov_fails_no_check_and_every_skip_has_a_reason() {
+    let out = run(Command::new(tool("checkov"))
+        .args([
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "--compact",
+            "--quiet",
+            "-o",
+            "json",
+            "-f",
+        ])
+        .arg(template_path()));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "checkov output: {e}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let summary = &v["summary"];
+    assert_eq!(
+        summary["failed"], 0,
+        "checkov failed checks:\n{}",
+        v["results"]["failed_checks"]
+    );
+    assert!(summary["passed"].as_u64().unwrap_or(0) >= 30, "{summary}");
+    let t = template();
+    for (name, r) in t["Resources"].as_object().expect("Resources") {
+        for s in r["Metadata"]["checkov"]["skip"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let comment = s["comment"].as_str().unwrap_or_default();
+            assert!(
+                comment.len() > 30,
+                "{name}: skip {} without a reason",
+                s["id"]
+            );
+        }
+    }
+}
+
+#[test]
+fn sam_validate_lint_passes() {
+    let sam = repo_root().join(".tools/deploy-venv/bin/sam");
+    assert!(
+        sam.is_file(),
+        "sam is not installed: run `cargo xtask test`"
+    );
+    let (ok, out) = outcome(&run(Command::new(sam)
+        .args(["validate", "--lint", "--template-file"])
+        .arg(template_path())
+        .env("AWS_DEFAULT_REGION", "eu-west-1")
+        .env("SAM_CLI_TELEMETRY", "0")));
+    assert!(ok && out.contains("is a valid SAM Template"), "{out}");
+}
+
+/// Actions that can name their resources (so `"Resource": "*"` is not needed for them).
+const RESOURCE_LEVEL: &[&str] = &[
+    "s3:",
+    "kms:",
+    "sns:",
+    "sqs:",
+    "lambda:",
+    "iam:",
+    "route53:",
+    "ssm:",
+    "states:StartExecution",
+    "states:DescribeExecution",
+    "cloudformation:CreateChangeSet",
+    "cloudformation:DescribeChangeSet",
+    "cloudformation:ExecuteChangeSet",
+    "cloudformation:DeleteChangeSet",
+    "cloudformation:DescribeStacks",
+    "cloudformation:DescribeStackEvents",
+    "cloudformation:DeleteStack",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+];
+
+/// Every policy statement of the template, with where it is.
+fn statements(t: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (name, r) in t["Resources"].as_object().expect("Resources") {
+        let p = &r["Properties"];
+        let mut docs: Vec<&Value> = Vec::new();
+        for pol in p["Policies"].as_array().into_iter().flatten() {
+            if pol.get("PolicyDocument").is_some() {
+                docs.push(&pol["PolicyDocument"]);
+            } else {
+                docs.push(pol);
+            }
+        }
+        if r["Type"] == "AWS::IAM::Policy" || r["Type"] == "AWS::IAM::ManagedPolicy" {
+            docs.push(&p["PolicyDocument"]);
+        }
+        for d in docs {
+            for s in d["Statement"].as_array().into_iter().flatten() {
+                out.push((name.clone(), s.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn as_list(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    }
+}
+
+#[test]
+fn iam_has_no_wildcard_action_and_no_wildcard_resource_where_a_narrower_arn_exists() {
+    let t = template();
+    let all = statements(&t);
+    assert!(all.len() >= 25, "too few statements found: {}", all.len());
+    for (name, s) in &all {
+        if s["Effect"] != "Allow" {
+            continue;
+        }
+        let actions: Vec<String> = as_list(&s["Action"])
+            .iter()
+            .map(|a| a.as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert!(!actions.iter().any(|a| a == "*"), "{name}: Action \"*\"");
+        let star = as_list(&s["Resource"]).iter().any(|r| r == "*");
+        if star {
+            for a in &actions {
+                assert!(
+                    !RESOURCE_LEVEL.iter().any(|p| a.starts_with(p)),
+                    "{name}: {a} supports resource-level permissions but has Resource \"*\" ({})",
+                    s["Sid"]
+                );
+            }
+        }
+    }
+    // Negative control: the check catches a wildcard resource on s3.
+    let bad = serde_json::json!({"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}]}}]}}}});
+    let caught = statements(&bad).iter().any(|(_, s)| {
+        as_list(&s["Resource"]).iter().any(|r| r == "*")
+            && as_list(&s["Action"])
+                .iter()
+                .any(|a| a.as_str().is_some_and(|a| a.starts_with("s3:")))
+    });
+    assert!(caught);
+    // The Lambdas never hold the rights to build clusters: only the CloudFormation service role.
+    for (name, s) in &all {
+        let actions = as_list(&s["Action"]);
+        if actions.iter().any(|a| {
+            a.as_str()
+                .is_some_and(|a| a.starts_with("ec2:") || a.starts_with("iam:Create"))
+        }) {
+            assert_eq!(
+                name, "ClusterStacksRole",
+                "{name} holds cluster-building rights"
+            );
+        }
+    }
+}
+
+fn substitutions_used(definition: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = definition;
+    while let Some(i) = rest.find("${") {
+        let tail = &rest[i + 2..];
+        if let Some(j) = tail.find('}') {
+            out.insert(tail[..j].to_owned());
+            rest = &tail[j..];
+        } else {
+            break;
+        }
+    }
+    out
+}
+
+#[test]
+fn the_template_provides_every_substitution_and_names_only_existing_functions() {
+    let t = template();
+    let resources = t["Resources"].as_object().expect("Resources");
+    let mut machines = 0;
+    for (name, r) in resources {
+        if r["Type"] == "AWS::Serverless::StateMachine" {
+            machines += 1;
+            let uri = r["Properties"]["DefinitionUri"]
+                .as_str()
+                .expect("DefinitionUri");
+            let path = repo_root().join("infra").join(uri);
+            let def =
+                std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {uri}: {e}"));
+            let provided: BTreeSet<String> = r["Properties"]["DefinitionSubstitutions"]
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            let used = substitutions_used(&def);
+            assert!(!used.is_empty(), "{uri}");
+            assert_eq!(
+                used, provided,
+                "{name}: {uri} uses {used:?}, the template provides {provided:?}"
+            );
+        }
+        if r["Type"] == "AWS::Serverless::Function" {
+            let code = r["Properties"]["CodeUri"].as_str().expect("CodeUri");
+            let function = code
+                .strip_prefix("../target/lambda/")
+                .and_then(|c| c.strip_suffix("/bootstrap.zip"))
+                .unwrap_or_else(|| panic!("{name}: CodeUri {code} is not cargo-lambda's output"));
+            assert!(
+                repo_root()
+                    .join("functions")
+                    .join(function)
+                    .join("Cargo.toml")
+                    .is_file(),
+                "{name}: no crate functions/{function}"
+            );
+        }
+    }
+    assert_eq!(machines, 3, "pipeline, destroy and rotation");
+    // Every function crate is deployed.
+    let crates: BTreeSet<String> = std::fs::read_dir(repo_root().join("functions"))
+        .expect("functions/")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let deployed: BTreeSet<String> = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::Serverless::Function")
+        .filter_map(|r| r["Properties"]["CodeUri"].as_str())
+        .filter_map(|c| c.split('/').nth(3).map(str::to_owned))
+        .collect();
+    assert_eq!(crates, deployed);
+}
