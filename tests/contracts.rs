@@ -26,7 +26,7 @@ fn definitions() -> Vec<(PathBuf, Value)> {
         })
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(out.len(), 3, "pipeline, destroy and rotation");
+    assert_eq!(out.len(), 4, "pipeline, destroy, rotation and drift");
     out
 }
 

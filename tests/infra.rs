@@ -249,7 +249,7 @@ fn the_template_provides_every_substitution_and_names_only_existing_functions() 
             );
         }
     }
-    assert_eq!(machines, 3, "pipeline, destroy and rotation");
+    assert_eq!(machines, 4, "pipeline, destroy, rotation and drift");
     // Every function crate is deployed.
     let crates: BTreeSet<String> = std::fs::read_dir(repo_root().join("functions"))
         .expect("functions/")

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use kubeline_core::pipeline::ResourceChange;
+use kubeline_core::pipeline::{DriftedResource, ResourceChange};
 
 use crate::error::AwsError;
 
@@ -65,6 +65,17 @@ pub struct FailedResource {
     pub reason: String,
 }
 
+/// A drift detection as described.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriftDetection {
+    /// `DETECTION_IN_PROGRESS`, `DETECTION_COMPLETE` or `DETECTION_FAILED`.
+    pub status: String,
+    /// `IN_SYNC`, `DRIFTED`, ... once complete.
+    pub stack_drift_status: Option<String>,
+    /// Why detection failed.
+    pub reason: Option<String>,
+}
+
 /// CloudFormation.
 pub trait Stacks: Send + Sync {
     /// The stack, or `None` when it does not exist.
@@ -104,6 +115,18 @@ pub trait Stacks: Send + Sync {
     ) -> impl Future<Output = Result<Vec<FailedResource>, AwsError>> + Send;
     /// Checks a template with CloudFormation.
     fn validate_template(&self, body: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Starts drift detection of a stack; returns the detection id.
+    fn detect_drift(&self, stack: &str) -> impl Future<Output = Result<String, AwsError>> + Send;
+    /// Describes a drift detection.
+    fn drift_detection(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<DriftDetection, AwsError>> + Send;
+    /// The stack's resources that are modified or deleted.
+    fn drifted_resources(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Result<Vec<DriftedResource>, AwsError>> + Send;
 }
 
 /// Whether a stack status is final and good.
@@ -128,7 +151,13 @@ mod cfn {
     use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Tag};
     use kubeline_core::pipeline::ResourceChange;
 
-    use super::{ChangeSetInfo, ChangeSetRequest, FailedResource, StackInfo, Stacks};
+    use aws_sdk_cloudformation::types::StackResourceDriftStatus;
+
+    use kubeline_core::pipeline::DriftedResource;
+
+    use super::{
+        ChangeSetInfo, ChangeSetRequest, DriftDetection, FailedResource, StackInfo, Stacks,
+    };
     use crate::error::{AwsError, classify};
 
     /// [`Stacks`] over aws-sdk-cloudformation.
@@ -334,6 +363,74 @@ mod cfn {
                 .await
                 .map_err(|e| classify(SERVICE, &e))?;
             Ok(())
+        }
+
+        async fn detect_drift(&self, stack: &str) -> Result<String, AwsError> {
+            let out = self
+                .client
+                .detect_stack_drift()
+                .stack_name(stack)
+                .send()
+                .await
+                .map_err(|e| classify(SERVICE, &e))?;
+            Ok(out
+                .stack_drift_detection_id()
+                .unwrap_or_default()
+                .to_owned())
+        }
+
+        async fn drift_detection(&self, id: &str) -> Result<DriftDetection, AwsError> {
+            let out = self
+                .client
+                .describe_stack_drift_detection_status()
+                .stack_drift_detection_id(id)
+                .send()
+                .await
+                .map_err(|e| classify(SERVICE, &e))?;
+            Ok(DriftDetection {
+                status: out
+                    .detection_status()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                stack_drift_status: out.stack_drift_status().map(|s| s.as_str().to_owned()),
+                reason: out.detection_status_reason().map(str::to_owned),
+            })
+        }
+
+        async fn drifted_resources(&self, stack: &str) -> Result<Vec<DriftedResource>, AwsError> {
+            let out = self
+                .client
+                .describe_stack_resource_drifts()
+                .stack_name(stack)
+                .stack_resource_drift_status_filters(StackResourceDriftStatus::Modified)
+                .stack_resource_drift_status_filters(StackResourceDriftStatus::Deleted)
+                .send()
+                .await
+                .map_err(|e| classify(SERVICE, &e))?;
+            Ok(out
+                .stack_resource_drifts()
+                .iter()
+                .map(|d| DriftedResource {
+                    logical_id: d.logical_resource_id().unwrap_or_default().to_owned(),
+                    resource_type: d.resource_type().unwrap_or_default().to_owned(),
+                    drift_status: d
+                        .stack_resource_drift_status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    differences: d
+                        .property_differences()
+                        .iter()
+                        .map(|p| {
+                            format!(
+                                "{}: {} → {}",
+                                p.property_path().unwrap_or_default(),
+                                p.expected_value().unwrap_or_default(),
+                                p.actual_value().unwrap_or_default()
+                            )
+                        })
+                        .collect(),
+                })
+                .collect())
         }
     }
 }

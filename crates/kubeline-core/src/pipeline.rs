@@ -231,6 +231,30 @@ pub struct CertificateSummary {
     pub days_left: i64,
 }
 
+/// A resource that differs from its template (CloudFormation drift detection).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftedResource {
+    /// Logical ID.
+    pub logical_id: String,
+    /// Type.
+    pub resource_type: String,
+    /// `MODIFIED` or `DELETED`.
+    pub drift_status: String,
+    /// The differing properties (`path: expected → actual`).
+    pub differences: Vec<String>,
+}
+
+/// The last drift check of a cluster's stacks, in `status.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftReport {
+    /// When it was checked (RFC 3339).
+    pub checked_at: String,
+    /// Drifted resources by stack (empty: everything is in sync).
+    pub drifted: BTreeMap<String, Vec<DriftedResource>>,
+}
+
 /// `clusters/<name>/status.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -266,6 +290,9 @@ pub struct Status {
     /// What ended the run, if it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<RunError>,
+    /// The last daily drift check (nothing is changed because of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftReport>,
 }
 
 /// An approval request (`clusters/<name>/approvals/<run-id>.yaml`).
@@ -616,6 +643,7 @@ mod tests {
             started_at: "2026-11-25T00:00:00Z".into(),
             updated_at: "2026-11-25T00:00:00Z".into(),
             last_error: None,
+            drift: None,
         };
         let text = serde_json::to_string(&s).expect("json");
         assert!(text.contains("\"phase\":\"awaiting-approval\""), "{text}");

@@ -201,6 +201,7 @@ async fn set_status<S: ObjectStore>(
             started_at: run.started_at.clone(),
             updated_at: String::new(),
             last_error: None,
+            drift: other.as_ref().and_then(|s| s.drift.clone()),
         },
     };
     status.phase = phase;
@@ -1493,4 +1494,140 @@ fn list_or_none(v: &[String]) -> String {
     } else {
         v.join(", ")
     }
+}
+
+/// A cluster whose stacks the daily drift check looks at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftItem {
+    /// Cluster name.
+    pub cluster: String,
+    /// Its stacks.
+    pub stacks: Vec<String>,
+    /// Drift detection ids by stack, once started.
+    #[serde(default)]
+    pub detections: BTreeMap<String, String>,
+}
+
+/// Drift step 1: every cluster with deployed stacks (from status.json).
+pub async fn drift_list<S: ObjectStore>(store: &S) -> Result<Vec<DriftItem>, StepError> {
+    let mut out = Vec::new();
+    for key in store.list("clusters/").await? {
+        if !key.ends_with("/status.json") {
+            continue;
+        }
+        let Some(status) = get_text(store, &key)
+            .await?
+            .and_then(|t| serde_json::from_str::<Status>(&t).ok())
+        else {
+            continue;
+        };
+        if !status.stacks.is_empty() && status.phase != Phase::Destroyed {
+            out.push(DriftItem {
+                cluster: status.cluster,
+                stacks: status.stacks.into_iter().map(|s| s.name).collect(),
+                detections: BTreeMap::new(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Drift step 2: starts drift detection on each of the cluster's stacks.
+pub async fn drift_start<C: Stacks>(cfn: &C, item: &DriftItem) -> Result<DriftItem, StepError> {
+    let mut started = item.clone();
+    for stack in &item.stacks {
+        let id = cfn.detect_drift(stack).await?;
+        started.detections.insert(stack.clone(), id);
+    }
+    Ok(started)
+}
+
+/// Drift step 3 (called in a Wait/Choice loop until `done`): when every detection is complete,
+/// records the drifted resources in status.json; nothing is changed in the cluster.
+pub async fn drift_check<S: ObjectStore, C: Stacks>(
+    store: &S,
+    cfn: &C,
+    item: &DriftItem,
+) -> Result<Value, StepError> {
+    let mut drifted = BTreeMap::new();
+    for (stack, id) in &item.detections {
+        let d = cfn.drift_detection(id).await?;
+        match d.status.as_str() {
+            "DETECTION_IN_PROGRESS" => return Ok(json!({"done": false, "item": item})),
+            "DETECTION_FAILED" if d.stack_drift_status.is_none() => {
+                return Err(StepError::new(
+                    "AwsRequestInvalid",
+                    format!(
+                        "drift detection of {stack} failed: {}",
+                        d.reason.unwrap_or_default()
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if d.stack_drift_status.as_deref() != Some("IN_SYNC") {
+            let resources = cfn.drifted_resources(stack).await?;
+            if !resources.is_empty() {
+                drifted.insert(stack.clone(), resources);
+            }
+        }
+    }
+    let report = kubeline_core::pipeline::DriftReport {
+        checked_at: timestamp(),
+        drifted,
+    };
+    let key = ClusterKeys::new(&item.cluster).status();
+    if let Some(mut status) = get_text(store, &key)
+        .await?
+        .and_then(|t| serde_json::from_str::<Status>(&t).ok())
+    {
+        status.drift = Some(report.clone());
+        status.updated_at = timestamp();
+        put_json(store, &key, &status).await?;
+    }
+    let count: usize = report.drifted.values().map(Vec::len).sum();
+    Ok(json!({"done": true, "cluster": item.cluster, "drifted": count, "report": report}))
+}
+
+/// Drift step 4: the day's summary as a chat message (drifted resources named; nothing changed).
+pub fn drift_summary(results: &[Value]) -> Value {
+    let drifted: Vec<&Value> = results
+        .iter()
+        .filter(|r| r["drifted"].as_u64().unwrap_or(0) > 0)
+        .collect();
+    let mut chat = Chat::no_changes("all", "drift");
+    chat.title = format!(
+        "kubeline: drift check: {} of {} clusters drifted",
+        drifted.len(),
+        results.len()
+    );
+    chat.summary = chat.title.clone();
+    chat.thread_id = "kubeline-drift".into();
+    chat.event_type = "Drift".into();
+    chat.keywords = vec!["drift".into()];
+    let mut d = String::new();
+    for r in &drifted {
+        d.push_str(&format!(
+            "**{}**\n",
+            r["cluster"].as_str().unwrap_or_default()
+        ));
+        for (stack, resources) in r["report"]["drifted"].as_object().into_iter().flatten() {
+            for res in resources.as_array().into_iter().flatten() {
+                d.push_str(&format!(
+                    "- {stack}: {} ({}) {}\n",
+                    res["logicalId"].as_str().unwrap_or_default(),
+                    res["resourceType"].as_str().unwrap_or_default(),
+                    res["driftStatus"].as_str().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    if d.is_empty() {
+        d = "Every stack matches its template.".into();
+    } else {
+        d.push_str("\nNothing was changed: upload cluster.yaml again to put the stacks back, or change cluster.yaml to keep the change.");
+    }
+    chat.description = d;
+    json!({"drifted": drifted.len(), "notification": chat.to_json().to_string()})
 }

@@ -311,3 +311,98 @@ async fn a_stack_that_fails_and_rolls_back_reports_the_failed_resources() {
         "the stack's own event is not a resource"
     );
 }
+
+#[tokio::test]
+async fn drift_is_recorded_in_status_json_and_nothing_is_changed() {
+    use aws_sdk_cloudformation::operation::describe_stack_drift_detection_status::DescribeStackDriftDetectionStatusOutput;
+    use aws_sdk_cloudformation::operation::describe_stack_resource_drifts::DescribeStackResourceDriftsOutput;
+    use aws_sdk_cloudformation::types::{
+        DifferenceType, PropertyDifference, StackDriftDetectionStatus, StackDriftStatus,
+        StackResourceDrift, StackResourceDriftStatus,
+    };
+    let store = MemStore::default();
+    let status = serde_json::json!({
+        "cluster": "demo", "phase": "succeeded", "runId": "r1",
+        "stacks": [{"name": "kubeline-demo-network", "status": "CREATE_COMPLETE", "outputs": {}}],
+        "startedAt": "2026-11-25T00:00:00Z", "updatedAt": "2026-11-25T00:00:00Z"
+    });
+    store.0.lock().expect("lock").insert(
+        "clusters/demo/status.json".into(),
+        status.to_string().into_bytes(),
+    );
+    let items = steps::drift_list(&store).await.expect("list");
+    assert_eq!(items.len(), 1);
+    let mut item = items[0].clone();
+    item.detections
+        .insert("kubeline-demo-network".into(), "det-1".into());
+
+    let in_progress = mock!(Client::describe_stack_drift_detection_status)
+        .sequence()
+        .output(|| {
+            DescribeStackDriftDetectionStatusOutput::builder()
+                .stack_id("s")
+                .stack_drift_detection_id("det-1")
+                .detection_status(StackDriftDetectionStatus::DetectionInProgress)
+                .timestamp(aws_sdk_cloudformation::primitives::DateTime::from_secs(0))
+                .build()
+        })
+        .output(|| {
+            DescribeStackDriftDetectionStatusOutput::builder()
+                .stack_id("s")
+                .stack_drift_detection_id("det-1")
+                .detection_status(StackDriftDetectionStatus::DetectionComplete)
+                .stack_drift_status(StackDriftStatus::Drifted)
+                .timestamp(aws_sdk_cloudformation::primitives::DateTime::from_secs(0))
+                .build()
+        })
+        .build();
+    let drifts = mock!(Client::describe_stack_resource_drifts).then_output(|| {
+        DescribeStackResourceDriftsOutput::builder()
+            .stack_resource_drifts(
+                StackResourceDrift::builder()
+                    .stack_id("s")
+                    .logical_resource_id("WorkerSecurityGroup")
+                    .resource_type("AWS::EC2::SecurityGroup")
+                    .stack_resource_drift_status(StackResourceDriftStatus::Modified)
+                    .timestamp(aws_sdk_cloudformation::primitives::DateTime::from_secs(0))
+                    .property_differences(
+                        PropertyDifference::builder()
+                            .property_path("/SecurityGroupIngress/2")
+                            .expected_value("null")
+                            .actual_value("{\"CidrIp\":\"0.0.0.0/0\",\"FromPort\":22}")
+                            .difference_type(DifferenceType::Add)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let cfn = cfn(&[&in_progress, &drifts]);
+    let first = steps::drift_check(&store, &cfn, &item)
+        .await
+        .expect("check");
+    assert_eq!(first["done"], false);
+    let second = steps::drift_check(&store, &cfn, &item)
+        .await
+        .expect("check");
+    assert_eq!(second["done"], true);
+    assert_eq!(second["drifted"], 1);
+    let status: serde_json::Value =
+        serde_json::from_slice(&store.0.lock().expect("lock")["clusters/demo/status.json"])
+            .expect("json");
+    let recorded = &status["drift"]["drifted"]["kubeline-demo-network"][0];
+    assert_eq!(recorded["logicalId"], "WorkerSecurityGroup");
+    assert!(
+        recorded["differences"][0]
+            .as_str()
+            .is_some_and(|d| d.contains("0.0.0.0/0"))
+    );
+    assert_eq!(
+        status["phase"], "succeeded",
+        "a drift check changes no phase"
+    );
+    let summary = steps::drift_summary(&[second]);
+    assert!(summary["notification"].as_str().is_some_and(
+        |n| n.contains("1 of 1 clusters drifted") && n.contains("WorkerSecurityGroup")
+    ));
+}

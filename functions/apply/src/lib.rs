@@ -5,7 +5,7 @@
 use kubeline_aws::executions::Executions;
 use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
-use kubeline_pipeline::steps::{self, FailInput, RenderOutput, Run};
+use kubeline_pipeline::steps::{self, DriftItem, FailInput, RenderOutput, Run};
 use kubeline_pipeline::{StepError, to_json};
 use serde::Deserialize;
 use serde_json::Value;
@@ -43,6 +43,23 @@ pub enum Request {
     },
     /// Record a failed run.
     Fail(FailInput),
+    /// Daily drift check: the clusters with deployed stacks.
+    DriftList,
+    /// Daily drift check: start detection on a cluster's stacks.
+    DriftStart {
+        /// The cluster and its stacks.
+        item: DriftItem,
+    },
+    /// Daily drift check: record the result once detection is complete.
+    DriftCheck {
+        /// The cluster, its stacks and detections.
+        item: DriftItem,
+    },
+    /// Daily drift check: the summary notification.
+    DriftSummary {
+        /// Each cluster's check result.
+        results: Vec<Value>,
+    },
 }
 
 /// The ports this function uses.
@@ -73,5 +90,11 @@ pub async fn handler<S: ObjectStore, C: Stacks, X: Executions>(
             to_json(steps::apply(&p.store, &p.cfn, &run, &rendered).await?)
         }
         Request::Fail(input) => steps::fail(&p.store, &p.cfn, &input).await,
+        Request::DriftList => to_json(serde_json::json!({
+            "clusters": steps::drift_list(&p.store).await?
+        })),
+        Request::DriftStart { item } => to_json(steps::drift_start(&p.cfn, &item).await?),
+        Request::DriftCheck { item } => steps::drift_check(&p.store, &p.cfn, &item).await,
+        Request::DriftSummary { results } => Ok(steps::drift_summary(&results)),
     }
 }

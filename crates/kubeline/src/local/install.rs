@@ -37,6 +37,8 @@ pub struct Installation {
     pub destroy_arn: String,
     /// Daily certificate rotation state machine.
     pub rotation_arn: String,
+    /// Daily drift detection state machine (deployed, but moto cannot run DetectStackDrift).
+    pub drift_arn: String,
 }
 
 async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<(String, String)> {
@@ -241,7 +243,7 @@ impl Installation {
 
         let sfn = aws_sdk_sfn::Client::new(conf);
         let mut arns = Vec::new();
-        for name in ["pipeline", "destroy", "rotation"] {
+        for name in ["pipeline", "destroy", "rotation", "drift"] {
             let path = root.join(format!("statemachine/{name}.asl.json"));
             let text = std::fs::read_to_string(&path).with_context(|| {
                 format!(
@@ -269,6 +271,7 @@ impl Installation {
             notifications_queue,
             tasks_queue,
             events_queue,
+            drift_arn: arns.pop().context("drift arn")?,
             rotation_arn: arns.pop().context("rotation arn")?,
             destroy_arn: arns.pop().context("destroy arn")?,
             pipeline_arn: arns.pop().context("pipeline arn")?,
