@@ -13,6 +13,9 @@ pub struct Object {
     pub version: Option<String>,
 }
 
+/// The tag of rendered assets (URL-encoded tag set), matched by the bucket's lifecycle rule.
+pub const ASSET_TAG: &str = "kubeline-lifecycle=asset";
+
 /// The installation bucket.
 pub trait ObjectStore: Send + Sync {
     /// Reads `key` (a given `version`, or the latest); `None` when it does not exist.
@@ -28,6 +31,16 @@ pub trait ObjectStore: Send + Sync {
         bytes: Vec<u8>,
         content_type: &str,
     ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+    /// Writes a rendered asset: like [`ObjectStore::put`], tagged `kubeline-lifecycle=asset`
+    /// so the bucket's lifecycle rule expires its old versions (audit records are never tagged).
+    fn put_asset(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send {
+        self.put(key, bytes, content_type)
+    }
     /// Every key under `prefix`, sorted.
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
     /// Deletes `key` (no error when absent).
@@ -111,6 +124,26 @@ mod s3 {
                 .bucket(&self.bucket)
                 .key(key)
                 .content_type(content_type)
+                .body(ByteStream::from(bytes))
+                .send()
+                .await
+                .map_err(|e| classify("S3", &e))?;
+            Ok(out.version_id().map(str::to_owned))
+        }
+
+        async fn put_asset(
+            &self,
+            key: &str,
+            bytes: Vec<u8>,
+            content_type: &str,
+        ) -> Result<Option<String>, AwsError> {
+            let out = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type(content_type)
+                .tagging(super::ASSET_TAG)
                 .body(ByteStream::from(bytes))
                 .send()
                 .await

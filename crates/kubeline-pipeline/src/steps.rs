@@ -456,6 +456,42 @@ pub async fn credentials<S: ObjectStore, K: Kms>(
     }))
 }
 
+/// A digest per node role of the credentials that role receives (certificates' bytes and the
+/// secrets' plaintext fingerprints), from the bucket.
+async fn credentials_generation<S: ObjectStore>(
+    store: &S,
+    run: &Run,
+) -> Result<BTreeMap<String, String>, StepError> {
+    use kubeline_core::layout::{NodeRole, node_credentials};
+    let prefix = run.keys().credentials();
+    let mut out = BTreeMap::new();
+    for role in [NodeRole::Controller, NodeRole::Etcd, NodeRole::Worker] {
+        let creds = node_credentials(role);
+        let mut h = Sha256::new();
+        let names = creds
+            .public
+            .iter()
+            .map(|n| (*n).to_owned())
+            .chain(creds.secret.iter().map(|n| format!("{n}.fingerprint")));
+        for name in names {
+            let bytes = store
+                .get(&format!("{prefix}{name}"), None)
+                .await?
+                .map(|o| o.bytes)
+                .unwrap_or_default();
+            h.update(name.as_bytes());
+            h.update([0]);
+            h.update(&bytes);
+            h.update([0]);
+        }
+        out.insert(
+            render::role_name(role).to_owned(),
+            hex::encode(&h.finalize()[..16]),
+        );
+    }
+    Ok(out)
+}
+
 /// One stack of a render, for the later steps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -486,7 +522,10 @@ pub struct RenderOutput {
 /// stack templates under `assets/<content-hash>/`.
 pub async fn render<S: ObjectStore>(store: &S, run: &Run) -> Result<RenderOutput, StepError> {
     let cluster = load_cluster(store, run).await?;
-    let rendered = render::render(&cluster, &Templates::builtin())
+    let inputs = render::Inputs {
+        credentials_generation: credentials_generation(store, run).await?,
+    };
+    let rendered = render::render_with(&cluster, &Templates::builtin(), &inputs)
         .map_err(|e| StepError::new("TemplateInvalid", e.to_string()))?;
     if rendered.has_limit_errors() {
         let msgs: Vec<String> = rendered
@@ -507,13 +546,13 @@ pub async fn render<S: ObjectStore>(store: &S, run: &Run) -> Result<RenderOutput
     let assets = run.keys().assets(&hash);
     for up in &rendered.uploads {
         if let Some(bytes) = rendered.files.get(&up.file) {
-            store.put(&up.key, bytes.clone(), JSON).await?;
+            store.put_asset(&up.key, bytes.clone(), JSON).await?;
         }
     }
     for (name, bytes) in &rendered.files {
         if !name.starts_with("userdata/") {
             store
-                .put(&format!("{assets}{name}"), bytes.clone(), JSON)
+                .put_asset(&format!("{assets}{name}"), bytes.clone(), JSON)
                 .await?;
         }
     }

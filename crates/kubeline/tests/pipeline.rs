@@ -234,6 +234,38 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
     );
     let result: Value = e.json(&format!("{}result.json", keys.run(&run))).await;
     assert_eq!(result["outcome"], "succeeded");
+    // Rendered assets carry the lifecycle tag; the audit trail does not.
+    let s3 = kubeline_aws::sdk::s3(&e.conf);
+    let tags = |key: String| {
+        let s3 = s3.clone();
+        let bucket = e.local.install.bucket.clone();
+        async move {
+            s3.get_object_tagging()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .expect("tagging")
+                .tag_set()
+                .iter()
+                .map(|t| format!("{}={}", t.key(), t.value()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let asset = e
+        .store
+        .list(&format!("{}assets/", keys.prefix))
+        .await
+        .expect("list")
+        .into_iter()
+        .next()
+        .expect("an asset");
+    assert_eq!(tags(asset).await, ["kubeline-lifecycle=asset"]);
+    assert!(
+        tags(format!("{}result.json", keys.run(&run)))
+            .await
+            .is_empty()
+    );
     let creds = e.objects(&keys.credentials()).await;
     assert!(creds.iter().any(|(k, _)| k.ends_with("/ca.pem")));
     for (k, bytes) in &creds {
@@ -626,4 +658,24 @@ async fn daily_rotation_renews_only_clusters_inside_the_window() {
     let after = e.objects("clusters/demo/credentials/apiserver.pem").await;
     assert_ne!(before, after, "the certificate was not renewed");
     assert_eq!(e.status().await.run_id, run_id(&run));
+    // New credentials change the node configs, so the apply replaces the nodes that use them.
+    let plan: Plan = e
+        .json(&format!(
+            "{}plan.json",
+            ClusterKeys::new("demo").run(&run_id(&run))
+        ))
+        .await;
+    let control_plane = plan
+        .stacks
+        .iter()
+        .find(|s| s.stack == "kubeline-demo-control-plane")
+        .expect("control plane in the plan");
+    assert_eq!(control_plane.action, StackAction::Update, "{plan:?}");
+    assert!(
+        control_plane
+            .changes
+            .iter()
+            .any(|c| c.resource_type == "AWS::EC2::LaunchTemplate"),
+        "{plan:?}"
+    );
 }

@@ -451,6 +451,43 @@ fn labels(m: &BTreeMap<String, String>) -> Vec<String> {
 
 /// Renders every file of the cluster with the given templates.
 pub fn render(cluster: &Cluster, templates: &Templates) -> Result<Rendered, RenderError> {
+    render_with(cluster, templates, &Inputs::default())
+}
+
+/// What a render takes besides the cluster and the templates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inputs {
+    /// A digest of the credentials each node role receives (`controller`, `etcd`, `worker`).
+    /// Node configs carry it, so new credentials (a renewal, a CA rotation stage) change the
+    /// node configs and the next apply replaces the nodes that use them; unchanged credentials
+    /// change nothing. Absent: `none`.
+    pub credentials_generation: BTreeMap<String, String>,
+}
+
+impl Inputs {
+    fn generation(&self, role: layout::NodeRole) -> String {
+        self.credentials_generation
+            .get(role_name(role))
+            .cloned()
+            .unwrap_or_else(|| "none".into())
+    }
+}
+
+/// The name of a node role in [`Inputs::credentials_generation`].
+pub fn role_name(role: layout::NodeRole) -> &'static str {
+    match role {
+        layout::NodeRole::Controller => "controller",
+        layout::NodeRole::Etcd => "etcd",
+        layout::NodeRole::Worker => "worker",
+    }
+}
+
+/// Like [`render`], with [`Inputs`].
+pub fn render_with(
+    cluster: &Cluster,
+    templates: &Templates,
+    inputs: &Inputs,
+) -> Result<Rendered, RenderError> {
     let c = cluster;
     let etcd_endpoints = c
         .etcd
@@ -501,6 +538,7 @@ pub fn render(cluster: &Cluster, templates: &Templates) -> Result<Rendered, Rend
     let ign = r.node_config(
         "userdata/controller.yaml.j2",
         json!({
+            "credentials_generation": inputs.generation(controller.role()),
             "creds": layout::node_credentials(controller.role()),
             "node_labels": labels(&c.controller.node_labels),
             "kubelet_url": kubelet_url(&c.kubernetes_version),
@@ -511,7 +549,10 @@ pub fn render(cluster: &Cluster, templates: &Templates) -> Result<Rendered, Rend
     let group = NodeGroup::Etcd;
     let ign = r.node_config(
         "userdata/etcd.yaml.j2",
-        json!({"creds": layout::node_credentials(group.role())}),
+        json!({
+            "credentials_generation": inputs.generation(group.role()),
+            "creds": layout::node_credentials(group.role()),
+        }),
     )?;
     let userdata = out.node_config(c, group, &ign);
     let stack = r.json(
@@ -536,6 +577,7 @@ pub fn render(cluster: &Cluster, templates: &Templates) -> Result<Rendered, Rend
         let ign = r.node_config(
             "userdata/worker.yaml.j2",
             json!({
+                "credentials_generation": inputs.generation(group.role()),
                 "creds": layout::node_credentials(group.role()),
                 "pool": p,
                 "node_labels": labels(&p.node_labels),
