@@ -77,6 +77,27 @@ mod s3 {
         pub fn bucket(&self) -> &str {
             &self.bucket
         }
+
+        async fn put_tagged(
+            &self,
+            key: &str,
+            bytes: Vec<u8>,
+            content_type: &str,
+            tagging: Option<&str>,
+        ) -> Result<Option<String>, AwsError> {
+            let out = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type(content_type)
+                .set_tagging(tagging.map(str::to_owned))
+                .body(ByteStream::from(bytes))
+                .send()
+                .await
+                .map_err(|e| classify("S3", &e))?;
+            Ok(out.version_id().map(str::to_owned))
+        }
     }
 
     impl ObjectStore for S3Store {
@@ -118,17 +139,7 @@ mod s3 {
             bytes: Vec<u8>,
             content_type: &str,
         ) -> Result<Option<String>, AwsError> {
-            let out = self
-                .client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .content_type(content_type)
-                .body(ByteStream::from(bytes))
-                .send()
-                .await
-                .map_err(|e| classify("S3", &e))?;
-            Ok(out.version_id().map(str::to_owned))
+            self.put_tagged(key, bytes, content_type, None).await
         }
 
         async fn put_asset(
@@ -137,18 +148,8 @@ mod s3 {
             bytes: Vec<u8>,
             content_type: &str,
         ) -> Result<Option<String>, AwsError> {
-            let out = self
-                .client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .content_type(content_type)
-                .tagging(super::ASSET_TAG)
-                .body(ByteStream::from(bytes))
-                .send()
+            self.put_tagged(key, bytes, content_type, Some(super::ASSET_TAG))
                 .await
-                .map_err(|e| classify("S3", &e))?;
-            Ok(out.version_id().map(str::to_owned))
         }
 
         async fn list(&self, prefix: &str) -> Result<Vec<String>, AwsError> {

@@ -267,6 +267,16 @@ async fn take_turn<S: ObjectStore, X: Executions>(
     ))
 }
 
+/// The cluster a request key belongs to (`clusters/<name>/...`).
+fn cluster_of(key: &str) -> Result<&str, StepError> {
+    ClusterKeys::cluster_of(key).ok_or_else(|| {
+        StepError::new(
+            "RequestInvalid",
+            format!("{key} is not under clusters/<name>/"),
+        )
+    })
+}
+
 /// Step 1: waits its turn, validates the uploaded cluster.yaml (the pinned version), records it
 /// in `runs/<id>/`, and starts `status.json`.
 pub async fn start<S: ObjectStore, X: Executions>(
@@ -274,12 +284,7 @@ pub async fn start<S: ObjectStore, X: Executions>(
     sfn: &X,
     input: &StartInput,
 ) -> Result<Run, StepError> {
-    let cluster_name = ClusterKeys::cluster_of(&input.key).ok_or_else(|| {
-        StepError::new(
-            "RequestInvalid",
-            format!("{} is not under clusters/<name>/", input.key),
-        )
-    })?;
+    let cluster_name = cluster_of(&input.key)?;
     let keys = ClusterKeys::new(cluster_name);
     take_turn(store, sfn, cluster_name, &input.run_id).await?;
     let object = store
@@ -1289,12 +1294,7 @@ pub async fn destroy_check<S: ObjectStore, C: Stacks>(
     cfn: &C,
     input: &DestroyInput,
 ) -> Result<DestroyPlan, StepError> {
-    let cluster = ClusterKeys::cluster_of(&input.key).ok_or_else(|| {
-        StepError::new(
-            "RequestInvalid",
-            format!("{} is not under clusters/<name>/", input.key),
-        )
-    })?;
+    let cluster = cluster_of(&input.key)?;
     let keys = ClusterKeys::new(cluster);
     let run = Run {
         cluster: cluster.to_owned(),

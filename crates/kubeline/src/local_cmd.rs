@@ -145,18 +145,7 @@ async fn rotate() -> Result<bool> {
     let state: serde_json::Value = serde_json::from_str(&text)?;
     let endpoint = state["endpoint"].as_str().context("endpoint")?;
     let machine = state["rotationArn"].as_str().context("rotationArn")?;
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(local::REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "kubeline-local",
-            "kubeline-local",
-            None,
-            None,
-            "kubeline-local",
-        ))
-        .load()
-        .await;
+    let conf = local::sdk_config_for(endpoint).await;
     let sfn = StepFunctions::new(kubeline_aws::sdk::sfn(&conf));
     use kubeline_aws::executions::Executions as _;
     let name = format!(

@@ -110,19 +110,24 @@ impl Emulator {
 
     /// AWS configuration pointing every client at the emulator (fixed test credentials).
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(super::REGION))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "kubeline-local",
-                "kubeline-local",
-                None,
-                None,
-                "kubeline-local",
-            ))
-            .load()
-            .await
+        sdk_config_for(&self.endpoint).await
     }
+}
+
+/// AWS configuration for an emulator at `endpoint` (fixed local credentials and region).
+pub async fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(super::REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "kubeline-local",
+            "kubeline-local",
+            None,
+            None,
+            "kubeline-local",
+        ))
+        .load()
+        .await
 }
 
 impl Drop for Emulator {

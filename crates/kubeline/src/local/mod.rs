@@ -16,7 +16,7 @@ use kubeline_aws::executions::{Executions, StepFunctions};
 use kubeline_aws::stacks::{CloudFormation, Stacks};
 use kubeline_core::pipeline::{ClusterKeys, Plan, Status};
 
-pub use self::emulator::Emulator;
+pub use self::emulator::{Emulator, sdk_config_for};
 pub use self::install::{FUNCTION_ARN_PREFIX, Installation, localise_definition};
 
 /// Region of the local installation.
