@@ -66,7 +66,8 @@ fn readable_ignition(bytes: &[u8]) -> String {
             }
         }
     }
-    serde_json::to_string_pretty(&v).expect("ser")
+    // Canonical (sorted keys): the same text whatever serde_json features the build unifies.
+    String::from_utf8(render::canonical_json(&v)).expect("utf8")
 }
 
 #[test]

@@ -226,22 +226,29 @@ impl Rendered {
     }
 }
 
+/// `v` with every object's keys in sorted order, whatever order serde_json keeps (its
+/// `preserve_order` feature is switched on by other crates in some builds).
+fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let keys: BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, sorted(v))).collect();
+            Value::Object(keys.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Canonical JSON: sorted keys, two-space indent, trailing newline.
 pub fn canonical_json(v: &Value) -> Vec<u8> {
-    fn sort(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let sorted: BTreeMap<&String, Value> =
-                    m.iter().map(|(k, v)| (k, sort(v))).collect();
-                Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
-            }
-            Value::Array(a) => Value::Array(a.iter().map(sort).collect()),
-            other => other.clone(),
-        }
-    }
-    let mut out = serde_json::to_vec_pretty(&sort(v)).unwrap_or_default();
+    let mut out = serde_json::to_vec_pretty(&sorted(v)).unwrap_or_default();
     out.push(b'\n');
     out
+}
+
+/// Compact canonical JSON: sorted keys, no whitespace (for size-limited places like userdata).
+pub fn compact_canonical_json(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(&sorted(v)).unwrap_or_default()
 }
 
 /// SHA-512 of `bytes` as lower-case hex.
@@ -357,11 +364,10 @@ impl Output {
         let key = layout::userdata_key(c, &group.file_stem(), &hash);
         let file = format!("userdata/{}.json", group.file_stem());
         self.files.insert(file.clone(), bytes);
-        let stub = serde_json::to_vec(&ignition::stub(
+        let stub = compact_canonical_json(&ignition::stub(
             &format!("s3://{}/{key}", c.s3.bucket),
             &hash,
-        ))
-        .unwrap_or_default();
+        ));
         if stub.len() > USERDATA_LIMIT {
             let msg = format!(
                 "userdata stub is {} bytes; EC2 allows {USERDATA_LIMIT}",
