@@ -473,6 +473,28 @@ impl Chat {
         c
     }
 
+    /// A daily report over every cluster (rotation, drift): its own thread, `title` as the
+    /// summary.
+    pub fn daily(thread: &str, event: &str, title: String, description: String) -> Chat {
+        let mut c = Chat::base("all", "daily", thread, event);
+        c.title = title.clone();
+        c.summary = title;
+        c.thread_id = format!("kubeline-{thread}");
+        c.keywords = vec![thread.to_owned()];
+        c.description = description;
+        c
+    }
+
+    /// cluster.yaml was deleted: nothing is destroyed, and the chat is told how to destroy.
+    pub fn config_deleted(cluster: &str) -> Chat {
+        let mut c = Chat::base(cluster, "-", "cluster.yaml deleted", "ConfigDeleted");
+        c.title = format!("kubeline: {cluster} cluster.yaml deleted");
+        c.description = format!(
+            "clusters/{cluster}/cluster.yaml was deleted; nothing was destroyed. To delete the cluster, upload clusters/{cluster}/destroy.yaml with `confirm: {cluster}`."
+        );
+        c
+    }
+
     /// The cluster was destroyed.
     pub fn destroyed(cluster: &str, run_id: &str, stacks: &[String]) -> Chat {
         let mut c = Chat::base(cluster, run_id, "destroyed", "Destroyed");

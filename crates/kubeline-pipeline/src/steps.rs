@@ -1502,22 +1502,21 @@ pub fn rotation_summary(results: &[Value]) -> Value {
             .collect()
     };
     let (renewed, fine, failed) = (pick("renewed"), pick("fine"), pick("failed"));
-    let mut chat = Chat::no_changes("all", "rotation");
-    chat.title = format!(
-        "kubeline: certificate rotation: {} renewed, {} fine, {} failed",
-        renewed.len(),
-        fine.len(),
-        failed.len()
-    );
-    chat.summary = chat.title.clone();
-    chat.thread_id = "kubeline-rotation".into();
-    chat.event_type = "Rotation".into();
-    chat.keywords = vec!["rotation".into()];
-    chat.description = format!(
-        "renewed (a run applies the new certificates): {}\nfine: {}\nfailed: {}",
-        list_or_none(&renewed),
-        list_or_none(&fine),
-        list_or_none(&failed)
+    let chat = Chat::daily(
+        "rotation",
+        "Rotation",
+        format!(
+            "kubeline: certificate rotation: {} renewed, {} fine, {} failed",
+            renewed.len(),
+            fine.len(),
+            failed.len()
+        ),
+        format!(
+            "renewed (a run applies the new certificates): {}\nfine: {}\nfailed: {}",
+            list_or_none(&renewed),
+            list_or_none(&fine),
+            list_or_none(&failed)
+        ),
     );
     json!({
         "renewed": renewed,
@@ -1635,16 +1634,6 @@ pub fn drift_summary(results: &[Value]) -> Value {
         .iter()
         .filter(|r| r["drifted"].as_u64().unwrap_or(0) > 0)
         .collect();
-    let mut chat = Chat::no_changes("all", "drift");
-    chat.title = format!(
-        "kubeline: drift check: {} of {} clusters drifted",
-        drifted.len(),
-        results.len()
-    );
-    chat.summary = chat.title.clone();
-    chat.thread_id = "kubeline-drift".into();
-    chat.event_type = "Drift".into();
-    chat.keywords = vec!["drift".into()];
     let mut d = String::new();
     for r in &drifted {
         d.push_str(&format!(
@@ -1667,6 +1656,15 @@ pub fn drift_summary(results: &[Value]) -> Value {
     } else {
         d.push_str("\nNothing was changed: upload cluster.yaml again to put the stacks back, or change cluster.yaml to keep the change.");
     }
-    chat.description = d;
+    let chat = Chat::daily(
+        "drift",
+        "Drift",
+        format!(
+            "kubeline: drift check: {} of {} clusters drifted",
+            drifted.len(),
+            results.len()
+        ),
+        d,
+    );
     json!({"drifted": drifted.len(), "notification": chat.to_json().to_string()})
 }

@@ -337,6 +337,17 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
             .is_some_and(|d| d.contains("ConfigInvalid"))
     );
 
+    // Deleting cluster.yaml destroys nothing; the chat is told how to destroy.
+    e.store.delete(&keys.config()).await.expect("delete");
+    let notes = e.wait_notifications(1).await;
+    assert_eq!(titles(&notes), ["kubeline: demo cluster.yaml deleted"]);
+    assert!(
+        notes[0]["content"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("confirm: demo"))
+    );
+    assert_eq!(e.stack_statuses().await, vec!["CREATE_COMPLETE"; 4]);
+
     // Destroy needs `confirm: demo`.
     e.put(&keys.destroy(), "confirm: prod\n").await;
     let (_, arn4) = local::next_run(&mut e.local, Duration::from_secs(60))

@@ -4,7 +4,9 @@ and exports, and change sets resolve Fn::ImportValue), and one to SendTaskFailur
 the cause, which kubeline's failure records need). moto's ValidateTemplate runs cfn-lint and
 fails on warnings; AWS's checks syntax only, so only cfn-lint errors fail it here. moto's stack
 deletion leaves route tables with (faked) subnet associations behind, which then blocks the
-VPC; deleting a VPC here drops them first, as deleting the stack's resources would. Started by `kubeline local ...`; prints
+VPC; deleting a VPC here drops them first, as deleting the stack's resources would. moto sends
+no event when a delete marker is created in a versioned bucket; S3 sends "Object Deleted", and
+so does this launcher. Started by `kubeline local ...`; prints
 `ready` when listening and stops on SIGTERM or when stdin closes."""
 
 import os
@@ -78,6 +80,30 @@ def delete_vpc(self, vpc_id):
 
 
 VPCBackend.delete_vpc = delete_vpc
+
+from moto.s3 import models as s3_models  # noqa: E402
+from moto.s3 import notifications as s3_notifications  # noqa: E402
+
+_delete_object = s3_models.S3Backend.delete_object
+
+
+def delete_object(self, bucket_name, key_name, version_id=None, bypass=False):
+    bucket = self.get_bucket(bucket_name)
+    marked = None
+    if bucket.is_versioned and version_id is None:
+        marked = bucket.keys.get(key_name)
+    result = _delete_object(self, bucket_name, key_name, version_id=version_id, bypass=bypass)
+    if marked is not None:
+        s3_notifications.send_event(
+            self.account_id,
+            s3_notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT,
+            bucket,
+            marked,
+        )
+    return result
+
+
+s3_models.S3Backend.delete_object = delete_object
 
 from moto.core.responses import EmptyResult  # noqa: E402
 from moto.stepfunctions import responses as sfn_responses  # noqa: E402

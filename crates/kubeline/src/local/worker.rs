@@ -202,13 +202,7 @@ pub async fn route_events(
                     eprintln!("kubeline local: approval {key}: {e}");
                 }
             } else if key == keys.config() && kind == "Object Deleted" {
-                let mut chat = Chat::no_changes(cluster, "-");
-                chat.title = format!("kubeline: {cluster} cluster.yaml deleted");
-                chat.summary = chat.title.clone();
-                chat.event_type = "ConfigDeleted".into();
-                chat.description = format!(
-                    "clusters/{cluster}/cluster.yaml was deleted; nothing was destroyed. To delete the cluster, upload clusters/{cluster}/destroy.yaml with `confirm: {cluster}`."
-                );
+                let chat = Chat::config_deleted(cluster);
                 let _ = sns
                     .publish()
                     .topic_arn(&install.topic_arn)
