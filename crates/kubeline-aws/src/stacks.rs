@@ -88,12 +88,12 @@ pub trait Stacks: Send + Sync {
         &self,
         req: &ChangeSetRequest,
     ) -> impl Future<Output = Result<String, AwsError>> + Send;
-    /// Describes a change set.
+    /// Describes a change set, or `None` when it (or its stack) does not exist.
     fn describe_change_set(
         &self,
         stack: &str,
         name: &str,
-    ) -> impl Future<Output = Result<ChangeSetInfo, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Option<ChangeSetInfo>, AwsError>> + Send;
     /// Executes a change set.
     fn execute_change_set(
         &self,
@@ -250,12 +250,12 @@ mod cfn {
             &self,
             stack: &str,
             name: &str,
-        ) -> Result<ChangeSetInfo, AwsError> {
+        ) -> Result<Option<ChangeSetInfo>, AwsError> {
             let mut changes = Vec::new();
             let mut token = None;
             let mut last;
             loop {
-                let out = self
+                let out = match self
                     .client
                     .describe_change_set()
                     .stack_name(stack)
@@ -263,7 +263,17 @@ mod cfn {
                     .set_next_token(token)
                     .send()
                     .await
-                    .map_err(|e| classify(SERVICE, &e))?;
+                {
+                    Ok(out) => out,
+                    Err(e) => {
+                        let err = classify(SERVICE, &e);
+                        // ChangeSetNotFound; ValidationError when the stack itself is missing.
+                        if matches!(err.code(), Some("ChangeSetNotFound" | "ValidationError")) {
+                            return Ok(None);
+                        }
+                        return Err(err);
+                    }
+                };
                 for c in out.changes() {
                     if let Some(rc) = c.resource_change() {
                         changes.push(ResourceChange {
@@ -283,7 +293,7 @@ mod cfn {
                     break;
                 }
             }
-            Ok(ChangeSetInfo {
+            Ok(Some(ChangeSetInfo {
                 status: last
                     .status()
                     .map(|s| s.as_str().to_owned())
@@ -291,7 +301,7 @@ mod cfn {
                 reason: last.status_reason().map(str::to_owned),
                 execution_status: last.execution_status().map(|s| s.as_str().to_owned()),
                 changes,
-            })
+            }))
         }
 
         async fn execute_change_set(&self, stack: &str, name: &str) -> Result<(), AwsError> {

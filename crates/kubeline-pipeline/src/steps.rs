@@ -12,6 +12,7 @@ use kubeline_aws::sealed;
 use kubeline_aws::stacks::{self, ChangeSetRequest, Stacks};
 use kubeline_aws::store::ObjectStore;
 use kubeline_core::cluster::Cluster;
+use kubeline_core::model::Approval;
 use kubeline_core::pipeline::{
     CertificateSummary, Chat, ClusterKeys, Decision, Phase, Plan, ResourceChange, RunError,
     StackAction, StackChange, StackState, Status,
@@ -51,8 +52,8 @@ fn clip(s: &str) -> String {
     format!("{}\n… (truncated)", &s[..end])
 }
 
-/// The input of a run: the uploaded object (from the EventBridge "Object Created" event) and
-/// the execution that handles it.
+/// The input of a run: the uploaded object (cluster.yaml, or destroy.yaml for a destroy run;
+/// from the EventBridge "Object Created" event) and the execution that handles it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StartInput {
@@ -108,8 +109,8 @@ pub struct Run {
     /// Pinned cluster.yaml version.
     #[serde(default)]
     pub config_version: Option<String>,
-    /// `auto` or `manual`.
-    pub approval: String,
+    /// Whether the plan waits for an approval file.
+    pub approval: Approval,
     /// Execution ARN.
     #[serde(default)]
     pub execution_arn: Option<String>,
@@ -118,6 +119,20 @@ pub struct Run {
 }
 
 impl Run {
+    /// A run of the request `input` (an upload or a destroy request) for the cluster its key
+    /// names, starting now; approval `auto` until the cluster.yaml says otherwise.
+    fn for_request(input: &StartInput) -> Result<Run, StepError> {
+        Ok(Run {
+            cluster: cluster_of(&input.key)?.to_owned(),
+            run_id: input.run_id.clone(),
+            bucket: input.bucket.clone(),
+            config_version: input.version.clone(),
+            approval: Approval::Auto,
+            execution_arn: input.execution_arn.clone(),
+            started_at: timestamp(),
+        })
+    }
+
     fn keys(&self) -> ClusterKeys {
         ClusterKeys::new(&self.cluster)
     }
@@ -314,15 +329,8 @@ pub async fn start<S: ObjectStore, X: Executions>(
             ),
         ));
     }
-    let run = Run {
-        cluster: cluster_name.to_owned(),
-        run_id: input.run_id.clone(),
-        bucket: input.bucket.clone(),
-        config_version: object.version.clone().or_else(|| input.version.clone()),
-        approval: "auto".into(),
-        execution_arn: input.execution_arn.clone(),
-        started_at: timestamp(),
-    };
+    let mut run = Run::for_request(input)?;
+    run.config_version = object.version.clone().or(run.config_version);
     let run_prefix = keys.run(&run.run_id);
     store
         .put(
@@ -373,13 +381,10 @@ pub async fn start<S: ObjectStore, X: Executions>(
     }
     // The installation may require approval of every plan (its RequireApproval parameter).
     let required = std::env::var("KUBELINE_REQUIRE_APPROVAL").is_ok_and(|v| v == "true");
-    let run = Run {
-        approval: match cluster.approval {
-            _ if required => "manual".into(),
-            kubeline_core::model::Approval::Manual => "manual".into(),
-            kubeline_core::model::Approval::Auto => "auto".into(),
-        },
-        ..run
+    run.approval = if required {
+        Approval::Manual
+    } else {
+        cluster.approval
     };
     put_json(store, &format!("{run_prefix}run.json"), &run).await?;
     set_status(store, &run, Phase::Preparing, |s| {
@@ -727,15 +732,7 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
                 ));
             }
         }
-        let existing = match cfn.describe_change_set(&s.name, &cs).await {
-            Ok(c) => Some(c),
-            Err(e)
-                if e.code() == Some("ChangeSetNotFound") || e.code() == Some("ValidationError") =>
-            {
-                None
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let existing = cfn.describe_change_set(&s.name, &cs).await?;
         let info_cs = match existing {
             Some(c) => Some(c),
             None => {
@@ -747,7 +744,7 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
                 if exists(info.as_ref()) || deps_ready {
                     let req = change_set_request(store, run, s, !exists(info.as_ref())).await?;
                     cfn.create_change_set(&req).await?;
-                    Some(cfn.describe_change_set(&s.name, &cs).await?)
+                    cfn.describe_change_set(&s.name, &cs).await?
                 } else {
                     None
                 }
@@ -819,7 +816,7 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
         )
         .await?;
         Chat::no_changes(&run.cluster, &run.run_id)
-    } else if run.approval == "manual" {
+    } else if run.approval == Approval::Manual {
         set_status(store, run, Phase::AwaitingApproval, |s| {
             s.plan = plan.counts()
         })
@@ -1047,15 +1044,7 @@ pub async fn apply<S: ObjectStore, C: Stacks>(
             }
             return Err(stack_failure(cfn, &s.name, status).await);
         }
-        let change_set = match cfn.describe_change_set(&s.name, &cs).await {
-            Ok(c) => Some(c),
-            Err(e)
-                if e.code() == Some("ChangeSetNotFound") || e.code() == Some("ValidationError") =>
-            {
-                None
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let change_set = cfn.describe_change_set(&s.name, &cs).await?;
         match change_set {
             None if exists(info.as_ref()) => continue, // planned as no change
             None => {
@@ -1173,7 +1162,7 @@ async fn clean_up<S: ObjectStore, C: Stacks>(
     };
     for s in &rendered.stacks {
         let cs = run.change_set_name(&s.name);
-        if let Ok(c) = cfn.describe_change_set(&s.name, &cs).await
+        if let Some(c) = cfn.describe_change_set(&s.name, &cs).await?
             && c.execution_status.as_deref() != Some("EXECUTE_COMPLETE")
         {
             cfn.delete_change_set(&s.name, &cs).await.ok();
@@ -1197,17 +1186,7 @@ pub async fn fail<S: ObjectStore, C: Stacks>(
 ) -> Result<Value, StepError> {
     let run = match (&input.run, &input.input) {
         (Some(r), _) => r.clone(),
-        (None, Some(i)) => Run {
-            cluster: ClusterKeys::cluster_of(&i.key)
-                .unwrap_or("unknown")
-                .to_owned(),
-            run_id: i.run_id.clone(),
-            bucket: i.bucket.clone(),
-            config_version: i.version.clone(),
-            approval: "auto".into(),
-            execution_arn: i.execution_arn.clone(),
-            started_at: timestamp(),
-        },
+        (None, Some(i)) => Run::for_request(i)?,
         (None, None) => {
             return Err(StepError::new(
                 "RequestInvalid",
@@ -1262,21 +1241,6 @@ pub async fn fail<S: ObjectStore, C: Stacks>(
     Ok(json!({"notification": chat.to_json().to_string()}))
 }
 
-/// The input of a destroy run: the request object and the execution handling it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DestroyInput {
-    /// Installation bucket.
-    pub bucket: String,
-    /// `clusters/<name>/destroy.yaml`.
-    pub key: String,
-    /// Run id (the execution name).
-    pub run_id: String,
-    /// Execution ARN.
-    #[serde(default)]
-    pub execution_arn: Option<String>,
-}
-
 /// A confirmed destroy: the run and the stacks to delete, in deletion order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -1292,19 +1256,11 @@ pub struct DestroyPlan {
 pub async fn destroy_check<S: ObjectStore, C: Stacks>(
     store: &S,
     cfn: &C,
-    input: &DestroyInput,
+    input: &StartInput,
 ) -> Result<DestroyPlan, StepError> {
-    let cluster = cluster_of(&input.key)?;
+    let run = Run::for_request(input)?;
+    let cluster = run.cluster.as_str();
     let keys = ClusterKeys::new(cluster);
-    let run = Run {
-        cluster: cluster.to_owned(),
-        run_id: input.run_id.clone(),
-        bucket: input.bucket.clone(),
-        config_version: None,
-        approval: "auto".into(),
-        execution_arn: input.execution_arn.clone(),
-        started_at: timestamp(),
-    };
     let text = get_text(store, &input.key).await?.ok_or_else(|| {
         StepError::new(
             "DestroyNotConfirmed",

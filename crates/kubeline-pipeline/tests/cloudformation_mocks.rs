@@ -62,7 +62,7 @@ fn run() -> Run {
         run_id: "r1".into(),
         bucket: "b".into(),
         config_version: None,
-        approval: "auto".into(),
+        approval: kubeline_core::model::Approval::Auto,
         execution_arn: None,
         started_at: "2026-11-25T00:00:00Z".into(),
     }

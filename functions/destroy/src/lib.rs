@@ -3,7 +3,7 @@
 
 use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
-use kubeline_pipeline::steps::{self, DestroyInput, DestroyPlan, FailInput};
+use kubeline_pipeline::steps::{self, DestroyPlan, FailInput, StartInput};
 use kubeline_pipeline::{StepError, to_json};
 use serde::Deserialize;
 use serde_json::Value;
@@ -15,7 +15,7 @@ pub enum Request {
     /// Check the request.
     Check {
         /// The request.
-        input: DestroyInput,
+        input: StartInput,
     },
     /// Delete the next stack.
     Advance {
