@@ -70,6 +70,7 @@ impl AwsError {
 
 /// Maps an SDK error of `service` by its error code.
 #[cfg(any(
+    feature = "kms",
     feature = "s3",
     feature = "cloudformation",
     feature = "sns",
@@ -84,7 +85,6 @@ where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    use aws_smithy_runtime_api::client::result::SdkError;
     use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
     let code = err.code().unwrap_or_default().to_owned();
     let message = err
@@ -106,13 +106,7 @@ where
         | "UnrecognizedClientException"
         | "SignatureDoesNotMatch"
         | "InvalidAccessKeyId" => AwsError::AccessDenied { service, message },
-        "" if matches!(
-            err,
-            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_)
-        ) =>
-        {
-            AwsError::Unavailable { service, message }
-        }
+        // No code: the request never got an AWS answer (network, timeout, unparseable reply).
         "InternalFailure" | "InternalError" | "ServiceUnavailable" | "InternalServerError" | "" => {
             AwsError::Unavailable { service, message }
         }

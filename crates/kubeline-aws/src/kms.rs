@@ -117,6 +117,7 @@ mod aws {
     use zeroize::Zeroizing;
 
     use super::{DataKey, Kms, KmsError};
+    use crate::error::{AwsError, classify};
 
     /// [`Kms`] over aws-sdk-kms. Retries of throttling and transient errors are the SDK's
     /// (standard mode, with backoff); what still fails is mapped to [`KmsError`].
@@ -132,39 +133,34 @@ mod aws {
         }
     }
 
+    /// The shared AWS classification, refined by KMS's own error codes.
     fn map_error<E, R>(err: SdkError<E, R>, key: &str, asset: &str) -> KmsError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        let code = err.code().unwrap_or_default().to_owned();
-        let message = err
-            .message()
-            .map(str::to_owned)
-            .unwrap_or_else(|| aws_sdk_kms::error::DisplayErrorContext(&err).to_string());
         let key = key.to_owned();
-        match code.as_str() {
-            "ThrottlingException" | "LimitExceededException" | "TooManyRequestsException" => {
-                KmsError::Throttled(message)
-            }
-            "DisabledException" | "KMSInvalidStateException" | "KeyUnavailableException" => {
-                KmsError::KeyDisabled { key, message }
-            }
-            "AccessDeniedException"
-            | "UnrecognizedClientException"
-            | "InvalidSignatureException" => KmsError::AccessDenied { key, message },
-            "NotFoundException" | "InvalidKeyUsageException" => {
-                KmsError::KeyNotFound { key, message }
-            }
-            "InvalidCiphertextException" | "IncorrectKeyException" => KmsError::InvalidCiphertext {
-                asset: asset.to_owned(),
-                message,
+        match classify("KMS", &err) {
+            AwsError::Throttled { message, .. } => KmsError::Throttled(message),
+            AwsError::AccessDenied { message, .. } => KmsError::AccessDenied { key, message },
+            AwsError::Unavailable { message, .. } => KmsError::Unavailable(message),
+            AwsError::Invalid { code, message, .. } => match code.as_str() {
+                "LimitExceededException" => KmsError::Throttled(message),
+                "DisabledException" | "KMSInvalidStateException" | "KeyUnavailableException" => {
+                    KmsError::KeyDisabled { key, message }
+                }
+                "InvalidSignatureException" => KmsError::AccessDenied { key, message },
+                "NotFoundException" | "InvalidKeyUsageException" => {
+                    KmsError::KeyNotFound { key, message }
+                }
+                "InvalidCiphertextException" | "IncorrectKeyException" => {
+                    KmsError::InvalidCiphertext {
+                        asset: asset.to_owned(),
+                        message,
+                    }
+                }
+                _ => KmsError::Unavailable(format!("{code}: {message}")),
             },
-            _ => KmsError::Unavailable(if code.is_empty() {
-                message
-            } else {
-                format!("{code}: {message}")
-            }),
         }
     }
 
