@@ -784,6 +784,19 @@ fn relabel(out: &mut Outcome, original: &Files, file: &str, reason: &str) {
     }
 }
 
+/// The certificate of the set that expires first (bundles included), with its file.
+pub fn earliest_certificate(files: &Files) -> Option<(String, CertInfo)> {
+    files
+        .iter()
+        .filter(|(name, _)| name.ends_with(".pem") && !is_secret(name))
+        .filter_map(|(name, bytes)| {
+            let certs = pki::parse_certificates(std::str::from_utf8(bytes).ok()?).ok()?;
+            Some(certs.into_iter().map(move |c| (name.clone(), c)))
+        })
+        .flatten()
+        .min_by_key(|(_, c)| c.not_after)
+}
+
 /// One row of `show certificates`.
 #[derive(Debug, Clone)]
 pub struct CertRow {

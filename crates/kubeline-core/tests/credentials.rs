@@ -421,3 +421,18 @@ fn secrets_are_classified() {
         assert!(!reconcile::is_secret(p), "{p}");
     }
 }
+
+#[test]
+fn the_earliest_certificate_is_found_across_leaves_and_bundles() {
+    let c = cluster("tlsCertDurationDays: 20\n");
+    let files = generated(&c);
+    let (file, cert) = reconcile::earliest_certificate(&files).expect("certificates");
+    assert!(file.ends_with(".pem") && file != "ca.pem", "{file}");
+    assert_eq!(cert.days_left(now()), 20);
+    // Secrets and public keys are not certificates.
+    let only_keys: Files = files
+        .into_iter()
+        .filter(|(n, _)| n.ends_with("-key.pem") || n.ends_with("-pub.pem"))
+        .collect();
+    assert!(reconcile::earliest_certificate(&only_keys).is_none());
+}

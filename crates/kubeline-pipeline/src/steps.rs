@@ -170,6 +170,24 @@ async fn put_json<S: ObjectStore, T: Serialize>(
     Ok(())
 }
 
+/// The objects under `prefix` whose names (the rest of the key) `keep` accepts, by name.
+async fn read_prefix<S: ObjectStore>(
+    store: &S,
+    prefix: &str,
+    keep: impl Fn(&str) -> bool,
+) -> Result<Files, StepError> {
+    let mut files = Files::new();
+    for key in store.list(prefix).await? {
+        let Some(name) = key.strip_prefix(prefix).filter(|n| keep(n)) else {
+            continue;
+        };
+        if let Some(o) = store.get(&key, None).await? {
+            files.insert(name.to_owned(), o.bytes);
+        }
+    }
+    Ok(files)
+}
+
 /// Loads the run's pinned cluster.yaml (copied into `runs/<id>/` by [`start`]).
 async fn load_cluster<S: ObjectStore>(store: &S, run: &Run) -> Result<Cluster, StepError> {
     let key = format!("{}cluster.yaml", run.keys().run(&run.run_id));
@@ -411,12 +429,7 @@ pub async fn credentials<S: ObjectStore, K: Kms>(
 ) -> Result<Value, StepError> {
     let cluster = load_cluster(store, run).await?;
     let prefix = run.keys().credentials();
-    let mut stored = Files::new();
-    for key in store.list(&prefix).await? {
-        if let (Some(name), Some(o)) = (key.strip_prefix(&prefix), store.get(&key, None).await?) {
-            stored.insert(name.to_owned(), o.bytes);
-        }
-    }
+    let stored = read_prefix(store, &prefix, |_| true).await?;
     let plain = sealed::open(kms, &run.cluster, &stored).await?;
     let opts = Options {
         now: now(),
@@ -443,15 +456,12 @@ pub async fn credentials<S: ObjectStore, K: Kms>(
     for name in stored.keys().filter(|n| !sealed_now.contains_key(*n)) {
         store.delete(&format!("{prefix}{name}")).await?;
     }
-    let earliest = reconcile::certificates(&cluster, &outcome.files)
-        .into_iter()
-        .filter_map(|r| r.cert.ok().map(|c| (r.file, c)))
-        .min_by_key(|(_, c)| c.not_after);
-    let summary = earliest.map(|(file, c)| CertificateSummary {
-        file,
-        not_after: c.not_after.format(&Rfc3339).unwrap_or_default(),
-        days_left: c.days_left(opts.now),
-    });
+    let summary =
+        reconcile::earliest_certificate(&outcome.files).map(|(file, c)| CertificateSummary {
+            file,
+            not_after: c.not_after.format(&Rfc3339).unwrap_or_default(),
+            days_left: c.days_left(opts.now),
+        });
     set_status(store, run, Phase::Preparing, |s| {
         s.certificates = summary.clone()
     })
@@ -1401,23 +1411,9 @@ pub async fn rotation_list<S: ObjectStore>(
     let mut out = Vec::new();
     for cluster in clusters {
         let prefix = ClusterKeys::new(&cluster).credentials();
-        let mut earliest: Option<(String, kubeline_core::pki::CertInfo)> = None;
-        for key in store.list(&prefix).await? {
-            if !key.ends_with(".pem") || key.ends_with("-key.pem") || key.ends_with("-pub.pem") {
-                continue;
-            }
-            let Some(text) = get_text(store, &key).await? else {
-                continue;
-            };
-            for cert in kubeline_core::pki::parse_certificates(&text).unwrap_or_default() {
-                if earliest
-                    .as_ref()
-                    .is_none_or(|(_, e)| cert.not_after < e.not_after)
-                {
-                    earliest = Some((key.trim_start_matches(&prefix).to_owned(), cert));
-                }
-            }
-        }
+        // Certificates are stored in plain: no KMS call is needed to read their expiry.
+        let certs = read_prefix(store, &prefix, |name| name.ends_with(".pem")).await?;
+        let earliest = reconcile::earliest_certificate(&certs);
         if let Some((file, cert)) = earliest {
             let days_left = cert.days_left(now());
             out.push(RotationItem {
