@@ -57,9 +57,20 @@ impl LocalPipeline {
         let conf = emulator.sdk_config().await;
         let install = Installation::create(&conf, root).await?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        // One set of clients serves both the task worker and the event router.
+        let functions = worker::Functions::new(&conf, &install.bucket);
         let tasks = vec![
-            tokio::spawn(worker::serve_tasks(conf.clone(), install.clone())),
-            tokio::spawn(worker::route_events(conf.clone(), install.clone(), tx)),
+            tokio::spawn(worker::serve_tasks(
+                conf.clone(),
+                install.clone(),
+                functions.clone(),
+            )),
+            tokio::spawn(worker::route_events(
+                conf.clone(),
+                install.clone(),
+                functions,
+                tx,
+            )),
         ];
         Ok(LocalPipeline {
             emulator,

@@ -104,10 +104,9 @@ async fn delete(sqs: &aws_sdk_sqs::Client, queue: &str, m: &aws_sdk_sqs::types::
 }
 
 /// Serves the state machines' tasks until aborted.
-pub async fn serve_tasks(conf: SdkConfig, install: Installation) {
+pub async fn serve_tasks(conf: SdkConfig, install: Installation, functions: Functions) {
     let sqs = aws_sdk_sqs::Client::new(&conf);
     let sfn = StepFunctions::new(kubeline_aws::sdk::sfn(&conf));
-    let functions = Functions::new(&conf, &install.bucket);
     loop {
         for m in receive(&sqs, &install.tasks_queue).await {
             delete(&sqs, &install.tasks_queue, &m).await;
@@ -158,12 +157,12 @@ fn hex_of(b: [u8; 3]) -> String {
 pub async fn route_events(
     conf: SdkConfig,
     install: Installation,
+    functions: Functions,
     started: tokio::sync::mpsc::UnboundedSender<(String, String)>,
 ) {
     let sqs = aws_sdk_sqs::Client::new(&conf);
     let sfn = StepFunctions::new(kubeline_aws::sdk::sfn(&conf));
     let sns = aws_sdk_sns::Client::new(&conf);
-    let functions = Functions::new(&conf, &install.bucket);
     loop {
         for m in receive(&sqs, &install.events_queue).await {
             delete(&sqs, &install.events_queue, &m).await;
