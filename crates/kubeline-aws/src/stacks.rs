@@ -137,11 +137,6 @@ pub fn is_complete(status: &str) -> bool {
     )
 }
 
-/// Whether a stack status is final and bad (failed or rolled back).
-pub fn is_failed(status: &str) -> bool {
-    status.ends_with("_FAILED") || status.contains("ROLLBACK_COMPLETE")
-}
-
 #[cfg(feature = "cloudformation")]
 pub use self::cfn::CloudFormation;
 

@@ -73,11 +73,6 @@ mod s3 {
                 bucket: bucket.into(),
             }
         }
-        /// The bucket name.
-        pub fn bucket(&self) -> &str {
-            &self.bucket
-        }
-
         async fn put_tagged(
             &self,
             key: &str,

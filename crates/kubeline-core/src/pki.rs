@@ -15,7 +15,7 @@ use rcgen::{
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
-use crate::credentials::{CertSpec, Usage};
+use crate::credentials::CertSpec;
 use crate::model::KeyAlgorithm;
 
 /// Why a key or certificate could not be used. The caller adds the file name.
@@ -450,12 +450,5 @@ fn usage_words(server: bool, client: bool) -> &'static str {
         (true, false) => "server",
         (false, true) => "client",
         (false, false) => "none",
-    }
-}
-
-impl Usage {
-    /// Words for tables: `server`, `client`, `server+client`.
-    pub fn words(self) -> &'static str {
-        usage_words(self.server(), self.client())
     }
 }

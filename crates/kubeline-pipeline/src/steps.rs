@@ -805,6 +805,7 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
         }
     }
     if !ready {
+        set_status(store, run, Phase::Planning, |_| {}).await?;
         return Ok(PlanOutput {
             ready: false,
             has_changes: false,
