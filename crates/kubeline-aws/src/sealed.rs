@@ -11,10 +11,7 @@ use kubeline_core::reconcile::{Files, is_secret};
 
 use crate::kms::{Kms, KmsError};
 
-/// Suffix of an envelope-encrypted secret.
-pub const ENC_SUFFIX: &str = ".enc";
-/// Suffix of a secret's plaintext fingerprint.
-pub const FINGERPRINT_SUFFIX: &str = ".fingerprint";
+pub use kubeline_core::envelope::{ENC_SUFFIX, FINGERPRINT_SUFFIX};
 
 /// Why sealing or opening failed.
 #[derive(Debug, thiserror::Error)]

@@ -285,7 +285,11 @@ impl Cluster {
     }
     /// The S3 key prefix (no leading `/`, trailing `/`) of this cluster's objects.
     pub fn s3_cluster_prefix(&self) -> String {
-        self.s3.key(&format!("clusters/{}/", self.name))
+        self.s3.key(&self.keys().prefix)
+    }
+    /// This cluster's keys under its `s3URI` prefix (the installation layout, one definition).
+    pub fn keys(&self) -> crate::pipeline::ClusterKeys {
+        crate::pipeline::ClusterKeys::new(self.name.as_str())
     }
 }
 

@@ -24,6 +24,11 @@ use base64::engine::general_purpose::STANDARD as B64;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+/// Suffix of a stored (sealed) secret: `NAME.enc`.
+pub const ENC_SUFFIX: &str = ".enc";
+/// Suffix of a secret's plaintext fingerprint: `NAME.fingerprint`.
+pub const FINGERPRINT_SUFFIX: &str = ".fingerprint";
+
 /// Format version written in the first line.
 pub const VERSION: &str = "1";
 

@@ -115,8 +115,15 @@ pub fn node_credentials(role: NodeRole) -> NodeCredentials {
 
 /// S3 key of a credential file (`.enc` appended for secrets).
 pub fn credential_key(cluster: &Cluster, name: &str, secret: bool) -> String {
-    let suffix = if secret { ".enc" } else { "" };
-    format!("{}credentials/{name}{suffix}", cluster.s3_cluster_prefix())
+    let suffix = if secret {
+        crate::envelope::ENC_SUFFIX
+    } else {
+        ""
+    };
+    format!(
+        "{}{name}{suffix}",
+        cluster.s3.key(&cluster.keys().credentials())
+    )
 }
 
 /// S3 key of a full node config, content-addressed so that it changes only with its content.

@@ -488,11 +488,12 @@ async fn credentials_generation<S: ObjectStore>(
     for role in [NodeRole::Controller, NodeRole::Etcd, NodeRole::Worker] {
         let creds = node_credentials(role);
         let mut h = Sha256::new();
-        let names = creds
-            .public
-            .iter()
-            .map(|n| (*n).to_owned())
-            .chain(creds.secret.iter().map(|n| format!("{n}.fingerprint")));
+        let names = creds.public.iter().map(|n| (*n).to_owned()).chain(
+            creds
+                .secret
+                .iter()
+                .map(|n| format!("{n}{}", sealed::FINGERPRINT_SUFFIX)),
+        );
         for name in names {
             let bytes = store
                 .get(&format!("{prefix}{name}"), None)
