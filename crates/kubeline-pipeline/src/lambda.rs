@@ -23,6 +23,22 @@ pub fn bucket() -> Result<String, lambda_runtime::Error> {
     std::env::var(BUCKET_ENV).map_err(|_| format!("{BUCKET_ENV} is not set").into())
 }
 
+/// Whether the environment variable `name` is `true` (an installation parameter).
+pub fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v == "true")
+}
+
+/// The number in the environment variable `name`, if set; an error names a bad value.
+pub fn env_number(name: &str) -> Result<Option<u32>, lambda_runtime::Error> {
+    match std::env::var(name) {
+        Err(_) => Ok(None),
+        Ok(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("{name} is {v:?}, not a whole number").into()),
+    }
+}
+
 fn diagnostic(e: StepError) -> Diagnostic {
     Diagnostic {
         error_type: e.name.to_owned(),

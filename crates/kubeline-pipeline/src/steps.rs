@@ -311,11 +311,13 @@ fn cluster_of(key: &str) -> Result<&str, StepError> {
 }
 
 /// Step 1: waits its turn, validates the uploaded cluster.yaml (the pinned version), records it
-/// in `runs/<id>/`, and starts `status.json`.
+/// in `runs/<id>/`, and starts `status.json`. With `require_approval` (the installation's
+/// policy) every plan waits for approval, whatever cluster.yaml says.
 pub async fn start<S: ObjectStore, X: Executions>(
     store: &S,
     sfn: &X,
     input: &StartInput,
+    require_approval: bool,
 ) -> Result<Run, StepError> {
     let cluster_name = cluster_of(&input.key)?;
     let keys = ClusterKeys::new(cluster_name);
@@ -398,8 +400,7 @@ pub async fn start<S: ObjectStore, X: Executions>(
         ));
     }
     // The installation may require approval of every plan (its RequireApproval parameter).
-    let required = std::env::var("KUBELINE_REQUIRE_APPROVAL").is_ok_and(|v| v == "true");
-    run.approval = if required {
+    run.approval = if require_approval {
         Approval::Manual
     } else {
         cluster.approval
@@ -413,19 +414,13 @@ pub async fn start<S: ObjectStore, X: Executions>(
     Ok(run)
 }
 
-/// The renewal window: `KUBELINE_RENEW_WITHIN_DAYS` (the installation's parameter), else 30.
-pub fn renew_within_days() -> u32 {
-    std::env::var("KUBELINE_RENEW_WITHIN_DAYS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(reconcile::DEFAULT_RENEW_WITHIN_DAYS)
-}
-
-/// Step 2: brings the cluster's credentials up to date in the bucket (sealed with KMS).
+/// Step 2 (certificates expiring within `renew_within_days` are renewed): brings the
+/// cluster's credentials up to date in the bucket (sealed with KMS).
 pub async fn credentials<S: ObjectStore, K: Kms>(
     store: &S,
     kms: &K,
     run: &Run,
+    renew_within_days: u32,
 ) -> Result<Value, StepError> {
     let cluster = load_cluster(store, run).await?;
     let prefix = run.keys().credentials();
@@ -433,7 +428,7 @@ pub async fn credentials<S: ObjectStore, K: Kms>(
     let plain = sealed::open(kms, &run.cluster, &stored).await?;
     let opts = Options {
         now: now(),
-        renew_within_days: renew_within_days(),
+        renew_within_days,
     };
     let outcome = reconcile::reconcile(&cluster, &plain, CaSource::Generate, &opts)
         .map_err(|e| StepError::new(e.name(), format!("{e}; {}", e.fix())))?;

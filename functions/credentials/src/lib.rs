@@ -38,6 +38,8 @@ pub struct Ports<S, K> {
     pub store: S,
     /// KMS.
     pub kms: K,
+    /// Certificates expiring within this many days are renewed.
+    pub renew_within_days: u32,
 }
 
 /// Handles one request.
@@ -46,9 +48,11 @@ pub async fn handler<S: ObjectStore, K: Kms>(
     req: Request,
 ) -> Result<Value, StepError> {
     match req {
-        Request::Issue { run } => steps::credentials(&p.store, &p.kms, &run).await,
+        Request::Issue { run } => {
+            steps::credentials(&p.store, &p.kms, &run, p.renew_within_days).await
+        }
         Request::RotationList => {
-            let items = steps::rotation_list(&p.store, steps::renew_within_days()).await?;
+            let items = steps::rotation_list(&p.store, p.renew_within_days).await?;
             to_json(serde_json::json!({ "clusters": items }))
         }
         Request::RotationRenew { cluster } => steps::rotation_renew(&p.store, &cluster).await,

@@ -14,6 +14,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let ports = Ports {
         store: S3Store::new(kubeline_aws::sdk::s3(&conf), lambda::bucket()?),
         kms: AwsKms::new(kubeline_aws::sdk::kms(&conf)),
+        renew_within_days: lambda::env_number("KUBELINE_RENEW_WITHIN_DAYS")?
+            .unwrap_or(kubeline_core::reconcile::DEFAULT_RENEW_WITHIN_DAYS),
     };
     lambda::serve(move |req| {
         let ports = ports.clone();

@@ -45,6 +45,8 @@ pub struct Ports<S, C, D, X> {
     pub dns: D,
     /// Step Functions (one run per cluster at a time).
     pub sfn: X,
+    /// The installation requires approval of every plan.
+    pub require_approval: bool,
 }
 
 /// Handles one request.
@@ -59,7 +61,7 @@ pub async fn handler<S: ObjectStore, C: Stacks, D: Dns, X: Executions>(
             execution_arn,
         } => {
             let input = StartInput::from_event_detail(&detail, &run_id, execution_arn)?;
-            to_json(steps::start(&p.store, &p.sfn, &input).await?)
+            to_json(steps::start(&p.store, &p.sfn, &input, p.require_approval).await?)
         }
         Request::Templates { run, rendered } => {
             steps::check_templates(&p.store, &p.cfn, &p.dns, &run, &rendered).await

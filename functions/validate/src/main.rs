@@ -18,6 +18,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         cfn: CloudFormation::new(kubeline_aws::sdk::cloudformation(&conf)),
         dns: Route53::new(kubeline_aws::sdk::route53(&conf)),
         sfn: StepFunctions::new(kubeline_aws::sdk::sfn(&conf)),
+        require_approval: lambda::env_flag("KUBELINE_REQUIRE_APPROVAL"),
     };
     lambda::serve(move |req| {
         let ports = ports.clone();

@@ -36,10 +36,12 @@ impl Functions {
                 cfn: cfn.clone(),
                 dns: Route53::new(kubeline_aws::sdk::route53(conf)),
                 sfn: sfn.clone(),
+                require_approval: false,
             },
             credentials: kubeline_fn_credentials::Ports {
                 store: store.clone(),
                 kms: AwsKms::new(kubeline_aws::sdk::kms(conf)),
+                renew_within_days: kubeline_core::reconcile::DEFAULT_RENEW_WITHIN_DAYS,
             },
             render: kubeline_fn_render::Ports {
                 store: store.clone(),
