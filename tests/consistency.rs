@@ -63,6 +63,16 @@ fn every_referenced_file_is_written_and_every_credential_is_used() {
                 }
             }
             provided.extend(dirs.iter().cloned());
+            // Written at boot by the controllers' kubelet-identity script (the signing CA alone,
+            // for kube-controller-manager), never shipped.
+            if files.iter().any(|f| {
+                f.path == "/opt/kubeline/bin/kubelet-identity"
+                    && f.text
+                        .as_deref()
+                        .is_some_and(|t| t.contains("\"${SSL}/ca-signer.pem\""))
+            }) {
+                provided.insert("/etc/kubernetes/ssl/ca-signer.pem".to_owned());
+            }
             provided.insert(creds.dest.to_owned());
             for c in creds.public.iter().chain(&creds.secret) {
                 provided.insert(format!("{}/{c}", creds.dest));

@@ -9,10 +9,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use kubeline_core::cluster::Cluster;
-use kubeline_core::credentials::leaf_certificates;
+use kubeline_core::credentials::{Authority, leaf_certificates};
 use kubeline_core::reconcile::{self, CaSource, Files, Options};
 use kubeline_tests::{
-    Daemon, free_port, generated_credentials, outcome, render_example, repo_root, run, tool,
+    Daemon, decode_ignition, free_port, generated_credentials, outcome, render_example, repo_root,
+    run, tool,
 };
 use time::OffsetDateTime;
 
@@ -82,9 +83,17 @@ fn openssl_verifies_every_certificate_and_its_properties() {
             ext(&ca_text, "X509v3 Basic Constraints").contains("CA:TRUE"),
             "{ca_text}"
         );
-        let ca_ski = ext(&ca_text, "X509v3 Subject Key Identifier");
-        assert!(!ca_ski.is_empty());
+        assert!(!ext(&ca_text, "X509v3 Subject Key Identifier").is_empty());
         for spec in leaf_certificates(&c) {
+            let ca_file = spec.issuer.cert_file();
+            let (_, issuer_text) =
+                openssl(dir.path(), &["x509", "-in", ca_file, "-noout", "-text"]);
+            assert!(
+                ext(&issuer_text, "X509v3 Basic Constraints").contains("CA:TRUE"),
+                "{ca_file}: {issuer_text}"
+            );
+            let ca_ski = ext(&issuer_text, "X509v3 Subject Key Identifier");
+            assert!(!ca_ski.is_empty(), "{ca_file}");
             let pem = format!("{}.pem", spec.name);
             let purpose = if spec.usage.server() {
                 "sslserver"
@@ -93,9 +102,19 @@ fn openssl_verifies_every_certificate_and_its_properties() {
             };
             let (ok, out) = openssl(
                 dir.path(),
-                &["verify", "-CAfile", "ca.pem", "-purpose", purpose, &pem],
+                &["verify", "-CAfile", ca_file, "-purpose", purpose, &pem],
             );
             assert!(ok && out.contains(": OK"), "{alg} {pem}: {out}");
+            // ...and against no other of the cluster's CAs.
+            for other in Authority::ALL.iter().filter(|a| **a != spec.issuer) {
+                let (ok, out) =
+                    openssl(dir.path(), &["verify", "-CAfile", other.cert_file(), &pem]);
+                assert!(
+                    !ok,
+                    "{alg} {pem} verified against {}: {out}",
+                    other.cert_file()
+                );
+            }
 
             let (_, text) = openssl(dir.path(), &["x509", "-in", &pem, "-noout", "-text"]);
             let mut want_sans: Vec<String> = spec
@@ -187,7 +206,7 @@ fn etcdctl(dir: &Path, port: u16, auth: &[&str], args: &[&str]) -> (bool, String
         .current_dir(dir)
         .env("ETCDCTL_API", "3")
         .arg(format!("--endpoints=https://127.0.0.1:{port}"))
-        .arg("--cacert=ca.pem")
+        .arg("--cacert=etcd-ca.pem")
         .arg("--dial-timeout=3s")
         .arg("--command-timeout=5s")
         .args(auth)
@@ -200,7 +219,23 @@ fn a_real_etcd_accepts_the_client_certificate_and_refuses_others() {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();
     let c = ha();
-    write(d, &generate(&c));
+    let creds = generate(&c);
+    write(d, &creds);
+    // etcd is started exactly as the etcd member's etcd-identity script configures it.
+    let (_, rendered) =
+        render_example(&repo_root().join("examples/ha/cluster.yaml")).expect("render");
+    let (files, _, _) = decode_ignition(&rendered.files["userdata/etcd.json"]);
+    let etcd_config = files
+        .into_iter()
+        .find(|f| f.path == "/opt/kubeline/bin/etcd-identity")
+        .and_then(|f| f.text)
+        .expect("etcd-identity in the etcd config");
+    for var in ["ETCD_TRUSTED_CA_FILE", "ETCD_PEER_TRUSTED_CA_FILE"] {
+        assert!(
+            etcd_config.contains(&format!("{var}=/etc/etcd/ssl/etcd-ca.pem")),
+            "{var} is not the etcd CA"
+        );
+    }
     // A client certificate from another CA, named like ours.
     let foreign = generate(&c);
     std::fs::write(d.join("foreign.pem"), &foreign["etcd-client.pem"]).expect("write");
@@ -219,11 +254,11 @@ fn a_real_etcd_accepts_the_client_certificate_and_refuses_others() {
             &format!("--initial-cluster=m0=https://127.0.0.1:{peer}"),
             "--cert-file=etcd.pem",
             "--key-file=etcd-key.pem",
-            "--trusted-ca-file=ca.pem",
+            "--trusted-ca-file=etcd-ca.pem",
             "--client-cert-auth",
             "--peer-cert-file=etcd.pem",
             "--peer-key-file=etcd-key.pem",
-            "--peer-trusted-ca-file=ca.pem",
+            "--peer-trusted-ca-file=etcd-ca.pem",
             "--peer-client-cert-auth",
         ]),
         &d.join("etcd.log"),
@@ -262,6 +297,40 @@ fn a_real_etcd_accepts_the_client_certificate_and_refuses_others() {
         &["get", "/kubeline/probe"],
     );
     assert!(!ok, "a foreign client certificate was accepted: {out}");
+    // Certificates of the cluster CA are no etcd clients: not the admin's, not the scheduler's,
+    // not the controller manager's (they all verify against ca.pem, so only the separate etcd CA
+    // keeps them out).
+    const REFUSED: &str =
+        "failed to verify client certificate: x509: certificate signed by unknown authority";
+    let mut before = etcd.log_text().matches(REFUSED).count();
+    assert!(
+        before > 0,
+        "etcd logged no refusal of the foreign certificate"
+    );
+    for name in [
+        "admin",
+        "kube-scheduler",
+        "kube-controller-manager",
+        "apiserver",
+    ] {
+        let (cert, key) = (
+            format!("--cert={name}.pem"),
+            format!("--key={name}-key.pem"),
+        );
+        let (ok, out) = etcdctl(d, client, &[&cert, &key], &["get", "/kubeline/probe"]);
+        assert!(!ok, "{name}.pem was accepted by etcd: {out}");
+        // etcd itself refused the handshake for the CA, and is still serving its real client.
+        let after = etcd.log_text().matches(REFUSED).count();
+        assert!(
+            after > before,
+            "etcd logged no refusal of {name}.pem:\n{}",
+            etcd.log_text()
+        );
+        before = after;
+        assert!(etcdctl(d, client, &ours, &["get", "/kubeline/probe"]).0);
+        let (ok, out) = openssl(d, &["verify", "-CAfile", "ca.pem", &format!("{name}.pem")]);
+        assert!(ok, "{name}.pem is a valid cluster certificate: {out}");
+    }
     let (ok, out) = etcdctl(d, client, &[], &["get", "/kubeline/probe"]);
     assert!(!ok, "a client without certificate was accepted: {out}");
     drop(etcd);
@@ -471,12 +540,17 @@ fn bring_your_own_ca_made_by_openssl() {
             .unwrap_or_else(|e| panic!("{what}: {e}"));
         write(&case.join("credentials"), &out.files);
         for spec in leaf_certificates(&c) {
+            let ca_file = match spec.issuer {
+                Authority::Cluster => "ca.crt".to_owned(),
+                // The etcd and front-proxy CAs are kubeline's own, also with a BYO cluster CA.
+                other => format!("credentials/{}", other.cert_file()),
+            };
             let (ok, text) = openssl(
                 &case,
                 &[
                     "verify",
                     "-CAfile",
-                    "ca.crt",
+                    &ca_file,
                     &format!("credentials/{}.pem", spec.name),
                 ],
             );

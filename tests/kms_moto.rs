@@ -41,7 +41,9 @@ async fn seal_and_open_a_credential_set_with_moto_kms() {
         .await
         .expect("seal");
     let secrets = plain.keys().filter(|n| reconcile::is_secret(n)).count();
-    assert_eq!(secrets, 14);
+    // Three CA keys, eight leaf keys, the service-account key, tokens, bootstrap token,
+    // encryption config.
+    assert_eq!(secrets, 15);
     assert_eq!(
         stored.keys().filter(|n| n.ends_with(".enc")).count(),
         secrets

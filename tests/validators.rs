@@ -355,8 +355,8 @@ fn kubernetes_validate_accepts_every_static_pod_and_addon() {
         assert_eq!(
             text.matches(" passed for resource clusterrolebinding/")
                 .count(),
-            3,
-            "{}: the kubelet bootstrap RBAC was not checked:\n{text}",
+            4,
+            "{}: the kubelet bootstrap and kubelet API RBAC was not checked:\n{text}",
             ex.name
         );
         checked += manifests.len();

@@ -1,6 +1,8 @@
 //! Shared helpers of kubeline's integration tests: the examples, rendering, and locating the
 //! external validators that `cargo xtask test` installs.
 
+pub mod iam;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -35,6 +37,24 @@ pub fn examples() -> Vec<(String, PathBuf)> {
         .unwrap_or_default();
     out.sort();
     out
+}
+
+/// Every example, and the sample cluster of `kubeline local demo` (`examples/cluster.yaml`,
+/// named `demo`).
+pub fn examples_and_demo() -> Vec<(String, PathBuf)> {
+    let mut all = examples();
+    all.push(("demo".into(), repo_root().join("examples/cluster.yaml")));
+    all
+}
+
+/// Every node group of a cluster: controllers, etcd, then each pool.
+pub fn node_groups(
+    c: &kubeline_core::cluster::Cluster,
+) -> Vec<kubeline_core::layout::NodeGroup<'_>> {
+    use kubeline_core::layout::NodeGroup;
+    let mut g = vec![NodeGroup::Controller, NodeGroup::Etcd];
+    g.extend(c.node_pools.iter().map(|p| NodeGroup::Pool(&p.name)));
+    g
 }
 
 /// Validates and renders one example with the built-in templates.

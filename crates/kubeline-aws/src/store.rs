@@ -11,6 +11,9 @@ pub struct Object {
     pub bytes: Vec<u8>,
     /// Version id (versioned buckets).
     pub version: Option<String>,
+    /// Stored with SSE-S3 (readable by a node role without any KMS right), as
+    /// [`ObjectStore::put_node_object`] writes; objects written before that are SSE-KMS.
+    pub sse_s3: bool,
 }
 
 /// The tag of rendered assets (URL-encoded tag set), matched by the bucket's lifecycle rule.
@@ -41,6 +44,26 @@ pub trait ObjectStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send {
         self.put(key, bytes, content_type)
     }
+    /// Writes an object that nodes read with their instance role (node configs, credentials):
+    /// like [`ObjectStore::put`] (tagged as an asset when `asset`), but encrypted with SSE-S3
+    /// instead of the bucket's default SSE-KMS key, so a node's GetObject needs no KMS right on
+    /// the installation key. Secrets among them are kubeline envelopes (KMS data key bound to
+    /// `{cluster, asset}`) and node configs hold no secret; see docs/node-boot.md.
+    fn put_node_object(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        asset: bool,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send {
+        async move {
+            if asset {
+                self.put_asset(key, bytes, content_type).await
+            } else {
+                self.put(key, bytes, content_type).await
+            }
+        }
+    }
     /// Every key under `prefix`, sorted.
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
     /// Deletes `key` (no error when absent).
@@ -54,6 +77,7 @@ pub use self::s3::S3Store;
 mod s3 {
     use aws_sdk_s3::Client;
     use aws_sdk_s3::primitives::ByteStream;
+    use aws_sdk_s3::types::ServerSideEncryption;
 
     use super::{Object, ObjectStore};
     use crate::error::{AwsError, classify};
@@ -79,6 +103,7 @@ mod s3 {
             bytes: Vec<u8>,
             content_type: &str,
             tagging: Option<&str>,
+            sse: Option<ServerSideEncryption>,
         ) -> Result<Option<String>, AwsError> {
             let out = self
                 .client
@@ -87,6 +112,7 @@ mod s3 {
                 .key(key)
                 .content_type(content_type)
                 .set_tagging(tagging.map(str::to_owned))
+                .set_server_side_encryption(sse)
                 .body(ByteStream::from(bytes))
                 .send()
                 .await
@@ -108,6 +134,7 @@ mod s3 {
             match out {
                 Ok(o) => {
                     let version = o.version_id().map(str::to_owned);
+                    let sse_s3 = o.server_side_encryption() == Some(&ServerSideEncryption::Aes256);
                     let bytes = o.body.collect().await.map_err(|e| AwsError::Unavailable {
                         service: "S3",
                         message: format!("reading s3://{}/{key}: {e}", self.bucket),
@@ -115,6 +142,7 @@ mod s3 {
                     Ok(Some(Object {
                         bytes: bytes.to_vec(),
                         version,
+                        sse_s3,
                     }))
                 }
                 Err(e) => {
@@ -134,7 +162,7 @@ mod s3 {
             bytes: Vec<u8>,
             content_type: &str,
         ) -> Result<Option<String>, AwsError> {
-            self.put_tagged(key, bytes, content_type, None).await
+            self.put_tagged(key, bytes, content_type, None, None).await
         }
 
         async fn put_asset(
@@ -143,8 +171,26 @@ mod s3 {
             bytes: Vec<u8>,
             content_type: &str,
         ) -> Result<Option<String>, AwsError> {
-            self.put_tagged(key, bytes, content_type, Some(super::ASSET_TAG))
+            self.put_tagged(key, bytes, content_type, Some(super::ASSET_TAG), None)
                 .await
+        }
+
+        async fn put_node_object(
+            &self,
+            key: &str,
+            bytes: Vec<u8>,
+            content_type: &str,
+            asset: bool,
+        ) -> Result<Option<String>, AwsError> {
+            let tag = asset.then_some(super::ASSET_TAG);
+            self.put_tagged(
+                key,
+                bytes,
+                content_type,
+                tag,
+                Some(ServerSideEncryption::Aes256),
+            )
+            .await
         }
 
         async fn list(&self, prefix: &str) -> Result<Vec<String>, AwsError> {

@@ -1,4 +1,4 @@
-//! Benchmark: generating a cluster's whole credential set (CA, nine certificates, the
+//! Benchmark: generating a cluster's whole credential set (three CAs, eight certificates, the
 //! service-account key, tokens, encryption key) with ECDSA P-256 and with RSA-2048, and, in
 //! the same run for comparison, `openssl genrsa 2048` for as many keys as the RSA set holds.
 
@@ -32,12 +32,12 @@ fn generate(c: &kubeline_core::cluster::Cluster) -> Files {
 fn benches(c: &mut Criterion) {
     let ecdsa = cluster("ecdsa-p256");
     let rsa = cluster("rsa-2048");
-    // CA + 9 certificates + service-account key.
+    // Three CAs (cluster, etcd, front proxy) + 8 certificates + service-account key.
     let keys = generate(&rsa)
         .keys()
         .filter(|n| n.ends_with("-key.pem"))
         .count();
-    assert_eq!(keys, 11);
+    assert_eq!(keys, 12);
     let mut g = c.benchmark_group("credentials");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     g.bench_function("whole set, ecdsa-p256", |b| b.iter(|| generate(&ecdsa)));

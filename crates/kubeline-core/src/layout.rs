@@ -50,6 +50,16 @@ impl NodeGroup<'_> {
             other => other.kind(),
         }
     }
+    /// The value of the `kubeline.io/node-group` tag on the group's Auto Scaling group
+    /// (`CLUSTER/controller`, `CLUSTER/pool-NAME`), unique in the account since cluster names
+    /// hold no `/`; `None` for etcd members, which are in none. A node may mark instances
+    /// unhealthy only in the group carrying its own value.
+    pub fn asg_group_tag(self, cluster: &ClusterName) -> Option<String> {
+        match self {
+            NodeGroup::Etcd => None,
+            other => Some(format!("{cluster}/{}", other.kind())),
+        }
+    }
     /// Name of the IAM role and instance profile (`kubeline-CLUSTER-KIND`, at most 64 characters
     /// in AWS).
     pub fn iam_role_name(self, cluster: &ClusterName) -> String {
@@ -68,21 +78,24 @@ pub struct NodeCredentials {
     pub secret: Vec<&'static str>,
 }
 
-/// The credentials of `role`. The CA key goes to controllers only, never to etcd members or
-/// workers.
+/// The credentials of `role`. The cluster CA key goes to controllers only, never to etcd
+/// members or workers; the etcd and front-proxy CA keys go to no node (nothing signs with them
+/// at boot). Only controllers (the API server) hold an etcd client certificate.
 pub fn node_credentials(role: NodeRole) -> NodeCredentials {
     match role {
         NodeRole::Controller => NodeCredentials {
             dest: "/etc/kubernetes/ssl",
             public: vec![
                 "ca.pem",
+                // kube-apiserver's --etcd-cafile and --requestheader-client-ca-file.
+                "etcd-ca.pem",
+                "front-proxy-ca.pem",
                 "apiserver.pem",
                 "apiserver-aggregator.pem",
                 "etcd-client.pem",
                 "kube-controller-manager.pem",
                 "kube-scheduler.pem",
                 "kube-addons.pem",
-                "worker.pem",
             ],
             secret: vec![
                 // kube-controller-manager signs kubelet client certificates, and each
@@ -94,7 +107,6 @@ pub fn node_credentials(role: NodeRole) -> NodeCredentials {
                 "kube-controller-manager-key.pem",
                 "kube-scheduler-key.pem",
                 "kube-addons-key.pem",
-                "worker-key.pem",
                 "service-account-key.pem",
                 "tokens.csv",
                 "encryption-config.yaml",
@@ -102,13 +114,15 @@ pub fn node_credentials(role: NodeRole) -> NodeCredentials {
         },
         NodeRole::Etcd => NodeCredentials {
             dest: "/etc/etcd/ssl",
-            public: vec!["ca.pem", "etcd.pem"],
+            // etcd trusts its own CA only, for clients and peers.
+            public: vec!["etcd-ca.pem", "etcd.pem"],
             secret: vec!["etcd-key.pem"],
         },
         NodeRole::Worker => NodeCredentials {
             dest: "/etc/kubernetes/ssl",
-            public: vec!["ca.pem", "worker.pem"],
-            secret: vec!["worker-key.pem", "kubelet-tls-bootstrap-token"],
+            // Workers bootstrap both their client and serving certificates with the token.
+            public: vec!["ca.pem"],
+            secret: vec!["kubelet-tls-bootstrap-token"],
         },
     }
 }
@@ -126,9 +140,12 @@ pub fn credential_key(cluster: &Cluster, name: &str, secret: bool) -> String {
     )
 }
 
+/// How many hex characters of the node config's SHA-512 its S3 key carries.
+pub const USERDATA_HASH_CHARS: usize = 16;
+
 /// S3 key of a full node config, content-addressed so that it changes only with its content.
 pub fn userdata_key(cluster: &Cluster, file_stem: &str, sha512_hex: &str) -> String {
-    let short = sha512_hex.get(..16).unwrap_or(sha512_hex);
+    let short = sha512_hex.get(..USERDATA_HASH_CHARS).unwrap_or(sha512_hex);
     format!(
         "{}userdata/{file_stem}-{short}.json",
         cluster.s3_cluster_prefix()
@@ -138,10 +155,13 @@ pub fn userdata_key(cluster: &Cluster, file_stem: &str, sha512_hex: &str) -> Str
 /// The S3 keys a node group may read: its own node configs and its role's credentials.
 pub fn readable_keys(cluster: &Cluster, group: NodeGroup<'_>) -> Vec<String> {
     let creds = node_credentials(group.role());
+    // Exactly USERDATA_HASH_CHARS wildcards (`?` matches one character in IAM), not `*`: pool
+    // `a` must not read the node configs of pool `a-b`.
     let mut keys = vec![format!(
-        "{}userdata/{}-*",
+        "{}userdata/{}-{}.json",
         cluster.s3_cluster_prefix(),
-        group.file_stem()
+        group.file_stem(),
+        "?".repeat(USERDATA_HASH_CHARS)
     )];
     keys.extend(
         creds

@@ -362,13 +362,14 @@ impl Default for DataVolumeConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AutoScalingGroupConfig {
-    /// Minimum size. Default: the group's count.
+    /// Minimum size. Default: the group's count. As in kube-aws, `minSize`/`maxSize` may be
+    /// given instead of `count`; the group then starts at `minSize` instances.
     #[serde(default)]
     pub min_size: Option<u32>,
-    /// Maximum size. Default: the group's count.
+    /// Maximum size. Default: the group's count. `0` keeps a node pool empty (with a warning).
     #[serde(default)]
     pub max_size: Option<u32>,
-    /// Instances kept in service during a rolling update. Default: count - 1.
+    /// Instances kept in service during a rolling update. Default: the desired size - 1.
     #[serde(default)]
     pub rolling_update_min_instances_in_service: Option<u32>,
     /// Mixed instance types and spot (node pools only).
@@ -417,9 +418,9 @@ pub struct MixedInstancesConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ControllerConfig {
-    /// Number of controllers. Default 2.
-    #[serde(default = "default_controller_count")]
-    pub count: u32,
+    /// Number of controllers. Default: `autoScalingGroup.minSize` when that is set, else 2.
+    #[serde(default)]
+    pub count: Option<u32>,
     /// EC2 instance type.
     #[serde(default = "default_instance_type")]
     pub instance_type: String,
@@ -437,9 +438,8 @@ pub struct ControllerConfig {
     pub node_labels: BTreeMap<String, String>,
 }
 
-fn default_controller_count() -> u32 {
-    2
-}
+/// Controllers when neither `count` nor `autoScalingGroup.minSize` says otherwise.
+pub const DEFAULT_CONTROLLER_COUNT: u32 = 2;
 fn default_instance_type() -> String {
     "t3.medium".into()
 }
@@ -447,7 +447,7 @@ fn default_instance_type() -> String {
 impl Default for ControllerConfig {
     fn default() -> Self {
         ControllerConfig {
-            count: default_controller_count(),
+            count: None,
             instance_type: default_instance_type(),
             root_volume: VolumeConfig::default(),
             subnets: Vec::new(),
@@ -485,7 +485,8 @@ pub struct EtcdConfig {
     /// Subnets to spread members over (they need `instanceCIDR`).
     #[serde(default)]
     pub subnets: Vec<NameRef>,
-    /// etcd version.
+    /// etcd version, `3.5.21` or kube-aws's `v3.5.21`; it must be supported by the
+    /// Kubernetes version (3.5.x or 3.6.x for Kubernetes 1.31 and newer).
     #[serde(default = "default_etcd_version")]
     pub version: String,
     /// Periodic snapshots to S3.
@@ -568,9 +569,10 @@ pub struct Taint {
 pub struct NodePoolConfig {
     /// Unique name of the pool.
     pub name: String,
-    /// Desired number of nodes. Default 1.
-    #[serde(default = "default_pool_count")]
-    pub count: u32,
+    /// Desired number of nodes. Default: `autoScalingGroup.minSize` when that is set, else 1.
+    /// When given together with minSize/maxSize it must lie between them.
+    #[serde(default)]
+    pub count: Option<u32>,
     /// EC2 instance type.
     #[serde(default = "default_instance_type")]
     pub instance_type: String,
@@ -597,9 +599,8 @@ pub struct NodePoolConfig {
     pub kubernetes_version: Option<String>,
 }
 
-fn default_pool_count() -> u32 {
-    1
-}
+/// Nodes of a pool when neither `count` nor `autoScalingGroup.minSize` says otherwise.
+pub const DEFAULT_POOL_COUNT: u32 = 1;
 
 /// Extra apiserver certificate names (kube-aws dropped the DNS ones; kubeline keeps both).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

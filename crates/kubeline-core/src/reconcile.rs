@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 use crate::cluster::Cluster;
-use crate::credentials::{CA_COMMON_NAME, CertSpec, leaf_certificates};
+use crate::credentials::{Authority, CA_COMMON_NAME, CertSpec, leaf_certificates};
 use crate::pki::{self, CertInfo, Key, PemError, Signer};
 
 /// Credential files by name (kube-aws's names), plaintext.
@@ -22,6 +22,14 @@ pub const CA_CERT: &str = "ca.pem";
 pub const CA_KEY: &str = "ca-key.pem";
 /// The new CA's key while a CA rotation waits for the trust bundle to reach every node.
 pub const CA_NEXT_KEY: &str = "ca-next-key.pem";
+/// The etcd CA's certificate (etcd's trusted CA for clients and peers).
+pub const ETCD_CA_CERT: &str = "etcd-ca.pem";
+/// The etcd CA's key (never leaves the credential set).
+pub const ETCD_CA_KEY: &str = "etcd-ca-key.pem";
+/// The front-proxy CA's certificate (kube-apiserver's `--requestheader-client-ca-file`).
+pub const FRONT_PROXY_CA_CERT: &str = "front-proxy-ca.pem";
+/// The front-proxy CA's key (never leaves the credential set).
+pub const FRONT_PROXY_CA_KEY: &str = "front-proxy-ca-key.pem";
 /// Service-account token signing key.
 pub const SA_KEY: &str = "service-account-key.pem";
 /// Its public key (for verifiers outside the cluster).
@@ -45,7 +53,11 @@ pub fn is_secret(name: &str) -> bool {
 
 /// Every file name a complete set has (outside a CA rotation), in a stable order.
 pub fn expected_files(cluster: &Cluster) -> Vec<String> {
-    let mut names = vec![CA_CERT.to_owned(), CA_KEY.to_owned()];
+    let mut names = Vec::new();
+    for a in Authority::ALL {
+        names.push(a.cert_file().to_owned());
+        names.push(a.key_file().to_owned());
+    }
     for spec in leaf_certificates(cluster) {
         names.push(format!("{}.pem", spec.name));
         names.push(format!("{}-key.pem", spec.name));
@@ -209,30 +221,139 @@ struct CaState {
 }
 
 fn load_ca(files: &Files) -> Result<CaState, CredentialsError> {
-    let Some(cert_text) = text(files, CA_CERT)? else {
-        return Err(CredentialsError::NoCa);
-    };
-    let bundle = pki::parse_certificates(cert_text).map_err(file_err(CA_CERT))?;
-    let Some(key_text) = text(files, CA_KEY)? else {
-        return Err(CredentialsError::Inconsistent {
-            file: CA_KEY.into(),
-            message: "missing, so nothing can be issued".into(),
-            fix: format!("restore {CA_KEY} from your backup of the credentials"),
+    load_authority(files, Authority::Cluster)
+}
+
+/// Loads the CA `a` from the set (its certificate or bundle, and the key that signs).
+fn load_authority(files: &Files, a: Authority) -> Result<CaState, CredentialsError> {
+    let (cert_file, key_file) = (a.cert_file(), a.key_file());
+    let Some(cert_text) = text(files, cert_file)? else {
+        return Err(match a {
+            Authority::Cluster => CredentialsError::NoCa,
+            _ => CredentialsError::Inconsistent {
+                file: cert_file.into(),
+                message: format!("missing while {key_file} exists"),
+                fix: recreate_fix(a),
+            },
         });
     };
-    let key = Key::from_pem(key_text, None).map_err(file_err(CA_KEY))?;
+    let bundle = pki::parse_certificates(cert_text).map_err(file_err(cert_file))?;
+    let Some(key_text) = text(files, key_file)? else {
+        return Err(CredentialsError::Inconsistent {
+            file: key_file.into(),
+            message: "missing, so nothing can be issued".into(),
+            fix: match a {
+                Authority::Cluster => {
+                    format!("restore {key_file} from your backup of the credentials")
+                }
+                _ => recreate_fix(a),
+            },
+        });
+    };
+    let key = Key::from_pem(key_text, None).map_err(file_err(key_file))?;
     let spki = key.spki();
     let Some(cert) = bundle.iter().find(|c| c.spki == spki).cloned() else {
         return Err(CredentialsError::Inconsistent {
-            file: CA_KEY.into(),
-            message: format!("does not belong to any certificate in {CA_CERT}"),
-            fix: format!("restore the matching {CA_CERT} and {CA_KEY} pair"),
+            file: key_file.into(),
+            message: format!("does not belong to any certificate in {cert_file}"),
+            fix: format!("restore the matching {cert_file} and {key_file} pair"),
         });
     };
     Ok(CaState {
         bundle,
         signer: Signer { cert, key },
     })
+}
+
+/// How to recover a lost etcd or front-proxy CA.
+fn recreate_fix(a: Authority) -> String {
+    format!(
+        "restore {} and {} from your backup, or delete both to have {} created anew (the \
+         certificates it issues are re-issued)",
+        a.cert_file(),
+        a.key_file(),
+        a.describe()
+    )
+}
+
+/// A new self-signed CA `a` with the cluster's key algorithm and CA lifetime.
+fn generate_ca(
+    cluster: &Cluster,
+    a: Authority,
+    opts: &Options,
+) -> Result<CaState, CredentialsError> {
+    let key = Key::generate(cluster.tls.key_algorithm).map_err(file_err(a.key_file()))?;
+    let pem = pki::self_signed_ca(
+        a.common_name(),
+        &key,
+        cluster.tls.ca_duration_days,
+        opts.now,
+    )
+    .map_err(file_err(a.cert_file()))?;
+    let cert = pki::parse_certificates(&pem)
+        .map_err(file_err(a.cert_file()))?
+        .remove(0);
+    Ok(CaState {
+        bundle: vec![cert.clone()],
+        signer: Signer { cert, key },
+    })
+}
+
+/// The etcd or front-proxy CA: kept when the set has it, generated when it has neither file
+/// (whatever the cluster CA's source: a bring-your-own CA is the cluster CA only).
+fn own_ca(
+    cluster: &Cluster,
+    current: &Files,
+    a: Authority,
+    opts: &Options,
+    w: &mut Writer,
+) -> Result<Signer, CredentialsError> {
+    let state = if current.contains_key(a.cert_file()) || current.contains_key(a.key_file()) {
+        load_authority(current, a)?
+    } else {
+        generate_ca(cluster, a, opts)?
+    };
+    w.put(
+        a.cert_file(),
+        bundle_pem(&signer_first(&state)),
+        "a different CA",
+    );
+    w.put(
+        a.key_file(),
+        state.signer.key.pem.clone().into_bytes(),
+        "a different CA key",
+    );
+    let days = state.signer.cert.days_left(opts.now);
+    if days <= i64::from(opts.renew_within_days) {
+        w.notes.push(format!(
+            "{} ({}) expires in {days} days; `kubeline rotate credentials --ca` rotates the \
+             cluster CA only: replace it by deleting {} and {} and running `kubeline render \
+             credentials` (its certificates are re-issued; etcd members and controllers must \
+             then be rolled together)",
+            a.cert_file(),
+            a.describe(),
+            a.cert_file(),
+            a.key_file()
+        ));
+    }
+    Ok(state.signer)
+}
+
+/// The signer of each CA.
+struct Signers<'a> {
+    cluster: &'a Signer,
+    etcd: &'a Signer,
+    front_proxy: &'a Signer,
+}
+
+impl Signers<'_> {
+    fn of(&self, a: Authority) -> &Signer {
+        match a {
+            Authority::Cluster => self.cluster,
+            Authority::Etcd => self.etcd,
+            Authority::FrontProxy => self.front_proxy,
+        }
+    }
 }
 
 fn bundle_pem(bundle: &[CertInfo]) -> Vec<u8> {
@@ -276,21 +397,7 @@ pub fn reconcile(
                 ));
                 load_ca(current)?
             } else {
-                let key = Key::generate(cluster.tls.key_algorithm).map_err(file_err(CA_KEY))?;
-                let pem = pki::self_signed_ca(
-                    CA_COMMON_NAME,
-                    &key,
-                    cluster.tls.ca_duration_days,
-                    opts.now,
-                )
-                .map_err(file_err(CA_CERT))?;
-                let cert = pki::parse_certificates(&pem)
-                    .map_err(file_err(CA_CERT))?
-                    .remove(0);
-                CaState {
-                    bundle: vec![cert.clone()],
-                    signer: Signer { cert, key },
-                }
+                generate_ca(cluster, Authority::Cluster, opts)?
             }
         }
         CaSource::Import {
@@ -311,7 +418,14 @@ pub fn reconcile(
             "the CA expires in {ca_days} days: start a CA rotation with `kubeline rotate credentials --ca`"
         ));
     }
-    issue_leaves(cluster, current, &state.signer, opts, &mut w)?;
+    let etcd = own_ca(cluster, current, Authority::Etcd, opts, &mut w)?;
+    let front_proxy = own_ca(cluster, current, Authority::FrontProxy, opts, &mut w)?;
+    let signers = Signers {
+        cluster: &state.signer,
+        etcd: &etcd,
+        front_proxy: &front_proxy,
+    };
+    issue_leaves(cluster, current, &signers, opts, &mut w)?;
     secrets(cluster, current, &mut w)?;
     Ok(w.finish())
 }
@@ -358,12 +472,13 @@ fn import_ca(
 fn issue_leaves(
     cluster: &Cluster,
     current: &Files,
-    signer: &Signer,
+    signers: &Signers<'_>,
     opts: &Options,
     w: &mut Writer,
 ) -> Result<(), CredentialsError> {
     let alg = cluster.tls.key_algorithm;
     for spec in leaf_certificates(cluster) {
+        let signer = signers.of(spec.issuer);
         let cert_name = format!("{}.pem", spec.name);
         let key_name = format!("{}-key.pem", spec.name);
         let (key, key_reason) = match text(current, &key_name) {
@@ -423,7 +538,10 @@ fn check_leaf(
         return Some(format!("does not match {}-key.pem", spec.name));
     }
     if !cert.issued_by(&signer.cert) {
-        return Some("not issued by the current CA".into());
+        return Some(match spec.issuer {
+            Authority::Cluster => "not issued by the current CA".into(),
+            other => format!("not issued by {} ({})", other.describe(), other.cert_file()),
+        });
     }
     if let Some(why) = pki::mismatch(spec, &cert) {
         return Some(why);
@@ -723,6 +841,7 @@ pub fn rotate_ca(
             let signer = &state.signer;
             let stale: Vec<String> = leaf_certificates(cluster)
                 .iter()
+                .filter(|s| s.issuer == Authority::Cluster)
                 .map(|s| format!("{}.pem", s.name))
                 .filter(|name| {
                     text(current, name)
@@ -806,9 +925,13 @@ pub struct CertRow {
     pub cert: Result<CertInfo, String>,
 }
 
-/// Every certificate of a set, CA bundle first, then the leaves in plan order.
+/// Every certificate of a set: the CAs first (the cluster CA bundle, the etcd CA, the
+/// front-proxy CA), then the leaves in plan order.
 pub fn certificates(cluster: &Cluster, files: &Files) -> Vec<CertRow> {
-    let mut names = vec![CA_CERT.to_owned()];
+    let mut names: Vec<String> = Authority::ALL
+        .iter()
+        .map(|a| a.cert_file().to_owned())
+        .collect();
     names.extend(
         leaf_certificates(cluster)
             .iter()

@@ -36,7 +36,7 @@ pub struct Loaded {
 
 /// Parses and validates cluster.yaml text. Never panics on any input.
 pub fn load(text: &str) -> Loaded {
-    let doc = match yaml::parse(text) {
+    let mut doc = match yaml::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
             return Loaded {
@@ -52,6 +52,7 @@ pub fn load(text: &str) -> Loaded {
             };
         }
     };
+    null_as_empty(&mut doc.value);
     // With structural errors, the semantic rules still run on the rest of the file: the broken
     // settings are dropped (so defaults apply) and findings under them are ignored.
     let mut diags = check::structure(&doc);
@@ -96,6 +97,72 @@ pub fn load(text: &str) -> Loaded {
         config: config.filter(|_| broken.is_empty()),
         diagnostics,
     }
+}
+
+/// A key written without a value (`sshAccessAllowedSourceCIDRs:`, i.e. YAML null) means
+/// "none", as in kube-aws: wherever the schema expects a list or a mapping (and does not
+/// accept null), a null mapping value becomes `[]` or `{}`, so the key reads as empty and any
+/// defaults of a mapping apply. Done once on the whole tree, guided by the schema, so every
+/// list- and map-typed key behaves the same. Null list items and a null document are kept.
+fn null_as_empty(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let schema = SCHEMA.get_or_init(crate::model::json_schema);
+    fn resolve<'s>(root: &'s Value, mut node: &'s Value) -> &'s Value {
+        for _ in 0..16 {
+            let Some(r) = node.get("$ref").and_then(Value::as_str) else {
+                break;
+            };
+            match root.pointer(r.trim_start_matches('#')) {
+                Some(n) => node = n,
+                None => break,
+            }
+        }
+        // An optional value (`anyOf: [T, null]`): look into T.
+        let branches = node.get("anyOf").or_else(|| node.get("oneOf"));
+        if let Some(Value::Array(bs)) = branches {
+            let non_null: Vec<&Value> = bs
+                .iter()
+                .filter(|b| b.get("type").and_then(Value::as_str) != Some("null"))
+                .collect();
+            if let [only] = non_null.as_slice() {
+                return resolve(root, only);
+            }
+        }
+        node
+    }
+    fn walk(root: &Value, schema: &Value, value: &mut Value) {
+        let schema = resolve(root, schema);
+        match value {
+            Value::Object(map) => {
+                let props = schema.get("properties");
+                let extra = schema.get("additionalProperties").filter(|a| a.is_object());
+                for (k, v) in map.iter_mut() {
+                    let Some(child) = props.and_then(|p| p.get(k.as_str())).or(extra) else {
+                        continue;
+                    };
+                    if v.is_null() {
+                        // Only a plain `type: array|object`; `[T, null]` keeps its null.
+                        match resolve(root, child).get("type").and_then(Value::as_str) {
+                            Some("array") => *v = Value::Array(Vec::new()),
+                            Some("object") => *v = Value::Object(serde_json::Map::new()),
+                            _ => {}
+                        }
+                    }
+                    walk(root, child, v);
+                }
+            }
+            Value::Array(items) => {
+                if let Some(item) = schema.get("items").filter(|i| i.is_object()) {
+                    for v in items {
+                        walk(root, item, v);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(schema, schema, value);
 }
 
 /// Removes the mapping keys at `paths`; gives up (None) when a path ends in a list index.
@@ -300,9 +367,9 @@ impl Ctx<'_> {
         }
         let api_endpoints = self.api_endpoints(c, name.as_ref(), &subnets);
         let controller = self.controller(c, &subnets);
-        let etcd = self.etcd(c, &subnets);
         let kube: Option<KubeVersion> =
             self.parse(root().key("kubernetesVersion"), &c.kubernetes_version);
+        let etcd = self.etcd(c, &subnets, kube);
         let node_pools = self.node_pools(c, name.as_ref(), &subnets, kube);
         let tls = self.tls(c);
         let api_server_sans = self.sans(c);
@@ -997,16 +1064,34 @@ impl Ctx<'_> {
         self.diags.len() == before
     }
 
+    /// Sizes of an Auto Scaling group.
+    ///
+    /// kube-aws's rule: `autoScalingGroup.minSize`/`maxSize` are used in place of `count`, and
+    /// the desired size is then `minSize`. Without them `count` (or `default_count`) is the
+    /// size; with both, `count` must lie between them. A `maxSize` of 0 is an error unless
+    /// `may_be_empty` (node pools kept at zero on purpose), where it is a warning.
     fn group(
         &mut self,
         path: Path,
-        count: u32,
+        count: Option<u32>,
+        default_count: u32,
         asg: &AutoScalingGroupConfig,
-        count_path: Path,
+        may_be_empty: bool,
     ) -> Option<GroupSize> {
-        let min = asg.min_size.unwrap_or(count);
-        let max = asg.max_size.unwrap_or(count.max(min));
         let ap = path.key("autoScalingGroup");
+        let count_path = path.key("count");
+        let (desired, min, max) = match count {
+            Some(n) => {
+                let min = asg.min_size.unwrap_or(n);
+                (n, min, asg.max_size.unwrap_or(n.max(min)))
+            }
+            None => {
+                let min = asg.min_size.unwrap_or_else(|| {
+                    asg.max_size.map_or(default_count, |m| m.min(default_count))
+                });
+                (min, min, asg.max_size.unwrap_or(default_count.max(min)))
+            }
+        };
         let mut ok = true;
         if min > max {
             self.err(
@@ -1015,31 +1100,44 @@ impl Ctx<'_> {
                 "make minSize <= maxSize",
             );
             ok = false;
-        } else if count < min || count > max {
+        } else if desired < min || desired > max {
             self.err(
-                count_path,
-                format!("count {count} is outside minSize {min} .. maxSize {max}"),
+                count_path.clone(),
+                format!("count {desired} is outside minSize {min} .. maxSize {max}"),
                 "make minSize <= count <= maxSize",
             );
             ok = false;
         }
         if max == 0 {
-            self.err(
-                ap.key("maxSize"),
-                "a group of at most 0 instances runs nothing",
-                "use a maxSize of 1 or more",
-            );
-            ok = false;
+            let at = if asg.max_size.is_some() {
+                ap.key("maxSize")
+            } else {
+                count_path
+            };
+            if may_be_empty {
+                self.warn(
+                    at,
+                    "a group of at most 0 instances runs nothing: this pool stays empty",
+                    "raise maxSize (and minSize) when the pool should run nodes",
+                );
+            } else {
+                self.err(
+                    at,
+                    "a group of at most 0 instances runs nothing",
+                    "use a maxSize of 1 or more",
+                );
+                ok = false;
+            }
         }
         let min_in_service = asg
             .rolling_update_min_instances_in_service
-            .unwrap_or(count.saturating_sub(1));
-        if ok && max > 0 && min_in_service >= max {
-            self.err(ap.key("rollingUpdateMinInstancesInService"), format!("{min_in_service} instances in service leaves no room to replace one (maxSize {max})"), format!("use at most {}", max - 1));
+            .unwrap_or(desired.saturating_sub(1));
+        if ok && min_in_service > 0 && min_in_service >= max {
+            self.err(ap.key("rollingUpdateMinInstancesInService"), format!("{min_in_service} instances in service leaves no room to replace one (maxSize {max})"), format!("use at most {}", max.saturating_sub(1)));
             ok = false;
         }
         ok.then_some(GroupSize {
-            desired: count,
+            desired,
             min,
             max,
             min_in_service,
@@ -1072,7 +1170,7 @@ impl Ctx<'_> {
         self.instance_type(p.key("instanceType"), &ct.instance_type);
         let root_volume = self.volume(p.key("rootVolume"), &ct.root_volume, true);
         let idx = self.refs(p.key("subnets"), &ct.subnets, subnets, |s| s.private);
-        if ct.count == 0 {
+        if ct.count == Some(0) {
             self.err(
                 p.key("count"),
                 "a cluster needs at least one controller",
@@ -1080,14 +1178,36 @@ impl Ctx<'_> {
             );
             return None;
         }
-        if ct.count == 1 {
-            self.warn(
-                p.key("count"),
+        let asg = &ct.auto_scaling_group;
+        let size = self.group(
+            p.clone(),
+            ct.count,
+            crate::model::DEFAULT_CONTROLLER_COUNT,
+            asg,
+            false,
+        );
+        // Without `count`, the desired size comes from minSize (or a small maxSize).
+        let size_path = match (ct.count, asg.min_size, asg.max_size) {
+            (None, Some(_), _) => p.key("autoScalingGroup").key("minSize"),
+            (None, None, Some(_)) => p.key("autoScalingGroup").key("maxSize"),
+            _ => p.key("count"),
+        };
+        match size.as_ref().map(|s| s.desired) {
+            Some(0) => {
+                self.err(
+                    size_path,
+                    "a cluster needs at least one controller",
+                    "use a minSize of 1 or more (2 or more for high availability)",
+                );
+                return None;
+            }
+            Some(1) => self.warn(
+                size_path,
                 "one controller is not highly available: the API is down while it is replaced",
                 "use 2 or more controllers",
-            );
+            ),
+            _ => {}
         }
-        let size = self.group(p.clone(), ct.count, &ct.auto_scaling_group, p.key("count"));
         if ct.auto_scaling_group.mixed_instances.is_some() {
             self.err(
                 p.key("autoScalingGroup").key("mixedInstances"),
@@ -1105,7 +1225,12 @@ impl Ctx<'_> {
         })
     }
 
-    fn etcd(&mut self, c: &ClusterConfig, subnets: &[Subnet]) -> Option<Etcd> {
+    fn etcd(
+        &mut self,
+        c: &ClusterConfig,
+        subnets: &[Subnet],
+        kube: Option<KubeVersion>,
+    ) -> Option<Etcd> {
         let p = root().key("etcd");
         let e = &c.etcd;
         self.instance_type(p.key("instanceType"), &e.instance_type);
@@ -1141,15 +1266,7 @@ impl Ctx<'_> {
                 "use 3 members",
             );
         }
-        let semver = e.version.split('.').count() == 3
-            && e.version.split('.').all(|x| x.parse::<u32>().is_ok());
-        if !semver || !e.version.starts_with("3.") {
-            self.err(
-                p.key("version"),
-                format!("{:?} is not an etcd 3.x version", e.version),
-                "use a release such as 3.5.21",
-            );
-        }
+        let version = self.etcd_version(p.key("version"), &e.version, kube);
         let idx = self.refs(p.key("subnets"), &e.subnets, subnets, |s| s.private);
         let mut members = Vec::new();
         for (k, &s) in idx.iter().enumerate() {
@@ -1218,10 +1335,67 @@ impl Ctx<'_> {
                 return None;
             },
             members,
-            version: e.version.clone(),
+            version: version?,
             snapshot_automated: e.snapshot.automated,
             disaster_recovery_automated: e.disaster_recovery.automated,
         })
+    }
+
+    /// Checks `etcd.version` and returns it without kube-aws's leading `v` (`v3.5.21` and
+    /// `3.5.21` are the same release; images are tagged `registry.k8s.io/etcd:3.5.21-0`).
+    ///
+    /// Which etcd a Kubernetes release supports follows kubeadm's table of etcd versions per
+    /// Kubernetes release (<https://kubernetes.io/docs/setup/production-environment/tools/kubeadm/>,
+    /// "etcd versions" in kubeadm's version skew policy) and etcd's own support policy
+    /// (<https://etcd.io/docs/v3.6/op-guide/versioning/>: the current and the previous minor
+    /// release are maintained, so 3.4 went out of support with 3.6). Kept simple on purpose:
+    /// Kubernetes 1.31 and newer (every release kubeline supports) need etcd 3.5 or 3.6;
+    /// Kubernetes 1.34, the default, recommends 3.5.21 or newer 3.5.x, or 3.6.x.
+    fn etcd_version(
+        &mut self,
+        path: Path,
+        written: &str,
+        kube: Option<KubeVersion>,
+    ) -> Option<String> {
+        let v = written.strip_prefix('v').unwrap_or(written);
+        let nums: Vec<Option<u32>> = v.split('.').map(|x| x.parse().ok()).collect();
+        let [Some(3), Some(minor), Some(_)] = nums.as_slice() else {
+            self.err(
+                path,
+                format!("{written:?} is not an etcd 3.x version"),
+                "use a release such as 3.5.21",
+            );
+            return None;
+        };
+        let minor = *minor;
+        // (oldest, newest) etcd 3.x minor supported; before 1.31 kubeadm still allowed 3.4.
+        let supported = |k: KubeVersion| if k.minor >= 31 { (5, 6) } else { (4, 6) };
+        if let Some(k) = kube {
+            let (oldest, newest) = supported(k);
+            if minor < oldest {
+                self.err(
+                    path,
+                    format!(
+                        "etcd {v} is too old: Kubernetes {}.{} requires etcd 3.{oldest} or newer",
+                        k.major, k.minor
+                    ),
+                    "use etcd 3.5.21 or a newer 3.5.x, or 3.6.x",
+                );
+                return None;
+            }
+            if minor > newest {
+                self.err(
+                    path,
+                    format!(
+                        "etcd {v} is not supported by Kubernetes {}.{}, which supports etcd 3.{oldest} to 3.{newest}",
+                        k.major, k.minor
+                    ),
+                    "use etcd 3.5.21 or a newer 3.5.x, or 3.6.x",
+                );
+                return None;
+            }
+        }
+        Some(v.to_owned())
     }
 
     fn node_pools(
@@ -1272,7 +1446,13 @@ impl Ctx<'_> {
             self.instance_type(p.key("instanceType"), &np.instance_type);
             let root_volume = self.volume(p.key("rootVolume"), &np.root_volume, true);
             let idx = self.refs(p.key("subnets"), &np.subnets, subnets, |s| s.private);
-            let size = self.group(p.clone(), np.count, &np.auto_scaling_group, p.key("count"));
+            let size = self.group(
+                p.clone(),
+                np.count,
+                crate::model::DEFAULT_POOL_COUNT,
+                &np.auto_scaling_group,
+                true,
+            );
             self.labels(p.key("nodeLabels"), &np.node_labels);
             let mut taints = Vec::new();
             for (t, taint) in np.taints.iter().enumerate() {

@@ -164,3 +164,273 @@ fn garbage_never_panics() {
         }
     }
 }
+
+/// A small valid cluster.yaml; `extra` is appended as further top-level settings.
+fn with(extra: &str) -> String {
+    format!(
+        "clusterName: demo
+s3URI: s3://kubeline-assets-123456789012/kubeline
+region: eu-west-1
+availabilityZone: eu-west-1a
+kmsKeyArn: arn:aws:kms:eu-west-1:123456789012:key/1b3c5d7e-0000-4000-8000-000000000001
+kubernetesArtifacts:
+  kubeletHash: sha256:37f9093ed2b4669cccf5474718e43ec412833e1267c84b01e662df2c4e5d7aaa
+{extra}"
+    )
+}
+
+const ENDPOINT: &str = "apiEndpoints:
+  - name: default
+    dnsName: api.demo.example.com
+";
+
+fn accepted(text: &str) -> (kubeline_core::cluster::Cluster, String) {
+    let loaded = validate::load(text);
+    let rendered = loaded.diagnostics.render("cluster.yaml");
+    let cluster = loaded
+        .cluster
+        .unwrap_or_else(|| panic!("rejected:\n{rendered}\n--- input:\n{text}"));
+    (cluster, rendered)
+}
+
+fn rejected(text: &str) -> String {
+    let loaded = validate::load(text);
+    let rendered = loaded.diagnostics.render("cluster.yaml");
+    assert!(loaded.cluster.is_none(), "accepted:\n{text}\n{rendered}");
+    rendered
+}
+
+#[test]
+fn auto_scaling_group_min_and_max_replace_count() {
+    // (pool settings, desired, min, max, min in service)
+    let cases = [
+        // kube-aws: minSize/maxSize instead of count; the group starts at minSize.
+        ("autoScalingGroup: {minSize: 2, maxSize: 5}", 2, 2, 5, 1),
+        ("autoScalingGroup: {minSize: 0, maxSize: 3}", 0, 0, 3, 0),
+        ("autoScalingGroup: {minSize: 3}", 3, 3, 3, 2),
+        ("autoScalingGroup: {maxSize: 4}", 1, 1, 4, 0),
+        (
+            "autoScalingGroup: {minSize: 3, maxSize: 6, rollingUpdateMinInstancesInService: 1}",
+            3,
+            3,
+            6,
+            1,
+        ),
+        // count alone, and count consistent with minSize/maxSize, behave as before.
+        ("count: 3", 3, 3, 3, 2),
+        ("instanceType: t3.medium", 1, 1, 1, 0),
+        (
+            "count: 4\n      autoScalingGroup: {minSize: 2, maxSize: 6}",
+            4,
+            2,
+            6,
+            3,
+        ),
+    ];
+    for (settings, desired, min, max, min_in_service) in cases {
+        let text = with(&format!(
+            "{ENDPOINT}worker:\n  nodePools:\n    - name: general\n      {settings}\n"
+        ));
+        let (cluster, rendered) = accepted(&text);
+        let s = &cluster.node_pools[0].size;
+        assert_eq!(
+            (s.desired, s.min, s.max, s.min_in_service),
+            (desired, min, max, min_in_service),
+            "{settings}\n{rendered}"
+        );
+        assert!(!rendered.contains(".count:"), "{settings}: {rendered}");
+    }
+    // The controller follows the same rule (its default count is 2).
+    let cases = [
+        ("autoScalingGroup: {minSize: 3, maxSize: 5}", 3, 3, 5, 2),
+        ("autoScalingGroup: {maxSize: 4}", 2, 2, 4, 1),
+        ("count: 3", 3, 3, 3, 2),
+    ];
+    for (settings, desired, min, max, min_in_service) in cases {
+        let (cluster, rendered) =
+            accepted(&with(&format!("{ENDPOINT}controller:\n  {settings}\n")));
+        let s = &cluster.controller.size;
+        assert_eq!(
+            (s.desired, s.min, s.max, s.min_in_service),
+            (desired, min, max, min_in_service),
+            "{settings}\n{rendered}"
+        );
+    }
+    let (_, w) = accepted(&with(&format!(
+        "{ENDPOINT}controller:\n  autoScalingGroup: {{minSize: 1, maxSize: 3}}\n"
+    )));
+    assert!(
+        w.contains(
+            "warning: controller.autoScalingGroup.minSize: one controller is not highly available"
+        ),
+        "{w}"
+    );
+    let e = rejected(&with(&format!(
+        "{ENDPOINT}controller:\n  autoScalingGroup: {{minSize: 0, maxSize: 3}}\n"
+    )));
+    assert!(
+        e.contains("controller.autoScalingGroup.minSize: a cluster needs at least one controller"),
+        "{e}"
+    );
+    // count outside minSize/maxSize is still refused where it is written.
+    let e = rejected(&with(&format!(
+        "{ENDPOINT}worker:\n  nodePools:\n    - name: general\n      count: 9\n      autoScalingGroup: {{minSize: 1, maxSize: 5}}\n"
+    )));
+    assert!(
+        e.contains("worker.nodePools[0].count: count 9 is outside minSize 1 .. maxSize 5"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_pool_kept_at_zero_is_accepted_with_a_warning() {
+    for settings in [
+        "autoScalingGroup: {minSize: 0, maxSize: 0}",
+        "autoScalingGroup: {maxSize: 0}",
+        "count: 0\n      autoScalingGroup: {minSize: 0, maxSize: 0}",
+    ] {
+        let text = with(&format!(
+            "{ENDPOINT}worker:\n  nodePools:\n    - name: standby\n      {settings}\n"
+        ));
+        let (cluster, w) = accepted(&text);
+        let s = &cluster.node_pools[0].size;
+        assert_eq!(
+            (s.desired, s.min, s.max, s.min_in_service),
+            (0, 0, 0, 0),
+            "{settings}"
+        );
+        assert!(
+            w.contains(
+                ": warning: worker.nodePools[0].autoScalingGroup.maxSize: a group of at most 0 instances runs nothing"
+            ),
+            "{settings}: {w}"
+        );
+    }
+    // Controllers cannot be kept at zero.
+    let e = rejected(&with(&format!(
+        "{ENDPOINT}controller:\n  autoScalingGroup: {{minSize: 0, maxSize: 0}}\n"
+    )));
+    assert!(
+        e.contains(
+            "controller.autoScalingGroup.maxSize: a group of at most 0 instances runs nothing"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn etcd_versions_follow_kubernetes_support() {
+    // (etcd.version, kubernetesVersion, Ok(normalised) or Err(message part))
+    let cases: [(&str, Option<&str>, Result<&str, &str>); 9] = [
+        ("3.5.21", None, Ok("3.5.21")),
+        ("v3.5.21", None, Ok("3.5.21")),
+        ("v3.6.4", None, Ok("3.6.4")),
+        ("3.5.15", Some("1.31.0"), Ok("3.5.15")),
+        (
+            "v3.4.30",
+            None,
+            Err("etcd.version: etcd 3.4.30 is too old: Kubernetes 1.34 requires etcd 3.5 or newer"),
+        ),
+        (
+            "3.4.30",
+            Some("1.31.0"),
+            Err("etcd 3.4.30 is too old: Kubernetes 1.31 requires etcd 3.5 or newer"),
+        ),
+        (
+            "3.7.0",
+            None,
+            Err("etcd 3.7.0 is not supported by Kubernetes 1.34, which supports etcd 3.5 to 3.6"),
+        ),
+        ("v2.3.8", None, Err("\"v2.3.8\" is not an etcd 3.x version")),
+        (
+            "vv3.5.21",
+            None,
+            Err("\"vv3.5.21\" is not an etcd 3.x version"),
+        ),
+    ];
+    for (version, kube, want) in cases {
+        let kube = kube.map_or(String::new(), |k| format!("kubernetesVersion: {k}\n"));
+        let text = with(&format!("{ENDPOINT}{kube}etcd:\n  version: {version}\n"));
+        match want {
+            Ok(v) => {
+                let (cluster, _) = accepted(&text);
+                assert_eq!(cluster.etcd.version, v, "{version}");
+                // The image tag is `registry.k8s.io/etcd:<version>-0`: no `v`.
+                let out = kubeline_core::render::render(
+                    &cluster,
+                    &kubeline_core::render::Templates::builtin(),
+                )
+                .expect("renders");
+                let all: String = out
+                    .files
+                    .values()
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .collect();
+                assert!(
+                    all.contains(&format!("registry.k8s.io/etcd:{v}-0")),
+                    "{version}"
+                );
+                assert!(!all.contains("etcd:v3"), "{version}");
+            }
+            Err(m) => {
+                let e = rejected(&text);
+                assert!(e.contains(m), "{version}: {e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_key_without_a_value_means_an_empty_list_or_mapping() {
+    let text = with(
+        "sshAccessAllowedSourceCIDRs:
+stackTags:
+apiEndpoints:
+  - name: default
+    dnsName: api.demo.example.com
+    loadBalancer:
+      apiAccessAllowedSourceCIDRs:
+      subnets:
+controller:
+  subnets:
+  nodeLabels:
+worker:
+  nodePools:
+    - name: general
+      nodeLabels:
+      taints:
+",
+    );
+    let (cluster, rendered) = accepted(&text);
+    assert!(!rendered.contains("null"), "{rendered}");
+    assert!(cluster.ssh_access_allowed_source_cidrs.is_empty());
+    assert!(
+        cluster.api_endpoints[0]
+            .api_access_allowed_source_cidrs
+            .is_empty()
+    );
+    assert!(cluster.stack_tags.is_empty());
+    assert!(cluster.node_pools[0].node_labels.is_empty());
+    assert!(cluster.node_pools[0].taints.is_empty());
+    // The same as writing the empty value.
+    let explicit = text
+        .replace("CIDRs:\n", "CIDRs: []\n")
+        .replace("subnets:\n", "subnets: []\n");
+    let (same, _) = accepted(&explicit);
+    assert_eq!(
+        format!("{:?}", same.api_endpoints),
+        format!("{:?}", cluster.api_endpoints)
+    );
+    // A required list written empty is still reported as missing, not as a type error.
+    let e = rejected(&with("apiEndpoints:\n"));
+    assert!(
+        e.contains("apiEndpoints: at least one API endpoint is required"),
+        "{e}"
+    );
+    // Scalars are not affected: a bare string key is still a type error.
+    let e = rejected(&with(&format!("{ENDPOINT}kubernetesVersion:\n")));
+    assert!(
+        e.contains("kubernetesVersion: expected a string, found nothing (null)"),
+        "{e}"
+    );
+}

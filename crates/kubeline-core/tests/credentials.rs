@@ -3,6 +3,7 @@
 //! rotation stages, and refusals that change nothing.
 
 use kubeline_core::cluster::Cluster;
+use kubeline_core::credentials::{Authority, leaf_certificates};
 use kubeline_core::pki::{self, Key};
 use kubeline_core::reconcile::{
     self, CaSource, CaStage, Change, CredentialsError, Files, Options, expected_files,
@@ -68,7 +69,12 @@ fn generates_the_whole_set_and_a_rerun_changes_nothing() {
     assert_eq!(ca.common_name.as_deref(), Some("kube-ca"));
     for spec in kubeline_core::credentials::leaf_certificates(&c) {
         let leaf = cert(&first.files, &format!("{}.pem", spec.name));
-        assert!(leaf.issued_by(&ca), "{} not issued by the CA", spec.name);
+        let issuer = cert(&first.files, spec.issuer.cert_file());
+        assert!(
+            leaf.issued_by(&issuer),
+            "{} not issued by its CA",
+            spec.name
+        );
         assert!(!leaf.is_ca);
         assert_eq!(leaf.days_left(now()), 365, "{}", spec.name);
         assert_eq!(pki::mismatch(&spec, &leaf), None);
@@ -98,7 +104,8 @@ fn serials_are_random_and_unique() {
         }
     }
     let total = serials.len();
-    assert_eq!(total, 20);
+    // Per set: three CAs and eight leaves.
+    assert_eq!(total, 22);
     serials.sort();
     serials.dedup();
     assert_eq!(serials.len(), total);
@@ -143,7 +150,7 @@ fn certificates_inside_the_window_are_renewed_and_the_rest_kept() {
     };
     let out = reconcile::reconcile(&c, &files, CaSource::Existing, &wide).expect("rotate");
     let ch = changed(&out);
-    assert_eq!(ch.len(), 9, "{ch:?}");
+    assert_eq!(ch.len(), 8, "{ch:?}");
     for (file, change) in &ch {
         assert!(
             file.ends_with(".pem") && !file.ends_with("-key.pem"),
@@ -181,6 +188,8 @@ fn leaves_never_outlive_the_ca() {
     let ca = cert(&out.files, "ca.pem");
     let api = cert(&out.files, "apiserver.pem");
     assert!(api.not_after <= ca.not_after);
+    let etcd_ca = cert(&out.files, "etcd-ca.pem");
+    assert!(cert(&out.files, "etcd.pem").not_after <= etcd_ca.not_after);
     assert!(
         out.notes.iter().any(|n| n.contains("the CA expires in")),
         "{:?}",
@@ -287,7 +296,8 @@ fn rsa_when_asked_and_an_algorithm_change_renews_leaf_keys_only() {
             Some(kubeline_core::model::KeyAlgorithm::Rsa2048)
         );
         assert!(
-            cert(&out.files, &format!("{}.pem", spec.name)).issued_by(&cert(&out.files, "ca.pem"))
+            cert(&out.files, &format!("{}.pem", spec.name))
+                .issued_by(&cert(&out.files, spec.issuer.cert_file()))
         );
     }
     assert_eq!(out.files["ca-key.pem"], files["ca-key.pem"]);
@@ -331,6 +341,12 @@ fn bring_your_own_ca_is_used_and_kept() {
         Some("Example Corp Kubernetes CA")
     );
     assert!(cert(&out.files, "admin.pem").issued_by(&ca));
+    // The organisation's CA is the cluster CA only: etcd and the front proxy get their own,
+    // generated ones.
+    let etcd_ca = cert(&out.files, "etcd-ca.pem");
+    assert_eq!(etcd_ca.common_name.as_deref(), Some("etcd-ca"));
+    assert!(cert(&out.files, "etcd.pem").issued_by(&etcd_ca));
+    assert!(!cert(&out.files, "etcd.pem").issued_by(&ca));
     let again = reconcile::reconcile(&c, &out.files, import, &opts(now())).expect("again");
     assert_eq!(changed(&again), vec![]);
 
@@ -385,6 +401,16 @@ fn ca_rotation_goes_through_three_stages_without_breaking_trust() {
     );
     for spec in kubeline_core::credentials::leaf_certificates(&c) {
         let leaf = cert(&s2.files, &format!("{}.pem", spec.name));
+        if spec.issuer != Authority::Cluster {
+            // The etcd and front-proxy CAs are not part of the cluster CA rotation.
+            assert_eq!(
+                s2.files[&format!("{}.pem", spec.name)],
+                v0[&format!("{}.pem", spec.name)],
+                "{}",
+                spec.name
+            );
+            continue;
+        }
         assert!(leaf.issued_by(&bundle[1]), "{}", spec.name);
         let key = format!("{}-key.pem", spec.name);
         assert_eq!(s2.files[&key], v0[&key], "keys are kept");
@@ -435,4 +461,224 @@ fn the_earliest_certificate_is_found_across_leaves_and_bundles() {
         .filter(|(n, _)| n.ends_with("-key.pem") || n.ends_with("-pub.pem"))
         .collect();
     assert!(reconcile::earliest_certificate(&only_keys).is_none());
+}
+
+#[test]
+fn etcd_and_the_front_proxy_have_their_own_cas() {
+    let c = cluster("");
+    let files = generated(&c);
+    let ca = cert(&files, "ca.pem");
+    let etcd_ca = cert(&files, "etcd-ca.pem");
+    let fp_ca = cert(&files, "front-proxy-ca.pem");
+    assert_eq!(
+        [reconcile::ETCD_CA_CERT, reconcile::ETCD_CA_KEY],
+        [Authority::Etcd.cert_file(), Authority::Etcd.key_file()]
+    );
+    assert_eq!(
+        [
+            reconcile::FRONT_PROXY_CA_CERT,
+            reconcile::FRONT_PROXY_CA_KEY
+        ],
+        [
+            Authority::FrontProxy.cert_file(),
+            Authority::FrontProxy.key_file()
+        ]
+    );
+    for (ca_cert, cn) in [(&etcd_ca, "etcd-ca"), (&fp_ca, "front-proxy-ca")] {
+        assert!(ca_cert.is_ca);
+        assert_eq!(ca_cert.common_name.as_deref(), Some(cn));
+        assert_eq!(ca_cert.issuer, ca_cert.subject, "self-signed");
+        assert_ne!(ca_cert.spki, ca.spki, "a key of its own");
+    }
+    let cas = [
+        (Authority::Cluster, &ca),
+        (Authority::Etcd, &etcd_ca),
+        (Authority::FrontProxy, &fp_ca),
+    ];
+    let designated = |name: &str| match name {
+        "etcd" | "etcd-client" => Authority::Etcd,
+        "apiserver-aggregator" => Authority::FrontProxy,
+        _ => Authority::Cluster,
+    };
+    for spec in leaf_certificates(&c) {
+        assert_eq!(spec.issuer, designated(spec.name), "{}", spec.name);
+        let leaf = cert(&files, &format!("{}.pem", spec.name));
+        // Parsed back from the DER: the issuer name and signature are the designated CA's, and
+        // no other CA's.
+        for (a, ca_cert) in cas {
+            assert_eq!(
+                leaf.issued_by(ca_cert),
+                a == spec.issuer,
+                "{} against {}",
+                spec.name,
+                a.cert_file()
+            );
+        }
+        let (_, x) = x509_parser::parse_x509_certificate(&leaf.der).expect("x509");
+        let cn = x
+            .issuer()
+            .iter_common_name()
+            .next()
+            .and_then(|a| a.as_str().ok())
+            .map(str::to_owned);
+        assert_eq!(
+            cn.as_deref(),
+            Some(spec.issuer.common_name()),
+            "{}",
+            spec.name
+        );
+    }
+    // No node ever receives the etcd or front-proxy CA key; only controllers hold the etcd
+    // client certificate; etcd members trust the etcd CA, not the cluster CA.
+    use kubeline_core::layout::{NodeRole, node_credentials};
+    for role in [NodeRole::Controller, NodeRole::Etcd, NodeRole::Worker] {
+        let creds = node_credentials(role);
+        let all: Vec<&str> = creds.public.iter().chain(&creds.secret).copied().collect();
+        for key in ["etcd-ca-key.pem", "front-proxy-ca-key.pem"] {
+            assert!(!all.contains(&key), "{role:?} gets {key}");
+        }
+        assert_eq!(
+            all.contains(&"etcd-client-key.pem"),
+            role == NodeRole::Controller,
+            "{role:?}"
+        );
+    }
+    let etcd = node_credentials(NodeRole::Etcd);
+    assert_eq!(etcd.public, vec!["etcd-ca.pem", "etcd.pem"]);
+    assert_eq!(etcd.secret, vec!["etcd-key.pem"]);
+    // `show certificates` lists the three CAs first.
+    let rows = reconcile::certificates(&c, &files);
+    let files_of: Vec<&str> = rows.iter().take(3).map(|r| r.file.as_str()).collect();
+    assert_eq!(files_of, ["ca.pem", "etcd-ca.pem", "front-proxy-ca.pem"]);
+    assert!(rows.iter().all(|r| r.cert.is_ok()));
+}
+
+/// A set made before the etcd and front-proxy CAs existed: every certificate from the cluster CA.
+fn before_own_cas(c: &Cluster) -> Files {
+    let mut files = generated(c);
+    for name in [
+        "etcd-ca.pem",
+        "etcd-ca-key.pem",
+        "front-proxy-ca.pem",
+        "front-proxy-ca-key.pem",
+    ] {
+        files.remove(name);
+    }
+    let ca = pki::Signer {
+        cert: cert(&files, "ca.pem"),
+        key: Key::from_pem(
+            std::str::from_utf8(&files["ca-key.pem"]).expect("utf8"),
+            None,
+        )
+        .expect("ca key"),
+    };
+    for spec in leaf_certificates(c) {
+        if spec.issuer == Authority::Cluster {
+            continue;
+        }
+        let key = Key::from_pem(
+            std::str::from_utf8(&files[&format!("{}-key.pem", spec.name)]).expect("utf8"),
+            None,
+        )
+        .expect("key");
+        let pem = pki::issue(&spec, &key, &ca, now()).expect("issue");
+        files.insert(format!("{}.pem", spec.name), pem.into_bytes());
+    }
+    files
+}
+
+#[test]
+fn an_existing_set_migrates_its_etcd_and_front_proxy_certificates_to_their_cas() {
+    let c = cluster("");
+    let old = before_own_cas(&c);
+    let ca = cert(&old, "ca.pem");
+    assert!(cert(&old, "etcd.pem").issued_by(&ca), "the old layout");
+
+    // A plain `render credentials` (no --generate-ca) migrates.
+    let later = now() + Duration::days(1);
+    let out = reconcile::reconcile(&c, &old, CaSource::Existing, &opts(later)).expect("migrate");
+    let mut ch: Vec<String> = changed(&out).into_iter().map(|(f, _)| f).collect();
+    ch.sort();
+    assert_eq!(
+        ch,
+        [
+            "apiserver-aggregator.pem",
+            "etcd-ca-key.pem",
+            "etcd-ca.pem",
+            "etcd-client.pem",
+            "etcd.pem",
+            "front-proxy-ca-key.pem",
+            "front-proxy-ca.pem",
+        ]
+    );
+    for (file, change) in changed(&out) {
+        if file.ends_with("-ca.pem") || file.ends_with("-ca-key.pem") {
+            assert_eq!(change, Change::Created, "{file}");
+        } else {
+            assert!(
+                matches!(&change, Change::Replaced(r) if r.starts_with("not issued by the ")),
+                "{file}: {change:?}"
+            );
+        }
+    }
+    let etcd_ca = cert(&out.files, "etcd-ca.pem");
+    let fp_ca = cert(&out.files, "front-proxy-ca.pem");
+    for name in ["etcd.pem", "etcd-client.pem"] {
+        assert!(cert(&out.files, name).issued_by(&etcd_ca), "{name}");
+        assert!(!cert(&out.files, name).issued_by(&ca), "{name}");
+    }
+    assert!(cert(&out.files, "apiserver-aggregator.pem").issued_by(&fp_ca));
+    // Keys are kept; everything else is byte-identical.
+    for (name, bytes) in &old {
+        if !ch.contains(name) {
+            assert_eq!(&out.files[name], bytes, "{name} changed");
+        }
+    }
+    // And the migrated set is stable.
+    let again =
+        reconcile::reconcile(&c, &out.files, CaSource::Existing, &opts(later)).expect("rerun");
+    assert_eq!(changed(&again), vec![]);
+}
+
+#[test]
+fn a_half_present_etcd_ca_is_refused_and_an_expiring_one_is_reported() {
+    let c = cluster("");
+    let files = generated(&c);
+    for (drop, other) in [
+        ("etcd-ca-key.pem", "etcd-ca.pem"),
+        ("etcd-ca.pem", "etcd-ca-key.pem"),
+    ] {
+        let mut bad = files.clone();
+        bad.remove(drop);
+        let err = reconcile::reconcile(&c, &bad, CaSource::Existing, &opts(now()))
+            .expect_err("half a CA");
+        assert!(err.to_string().starts_with(&format!("{drop}: ")), "{err}");
+        assert!(err.fix().contains(other), "{}", err.fix());
+    }
+    // A foreign key next to etcd-ca.pem is refused too.
+    let mut bad = files.clone();
+    let stranger = Key::generate(Default::default()).expect("key");
+    bad.insert("etcd-ca-key.pem".into(), stranger.pem.into_bytes());
+    let err = reconcile::reconcile(&c, &bad, CaSource::Existing, &opts(now())).expect_err("key");
+    assert!(err.to_string().contains("does not belong"), "{err}");
+
+    // Within the renewal window of the CAs' lifetime (tlsCADurationDays), the report names the
+    // etcd and front-proxy CAs as well.
+    let c = cluster(
+        "tlsCADurationDays: 400
+tlsCertDurationDays: 365
+",
+    );
+    let files = generated(&c);
+    let at = now() + Duration::days(380);
+    let out = reconcile::reconcile(&c, &files, CaSource::Existing, &opts(at)).expect("rerun");
+    for file in ["etcd-ca.pem", "front-proxy-ca.pem"] {
+        assert!(
+            out.notes
+                .iter()
+                .any(|n| n.starts_with(&format!("{file} ")) && n.contains("expires in 20 days")),
+            "{file}: {:?}",
+            out.notes
+        );
+    }
 }

@@ -176,16 +176,30 @@ async fn read_prefix<S: ObjectStore>(
     prefix: &str,
     keep: impl Fn(&str) -> bool,
 ) -> Result<Files, StepError> {
+    Ok(read_prefix_sse(store, prefix, keep).await?.0)
+}
+
+/// Like [`read_prefix`], also naming the files not stored with SSE-S3 (written before node
+/// objects were; a node role cannot read them).
+async fn read_prefix_sse<S: ObjectStore>(
+    store: &S,
+    prefix: &str,
+    keep: impl Fn(&str) -> bool,
+) -> Result<(Files, std::collections::BTreeSet<String>), StepError> {
     let mut files = Files::new();
+    let mut not_sse_s3 = std::collections::BTreeSet::new();
     for key in store.list(prefix).await? {
         let Some(name) = key.strip_prefix(prefix).filter(|n| keep(n)) else {
             continue;
         };
         if let Some(o) = store.get(&key, None).await? {
+            if !o.sse_s3 {
+                not_sse_s3.insert(name.to_owned());
+            }
             files.insert(name.to_owned(), o.bytes);
         }
     }
-    Ok(files)
+    Ok((files, not_sse_s3))
 }
 
 /// Loads the run's pinned cluster.yaml (copied into `runs/<id>/` by [`start`]).
@@ -424,7 +438,7 @@ pub async fn credentials<S: ObjectStore, K: Kms>(
 ) -> Result<Value, StepError> {
     let cluster = load_cluster(store, run).await?;
     let prefix = run.keys().credentials();
-    let stored = read_prefix(store, &prefix, |_| true).await?;
+    let (stored, not_sse_s3) = read_prefix_sse(store, &prefix, |_| true).await?;
     let plain = sealed::open(kms, &run.cluster, &stored).await?;
     let opts = Options {
         now: now(),
@@ -436,14 +450,21 @@ pub async fn credentials<S: ObjectStore, K: Kms>(
     let sealed_now = sealed::seal(kms, &key_id, &run.cluster, &outcome.files, &stored).await?;
     let mut written = 0;
     for (name, bytes) in &sealed_now {
-        if stored.get(name) != Some(bytes) {
+        // Unchanged files are rewritten (same bytes) only when stored before node objects
+        // were SSE-S3, so nodes of existing clusters can read them; nothing else changes.
+        if stored.get(name) != Some(bytes) || not_sse_s3.contains(name) {
             let content_type = if name.ends_with(".pem") {
                 "application/x-pem-file"
             } else {
                 "application/octet-stream"
             };
             store
-                .put(&format!("{prefix}{name}"), bytes.clone(), content_type)
+                .put_node_object(
+                    &format!("{prefix}{name}"),
+                    bytes.clone(),
+                    content_type,
+                    false,
+                )
                 .await?;
             written += 1;
         }
@@ -562,7 +583,9 @@ pub async fn render<S: ObjectStore>(store: &S, run: &Run) -> Result<RenderOutput
     let assets = run.keys().assets(&hash);
     for up in &rendered.uploads {
         if let Some(bytes) = rendered.files.get(&up.file) {
-            store.put_asset(&up.key, bytes.clone(), JSON).await?;
+            store
+                .put_node_object(&up.key, bytes.clone(), JSON, true)
+                .await?;
         }
     }
     for (name, bytes) in &rendered.files {

@@ -31,6 +31,7 @@ impl ObjectStore for MemStore {
         Ok(self.0.lock().expect("lock").get(key).map(|b| Object {
             bytes: b.clone(),
             version: None,
+            sse_s3: true,
         }))
     }
     async fn put(&self, key: &str, bytes: Vec<u8>, _: &str) -> Result<Option<String>, AwsError> {

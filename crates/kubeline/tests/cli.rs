@@ -249,7 +249,7 @@ fn render_credentials_generates_reports_and_is_idempotent() {
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
     assert!(
-        out.contains("25 created, 0 re-issued, 0 removed, 0 unchanged"),
+        out.contains("27 created, 0 re-issued, 0 removed, 0 unchanged"),
         "{out}"
     );
     assert!(out.contains("not for production"), "{out}");
@@ -274,7 +274,7 @@ fn render_credentials_generates_reports_and_is_idempotent() {
     let before = snapshot(&creds);
     let o = kubeline(d, &["render", "credentials"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("0 created, 0 re-issued, 0 removed, 25 unchanged"));
+    assert!(text(&o).contains("0 created, 0 re-issued, 0 removed, 27 unchanged"));
     assert_eq!(snapshot(&creds), before, "a re-run changed bytes");
 
     // A new API name: only apiserver.pem is re-issued, and the report says why.
@@ -337,13 +337,28 @@ fn show_certificates_check_and_rotate() {
     assert!(out.contains("CN=kube-admin, O=system:masters"), "{out}");
     assert!(out.contains("api.team-a.example.com"), "{out}");
     assert!(out.contains("RENEW"), "{out}");
+    // The etcd and front-proxy CAs have rows of their own, before the leaves.
+    let files: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        files.get(..3),
+        Some(&["ca.pem", "etcd-ca.pem", "front-proxy-ca.pem"][..]),
+        "{out}"
+    );
+    assert!(
+        out.contains("CN=etcd-ca") && out.contains("CN=front-proxy-ca"),
+        "{out}"
+    );
     let o = kubeline(d, &["show", "certificates", "--check"]);
     assert!(
         !o.status.success(),
         "--check passed with certificates in the window"
     );
     assert!(
-        text(&o).contains("9 certificate(s) need attention"),
+        text(&o).contains("8 certificate(s) need attention"),
         "{}",
         text(&o)
     );
@@ -357,7 +372,7 @@ fn show_certificates_check_and_rotate() {
     let o = kubeline(d, &["rotate", "credentials", "--within-days", "10"]);
     assert!(text(&o).contains("nothing to renew"), "{}", text(&o));
     let o = kubeline(d, &["rotate", "credentials", "--within-days", "25"]);
-    assert!(text(&o).contains("0 created, 9 re-issued"), "{}", text(&o));
+    assert!(text(&o).contains("0 created, 8 re-issued"), "{}", text(&o));
 
     // CA rotation: three stages, then nothing left to do.
     for stage in ["stage 1 of 3", "stage 2 of 3", "stage 3 of 3"] {

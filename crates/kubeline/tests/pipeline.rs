@@ -169,6 +169,16 @@ impl Env {
     }
 }
 
+/// Whether `key` is stored with SSE-S3.
+async fn is_sse_s3(store: &impl ObjectStore, key: &str) -> bool {
+    store
+        .get(key, None)
+        .await
+        .expect("get")
+        .unwrap_or_else(|| panic!("{key} exists"))
+        .sse_s3
+}
+
 fn run_id(arn: &str) -> String {
     arn.rsplit(':').next().unwrap_or_default().to_owned()
 }
@@ -289,6 +299,30 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
             .all(|n| n["metadata"]["threadId"] == "kubeline-demo")
     );
 
+    // Objects nodes read are SSE-S3 (their roles hold no right on the bucket's KMS key); the
+    // audit trail keeps the bucket's default.
+    for (k, _) in &creds {
+        assert!(is_sse_s3(&e.store, k).await, "{k} is not SSE-S3");
+    }
+    let configs = e
+        .store
+        .list(&format!("{}userdata/", keys.prefix))
+        .await
+        .expect("list");
+    assert!(!configs.is_empty());
+    for k in configs {
+        assert!(is_sse_s3(&e.store, &k).await, "{k} is not SSE-S3");
+    }
+    assert!(!is_sse_s3(&e.store, &format!("{}result.json", keys.run(&run))).await);
+    // A credential stored before node objects were SSE-S3 is rewritten by the next run, with
+    // the same bytes (so nothing else changes).
+    let (legacy, legacy_bytes) = creds[0].clone();
+    e.store
+        .put(&legacy, legacy_bytes, "application/x-pem-file")
+        .await
+        .expect("put");
+    assert!(!is_sse_s3(&e.store, &legacy).await);
+
     // The same cluster.yaml again: no changes, no stack touched, no credential rewritten.
     let (arn2, _) = e.upload(&text).await;
     assert_eq!(e.finish(&arn2).await.status, "SUCCEEDED");
@@ -308,6 +342,10 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
         e.objects(&keys.credentials()).await,
         creds,
         "credentials rewritten"
+    );
+    assert!(
+        is_sse_s3(&e.store, &legacy).await,
+        "the legacy credential was not migrated to SSE-S3"
     );
     assert_eq!(
         titles(&e.wait_notifications(1).await),

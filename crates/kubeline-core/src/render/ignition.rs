@@ -62,6 +62,9 @@ pub struct UnitSpec {
     /// Enable it.
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// Mask it (for units the OS ships that must never run).
+    #[serde(default)]
+    pub mask: Option<bool>,
     /// Unit file text (absent for units the OS ships).
     #[serde(default)]
     pub contents: Option<String>,
@@ -143,6 +146,9 @@ pub fn compile(cfg: &NodeConfig) -> Result<Value, String> {
         let mut unit = json!({"name": u.name});
         if let Some(e) = u.enabled {
             unit["enabled"] = json!(e);
+        }
+        if let Some(m) = u.mask {
+            unit["mask"] = json!(m);
         }
         if let Some(c) = &u.contents {
             unit["contents"] = json!(c);

@@ -42,6 +42,7 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "stack-templates/control-plane.json.j2",
     "stack-templates/node-pool.json.j2",
     "userdata/_node.j2",
+    "userdata/_os.j2",
     "userdata/controller.yaml.j2",
     "userdata/etcd.yaml.j2",
     "userdata/worker.yaml.j2",
@@ -52,6 +53,7 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "userdata/manifests/kubelet-bootstrap-rbac.yaml.j2",
     "userdata/scripts/fetch-credentials.sh.j2",
     "userdata/scripts/kubelet-identity.sh.j2",
+    "userdata/scripts/csr-approver.sh.j2",
     "userdata/scripts/etcd-identity.sh.j2",
     "userdata/scripts/format-etcd-data.sh.j2",
     "kubeconfig.j2",
@@ -334,6 +336,8 @@ impl Renderer<'_> {
             "kind": group.kind(),
             "iam_name": group.iam_role_name(&self.cluster.name),
             "s3_read": layout::readable_keys(self.cluster, group),
+            "secrets": layout::node_credentials(group.role()).secret,
+            "asg_group_tag": group.asg_group_tag(&self.cluster.name),
         })
     }
 }
@@ -546,6 +550,7 @@ pub fn render_with(
         json!({
             "credentials_generation": inputs.generation(controller.role()),
             "creds": layout::node_credentials(controller.role()),
+            "replaceable": true,
             "node_labels": labels(&c.controller.node_labels),
             "kubelet_url": kubelet_url(&c.kubernetes_version),
         }),
@@ -558,6 +563,7 @@ pub fn render_with(
         json!({
             "credentials_generation": inputs.generation(group.role()),
             "creds": layout::node_credentials(group.role()),
+            "replaceable": false,
         }),
     )?;
     let userdata = out.node_config(c, group, &ign);
@@ -585,6 +591,7 @@ pub fn render_with(
             json!({
                 "credentials_generation": inputs.generation(group.role()),
                 "creds": layout::node_credentials(group.role()),
+                "replaceable": true,
                 "pool": p,
                 "node_labels": labels(&p.node_labels),
                 "taints": p.taints.iter().map(|t| format!("{}={}:{}", t.key, t.value, t.effect.as_str())).collect::<Vec<_>>(),

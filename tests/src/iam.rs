@@ -1,0 +1,253 @@
+//! A small IAM policy evaluator for tests: explicit deny wins, then any allow, else implicit
+//! deny (AWS's documented evaluation logic for one policy set, without SCPs, boundaries or
+//! sessions). It knows the parts kubeline's policies use: `Action`/`NotAction` with `*` and `?`
+//! wildcards (case-insensitive), `Resource` with wildcards (case-sensitive), `Fn::Sub` of the
+//! pseudo parameters, `Principal` (`*` or a service), and the condition operators `StringEquals`,
+//! `StringNotEquals`, `StringLike`, `StringNotLike` and `Bool`, each with AND across keys and
+//! OR across values. Any other operator makes the evaluator panic, so a policy it cannot
+//! judge fails the test rather than passing it.
+//!
+//! Source: docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+//! and reference_policies_elements_condition_operators.html.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// One request: who asks, for what, on what, with which condition keys.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// `service:Action`.
+    pub action: String,
+    /// The resource ARN.
+    pub resource: String,
+    /// Condition keys present in the request (e.g. `kms:EncryptionContext:cluster`).
+    pub context: BTreeMap<String, String>,
+}
+
+impl Request {
+    /// A request without condition keys.
+    pub fn new(action: &str, resource: &str) -> Request {
+        Request {
+            action: action.to_owned(),
+            resource: resource.to_owned(),
+            context: BTreeMap::new(),
+        }
+    }
+    /// The same request with one more condition key.
+    pub fn with(mut self, key: &str, value: &str) -> Request {
+        self.context.insert(key.to_owned(), value.to_owned());
+        self
+    }
+}
+
+/// The outcome of evaluating a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// An Allow statement matched and no Deny did.
+    Allow,
+    /// No statement matched.
+    ImplicitDeny,
+    /// A Deny statement matched.
+    ExplicitDeny,
+}
+
+/// Pseudo parameters used to resolve `Fn::Sub` and `Ref`.
+#[derive(Debug, Clone)]
+pub struct Pseudo {
+    /// `AWS::Partition`.
+    pub partition: String,
+    /// `AWS::Region`.
+    pub region: String,
+    /// `AWS::AccountId`.
+    pub account: String,
+    /// Other names `${X}` may refer to (for example a bucket's `Ref`).
+    pub refs: BTreeMap<String, String>,
+}
+
+impl Default for Pseudo {
+    fn default() -> Self {
+        Pseudo {
+            partition: "aws".into(),
+            region: "eu-west-1".into(),
+            account: "123456789012".into(),
+            refs: BTreeMap::new(),
+        }
+    }
+}
+
+impl Pseudo {
+    /// A string value: a literal, an `Fn::Sub` of known names or a `Ref`.
+    fn resolve(&self, v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Object(m) if m.contains_key("Fn::Sub") => {
+                let mut s = m["Fn::Sub"]
+                    .as_str()
+                    .expect("Fn::Sub with a string")
+                    .to_owned();
+                s = s
+                    .replace("${AWS::Partition}", &self.partition)
+                    .replace("${AWS::Region}", &self.region)
+                    .replace("${AWS::AccountId}", &self.account);
+                for (k, val) in &self.refs {
+                    s = s.replace(&format!("${{{k}}}"), val);
+                }
+                assert!(!s.contains("${"), "unresolved name in {s}");
+                s
+            }
+            Value::Object(m) if m.contains_key("Ref") => {
+                let name = m["Ref"].as_str().expect("Ref with a string");
+                self.refs
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| panic!("unknown Ref {name}"))
+            }
+            other => panic!("cannot resolve {other}"),
+        }
+    }
+    fn list(&self, v: Option<&Value>) -> Vec<String> {
+        match v {
+            None => vec![],
+            Some(Value::Array(a)) => a.iter().map(|x| self.resolve(x)).collect(),
+            Some(one) => vec![self.resolve(one)],
+        }
+    }
+}
+
+/// `*` and `?` wildcard match.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+fn condition_holds(pseudo: &Pseudo, cond: Option<&Value>, req: &Request) -> bool {
+    let Some(Value::Object(ops)) = cond else {
+        return true;
+    };
+    ops.iter().all(|(op, keys)| {
+        let keys = keys.as_object().expect("condition keys are an object");
+        keys.iter().all(|(key, values)| {
+            let wanted = pseudo.list(Some(values));
+            let present = req.context.get(key);
+            match op.as_str() {
+                "StringEquals" => present.is_some_and(|v| wanted.iter().any(|w| w == v)),
+                "StringNotEquals" => present.is_none_or(|v| wanted.iter().all(|w| w != v)),
+                "StringLike" => present.is_some_and(|v| wanted.iter().any(|w| glob(w, v))),
+                "StringNotLike" => present.is_none_or(|v| wanted.iter().all(|w| !glob(w, v))),
+                "Bool" => present.is_some_and(|v| wanted.iter().any(|w| w == v)),
+                other => panic!("the test evaluator does not know condition operator {other}"),
+            }
+        })
+    })
+}
+
+fn statements(policy: &Value) -> Vec<&Value> {
+    match &policy["Statement"] {
+        Value::Array(a) => a.iter().collect(),
+        one @ Value::Object(_) => vec![one],
+        other => panic!("policy without statements: {other}"),
+    }
+}
+
+fn statement_matches(pseudo: &Pseudo, st: &Value, req: &Request) -> bool {
+    let action_match = |list: Vec<String>| {
+        list.iter()
+            .any(|a| glob(&a.to_lowercase(), &req.action.to_lowercase()))
+    };
+    let action_ok = if st.get("NotAction").is_some() {
+        !action_match(pseudo.list(st.get("NotAction")))
+    } else {
+        action_match(pseudo.list(st.get("Action")))
+    };
+    let resource_ok = if st.get("NotResource").is_some() {
+        !pseudo
+            .list(st.get("NotResource"))
+            .iter()
+            .any(|r| glob(r, &req.resource))
+    } else {
+        pseudo
+            .list(st.get("Resource"))
+            .iter()
+            .any(|r| glob(r, &req.resource))
+    };
+    action_ok && resource_ok && condition_holds(pseudo, st.get("Condition"), req)
+}
+
+/// Evaluates `req` against identity or resource `policies` (principals are not checked; a
+/// resource policy's statements are taken to name the caller, as `Principal: "*"` does).
+pub fn evaluate(pseudo: &Pseudo, policies: &[&Value], req: &Request) -> Decision {
+    let mut allowed = false;
+    for policy in policies {
+        for st in statements(policy) {
+            if !statement_matches(pseudo, st, req) {
+                continue;
+            }
+            match st["Effect"].as_str() {
+                Some("Deny") => return Decision::ExplicitDeny,
+                Some("Allow") => allowed = true,
+                other => panic!("statement without an Effect: {other:?}"),
+            }
+        }
+    }
+    if allowed {
+        Decision::Allow
+    } else {
+        Decision::ImplicitDeny
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn wildcards_and_conditions() {
+        assert!(glob("a*c", "abbbc"));
+        assert!(glob("arn:*:s3:::b/k/*", "arn:aws:s3:::b/k/x/y"));
+        assert!(!glob("arn:*:s3:::b/k/*", "arn:aws:s3:::b/j/x"));
+        assert!(glob("a?c", "abc") && !glob("a?c", "abbc"));
+        let p = json!({"Statement": [
+            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "k",
+             "Condition": {"StringEquals": {"c": ["x", "y"], "d": "z"}}},
+            {"Effect": "Deny", "Action": "kms:*", "Resource": "*",
+             "Condition": {"StringNotEquals": {"e": "ok"}}}
+        ]});
+        let ps = Pseudo::default();
+        let ok = Request::new("kms:Decrypt", "k")
+            .with("c", "y")
+            .with("d", "z")
+            .with("e", "ok");
+        assert_eq!(evaluate(&ps, &[&p], &ok), Decision::Allow);
+        // A missing key fails StringEquals and satisfies StringNotEquals.
+        let no_e = Request::new("kms:Decrypt", "k")
+            .with("c", "x")
+            .with("d", "z");
+        assert_eq!(evaluate(&ps, &[&p], &no_e), Decision::ExplicitDeny);
+        let wrong = ok.clone().with("d", "w");
+        assert_eq!(evaluate(&ps, &[&p], &wrong), Decision::ImplicitDeny);
+    }
+}
