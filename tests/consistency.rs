@@ -40,12 +40,9 @@ fn referenced_paths(text: &str) -> Vec<String> {
 #[test]
 fn every_referenced_file_is_written_and_every_credential_is_used() {
     let mut checked = 0;
-    for (example, path) in examples() {
+    for (example, path) in kubeline_tests::examples_and_demo() {
         let (cluster, rendered) = render_example(&path).expect("render");
-        let groups = [NodeGroup::Controller, NodeGroup::Etcd]
-            .into_iter()
-            .chain(cluster.node_pools.iter().map(|p| NodeGroup::Pool(&p.name)));
-        for group in groups {
+        for group in kubeline_tests::node_groups(&cluster) {
             let name = &format!("userdata/{}.json", group.file_stem());
             let bytes = rendered
                 .files

@@ -9,7 +9,7 @@
 //! the EBS data volume and never an instance-store disk.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use kubeline_core::cluster::Cluster;
@@ -599,6 +599,20 @@ struct Machine {
 }
 
 impl Machine {
+    /// A Nitro instance with its partitioned EBS root disk (nvme0n1) and the rendered script.
+    fn nitro() -> (Machine, PathBuf) {
+        let m = Machine::new();
+        let script = m.path("format-etcd-data");
+        std::fs::write(&script, format_script()).expect("write");
+        m.nvme(
+            "nvme0n1",
+            EBS,
+            "vol0123456789abcdef0",
+            &["nvme0n1p1", "nvme0n1p9"],
+        );
+        (m, script)
+    }
+
     fn new() -> Machine {
         let dir = tempfile::tempdir().expect("tmp");
         let m = Machine { dir };
@@ -622,7 +636,7 @@ impl Machine {
         m
     }
 
-    fn path(&self, rel: &str) -> std::path::PathBuf {
+    fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
 
@@ -673,15 +687,7 @@ const INSTANCE_STORE: &str = "Amazon EC2 NVMe Instance Storage";
 
 #[test]
 fn the_etcd_data_volume_is_the_ebs_disk_not_the_instance_store() {
-    let m = Machine::new();
-    let script = m.path("format-etcd-data");
-    std::fs::write(&script, format_script()).expect("write");
-    m.nvme(
-        "nvme0n1",
-        EBS,
-        "vol0123456789abcdef0",
-        &["nvme0n1p1", "nvme0n1p9"],
-    );
+    let (m, script) = Machine::nitro();
     // Enumerated before the data volume, blank and without partitions: exactly what the old
     // "first non-root disk without partitions" rule picked.
     m.nvme("nvme1n1", INSTANCE_STORE, "AWS1F2E3D4C5B6A7980", &[]);
@@ -703,15 +709,7 @@ fn the_etcd_data_volume_is_the_ebs_disk_not_the_instance_store() {
 
 #[test]
 fn only_instance_store_disks_fail_after_the_wait_without_formatting() {
-    let m = Machine::new();
-    let script = m.path("format-etcd-data");
-    std::fs::write(&script, format_script()).expect("write");
-    m.nvme(
-        "nvme0n1",
-        EBS,
-        "vol0123456789abcdef0",
-        &["nvme0n1p1", "nvme0n1p9"],
-    );
+    let (m, script) = Machine::nitro();
     m.nvme("nvme1n1", INSTANCE_STORE, "AWS1F2E3D4C5B6A7980", &[]);
     m.nvme("nvme2n1", INSTANCE_STORE, "AWS2F2E3D4C5B6A7981", &[]);
     let (ok, log) = m.run(&script);
@@ -726,15 +724,7 @@ fn only_instance_store_disks_fail_after_the_wait_without_formatting() {
 
 #[test]
 fn a_foreign_file_system_or_two_blank_volumes_are_never_formatted() {
-    let m = Machine::new();
-    let script = m.path("format-etcd-data");
-    std::fs::write(&script, format_script()).expect("write");
-    m.nvme(
-        "nvme0n1",
-        EBS,
-        "vol0123456789abcdef0",
-        &["nvme0n1p1", "nvme0n1p9"],
-    );
+    let (m, script) = Machine::nitro();
     m.nvme("nvme1n1", EBS, "vol0aaaaaaaaaaaaaaaa", &[]);
     std::fs::write(m.path("state/fs-nvme1n1"), "other\n").expect("write");
     let (ok, log) = m.run(&script);

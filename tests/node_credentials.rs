@@ -457,57 +457,61 @@ async fn a_failed_node_marks_itself_unhealthy() {
         "the failure path fetches nothing"
     );
 
-    // An etcd member is in no Auto Scaling group: the refusal is logged, once, and the unit
-    // fails with it rather than retrying.
-    let node = Node::new(&script, &stored);
-    let (ok, out) = node.run_with(
-        &["mark-unhealthy"],
-        &[(
-            "ASG_ERROR",
-            "An error occurred (ValidationError) when calling the SetInstanceHealth operation: \
-             Instance Id not found - No managed instance found for instance ID: i-0123456789abcdef0",
-        )],
-    );
-    assert!(
-        !ok && out.contains("could not mark instance i-0123456789abcdef0 Unhealthy"),
-        "{out}"
-    );
-    assert_eq!(node.count("autoscaling"), 1, "{out}");
-
-    // Throttled: retried.
-    let node = Node::new(&script, &stored);
-    let (ok, out) = node.run_with(
-        &["mark-unhealthy"],
-        &[
-            ("ASG_ERROR", "An error occurred (Throttling) when calling the SetInstanceHealth operation: Rate exceeded"),
-            ("KUBELINE_RETRY_ATTEMPTS", "3"),
-        ],
-    );
-    assert!(!ok && out.contains("failed 3 times; giving up"), "{out}");
-    assert_eq!(node.count("autoscaling"), 3, "{out}");
-    // A permanent failure (not 75, retries exhausted) replaces nothing: a new instance would
-    // fail the same way, and the Auto Scaling group would churn instances forever.
-    let node = Node::new(&script, &stored);
-    let (ok, out) = node.run_with(
-        &["mark-unhealthy"],
-        &[
-            ("MONITOR_UNIT", "kubeline-credentials.service"),
-            ("MONITOR_SERVICE_RESULT", "exit-code"),
-            ("MONITOR_EXIT_STATUS", "1"),
-        ],
-    );
-    assert!(!ok && out.contains("the failure is permanent"), "{out}");
-    assert_eq!(node.count("autoscaling"), 0, "{out}");
-    // Retries exhausted (75): replaced.
-    let node = Node::new(&script, &stored);
-    let (ok, out) = node.run_with(
-        &["mark-unhealthy"],
-        &[
-            ("MONITOR_SERVICE_RESULT", "exit-code"),
-            ("MONITOR_EXIT_STATUS", "75"),
-        ],
-    );
-    assert!(ok && node.count("autoscaling") == 1, "{out}");
+    // The other outcomes, as a table: environment → (exit ok, a line of the output, how many
+    // SetInstanceHealth calls).
+    const VALIDATION: &str = "An error occurred (ValidationError) when calling the SetInstanceHealth operation: \
+         Instance Id not found - No managed instance found for instance ID: i-0123456789abcdef0";
+    const THROTTLED: &str = "An error occurred (Throttling) when calling the SetInstanceHealth operation: Rate exceeded";
+    /// (case, environment, exit ok, a line of the output, SetInstanceHealth calls).
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool, &'a str, usize);
+    let cases: [Case; 4] = [
+        // Not in an Auto Scaling group: the refusal is logged once, the unit fails with it.
+        (
+            "no group",
+            &[("ASG_ERROR", VALIDATION)],
+            false,
+            "could not mark instance i-0123456789abcdef0 Unhealthy",
+            1,
+        ),
+        // Throttled: retried.
+        (
+            "throttled",
+            &[("ASG_ERROR", THROTTLED), ("KUBELINE_RETRY_ATTEMPTS", "3")],
+            false,
+            "failed 3 times; giving up",
+            3,
+        ),
+        // A permanent failure (not 75, retries exhausted) replaces nothing: a new instance
+        // would fail the same way, and the group would churn instances forever.
+        (
+            "permanent",
+            &[
+                ("MONITOR_UNIT", "kubeline-credentials.service"),
+                ("MONITOR_SERVICE_RESULT", "exit-code"),
+                ("MONITOR_EXIT_STATUS", "1"),
+            ],
+            false,
+            "the failure is permanent",
+            0,
+        ),
+        // Retries exhausted (75): replaced.
+        (
+            "retries exhausted",
+            &[
+                ("MONITOR_SERVICE_RESULT", "exit-code"),
+                ("MONITOR_EXIT_STATUS", "75"),
+            ],
+            true,
+            "is marked Unhealthy",
+            1,
+        ),
+    ];
+    for (what, env, want_ok, line, calls) in cases {
+        let node = Node::new(&script, &stored);
+        let (ok, out) = node.run_with(&["mark-unhealthy"], env);
+        assert!(ok == want_ok && out.contains(line), "{what}: {out}");
+        assert_eq!(node.count("autoscaling"), calls, "{what}: {out}");
+    }
 }
 
 /// Stands in for `curl` against IMDSv2 on a controller: a token for the PUT, the private IPv4

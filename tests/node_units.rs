@@ -6,8 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use kubeline_core::layout::NodeGroup;
-use kubeline_tests::{IgnUnit, decode_ignition, examples, render_example};
+use kubeline_tests::{IgnUnit, decode_ignition, render_example};
 
 const CREDENTIALS: &str = "kubeline-credentials.service";
 
@@ -73,12 +72,9 @@ impl UnitFile {
 /// Every node config of every example: `(where, units)`.
 fn node_configs() -> Vec<(String, Vec<IgnUnit>)> {
     let mut out = Vec::new();
-    for (example, path) in examples() {
+    for (example, path) in kubeline_tests::examples_and_demo() {
         let (cluster, rendered) = render_example(&path).expect("render");
-        let groups = [NodeGroup::Controller, NodeGroup::Etcd]
-            .into_iter()
-            .chain(cluster.node_pools.iter().map(|p| NodeGroup::Pool(&p.name)));
-        for group in groups {
+        for group in kubeline_tests::node_groups(&cluster) {
             let name = format!("userdata/{}.json", group.file_stem());
             let bytes = rendered
                 .files
