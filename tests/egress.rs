@@ -1,9 +1,9 @@
 //! Egress of every node group, read from the rendered stacks: each group's subnets are walked
 //! to their route table and its default route (0.0.0.0/0), which must reach an internet
 //! gateway or a NAT gateway. A group behind an internet gateway must get a public address:
-//! an ASG through its subnet's MapPublicIpOnLaunch (with no launch-template network interface
-//! turning it off), an etcd member (a pre-created ENI, which never gets one from the subnet)
-//! through an Elastic IP associated with its ENI. See docs/egress.md.
+//! every node group is an Auto Scaling group (each etcd member a group of one), and its
+//! instances get one from the launch template's primary interface (`AssociatePublicIpAddress`)
+//! or, without one, from the subnet's MapPublicIpOnLaunch. See docs/egress.md.
 //!
 //! The etcd data-volume script is run for real against a fake sysfs and /dev: it must format
 //! the EBS data volume and never an instance-store disk.
@@ -217,22 +217,11 @@ fn resolve_local_subnet(v: &Value) -> Option<SubnetRef> {
     }
 }
 
-/// One node group's subnets and how it gets a public address.
+/// One node group's subnets and its launch template's data (how it gets a public address).
 struct Group {
     name: String,
     subnets: Vec<Value>,
-    public: PublicAddress,
-}
-
-enum PublicAddress {
-    /// An ASG: the launch template's data.
-    Asg(Value),
-    /// An etcd member: its stack and the logical IDs of its instance and ENI.
-    Eni {
-        stack: Value,
-        instance: String,
-        eni: String,
-    },
+    launch_template: Value,
 }
 
 fn asg_launch_template<'a>(stack: &'a Value, asg: &Value) -> Option<&'a Value> {
@@ -260,9 +249,8 @@ fn groups(cluster: &Cluster, stacks: &Stacks) -> Result<Vec<Group>, String> {
         let stack = stacks
             .get(&stem)
             .ok_or_else(|| format!("{name}: no {stem} stack"))?;
-        let asgs: Vec<&Value> = resources(stack)
+        let asgs: Vec<(&String, &Value)> = resources(stack)
             .filter(|(_, r)| r["Type"] == "AWS::AutoScaling::AutoScalingGroup")
-            .map(|(_, r)| r)
             .collect();
         if asgs.len() != 1 {
             return Err(format!(
@@ -270,108 +258,63 @@ fn groups(cluster: &Cluster, stacks: &Stacks) -> Result<Vec<Group>, String> {
                 asgs.len()
             ));
         }
-        let lt = asg_launch_template(stack, asgs[0])
-            .ok_or_else(|| format!("{name}: the ASG has no launch template of its stack"))?;
-        out.push(Group {
-            name,
-            subnets: asgs[0]["Properties"]["VPCZoneIdentifier"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default(),
-            public: PublicAddress::Asg(lt.clone()),
-        });
+        out.push(group(name, stack, asgs[0].1)?);
     }
     let etcd = stacks.get("etcd").ok_or("no etcd stack")?;
     let mut members = 0;
-    for (l, r) in resources(etcd).filter(|(_, r)| r["Type"] == "AWS::EC2::Instance") {
-        let nis = r["Properties"]["NetworkInterfaces"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let primary = nis
-            .iter()
-            .find(|n| n["DeviceIndex"] == "0" || n["DeviceIndex"] == 0)
-            .ok_or_else(|| format!("etcd {l}: no primary network interface"))?;
-        let eni = ref_of(&primary["NetworkInterfaceId"])
-            .ok_or_else(|| format!("etcd {l}: the primary interface is not a pre-created ENI"))?;
-        let e = &etcd["Resources"][eni];
-        if e["Type"] != "AWS::EC2::NetworkInterface" {
-            return Err(format!("etcd {l}: {eni} is not a network interface"));
-        }
-        out.push(Group {
-            name: format!("etcd member {l}"),
-            subnets: vec![e["Properties"]["SubnetId"].clone()],
-            public: PublicAddress::Eni {
-                stack: etcd.clone(),
-                instance: l.clone(),
-                eni: eni.to_owned(),
-            },
-        });
+    for (l, r) in resources(etcd).filter(|(_, r)| r["Type"] == "AWS::AutoScaling::AutoScalingGroup")
+    {
+        out.push(group(format!("etcd member {l}"), etcd, r)?);
         members += 1;
     }
     if members != cluster.etcd.members.len() {
         return Err(format!(
-            "{members} etcd instances for {} members",
+            "{members} etcd member groups for {} members",
             cluster.etcd.members.len()
         ));
     }
     Ok(out)
 }
 
+fn group(name: String, stack: &Value, asg: &Value) -> Result<Group, String> {
+    let lt = asg_launch_template(stack, asg)
+        .ok_or_else(|| format!("{name}: the ASG has no launch template of its stack"))?;
+    Ok(Group {
+        name,
+        subnets: asg["Properties"]["VPCZoneIdentifier"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+        launch_template: lt.clone(),
+    })
+}
+
+/// `AssociatePublicIpAddress` of the launch template's primary interface, when it sets one.
+fn primary_public_address(lt: &Value) -> Option<bool> {
+    lt["NetworkInterfaces"]
+        .as_array()?
+        .iter()
+        .find(|n| n["DeviceIndex"] == 0)?["AssociatePublicIpAddress"]
+        .as_bool()
+}
+
 /// Whether a group in an internet-routed subnet gets a public address; the reason if not.
-fn public_address(
-    network: &Value,
-    public: &PublicAddress,
-    subnet: &SubnetRef,
-) -> Result<(), String> {
-    match public {
-        PublicAddress::Asg(lt) => {
-            if let SubnetRef::Created(l) = subnet
-                && network["Resources"][l]["Properties"]["MapPublicIpOnLaunch"] != true
-            {
-                return Err(format!("subnet {l} does not set MapPublicIpOnLaunch"));
-            }
-            let off = lt["NetworkInterfaces"]
-                .as_array()
-                .is_some_and(|nis| nis.iter().any(|n| n["AssociatePublicIpAddress"] == false));
-            if off {
-                return Err(
-                    "the launch template's network interface disables the public address".into(),
-                );
-            }
-            Ok(())
+fn public_address(network: &Value, lt: &Value, subnet: &SubnetRef) -> Result<(), String> {
+    match primary_public_address(lt) {
+        Some(true) => return Ok(()),
+        Some(false) => {
+            return Err(
+                "the launch template's network interface disables the public address".into(),
+            );
         }
-        PublicAddress::Eni {
-            stack,
-            instance,
-            eni,
-        } => {
-            let res = &stack["Resources"];
-            let assoc = resources(stack).find(|(_, r)| {
-                r["Type"] == "AWS::EC2::EIPAssociation"
-                    && ref_of(&r["Properties"]["NetworkInterfaceId"]) == Some(eni.as_str())
-            });
-            let Some((assoc_id, assoc)) = assoc else {
-                return Err(format!("no Elastic IP is associated with its ENI {eni}"));
-            };
-            let eip = assoc["Properties"]["AllocationId"]["Fn::GetAtt"][0]
-                .as_str()
-                .unwrap_or("");
-            if res[eip]["Type"] != "AWS::EC2::EIP" || res[eip]["Properties"]["Domain"] != "vpc" {
-                return Err(format!("{assoc_id} does not associate a VPC Elastic IP"));
-            }
-            // The address must be there at first boot (Ignition fetches from S3).
-            let deps = &res[instance]["DependsOn"];
-            let waits = deps == assoc_id.as_str()
-                || deps
-                    .as_array()
-                    .is_some_and(|d| d.iter().any(|x| x == assoc_id.as_str()));
-            if !waits {
-                return Err(format!("{instance} does not wait for {assoc_id}"));
-            }
-            Ok(())
-        }
+        None => {}
     }
+    if let SubnetRef::Created(l) = subnet
+        && network["Resources"][l]["Properties"]["MapPublicIpOnLaunch"] != true
+    {
+        return Err(format!("subnet {l} does not set MapPublicIpOnLaunch"));
+    }
+    Ok(())
 }
 
 /// Every group's egress: the checked lines, and the failures (naming example, group, subnet).
@@ -401,7 +344,7 @@ fn check(example: &str, cluster: &Cluster, stacks: &Stacks) -> (Vec<String>, Vec
             let line = |what: &str| format!("{example}: {} in subnet {sname}: {what}", g.name);
             match walk(cluster, network, &s, 0) {
                 Err(e) => failed.push(line(&format!("no path to the internet: {e}"))),
-                Ok(Path0::Igw) => match public_address(network, &g.public, &s) {
+                Ok(Path0::Igw) => match public_address(network, &g.launch_template, &s) {
                     Ok(()) => ok.push(line("internet gateway, public address")),
                     Err(e) => failed.push(line(&format!(
                         "routed to an internet gateway without a public address: {e}"
@@ -410,8 +353,8 @@ fn check(example: &str, cluster: &Cluster, stacks: &Stacks) -> (Vec<String>, Vec
                 Ok(Path0::Nat) => ok.push(line("NAT gateway")),
                 Ok(Path0::User(why)) => {
                     // The path is the user's; what kubeline controls must match the declared
-                    // kind: no Elastic IP for a member of a declared-private subnet, one for a
-                    // declared-public subnet.
+                    // kind: a launch template that sets the public address sets none for a
+                    // declared-private subnet and one for a declared-public subnet.
                     let declared_private = cluster
                         .subnets
                         .iter()
@@ -420,20 +363,19 @@ fn check(example: &str, cluster: &Cluster, stacks: &Stacks) -> (Vec<String>, Vec
                             SubnetRef::Created(l) => &c.logical_id == l,
                         })
                         .is_some_and(|c| c.private);
-                    if let PublicAddress::Eni { .. } = g.public {
-                        let has = public_address(network, &g.public, &s).is_ok();
-                        if has == declared_private {
-                            failed.push(line(&format!(
-                                "{why}: Elastic IP {} for a {} subnet",
-                                if has { "present" } else { "missing" },
-                                if declared_private {
-                                    "private"
-                                } else {
-                                    "public"
-                                }
-                            )));
-                            continue;
-                        }
+                    if let Some(has) = primary_public_address(&g.launch_template)
+                        && has == declared_private
+                    {
+                        failed.push(line(&format!(
+                            "{why}: public address {} for a {} subnet",
+                            if has { "present" } else { "missing" },
+                            if declared_private {
+                                "private"
+                            } else {
+                                "public"
+                            }
+                        )));
+                        continue;
                     }
                     ok.push(line(&format!("the user's path ({why})")));
                 }
@@ -474,10 +416,10 @@ fn every_node_group_of_every_example_reaches_the_internet() {
     // Every kind of path is exercised: public etcd members (minimal), NAT (ha), the user's own
     // subnets (existing-vpc).
     for want in [
-        "minimal: etcd member Member0Instance in subnet",
+        "minimal: etcd member Member0AutoScalingGroup in subnet",
         "ha: controllers in subnet private-a",
         "existing-vpc: etcd member",
-        "demo: etcd member Member0Instance in subnet",
+        "demo: etcd member Member0AutoScalingGroup in subnet",
     ] {
         assert!(text.contains(want), "{want:?} not checked:\n{text}");
     }
@@ -501,29 +443,18 @@ fn example(name: &str) -> (String, Cluster, Stacks) {
 }
 
 #[test]
-fn a_member_without_its_elastic_ip_is_reported() {
+fn a_member_without_a_public_address_is_reported() {
     let (name, cluster, mut stacks) = example("minimal");
     assert!(check(&name, &cluster, &stacks).1.is_empty());
-    let res = stacks
-        .get_mut("etcd")
-        .and_then(|s| s["Resources"].as_object_mut())
-        .expect("etcd resources");
-    assert!(
-        res.remove("Member0EIPAssociation").is_some(),
-        "no EIP association to remove"
-    );
-    // Keep the template coherent: the instance no longer waits for it.
-    if let Some(i) = res
-        .get_mut("Member0Instance")
-        .and_then(Value::as_object_mut)
-    {
-        i.remove("DependsOn");
-    }
+    let lt = &mut stacks.get_mut("etcd").expect("etcd")["Resources"]["Member0LaunchTemplate"]["Properties"]
+        ["LaunchTemplateData"]["NetworkInterfaces"][0];
+    assert_eq!(lt["AssociatePublicIpAddress"], true, "{lt}");
+    lt["AssociatePublicIpAddress"] = Value::Bool(false);
     let failed = check(&name, &cluster, &stacks).1.join("\n");
     assert!(
-        failed.contains("minimal: etcd member Member0Instance in subnet")
+        failed.contains("minimal: etcd member Member0AutoScalingGroup in subnet")
             && failed.contains("without a public address")
-            && failed.contains("no Elastic IP is associated"),
+            && failed.contains("disables the public address"),
         "{failed}"
     );
 }
@@ -566,7 +497,7 @@ fn a_default_route_to_nowhere_is_reported() {
     for group in [
         "controllers",
         "node pool general",
-        "etcd member Member0Instance",
+        "etcd member Member0AutoScalingGroup",
     ] {
         assert!(
             failed.contains(&format!("ha: {group} in subnet private-"))

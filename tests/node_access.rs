@@ -6,7 +6,7 @@
 //! decrypt through S3 with the bucket key's context (node objects are SSE-S3, so none is needed).
 
 use kubeline_core::cluster::Cluster;
-use kubeline_core::layout::{credential_key, node_credentials};
+use kubeline_core::layout::{NodeGroup, credential_key, node_credentials};
 use kubeline_core::render::Rendered;
 use kubeline_tests::iam::{Decision, Pseudo, Request, evaluate};
 use kubeline_tests::{examples_and_demo, node_groups, render_example, repo_root};
@@ -173,39 +173,30 @@ fn every_node_role_reads_exactly_what_its_node_needs() {
                 "a decrypt through S3",
             );
             // A node that cannot start marks itself unhealthy: only in its own Auto Scaling
-            // group (etcd members are in none and get no such right).
+            // group (every etcd member's group of one carries the etcd group's tag).
             let asg = "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:1a2b:autoScalingGroupName/x";
             let health = Request::new("autoscaling:SetInstanceHealth", asg);
-            match group.asg_group_tag(&c.name) {
-                Some(tag) => {
-                    allow(
-                        &health
-                            .clone()
-                            .with("autoscaling:ResourceTag/kubeline.io/node-group", &tag),
-                        "marking its own group's instance unhealthy",
-                    );
-                    deny(
-                        &health.clone().with(
-                            "autoscaling:ResourceTag/kubeline.io/node-group",
-                            "other/controller",
-                        ),
-                        "marking another group's instance unhealthy",
-                    );
-                    let sibling = format!("{}/pool-not-{}", c.name, group.kind());
-                    deny(
-                        &health
-                            .clone()
-                            .with("autoscaling:ResourceTag/kubeline.io/node-group", &sibling),
-                        "marking a sibling group's instance unhealthy",
-                    );
-                }
-                None => deny(
-                    &health
-                        .clone()
-                        .with("autoscaling:ResourceTag/kubeline.io/node-group", "x"),
-                    "SetInstanceHealth (not in an Auto Scaling group)",
+            let tag = group.asg_group_tag(&c.name);
+            allow(
+                &health
+                    .clone()
+                    .with("autoscaling:ResourceTag/kubeline.io/node-group", &tag),
+                "marking its own group's instance unhealthy",
+            );
+            deny(
+                &health.clone().with(
+                    "autoscaling:ResourceTag/kubeline.io/node-group",
+                    "other/controller",
                 ),
-            }
+                "marking another group's instance unhealthy",
+            );
+            let sibling = format!("{}/pool-not-{}", c.name, group.kind());
+            deny(
+                &health
+                    .clone()
+                    .with("autoscaling:ResourceTag/kubeline.io/node-group", &sibling),
+                "marking a sibling group's instance unhealthy",
+            );
             // Nothing is writable.
             deny(
                 &Request::new("s3:PutObject", &s3_arn(&c, &upload.key)),
@@ -260,4 +251,96 @@ fn the_bucket_policy_keeps_node_objects_sse_s3() {
     for key in ["clusters/a/cluster.yaml", "clusters/a/runs/r1/run.json"] {
         assert_ne!(put(key, None), Decision::ExplicitDeny, "{key}");
     }
+}
+
+/// etcd members attach their member's network interface and data volume at boot: only this
+/// cluster's member resources, only to instances running with the etcd instance profile. Every
+/// other role gets no attach right at all.
+#[test]
+fn etcd_members_attach_only_their_own_cluster_s_member_resources() {
+    let pseudo = Pseudo::default();
+    let ec2 = |kind: &str, id: &str| format!("arn:aws:ec2:eu-west-1:123456789012:{kind}/{id}");
+    let mut checked = 0;
+    for (example, path) in examples_and_demo() {
+        let (c, rendered) = render_example(&path).expect("render");
+        let profile_of = |g: NodeGroup<'_>| {
+            format!(
+                "arn:aws:iam::123456789012:instance-profile/{}",
+                g.iam_role_name(&c.name)
+            )
+        };
+        let profile = profile_of(NodeGroup::Etcd);
+        let controller_profile = profile_of(NodeGroup::Controller);
+        let profile = profile.as_str();
+        for group in node_groups(&c) {
+            let policies = role_policies(&rendered, &group.iam_role_name(&c.name));
+            let refs: Vec<&Value> = policies.iter().collect();
+            let decide = |r: &Request| evaluate(&pseudo, &refs, r);
+            let own = format!("{}/etcd0", c.name);
+            let member = |action: &str, kind: &str, tag: &str| {
+                Request::new(action, &ec2(kind, "x-1"))
+                    .with("aws:ResourceTag/kubeline.io/etcd-member", tag)
+            };
+            let instance = |action: &str, p: &str| {
+                Request::new(action, &ec2("instance", "i-1")).with("ec2:InstanceProfile", p)
+            };
+            for (action, kind) in [
+                ("ec2:AttachNetworkInterface", "network-interface"),
+                ("ec2:AttachVolume", "volume"),
+            ] {
+                let cases = [
+                    (member(action, kind, &own), "its member's resource"),
+                    (
+                        member(action, kind, "other/etcd0"),
+                        "another cluster's member",
+                    ),
+                    (
+                        member(action, kind, &format!("{}x/etcd0", c.name)),
+                        "a cluster whose name it prefixes",
+                    ),
+                    (
+                        Request::new(action, &ec2(kind, "x-2")),
+                        "an untagged resource",
+                    ),
+                    (instance(action, profile), "an etcd instance of its cluster"),
+                    (
+                        instance(action, &controller_profile),
+                        "an instance with another profile",
+                    ),
+                    (
+                        Request::new(action, &ec2("instance", "i-2")),
+                        "an instance without a profile",
+                    ),
+                ];
+                for (i, (req, what)) in cases.iter().enumerate() {
+                    let wanted = group.kind() == "etcd" && (i == 0 || i == 4);
+                    assert_eq!(
+                        decide(req) == Decision::Allow,
+                        wanted,
+                        "{example}: {} attaching {what}: {req:?}",
+                        group.kind()
+                    );
+                }
+            }
+            let signal = |stack: &str| {
+                Request::new(
+                    "cloudformation:SignalResource",
+                    &format!("arn:aws:cloudformation:eu-west-1:123456789012:stack/{stack}/abc"),
+                )
+            };
+            assert_eq!(
+                decide(&signal(&c.stack_name("etcd"))) == Decision::Allow,
+                group.kind() == "etcd",
+                "{example}: {} signalling the etcd stack",
+                group.kind()
+            );
+            assert_ne!(
+                decide(&signal(&c.stack_name("control-plane"))),
+                Decision::Allow,
+                "{example}: signalling another stack"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} node groups checked");
 }

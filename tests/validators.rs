@@ -269,22 +269,27 @@ fn ignition_validate_accepts_every_node_config_and_the_stubs() {
         for stack in sorted_files(&ex.dir.join("stack-templates")) {
             let v: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(&stack).expect("read")).expect("json");
-            let ud =
-                &v["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"];
-            let Some(b64) = ud.as_str() else { continue };
-            let stub = kubeline_tests::base64_decode(b64);
-            assert!(stub.len() < 16 * 1024, "userdata over 16 KB");
-            let f = tmp.path().join(format!("{}-stub.json", ex.name));
-            std::fs::write(&f, &stub).expect("write");
-            let out = run(Command::new(tool("ignition-validate")).arg(&f));
-            assert!(
-                out.status.success(),
-                "{} stub of {}: {}",
-                ex.name,
-                stack.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            n += 1;
+            let resources = v["Resources"].as_object().cloned().unwrap_or_default();
+            for lt in resources
+                .values()
+                .filter(|r| r["Type"] == "AWS::EC2::LaunchTemplate")
+            {
+                let ud = &lt["Properties"]["LaunchTemplateData"]["UserData"];
+                let Some(b64) = ud.as_str() else { continue };
+                let stub = kubeline_tests::base64_decode(b64);
+                assert!(stub.len() < 16 * 1024, "userdata over 16 KB");
+                let f = tmp.path().join(format!("{}-stub.json", ex.name));
+                std::fs::write(&f, &stub).expect("write");
+                let out = run(Command::new(tool("ignition-validate")).arg(&f));
+                assert!(
+                    out.status.success(),
+                    "{} stub of {}: {}",
+                    ex.name,
+                    stack.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                n += 1;
+            }
         }
     }
     assert!(n >= 5 * 6, "validated only {n} configs");

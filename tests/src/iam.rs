@@ -3,7 +3,7 @@
 //! sessions). It knows the parts kubeline's policies use: `Action`/`NotAction` with `*` and `?`
 //! wildcards (case-insensitive), `Resource` with wildcards (case-sensitive), `Fn::Sub` of the
 //! pseudo parameters, `Principal` (`*` or a service), and the condition operators `StringEquals`,
-//! `StringNotEquals`, `StringLike`, `StringNotLike` and `Bool`, each with AND across keys and
+//! `ArnEquals`, `StringNotEquals`, `StringLike`, `StringNotLike` and `Bool`, each with AND across keys and
 //! OR across values. Any other operator makes the evaluator panic, so a policy it cannot
 //! judge fails the test rather than passing it.
 //!
@@ -153,7 +153,10 @@ fn condition_holds(pseudo: &Pseudo, cond: Option<&Value>, req: &Request) -> bool
             let wanted = pseudo.list(Some(values));
             let present = req.context.get(key);
             match op.as_str() {
-                "StringEquals" => present.is_some_and(|v| wanted.iter().any(|w| w == v)),
+                // ARNs compare as strings here: the policies under test use exact ARNs.
+                "StringEquals" | "ArnEquals" => {
+                    present.is_some_and(|v| wanted.iter().any(|w| w == v))
+                }
                 "StringNotEquals" => present.is_none_or(|v| wanted.iter().all(|w| w != v)),
                 "StringLike" => present.is_some_and(|v| wanted.iter().any(|w| glob(w, v))),
                 "StringNotLike" => present.is_none_or(|v| wanted.iter().all(|w| !glob(w, v))),

@@ -118,11 +118,22 @@ pub struct ApiEndpoint {
     pub hosted_zone_id: Option<String>,
     /// Whether kubeline writes the record.
     pub record_set_managed: bool,
-    /// Allowed sources besides the VPC.
+    /// Allowed sources besides the nodes' security groups.
     pub api_access_allowed_source_cidrs: Vec<Cidr>,
     /// Load balancer name.
     pub lb_name: String,
+    /// Added by kubeline, not written in cluster.yaml: the internal endpoint of the nodes
+    /// ([`NODES_ENDPOINT`]) when no endpoint of cluster.yaml is private.
+    pub added_for_nodes: bool,
 }
+
+/// Name of the internal API endpoint kubeline adds for the nodes when cluster.yaml has no
+/// private endpoint (see docs/api-endpoints.md).
+pub const NODES_ENDPOINT: &str = "nodes";
+
+/// Label kubeline puts before an endpoint's `dnsName` to name the nodes' endpoint
+/// (`internal.api.example.com`): a name inside the same hosted zone.
+pub const NODES_DNS_PREFIX: &str = "internal.";
 
 /// An EBS volume.
 #[derive(Debug, Clone, Copy, Serialize)]

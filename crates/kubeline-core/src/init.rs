@@ -54,6 +54,11 @@ pub fn cluster_yaml(opts: &InitOptions) -> String {
         "key_name": quoted.key_name,
         "hosted_zone_id": quoted.hosted_zone_id,
         "no_record_set": quoted.no_record_set,
+        "internal_dns_name": yaml_scalar(&format!(
+            "{}{}",
+            crate::cluster::NODES_DNS_PREFIX,
+            opts.external_dns_name
+        )),
     });
     env.render_str(src, minijinja::value::Serde(&ctx))
         .unwrap_or_else(|e| format!("# kubeline init failed to render: {e}\n"))

@@ -51,14 +51,11 @@ impl NodeGroup<'_> {
         }
     }
     /// The value of the `kubeline.io/node-group` tag on the group's Auto Scaling group
-    /// (`CLUSTER/controller`, `CLUSTER/pool-NAME`), unique in the account since cluster names
-    /// hold no `/`; `None` for etcd members, which are in none. A node may mark instances
-    /// unhealthy only in the group carrying its own value.
-    pub fn asg_group_tag(self, cluster: &ClusterName) -> Option<String> {
-        match self {
-            NodeGroup::Etcd => None,
-            other => Some(format!("{cluster}/{}", other.kind())),
-        }
+    /// (`CLUSTER/controller`, `CLUSTER/etcd`, `CLUSTER/pool-NAME`; every etcd member's group of
+    /// one carries `CLUSTER/etcd`), unique in the account since cluster names hold no `/`. A
+    /// node may mark instances unhealthy only in the groups carrying its own value.
+    pub fn asg_group_tag(self, cluster: &ClusterName) -> String {
+        format!("{cluster}/{}", self.kind())
     }
     /// Name of the IAM role and instance profile (`kubeline-CLUSTER-KIND`, at most 64 characters
     /// in AWS).

@@ -71,7 +71,10 @@ pub struct ClusterConfig {
     /// Subnets of the cluster. Omitted: one public subnet in `availabilityZone`.
     #[serde(default)]
     pub subnets: Vec<SubnetConfig>,
-    /// Kubernetes API endpoints, each with its load balancer.
+    /// Kubernetes API endpoints, each with its load balancer. Nodes use the first private one;
+    /// when none is private, kubeline adds a last, internal endpoint `nodes` that admits only
+    /// the nodes, named `internal.<dnsName>` of the first endpoint whose record kubeline
+    /// manages (`hostedZone` set, `recordSetManaged` true), in that zone (docs/api-endpoints.md).
     #[serde(default)]
     pub api_endpoints: Vec<ApiEndpointConfig>,
     /// Source CIDRs allowed to SSH into nodes. Default: none (SSH closed).
@@ -240,7 +243,8 @@ pub struct LoadBalancerConfig {
     /// Load balancer kind.
     #[serde(default, rename = "type")]
     pub kind: LoadBalancerType,
-    /// Internal load balancer reachable from inside the VPC only.
+    /// Internal load balancer reachable from inside the VPC only. Nodes reach the API through
+    /// the first private endpoint.
     #[serde(default)]
     pub private: bool,
     /// Subnets of the load balancer. Default: the public subnets (private ones for a
@@ -256,7 +260,8 @@ pub struct LoadBalancerConfig {
     /// TTL of the record (kube-aws compatibility; alias records use the LB's TTL).
     #[serde(default = "default_ttl", rename = "recordSetTTL")]
     pub record_set_ttl: u32,
-    /// Source CIDRs allowed to reach the API through this load balancer, besides the VPC.
+    /// Source CIDRs allowed to reach the API through this load balancer, besides the cluster's
+    /// nodes (admitted by security group).
     #[serde(default, rename = "apiAccessAllowedSourceCIDRs")]
     pub api_access_allowed_source_cidrs: Vec<String>,
 }

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use crate::check;
 use crate::cluster::{
     ApiEndpoint, ApiServerSans, Artifact, Cluster, Controller, Etcd, EtcdMember, GroupSize, Mixed,
-    NodePool, Subnet, Taint, Tls, Volume, Vpc, logical_id,
+    NODES_DNS_PREFIX, NODES_ENDPOINT, NodePool, Subnet, Taint, Tls, Volume, Vpc, logical_id,
 };
 use crate::diag::{Diagnostic, Diagnostics, Severity};
 use crate::model::{
@@ -776,7 +776,7 @@ impl Ctx<'_> {
             self.err(
                 root().key("apiEndpoints"),
                 "at least one API endpoint is required",
-                "add `apiEndpoints: [{name: default, dnsName: api.example.com}]`",
+                "add `apiEndpoints: [{name: default, dnsName: api.example.com, loadBalancer: {hostedZone: {id: Z0123456789ABCDEFGHIJ}}}]`",
             );
             return None;
         }
@@ -907,8 +907,15 @@ impl Ctx<'_> {
                     record_set_managed: lb.record_set_managed && lb.hosted_zone.is_some(),
                     api_access_allowed_source_cidrs: access,
                     lb_name,
+                    added_for_nodes: false,
                 }),
                 _ => ok = false,
+            }
+        }
+        if !c.api_endpoints.iter().any(|e| e.load_balancer.private) {
+            match self.nodes_endpoint(c, name, subnets, &out, ok) {
+                Some(nodes) => out.push(nodes),
+                None => ok = false,
             }
         }
         let ids: BTreeSet<&str> = out.iter().map(|e| e.logical_id.as_str()).collect();
@@ -921,6 +928,108 @@ impl Ctx<'_> {
             return None;
         }
         ok.then_some(out)
+    }
+
+    /// The internal endpoint of the nodes, for a cluster.yaml without a private endpoint.
+    ///
+    /// Nodes must reach the API by private address: security-group rules that reference a
+    /// security group match only traffic from private addresses, so a private worker that
+    /// reaches an internet-facing load balancer through its NAT gateway (or a public one by its
+    /// public address) is admitted only if `apiAccessAllowedSourceCIDRs` happens to hold that
+    /// address. An internal load balancer admits the node security groups whatever the CIDRs
+    /// say. Its record is `internal.<dnsName>` of the first endpoint whose record kubeline
+    /// writes, in the same hosted zone; without one there is no name kubeline can give it, an
+    /// error. `out` holds the resolved endpoints (all of them when `ok`). See
+    /// docs/api-endpoints.md.
+    fn nodes_endpoint(
+        &mut self,
+        c: &ClusterConfig,
+        name: Option<&ClusterName>,
+        subnets: &[Subnet],
+        out: &[ApiEndpoint],
+        ok: bool,
+    ) -> Option<ApiEndpoint> {
+        let eps = root().key("apiEndpoints");
+        let mut good = ok;
+        if let Some(i) = c
+            .api_endpoints
+            .iter()
+            .position(|e| e.name == NODES_ENDPOINT)
+        {
+            self.err(
+                eps.index(i).key("name"),
+                format!("{NODES_ENDPOINT:?} is the name of the internal endpoint kubeline adds for nodes when no endpoint is private"),
+                "rename this endpoint, or make it private (`loadBalancer.private: true`) so that nodes use it",
+            );
+            good = false;
+        }
+        let Some(base) = c.api_endpoints.iter().position(|e| {
+            e.load_balancer.record_set_managed && e.load_balancer.hosted_zone.is_some()
+        }) else {
+            self.err(
+                eps,
+                "nodes need an endpoint they reach by private address, and no endpoint is private or has a DNS record kubeline manages",
+                format!("add a private endpoint (`loadBalancer.private: true`), or give an endpoint a `hostedZone` (with recordSetManaged left true) so kubeline can add `{NODES_DNS_PREFIX}<dnsName>` for nodes"),
+            );
+            return None;
+        };
+        if !good || out.len() != c.api_endpoints.len() {
+            return None;
+        }
+        let first = &out[base];
+        let text = format!("{NODES_DNS_PREFIX}{}", first.dns_name);
+        let Ok(dns_name) = text.parse::<DnsName>() else {
+            self.err(
+                eps.index(base).key("dnsName"),
+                format!(
+                    "{text:?}, the name of the nodes' internal endpoint, has {} characters; DNS allows 253",
+                    text.len()
+                ),
+                format!(
+                    "shorten dnsName to at most {} characters, or add a private endpoint for nodes",
+                    253 - NODES_DNS_PREFIX.len()
+                ),
+            );
+            return None;
+        };
+        if let Some(i) = out.iter().position(|e| e.dns_name == dns_name) {
+            self.err(
+                eps.index(i).key("dnsName"),
+                format!("{dns_name} is the name kubeline gives the nodes' internal endpoint"),
+                "use another dnsName, or make this endpoint private (`loadBalancer.private: true`) so that nodes use it",
+            );
+            return None;
+        }
+        // One subnet per zone (a load balancer takes at most one per zone), the zone's first
+        // private subnet, else its first public one.
+        let mut by_zone: Vec<usize> = Vec::new();
+        for (i, s) in subnets.iter().enumerate() {
+            match by_zone
+                .iter_mut()
+                .find(|j| subnets[**j].availability_zone == s.availability_zone)
+            {
+                None => by_zone.push(i),
+                Some(j) if s.private && !subnets[*j].private => *j = i,
+                Some(_) => {}
+            }
+        }
+        by_zone.sort_unstable();
+        Some(ApiEndpoint {
+            name: NODES_ENDPOINT.to_owned(),
+            logical_id: logical_id(NODES_ENDPOINT),
+            dns_name,
+            lb_type: first.lb_type,
+            private: true,
+            subnets: by_zone,
+            hosted_zone_id: first.hosted_zone_id.clone(),
+            record_set_managed: true,
+            api_access_allowed_source_cidrs: Vec::new(),
+            lb_name: format!(
+                "{}-{NODES_ENDPOINT}",
+                name.map(ClusterName::as_str).unwrap_or("x")
+            ),
+            added_for_nodes: true,
+        })
     }
 
     fn instance_type(&mut self, path: Path, t: &str) {

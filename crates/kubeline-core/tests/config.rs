@@ -79,6 +79,45 @@ fn init_no_record_set_and_hostile_values_are_quoted() {
     );
 }
 
+/// Without a record kubeline writes, `init` adds a private endpoint for nodes (kubeline could
+/// not name its own); with one, kubeline adds `nodes` itself.
+#[test]
+fn init_gives_nodes_a_private_endpoint() {
+    let mut without_zone = init_opts();
+    without_zone.hosted_zone_id = None;
+    let mut no_record = init_opts();
+    no_record.no_record_set = true;
+    for o in [without_zone, no_record] {
+        let text = cluster_yaml(&o);
+        let (c, _) = accepted(&text);
+        let names: Vec<(&str, &str, bool, bool)> = c
+            .api_endpoints
+            .iter()
+            .map(|e| {
+                (
+                    e.name.as_str(),
+                    e.dns_name.as_str(),
+                    e.private,
+                    e.record_set_managed,
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("default", "api.team-a.example.com", false, false),
+                ("internal", "internal.api.team-a.example.com", true, false)
+            ],
+            "{text}"
+        );
+    }
+    let (c, _) = accepted(&cluster_yaml(&init_opts()));
+    let e = c.api_endpoints.last().expect("endpoints");
+    assert!(e.added_for_nodes && e.private, "{:?}", c.api_endpoints);
+    assert_eq!(e.dns_name.as_str(), "internal.api.team-a.example.com");
+    assert_eq!(c.api_endpoints.len(), 2);
+}
+
 #[test]
 fn defaults_are_modern() {
     let text = cluster_yaml(&init_opts());
@@ -182,6 +221,7 @@ kubernetesArtifacts:
 const ENDPOINT: &str = "apiEndpoints:
   - name: default
     dnsName: api.demo.example.com
+    loadBalancer: {hostedZone: {id: Z0123456789ABCDEFGHIJ}}
 ";
 
 fn accepted(text: &str) -> (kubeline_core::cluster::Cluster, String) {
@@ -389,6 +429,7 @@ apiEndpoints:
   - name: default
     dnsName: api.demo.example.com
     loadBalancer:
+      hostedZone: {id: Z0123456789ABCDEFGHIJ}
       apiAccessAllowedSourceCIDRs:
       subnets:
 controller:
@@ -433,4 +474,164 @@ worker:
         e.contains("kubernetesVersion: expected a string, found nothing (null)"),
         "{e}"
     );
+}
+
+/// Three zones: a has a public and a private subnet, b a public and two private ones, c only a
+/// public one (the fixture of the nodes-endpoint cases).
+const ZONED_SUBNETS: &str = "subnets:
+  - {name: public-a, availabilityZone: eu-west-1a, instanceCIDR: 10.0.0.0/24}
+  - {name: private-a, availabilityZone: eu-west-1a, instanceCIDR: 10.0.10.0/24, private: true}
+  - {name: public-b, availabilityZone: eu-west-1b, instanceCIDR: 10.0.1.0/24}
+  - {name: private-b1, availabilityZone: eu-west-1b, instanceCIDR: 10.0.11.0/24, private: true}
+  - {name: private-b2, availabilityZone: eu-west-1b, instanceCIDR: 10.0.12.0/24, private: true}
+  - {name: public-c, availabilityZone: eu-west-1c, instanceCIDR: 10.0.2.0/24}
+";
+
+/// What kubeline makes of `apiEndpoints` for nodes: `Ok` lists the expected added endpoint
+/// (None: none added, nodes use a private endpoint of the file), `Err` a part of the error.
+#[test]
+fn the_nodes_endpoint_is_added_only_without_a_private_one() {
+    struct Added {
+        dns: &'static str,
+        lb_type: &'static str,
+        zone: &'static str,
+        subnets: &'static [&'static str],
+    }
+    const ZONE: &str = "{hostedZone: {id: Z0123456789ABCDEFGHIJ}}";
+    // 252 characters: a valid name, but internal.<it> has 261.
+    let long_dns = format!(
+        "{0}.{0}.{0}.{1}.example.com",
+        "a".repeat(63),
+        "b".repeat(48)
+    );
+    assert_eq!(long_dns.len(), 252);
+    let dup = "apiEndpoints:
+  - {name: public, dnsName: api.demo.example.com, loadBalancer: {hostedZone: {id: Z0123456789ABCDEFGHIJ}}}
+  - {name: other, dnsName: internal.api.demo.example.com}
+";
+    /// (what, apiEndpoints, subnets, expected)
+    type Case = (
+        &'static str,
+        String,
+        &'static str,
+        Result<Option<Added>, &'static str>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "public endpoint with a managed record: one internal subnet per zone, private first",
+            "apiEndpoints:\n  - {name: public, dnsName: api.demo.example.com, loadBalancer: {hostedZone: {id: Z0123456789ABCDEFGHIJ}, apiAccessAllowedSourceCIDRs: [203.0.113.0/24]}}\n".to_owned(),
+            ZONED_SUBNETS,
+            Ok(Some(Added {
+                dns: "internal.api.demo.example.com",
+                lb_type: "Network",
+                zone: "Z0123456789ABCDEFGHIJ",
+                subnets: &["private-a", "private-b1", "public-c"],
+            })),
+        ),
+        (
+            "the first endpoint with a managed record gives name, type and zone",
+            "apiEndpoints:
+  - {name: a, dnsName: a.demo.example.com, loadBalancer: {recordSetManaged: false, hostedZone: {id: Z0AAAAAAAAAAAAAAAAAAA}}}
+  - {name: b, dnsName: b.demo.example.com, loadBalancer: {type: classic, hostedZone: {id: Z0BBBBBBBBBBBBBBBBBBB}}}
+".to_owned(),
+            "",
+            Ok(Some(Added {
+                dns: "internal.b.demo.example.com",
+                lb_type: "Classic",
+                zone: "Z0BBBBBBBBBBBBBBBBBBB",
+                subnets: &["Subnet0"],
+            })),
+        ),
+        (
+            "a private endpoint: nodes use it, nothing is added",
+            "apiEndpoints:
+  - {name: public, dnsName: api.demo.example.com}
+  - {name: internal, dnsName: k8s.demo.internal, loadBalancer: {private: true, recordSetManaged: false}}
+".to_owned(),
+            ZONED_SUBNETS,
+            Ok(None),
+        ),
+        (
+            "a private endpoint may be named nodes",
+            "apiEndpoints:\n  - {name: nodes, dnsName: api.demo.example.com, loadBalancer: {private: true}}\n".to_owned(),
+            ZONED_SUBNETS,
+            Ok(None),
+        ),
+        (
+            "no private endpoint and no record kubeline manages",
+            "apiEndpoints:\n  - {name: public, dnsName: api.demo.example.com}\n".to_owned(),
+            "",
+            Err("apiEndpoints: nodes need an endpoint they reach by private address, and no endpoint is private or has a DNS record kubeline manages; add a private endpoint (`loadBalancer.private: true`), or give an endpoint a `hostedZone`"),
+        ),
+        (
+            "a hosted zone whose record kubeline does not manage does not count",
+            "apiEndpoints:\n  - {name: public, dnsName: api.demo.example.com, loadBalancer: {recordSetManaged: false, hostedZone: {id: Z0123456789ABCDEFGHIJ}}}\n".to_owned(),
+            "",
+            Err("apiEndpoints: nodes need an endpoint they reach by private address"),
+        ),
+        (
+            "nodes is reserved while no endpoint is private",
+            format!("apiEndpoints:\n  - {{name: nodes, dnsName: api.demo.example.com, loadBalancer: {ZONE}}}\n"),
+            "",
+            Err("apiEndpoints[0].name: \"nodes\" is the name of the internal endpoint kubeline adds for nodes when no endpoint is private; rename this endpoint, or make it private"),
+        ),
+        (
+            "internal.<dnsName> must stay a DNS name",
+            format!("apiEndpoints:\n  - {{name: public, dnsName: {long_dns}, loadBalancer: {ZONE}}}\n"),
+            "",
+            Err("apiEndpoints[0].dnsName: \"internal.aaaa"),
+        ),
+        (
+            "internal.<dnsName> is taken by another endpoint",
+            dup.to_owned(),
+            "",
+            Err("apiEndpoints[1].dnsName: internal.api.demo.example.com is the name kubeline gives the nodes' internal endpoint"),
+        ),
+    ];
+    for (what, endpoints, subnets, want) in cases {
+        let text = with(&format!("{endpoints}{subnets}"));
+        match want {
+            Ok(added) => {
+                let (c, _) = accepted(&text);
+                let nodes: Vec<_> = c
+                    .api_endpoints
+                    .iter()
+                    .filter(|e| e.added_for_nodes)
+                    .collect();
+                let Some(a) = added else {
+                    assert!(nodes.is_empty(), "{what}: {nodes:?}");
+                    continue;
+                };
+                assert_eq!(nodes.len(), 1, "{what}: {:?}", c.api_endpoints);
+                let e = c.api_endpoints.last().expect("endpoints");
+                assert!(e.added_for_nodes, "{what}: the nodes endpoint comes last");
+                assert!(!c.api_endpoints[0].added_for_nodes, "{what}");
+                assert_eq!(e.name, "nodes", "{what}");
+                assert_eq!(e.logical_id, "Nodes", "{what}");
+                assert_eq!(e.lb_name, "demo-nodes", "{what}");
+                assert_eq!(e.dns_name.as_str(), a.dns, "{what}");
+                assert_eq!(format!("{:?}", e.lb_type), a.lb_type, "{what}");
+                assert!(e.private, "{what}");
+                assert!(e.record_set_managed, "{what}");
+                assert_eq!(e.hosted_zone_id.as_deref(), Some(a.zone), "{what}");
+                assert!(e.api_access_allowed_source_cidrs.is_empty(), "{what}");
+                let names: Vec<&str> = e
+                    .subnets
+                    .iter()
+                    .map(|&i| c.subnets[i].name.as_str())
+                    .collect();
+                assert_eq!(names, a.subnets, "{what}");
+                let zones: std::collections::BTreeSet<_> = e
+                    .subnets
+                    .iter()
+                    .map(|&i| &c.subnets[i].availability_zone)
+                    .collect();
+                assert_eq!(zones.len(), e.subnets.len(), "{what}: one subnet per zone");
+            }
+            Err(part) => {
+                let e = rejected(&text);
+                assert!(e.contains(part), "{what}: {e}");
+            }
+        }
+    }
 }

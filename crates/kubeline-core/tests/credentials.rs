@@ -13,7 +13,7 @@ use time::{Duration, OffsetDateTime};
 
 const BASE: &str = "clusterName: demo\ns3URI: s3://kubeline-assets-123456789012\nregion: eu-west-1\n\
 availabilityZone: eu-west-1a\nkmsKeyArn: arn:aws:kms:eu-west-1:123456789012:key/abc\n\
-apiEndpoints:\n  - name: public\n    dnsName: api.demo.example.com\n";
+apiEndpoints:\n  - name: public\n    dnsName: api.demo.example.com\n    loadBalancer: {hostedZone: {id: Z0123456789ABCDEFGHIJ}}\n";
 
 fn cluster(extra: &str) -> Cluster {
     let l = validate::load(&format!("{BASE}{extra}"));
@@ -133,6 +133,45 @@ fn a_new_endpoint_reissues_only_the_apiserver_certificate_with_its_key() {
     assert_eq!(out.files["apiserver-key.pem"], files["apiserver-key.pem"]);
     let api = cert(&out.files, "apiserver.pem");
     assert!(api.dns_names.contains(&"k8s.example.org".to_owned()));
+}
+
+/// The endpoint kubeline adds for nodes (no private endpoint in cluster.yaml) is in the
+/// apiserver certificate; a set issued before it existed gets a new apiserver certificate
+/// (same key), and nothing else changes.
+#[test]
+fn the_nodes_endpoint_is_a_san_and_adding_it_reissues_the_apiserver_certificate() {
+    let c = cluster("");
+    let nodes = c.api_endpoints.last().expect("endpoints");
+    assert!(nodes.added_for_nodes, "{:?}", c.api_endpoints);
+    assert_eq!(nodes.dns_name.as_str(), "internal.api.demo.example.com");
+    let mut before = c.clone();
+    before.api_endpoints.pop();
+    let files = generated(&before);
+    assert!(
+        !cert(&files, "apiserver.pem")
+            .dns_names
+            .contains(&"internal.api.demo.example.com".to_owned())
+    );
+    let out = reconcile::reconcile(&c, &files, CaSource::Existing, &opts(now())).expect("rerun");
+    let ch = changed(&out);
+    assert_eq!(ch.len(), 1, "{ch:?}");
+    assert_eq!(ch[0].0, "apiserver.pem");
+    let Change::Replaced(reason) = &ch[0].1 else {
+        panic!("{ch:?}")
+    };
+    assert!(
+        reason.contains("+internal.api.demo.example.com"),
+        "{reason}"
+    );
+    assert_eq!(out.files["apiserver-key.pem"], files["apiserver-key.pem"]);
+    let api = cert(&out.files, "apiserver.pem");
+    for name in ["api.demo.example.com", "internal.api.demo.example.com"] {
+        assert!(api.dns_names.contains(&name.to_owned()), "{name}: {api:?}");
+    }
+    // And a rerun with the endpoint changes nothing.
+    let again =
+        reconcile::reconcile(&c, &out.files, CaSource::Existing, &opts(now())).expect("rerun");
+    assert_eq!(changed(&again), vec![]);
 }
 
 #[test]

@@ -51,10 +51,15 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "userdata/manifests/kube-controller-manager.yaml.j2",
     "userdata/manifests/kube-scheduler.yaml.j2",
     "userdata/manifests/kubelet-bootstrap-rbac.yaml.j2",
+    "userdata/scripts/_retry.sh.j2",
+    "userdata/scripts/_imds.sh.j2",
+    "userdata/scripts/_etcdctl.sh.j2",
     "userdata/scripts/fetch-credentials.sh.j2",
     "userdata/scripts/kubelet-identity.sh.j2",
     "userdata/scripts/csr-approver.sh.j2",
+    "userdata/scripts/etcd-attach.sh.j2",
     "userdata/scripts/etcd-identity.sh.j2",
+    "userdata/scripts/etcd-ready.sh.j2",
     "userdata/scripts/format-etcd-data.sh.j2",
     "kubeconfig.j2",
 ];
@@ -338,6 +343,7 @@ impl Renderer<'_> {
             "s3_read": layout::readable_keys(self.cluster, group),
             "secrets": layout::node_credentials(group.role()).secret,
             "asg_group_tag": group.asg_group_tag(&self.cluster.name),
+            "etcd_stack": (group == NodeGroup::Etcd).then(|| self.cluster.stack_name("etcd")),
         })
     }
 }
@@ -563,7 +569,8 @@ pub fn render_with(
         json!({
             "credentials_generation": inputs.generation(group.role()),
             "creds": layout::node_credentials(group.role()),
-            "replaceable": false,
+            "replaceable": true,
+            "etcd_stack": etcd_stack,
         }),
     )?;
     let userdata = out.node_config(c, group, &ign);

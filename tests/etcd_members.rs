@@ -1,0 +1,623 @@
+//! etcd members can be replaced, proven with what really runs: three real etcd processes on
+//! loopback addresses, configured by the rendered etcd-identity script (its `etcdctl` is the
+//! real one, behind a `docker` shim standing in for the etcd image). A member restarted with its
+//! data keeps its identity; a member whose data is wiped is removed and added back and joins as
+//! `existing`, with every key written before readable through it. The rendered etcd stack
+//! replaces members one at a time and only after the previous one reported healthy, and the
+//! attach script gives a new instance the member's interface and volume (AWS behind a shim).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use kubeline_core::cluster::Cluster;
+use kubeline_core::render::{self, Templates};
+use kubeline_tests::{
+    Daemon, decode_ignition, generated_credentials, outcome, render_example, repo_root, run, tool,
+};
+use serde_json::Value;
+
+/// The ha example with its three members on 127.0.0.11-13 (loopback, so real processes can
+/// hold their addresses; the certificates name them as they would the members' interfaces).
+fn loopback_cluster() -> Cluster {
+    let (mut c, _) = render_example(&repo_root().join("examples/ha/cluster.yaml")).expect("ha");
+    assert_eq!(c.etcd.members.len(), 3);
+    for (i, m) in c.etcd.members.iter_mut().enumerate() {
+        m.private_ip = std::net::Ipv4Addr::new(127, 0, 0, 11 + i as u8);
+    }
+    c
+}
+
+fn node_file(c: &Cluster, path: &str) -> String {
+    let rendered = render::render(c, &Templates::builtin()).expect("render");
+    let (files, _, _) = decode_ignition(&rendered.files["userdata/etcd.json"]);
+    files
+        .into_iter()
+        .find(|f| f.path == path)
+        .and_then(|f| f.text)
+        .unwrap_or_else(|| panic!("{path} in the etcd node config"))
+}
+
+fn make_executable(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// `ip` answers with the member's address; `docker run ... IMAGE /usr/local/bin/etcdctl ARGS`
+/// runs the real etcdctl with ARGS, the image's /etc/etcd/ssl mount being the test's.
+const IP_SHIM: &str = r#"#!/bin/bash
+echo "1: lo    inet ${FAKE_IP}/8 scope host lo\       valid_lft forever preferred_lft forever"
+"#;
+const DOCKER_SHIM: &str = r#"#!/bin/bash
+args=()
+found=""
+for a in "$@"; do
+  if [[ -n "${found}" ]]; then args+=("${a//\/etc\/etcd\/ssl/${CERTS}}"); fi
+  [[ "${a}" == /usr/local/bin/etcdctl ]] && found=yes
+done
+[[ -n "${found}" ]] || { echo "docker shim: not an etcdctl run: $*" >&2; exit 2; }
+ETCDCTL_API=3 exec "${ETCDCTL_BIN}" "${args[@]}"
+"#;
+
+struct Lab {
+    dir: tempfile::TempDir,
+    identity: PathBuf,
+    members: Vec<(String, String)>,
+    daemons: BTreeMap<usize, Daemon>,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let c = loopback_cluster();
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        let creds = generated_credentials(&c);
+        std::fs::create_dir_all(d.join("ssl")).expect("mkdir");
+        for f in ["etcd-ca.pem", "etcd.pem", "etcd-key.pem"] {
+            std::fs::write(d.join("ssl").join(f), &creds[f]).expect("write");
+        }
+        std::fs::create_dir_all(d.join("bin")).expect("mkdir");
+        for (name, text) in [("ip", IP_SHIM), ("docker", DOCKER_SHIM)] {
+            std::fs::write(d.join("bin").join(name), text).expect("write");
+            make_executable(&d.join("bin").join(name));
+        }
+        let identity = d.join("etcd-identity");
+        std::fs::write(&identity, node_file(&c, "/opt/kubeline/bin/etcd-identity")).expect("w");
+        let list = node_file(&c, "/etc/kubeline/etcd-members");
+        let members: Vec<(String, String)> = list
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(n, ip)| (n.to_owned(), ip.to_owned()))
+            .collect();
+        assert_eq!(members.len(), 3, "{list}");
+        for (i, _) in members.iter().enumerate() {
+            let root = d.join(format!("m{i}"));
+            std::fs::create_dir_all(root.join("etc/kubeline")).expect("mkdir");
+            std::fs::create_dir_all(root.join("var/lib/etcd")).expect("mkdir");
+            std::fs::write(root.join("etc/kubeline/etcd-members"), &list).expect("write");
+        }
+        Lab {
+            dir,
+            identity,
+            members,
+            daemons: BTreeMap::new(),
+        }
+    }
+
+    fn root(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("m{i}"))
+    }
+
+    /// Runs the rendered etcd-identity script as member I's instance would.
+    fn identity(&self, i: usize) -> (bool, String) {
+        let d = self.dir.path();
+        let path = format!(
+            "{}:{}",
+            d.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        outcome(&run(Command::new(tool("bash"))
+            .arg(&self.identity)
+            .env("PATH", path)
+            .env("KUBELINE_ROOT", self.root(i))
+            .env("FAKE_IP", &self.members[i].1)
+            .env("CERTS", d.join("ssl"))
+            .env("ETCDCTL_BIN", tool("etcdctl"))))
+    }
+
+    /// The settings the script wrote for member I.
+    fn env(&self, i: usize) -> BTreeMap<String, String> {
+        let text =
+            std::fs::read_to_string(self.root(i).join("run/kubeline/etcd.env")).expect("etcd.env");
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    /// Starts member I's etcd with the script's settings, as etcd-member.service does with
+    /// `docker run --env-file`, the image's /var/lib/etcd and /etc/etcd/ssl being the test's.
+    /// The extra listener on 127.0.0.1:2379 (for the member's own tools) is left out: three
+    /// members on one machine cannot share it.
+    fn start(&mut self, i: usize) {
+        let data = self.root(i).join("var/lib/etcd");
+        let ssl = self.dir.path().join("ssl");
+        let mut cmd = Command::new(tool("etcd"));
+        cmd.env_clear();
+        for (k, v) in self.env(i) {
+            let v = v
+                .replace("/var/lib/etcd", &data.display().to_string())
+                .replace("/etc/etcd/ssl", &ssl.display().to_string());
+            let v = if k == "ETCD_LISTEN_CLIENT_URLS" {
+                v.split(',')
+                    .filter(|u| !u.contains("//127.0.0.1:"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            } else {
+                v
+            };
+            cmd.env(k, v);
+        }
+        let log = self.dir.path().join(format!("etcd{i}.log"));
+        self.daemons
+            .insert(i, Daemon::start(&format!("etcd{i}"), &mut cmd, &log));
+    }
+
+    fn stop(&mut self, i: usize) {
+        drop(self.daemons.remove(&i));
+    }
+
+    fn etcdctl(&self, i: usize, args: &[&str]) -> (bool, String) {
+        let ssl = self.dir.path().join("ssl");
+        outcome(&run(Command::new(tool("etcdctl"))
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints=https://{}:2379", self.members[i].1))
+            .arg(format!("--cacert={}", ssl.join("etcd-ca.pem").display()))
+            .arg(format!("--cert={}", ssl.join("etcd.pem").display()))
+            .arg(format!("--key={}", ssl.join("etcd-key.pem").display()))
+            .arg("--dial-timeout=3s")
+            .arg("--command-timeout=5s")
+            .args(args)))
+    }
+
+    fn wait_healthy(&self, i: usize) {
+        for _ in 0..300 {
+            if self.etcdctl(i, &["endpoint", "health"]).0 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "member {i} never became healthy:\n{}",
+            self.daemons
+                .get(&i)
+                .map(|d| d.log_text())
+                .unwrap_or_default()
+        );
+    }
+
+    /// `ID NAME` of every started member, and how many are unstarted.
+    fn member_list(&self, via: usize) -> (BTreeMap<String, String>, usize) {
+        let (ok, out) = self.etcdctl(via, &["member", "list"]);
+        assert!(ok, "{out}");
+        let mut started = BTreeMap::new();
+        let mut unstarted = 0;
+        for line in out.lines().filter(|l| l.contains("https://")) {
+            let f: Vec<&str> = line.split(", ").collect();
+            if f[1] == "started" {
+                started.insert(f[2].to_owned(), f[0].to_owned());
+            } else {
+                unstarted += 1;
+            }
+        }
+        (started, unstarted)
+    }
+}
+
+#[test]
+fn a_member_that_lost_its_data_is_removed_and_added_back() {
+    let mut lab = Lab::new();
+    // A new cluster: nobody answers, so every member starts `new`.
+    for i in 0..3 {
+        let (ok, out) = lab.identity(i);
+        assert!(ok && out.contains("cluster state new"), "member {i}: {out}");
+        assert_eq!(lab.env(i)["ETCD_INITIAL_CLUSTER_STATE"], "new");
+    }
+    for i in 0..3 {
+        lab.start(i);
+    }
+    for i in 0..3 {
+        lab.wait_healthy(i);
+    }
+    for k in 0..20 {
+        let (ok, out) = lab.etcdctl(0, &["put", &format!("/kubeline/k{k}"), &format!("v{k}")]);
+        assert!(ok, "{out}");
+    }
+    let (before, unstarted) = lab.member_list(0);
+    assert_eq!((before.len(), unstarted), (3, 0), "{before:?}");
+
+    // A replacement that got the member's volume back: same member, same ID, `existing`.
+    lab.stop(2);
+    let (ok, out) = lab.identity(2);
+    assert!(ok && out.contains("cluster state existing"), "{out}");
+    assert!(!out.contains("removing"), "{out}");
+    lab.start(2);
+    lab.wait_healthy(2);
+    assert_eq!(
+        lab.member_list(0).0,
+        before,
+        "a member with its data changed identity"
+    );
+
+    // A member whose data is gone (a new or wiped volume).
+    lab.stop(1);
+    let data = lab.root(1).join("var/lib/etcd");
+    std::fs::remove_dir_all(&data).expect("wipe");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let (ok, out) = lab.identity(1);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("removing it to add it back") && out.contains("cluster state existing"),
+        "{out}"
+    );
+    assert_eq!(lab.env(1)["ETCD_INITIAL_CLUSTER_STATE"], "existing");
+    let (now, unstarted) = lab.member_list(0);
+    assert_eq!(unstarted, 1, "the member was not added back");
+    assert!(
+        !now.contains_key(&lab.members[1].0),
+        "the old member was not removed"
+    );
+    // A run that stopped before etcd started: the added member is joined as it is.
+    let (ok, out) = lab.identity(1);
+    assert!(
+        ok && out.contains("never started; joining as it is"),
+        "{out}"
+    );
+    assert_eq!(lab.member_list(0).1, 1, "the member was added twice");
+
+    lab.start(1);
+    lab.wait_healthy(1);
+    let (after, unstarted) = lab.member_list(0);
+    assert_eq!((after.len(), unstarted), (3, 0), "{after:?}");
+    assert_ne!(
+        after[&lab.members[1].0], before[&lab.members[1].0],
+        "member 1 should have rejoined with a new ID"
+    );
+    assert_eq!(after[&lab.members[0].0], before[&lab.members[0].0]);
+    // Every key written before, read linearizably through the member that lost its data.
+    for k in 0..20 {
+        let (ok, out) = lab.etcdctl(
+            1,
+            &["get", &format!("/kubeline/k{k}"), "--print-value-only"],
+        );
+        assert!(ok && out.trim() == format!("v{k}"), "k{k}: {out}");
+    }
+    for i in 0..3 {
+        assert!(lab.etcdctl(i, &["endpoint", "health"]).0, "member {i}");
+    }
+}
+
+// ---- the etcd stack: one member at a time ----
+
+fn etcd_stacks() -> Vec<(String, Value)> {
+    kubeline_tests::examples_and_demo()
+        .into_iter()
+        .map(|(name, path)| {
+            let (_, r) = render_example(&path).expect("render");
+            let v = serde_json::from_slice(&r.files["stack-templates/etcd.json"]).expect("json");
+            (name, v)
+        })
+        .collect()
+}
+
+/// Why a stack could replace two members in one step, if it could.
+fn one_member_at_a_time(stack: &Value) -> Result<usize, String> {
+    let res = stack["Resources"].as_object().ok_or("no resources")?;
+    if let Some((l, _)) = res.iter().find(|(_, r)| r["Type"] == "AWS::EC2::Instance") {
+        return Err(format!(
+            "{l} is a bare instance: replaced create-first, on its ENI"
+        ));
+    }
+    let groups: Vec<(&String, &Value)> = res
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::AutoScaling::AutoScalingGroup")
+        .collect();
+    for (l, g) in &groups {
+        let p = &g["Properties"];
+        if p["MaxSize"] != "1" || p["MinSize"] != "1" || p["DesiredCapacity"] != "1" {
+            return Err(format!("{l} is not a group of one"));
+        }
+        if p.get("AutoScalingGroupName").is_some() {
+            // A named group is replaced (a new group beside the old) when anything forces it.
+            return Err(format!("{l} has a fixed name"));
+        }
+        let u = &g["UpdatePolicy"]["AutoScalingRollingUpdate"];
+        if u["MaxBatchSize"] != 1 || u["MinInstancesInService"] != 0 {
+            return Err(format!("{l}: not one instance at a time, old one first"));
+        }
+        if u["WaitOnResourceSignals"] != true {
+            return Err(format!(
+                "{l} does not wait for the new member's health signal"
+            ));
+        }
+        if g.get("CreationPolicy").is_some() {
+            // Members of a new cluster cannot be healthy one by one (no quorum yet).
+            return Err(format!("{l} waits for a signal at creation"));
+        }
+    }
+    // The groups form one chain: each depends on exactly one other, no two on the same one.
+    let mut depends: BTreeMap<&str, &str> = BTreeMap::new();
+    for (l, g) in &groups {
+        match &g["DependsOn"] {
+            Value::Null => {}
+            Value::String(d) => {
+                depends.insert(l.as_str(), d.as_str());
+            }
+            other => return Err(format!("{l} depends on {other}")),
+        }
+    }
+    let roots = groups.len() - depends.len();
+    let mut targets: Vec<&str> = depends.values().copied().collect();
+    targets.sort();
+    targets.dedup();
+    if roots != 1 || targets.len() != depends.len() {
+        return Err(format!("the member groups are no chain: {depends:?}"));
+    }
+    for d in depends.values() {
+        if !groups.iter().any(|(l, _)| l.as_str() == *d) {
+            return Err(format!("a member group depends on {d}, not a member group"));
+        }
+    }
+    Ok(groups.len())
+}
+
+#[test]
+fn the_etcd_stack_replaces_one_member_at_a_time() {
+    for (name, stack) in etcd_stacks() {
+        let members = one_member_at_a_time(&stack).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (c, _) = kubeline_tests::examples_and_demo()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, p)| render_example(&p).expect("render"))
+            .expect("example");
+        assert_eq!(members, c.etcd.members.len(), "{name}");
+        // Negative controls: each weakening is caught.
+        let ha = &stack;
+        if members < 2 {
+            continue;
+        }
+        let mut parallel = ha.clone();
+        parallel["Resources"]["Member1AutoScalingGroup"]
+            .as_object_mut()
+            .expect("group")
+            .remove("DependsOn");
+        assert!(one_member_at_a_time(&parallel).is_err(), "{name}: parallel");
+        let mut unsignalled = ha.clone();
+        unsignalled["Resources"]["Member0AutoScalingGroup"]["UpdatePolicy"]["AutoScalingRollingUpdate"]
+            ["WaitOnResourceSignals"] = Value::Bool(false);
+        assert!(
+            one_member_at_a_time(&unsignalled).is_err(),
+            "{name}: signals"
+        );
+        let mut batch = ha.clone();
+        batch["Resources"]["Member0AutoScalingGroup"]["Properties"]["MaxSize"] = "2".into();
+        assert!(one_member_at_a_time(&batch).is_err(), "{name}: size");
+    }
+}
+
+// ---- etcd-attach: a new instance takes the member's interface and volume ----
+
+/// AWS, IMDS and networkd behind shims. `aws` answers from files in STATE: the ENI is held by
+/// the old instance for HELD_FOR describe calls; an attach "hot-plugs" the interface under
+/// KUBELINE_ROOT/sys/class/net; `ip` shows the address once networkd was reconfigured.
+const AWS_SHIM: &str = r#"#!/bin/bash
+# docker run ... IMAGE aws-args...: drop everything up to the image.
+while [[ "$1" != "${AWS_IMAGE}" ]]; do shift; done
+shift
+echo "aws $*" >>"${STATE}/calls"
+case "$1 $2" in
+  "ec2 describe-tags")
+    case "$*" in
+      *etcd-network-interface*) echo eni-0123 ;;
+      *etcd-data-volume*) echo vol-0456 ;;
+    esac ;;
+  "ec2 describe-network-interfaces")
+    n=$(( $(cat "${STATE}/eni-describes" 2>/dev/null || echo 0) + 1 )); echo "$n" >"${STATE}/eni-describes"
+    if [[ -f "${STATE}/eni-attached" ]]; then printf 'in-use\ti-new\t0a:1b:2c:3d:4e:5f\t10.0.1.10\tsubnet-7\n'
+    elif (( n <= HELD_FOR )); then printf 'in-use\ti-old\t0a:1b:2c:3d:4e:5f\t10.0.1.10\tsubnet-7\n'
+    else printf 'available\tNone\t0a:1b:2c:3d:4e:5f\t10.0.1.10\tsubnet-7\n'; fi ;;
+  "ec2 describe-subnets") echo 10.0.1.0/24 ;;
+  "ec2 attach-network-interface")
+    touch "${STATE}/eni-attached"
+    mkdir -p "${KUBELINE_ROOT}/sys/class/net/eth1"
+    echo 0a:1b:2c:3d:4e:5f >"${KUBELINE_ROOT}/sys/class/net/eth1/address"
+    echo '{"AttachmentId": "eni-attach-1"}' ;;
+  "ec2 describe-volumes")
+    if [[ -f "${STATE}/vol-attached" ]]; then printf 'in-use\ti-new\n'; else printf 'available\tNone\n'; fi ;;
+  "ec2 attach-volume") touch "${STATE}/vol-attached"; echo '{"State": "attaching"}' ;;
+  *) echo "aws shim: unexpected $*" >&2; exit 2 ;;
+esac
+"#;
+const CURL_SHIM: &str = r#"#!/bin/bash
+case "$*" in
+  *api/token*) echo token ;;
+  *meta-data/instance-id*) echo i-new ;;
+  *) exit 22 ;;
+esac
+"#;
+const NETWORKCTL_SHIM: &str = r#"#!/bin/bash
+echo "networkctl $*" >>"${STATE}/calls"
+[[ "$1" == reconfigure ]] && touch "${STATE}/configured-$2"
+exit 0
+"#;
+const ATTACH_IP_SHIM: &str = r#"#!/bin/bash
+if [[ -f "${STATE}/configured-eth1" ]]; then
+  echo "3: eth1    inet 10.0.1.10/24 scope global eth1\       valid_lft forever preferred_lft forever"
+fi
+"#;
+
+struct Instance {
+    dir: tempfile::TempDir,
+    script: PathBuf,
+}
+
+impl Instance {
+    fn new() -> Instance {
+        let c = loopback_cluster();
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("bin")).expect("mkdir");
+        std::fs::create_dir_all(d.join("state")).expect("mkdir");
+        std::fs::create_dir_all(d.join("root/sys/class/net/eth0")).expect("mkdir");
+        std::fs::write(
+            d.join("root/sys/class/net/eth0/address"),
+            "0a:00:00:00:00:01\n",
+        )
+        .expect("w");
+        for (name, text) in [
+            ("docker", AWS_SHIM),
+            ("curl", CURL_SHIM),
+            ("networkctl", NETWORKCTL_SHIM),
+            ("ip", ATTACH_IP_SHIM),
+        ] {
+            std::fs::write(d.join("bin").join(name), text).expect("write");
+            make_executable(&d.join("bin").join(name));
+        }
+        let script = d.join("etcd-attach");
+        std::fs::write(&script, node_file(&c, "/opt/kubeline/bin/etcd-attach")).expect("w");
+        Instance { dir, script }
+    }
+
+    fn run(&self, held_for: u32, wait: u32) -> (bool, String, Option<i32>) {
+        let d = self.dir.path();
+        let rendered = std::fs::read_to_string(&self.script).expect("script");
+        let image = rendered
+            .lines()
+            .find_map(|l| l.strip_prefix("readonly AWS_IMAGE='"))
+            .and_then(|l| l.strip_suffix('\''))
+            .expect("AWS_IMAGE")
+            .to_owned();
+        let path = format!(
+            "{}:{}",
+            d.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = run(Command::new(tool("bash"))
+            .arg(&self.script)
+            .env("PATH", path)
+            .env("KUBELINE_ROOT", d.join("root"))
+            .env("STATE", d.join("state"))
+            .env("AWS_IMAGE", image)
+            .env("HELD_FOR", held_for.to_string())
+            .env("KUBELINE_ATTACH_WAIT", wait.to_string())
+            .env("KUBELINE_POLL_SECONDS", "0")
+            .env("KUBELINE_RETRY_ATTEMPTS", "2")
+            .env("KUBELINE_RETRY_DELAY", "0"));
+        let (ok, text) = outcome(&out);
+        (ok, text, out.status.code())
+    }
+
+    fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("state/calls"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn network_file(&self) -> String {
+        std::fs::read_to_string(
+            self.dir
+                .path()
+                .join("root/etc/systemd/network/00-kubeline-etcd.network"),
+        )
+        .expect("network file")
+    }
+}
+
+/// The `[Section] Key=Value` pairs of a networkd file, in order.
+fn ini(text: &str) -> Vec<(String, String, String)> {
+    let mut section = String::new();
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = s.to_owned();
+        } else if let Some((k, v)) = line.split_once('=')
+            && !line.starts_with('#')
+        {
+            out.push((section.clone(), k.to_owned(), v.to_owned()));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_new_instance_waits_for_and_attaches_the_member_s_interface_and_volume() {
+    let node = Instance::new();
+    let (ok, out, _) = node.run(2, 60);
+    assert!(ok, "{out}");
+    assert!(out.contains("held by i-old); waiting for it"), "{out}");
+    let calls = node.calls();
+    let pos = |needle: &str| {
+        calls
+            .iter()
+            .position(|c| c.contains(needle))
+            .unwrap_or_else(|| panic!("no call {needle}: {calls:#?}"))
+    };
+    // The interface is attached second (an Auto Scaling group launched the first), once the old
+    // instance let go of it, and networkd knows its config before it appears.
+    assert!(calls[pos("attach-network-interface")].contains("--device-index 1"));
+    assert!(calls[pos("attach-network-interface")].contains("--instance-id i-new"));
+    assert!(pos("networkctl reload") < pos("attach-network-interface"));
+    assert!(pos("attach-network-interface") < pos("networkctl reconfigure eth1"));
+    assert!(calls[pos("attach-volume")].contains("--device /dev/xvdf"));
+    assert!(calls[pos("attach-volume")].contains("--volume-id vol-0456"));
+
+    let net = ini(&node.network_file());
+    let has = |s: &str, k: &str, v: &str| {
+        assert!(
+            net.iter().any(|(a, b, c)| a == s && b == k && c == v),
+            "[{s}] {k}={v} missing: {net:?}"
+        )
+    };
+    has("Match", "MACAddress", "0a:1b:2c:3d:4e:5f");
+    has("Network", "DHCP", "no");
+    has("Address", "Address", "10.0.1.10/24");
+    // No route of the member's interface in the main table: the instance's own interface
+    // keeps it, and the member's address gets a table and a rule of its own.
+    has("Address", "AddPrefixRoute", "no");
+    has("Route", "Destination", "10.0.1.0/24");
+    has("Route", "Gateway", "10.0.1.1");
+    has("RoutingPolicyRule", "From", "10.0.1.10/32");
+    let tables: Vec<&str> = net
+        .iter()
+        .filter(|(_, k, _)| k == "Table")
+        .map(|(_, _, v)| v.as_str())
+        .collect();
+    assert!(
+        tables.len() == 3 && tables.iter().all(|t| *t == tables[0]),
+        "{tables:?}"
+    );
+    assert_ne!(tables[0], "main");
+
+    // Run again on the same instance: nothing is attached twice.
+    let before = node.calls().len();
+    let (ok, out, _) = node.run(0, 60);
+    assert!(ok, "{out}");
+    let again = &node.calls()[before..];
+    assert!(
+        !again.iter().any(|c| c.contains("attach-")),
+        "attached twice: {again:?}"
+    );
+}
+
+#[test]
+fn an_interface_that_stays_held_makes_the_instance_ask_for_a_replacement() {
+    let node = Instance::new();
+    let (ok, out, code) = node.run(1000, 1);
+    assert!(!ok, "{out}");
+    assert_eq!(code, Some(75), "{out}");
+    assert!(out.contains("still in-use (held by i-old)"), "{out}");
+    assert!(!node.calls().iter().any(|c| c.contains("attach-")));
+}
