@@ -219,9 +219,17 @@ impl Lab {
 fn a_member_that_lost_its_data_is_removed_and_added_back() {
     let mut lab = Lab::new();
     // A new cluster: nobody answers, so every member starts `new`.
-    for i in 0..3 {
-        let (ok, out) = lab.identity(i);
-        assert!(ok && out.contains("cluster state new"), "member {i}: {out}");
+    // The members boot together, as a new cluster's instances do.
+    let runs: Vec<(bool, String)> = std::thread::scope(|s| {
+        let lab = &lab;
+        let handles: Vec<_> = (0..3).map(|i| s.spawn(move || lab.identity(i))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("identity"))
+            .collect()
+    });
+    for (i, (ok, out)) in runs.iter().enumerate() {
+        assert!(*ok && out.contains("cluster state new"), "member {i}: {out}");
         assert_eq!(lab.env(i)["ETCD_INITIAL_CLUSTER_STATE"], "new");
     }
     for i in 0..3 {
@@ -296,6 +304,55 @@ fn a_member_that_lost_its_data_is_removed_and_added_back() {
     for i in 0..3 {
         assert!(lab.etcdctl(i, &["endpoint", "health"]).0, "member {i}");
     }
+
+    // No quorum (two members down) and a member without data: it must not start `new` (its
+    // old ID with an empty log); it waits until a quorum can add it back.
+    lab.stop(1);
+    lab.stop(2);
+    let data = lab.root(2).join("var/lib/etcd");
+    std::fs::remove_dir_all(&data).expect("wipe");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    std::fs::remove_file(lab.root(2).join("run/kubeline/etcd.env")).expect("rm env");
+    let (ok, out) = lab.identity(2);
+    assert!(!ok && out.contains("has no quorum"), "{out}");
+    assert!(!lab.root(2).join("run/kubeline/etcd.env").exists(), "{out}");
+    lab.start(1);
+    lab.wait_healthy(1);
+    let (ok, out) = lab.identity(2);
+    assert!(ok && out.contains("cluster state existing"), "{out}");
+    lab.start(2);
+    lab.wait_healthy(2);
+    let (ok, out) = lab.etcdctl(2, &["get", "/kubeline/k7", "--print-value-only"]);
+    assert!(ok && out.trim() == "v7", "{out}");
+}
+
+/// The data volume's device may appear long after boot (attached once the replaced instance let
+/// go of it, then formatted): its mount must wait for it, not fail after systemd's default 90 s.
+#[test]
+fn the_data_volume_mount_waits_for_the_attached_volume() {
+    let c = loopback_cluster();
+    let dropin = node_file(
+        &c,
+        "/etc/systemd/system/dev-disk-by\\x2dlabel-etcd\\x2ddata.device.d/10-kubeline-timeout.conf",
+    );
+    let minutes: u32 = dropin
+        .lines()
+        .find_map(|l| l.strip_prefix("JobRunningTimeoutSec="))
+        .and_then(|v| v.strip_suffix("min"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no JobRunningTimeoutSec in minutes:\n{dropin}"));
+    // etcd-attach waits up to 600 s per resource, format-etcd-data up to 300 s.
+    assert!(minutes * 60 >= 2 * 600 + 300, "{minutes} min");
+    // The unit name is systemd's escaping of the mount's What=.
+    let out = run(Command::new(tool("systemd-escape")).args([
+        "--path",
+        "--suffix=device",
+        "/dev/disk/by-label/etcd-data",
+    ]));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "dev-disk-by\\x2dlabel-etcd\\x2ddata.device"
+    );
 }
 
 // ---- the etcd stack: one member at a time ----
@@ -434,7 +491,11 @@ case "$1 $2" in
     echo 0a:1b:2c:3d:4e:5f >"${KUBELINE_ROOT}/sys/class/net/eth1/address"
     echo '{"AttachmentId": "eni-attach-1"}' ;;
   "ec2 describe-volumes")
-    if [[ -f "${STATE}/vol-attached" ]]; then printf 'in-use\ti-new\n'; else printf 'available\tNone\n'; fi ;;
+    if [[ -f "${STATE}/vol-attached" ]]; then printf 'in-use\ti-new\n'
+    elif [[ -n "${VOLUME_HELD:-}" && ! -f "${STATE}/vol-detached" ]]; then printf 'in-use\ti-old\n'
+    else printf 'available\tNone\n'; fi ;;
+  "ec2 describe-instances") echo "${OLD_STATE}" ;;
+  "ec2 detach-volume") touch "${STATE}/vol-detached"; echo '{"State": "detaching"}' ;;
   "ec2 attach-volume") touch "${STATE}/vol-attached"; echo '{"State": "attaching"}' ;;
   *) echo "aws shim: unexpected $*" >&2; exit 2 ;;
 esac
@@ -484,12 +545,28 @@ impl Instance {
             std::fs::write(d.join("bin").join(name), text).expect("write");
             make_executable(&d.join("bin").join(name));
         }
+        // The member's address is etcd0's; etcd1 shares its subnet, etcd2 is in another.
+        std::fs::create_dir_all(d.join("root/etc/kubeline")).expect("mkdir");
+        std::fs::write(
+            d.join("root/etc/kubeline/etcd-members"),
+            "etcd0=10.0.1.10\netcd1=10.0.1.20\netcd2=10.0.2.30\n",
+        )
+        .expect("w");
         let script = d.join("etcd-attach");
         std::fs::write(&script, node_file(&c, "/opt/kubeline/bin/etcd-attach")).expect("w");
         Instance { dir, script }
     }
 
     fn run(&self, held_for: u32, wait: u32) -> (bool, String, Option<i32>) {
+        self.run_with(held_for, wait, &[])
+    }
+
+    fn run_with(
+        &self,
+        held_for: u32,
+        wait: u32,
+        env: &[(&str, &str)],
+    ) -> (bool, String, Option<i32>) {
         let d = self.dir.path();
         let rendered = std::fs::read_to_string(&self.script).expect("script");
         let image = rendered
@@ -513,7 +590,8 @@ impl Instance {
             .env("KUBELINE_ATTACH_WAIT", wait.to_string())
             .env("KUBELINE_POLL_SECONDS", "0")
             .env("KUBELINE_RETRY_ATTEMPTS", "2")
-            .env("KUBELINE_RETRY_DELAY", "0"));
+            .env("KUBELINE_RETRY_DELAY", "0")
+            .envs(env.iter().copied()));
         let (ok, text) = outcome(&out);
         (ok, text, out.status.code())
     }
@@ -600,6 +678,30 @@ fn a_new_instance_waits_for_and_attaches_the_member_s_interface_and_volume() {
         "{tables:?}"
     );
     assert_ne!(tables[0], "main");
+    // Connections to the other members leave from the member's address (etcd's peer listener
+    // checks the source against the peer certificate's addresses): a main-table route each,
+    // on the link for a peer in the subnet, through the VPC router for the others.
+    let text = node.network_file();
+    let routes: Vec<&str> = text.split("[Route]").skip(1).collect();
+    let peer = |dest: &str| {
+        routes
+            .iter()
+            .find(|r| r.contains(&format!("Destination={dest}\n")))
+            .unwrap_or_else(|| panic!("no route to {dest}:\n{text}"))
+    };
+    for dest in ["10.0.1.20/32", "10.0.2.30/32"] {
+        let r = peer(dest);
+        assert!(
+            r.contains("PreferredSource=10.0.1.10\n") && !r.contains("Table="),
+            "{r}"
+        );
+    }
+    assert!(peer("10.0.1.20/32").contains("Scope=link"));
+    assert!(peer("10.0.2.30/32").contains("Gateway=10.0.1.1\nGatewayOnLink=yes"));
+    assert!(
+        !text.contains("Destination=10.0.1.10/32"),
+        "a route to itself:\n{text}"
+    );
 
     // Run again on the same instance: nothing is attached twice.
     let before = node.calls().len();
@@ -620,4 +722,42 @@ fn an_interface_that_stays_held_makes_the_instance_ask_for_a_replacement() {
     assert_eq!(code, Some(75), "{out}");
     assert!(out.contains("still in-use (held by i-old)"), "{out}");
     assert!(!node.calls().iter().any(|c| c.contains("attach-")));
+}
+
+/// A volume left attached to a dead instance (impaired hardware) is force-detached once that
+/// instance is terminated; one still held by a running instance never is.
+#[test]
+fn a_volume_held_by_a_dead_instance_is_force_detached() {
+    let node = Instance::new();
+    let dead = [
+        ("VOLUME_HELD", "yes"),
+        ("OLD_STATE", "terminated"),
+        ("KUBELINE_FORCE_AFTER", "0"),
+    ];
+    let (ok, out, _) = node.run_with(0, 60, &dead);
+    assert!(ok, "{out}");
+    let calls = node.calls();
+    let detach = calls
+        .iter()
+        .position(|c| c.contains("detach-volume"))
+        .unwrap_or_else(|| panic!("no detach: {calls:#?}"));
+    assert!(calls[detach].contains("--volume-id vol-0456 --instance-id i-old --force"));
+    let attach = calls
+        .iter()
+        .position(|c| c.contains("attach-volume"))
+        .expect("attach");
+    assert!(detach < attach, "{calls:#?}");
+
+    let node = Instance::new();
+    let alive = [
+        ("VOLUME_HELD", "yes"),
+        ("OLD_STATE", "running"),
+        ("KUBELINE_FORCE_AFTER", "0"),
+    ];
+    let (ok, out, code) = node.run_with(0, 1, &alive);
+    assert!(!ok && code == Some(75), "{out}");
+    assert!(
+        !node.calls().iter().any(|c| c.contains("detach-volume")),
+        "{out}"
+    );
 }

@@ -287,6 +287,7 @@ fn etcd_members_attach_only_their_own_cluster_s_member_resources() {
             for (action, kind) in [
                 ("ec2:AttachNetworkInterface", "network-interface"),
                 ("ec2:AttachVolume", "volume"),
+                ("ec2:DetachVolume", "volume"),
             ] {
                 let cases = [
                     (member(action, kind, &own), "its member's resource"),
