@@ -229,7 +229,10 @@ fn a_member_that_lost_its_data_is_removed_and_added_back() {
             .collect()
     });
     for (i, (ok, out)) in runs.iter().enumerate() {
-        assert!(*ok && out.contains("cluster state new"), "member {i}: {out}");
+        assert!(
+            *ok && out.contains("cluster state new"),
+            "member {i}: {out}"
+        );
         assert_eq!(lab.env(i)["ETCD_INITIAL_CLUSTER_STATE"], "new");
     }
     for i in 0..3 {

@@ -526,6 +526,27 @@ impl Chat {
     }
 }
 
+/// The control-plane stack output that names the API endpoint the workers use.
+pub const NODE_API_ENDPOINT_OUTPUT: &str = "NodeApiEndpoint";
+
+/// Whether a run may move the workers from the API endpoint `deployed` (the running cluster's
+/// `NodeApiEndpoint` output; `None` for a new cluster or one deployed before the output existed)
+/// to `rendered`. Moving them in one run would cut running workers off: the control-plane stack
+/// (its load balancer, record and the API server's certificate names) changes before the node
+/// pools are replaced. The error says how to keep the endpoint.
+pub fn check_node_endpoint(deployed: Option<&str>, rendered: &str) -> Result<(), String> {
+    match deployed {
+        Some(old) if !old.is_empty() && old != rendered => {
+            let host = old.trim_start_matches("https://");
+            Err(format!(
+                "apiEndpoints: the workers reach the API at {old}, and this cluster.yaml moves them to {rendered} in one run: CloudFormation would change the control plane (and drop {host} from the load balancers, DNS records or certificate) before the node pools are replaced, and running workers would lose the API. Keep {host} as the endpoint nodes use: list it in apiEndpoints first among the private ones, or, if kubeline added it, as `{{name: {nodes}, dnsName: {host}, loadBalancer: {{private: true, ...}}}}` with the type, hostedZone and subnets of the one kubeline added (the plan then shows no change)",
+                nodes = crate::cluster::NODES_ENDPOINT,
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -670,5 +691,25 @@ mod tests {
         let text = serde_json::to_string(&s).expect("json");
         assert!(text.contains("\"phase\":\"awaiting-approval\""), "{text}");
         assert_eq!(serde_json::from_str::<Status>(&text).expect("back"), s);
+    }
+
+    #[test]
+    fn the_workers_endpoint_never_moves_in_one_run() {
+        let a = "https://internal.api.example.com";
+        let b = "https://private.example.com";
+        for (deployed, rendered, ok) in [
+            (None, a, true),
+            (Some(""), a, true),
+            (Some(a), a, true),
+            (Some(a), b, false),
+            (Some(b), a, false),
+        ] {
+            let got = check_node_endpoint(deployed, rendered);
+            assert_eq!(got.is_ok(), ok, "{deployed:?} -> {rendered}: {got:?}");
+            if let Err(e) = got {
+                let host = deployed.unwrap_or_default().trim_start_matches("https://");
+                assert!(e.contains(&format!("Keep {host} as the endpoint")), "{e}");
+            }
+        }
     }
 }

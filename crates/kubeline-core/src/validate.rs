@@ -783,6 +783,16 @@ impl Ctx<'_> {
         let mut out = Vec::new();
         let mut seen = BTreeSet::new();
         let mut ok = true;
+        // Load balancers are named `<cluster>-<endpoint>`, and an ELB name may not begin with
+        // `internal-` (CreateLoadBalancer).
+        if name.is_some_and(|n| n.as_str() == "internal") {
+            self.err(
+                root().key("clusterName"),
+                "load balancers are named `<clusterName>-<endpoint>`, and AWS refuses load balancer names that begin with `internal-`",
+                "choose another cluster name, e.g. `internal-tools`",
+            );
+            ok = false;
+        }
         for (i, e) in c.api_endpoints.iter().enumerate() {
             let p = root().key("apiEndpoints").index(i);
             if !is_dns_label(&e.name) {

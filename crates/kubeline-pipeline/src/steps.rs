@@ -324,12 +324,14 @@ fn cluster_of(key: &str) -> Result<&str, StepError> {
     })
 }
 
-/// Step 1: waits its turn, validates the uploaded cluster.yaml (the pinned version), records it
-/// in `runs/<id>/`, and starts `status.json`. With `require_approval` (the installation's
+/// Step 1: waits its turn, validates the uploaded cluster.yaml (the pinned version) and that it
+/// does not move running workers to another API endpoint, records it in `runs/<id>/`, and
+/// starts `status.json`. With `require_approval` (the installation's
 /// policy) every plan waits for approval, whatever cluster.yaml says.
-pub async fn start<S: ObjectStore, X: Executions>(
+pub async fn start<S: ObjectStore, X: Executions, C: Stacks>(
     store: &S,
     sfn: &X,
+    cfn: &C,
     input: &StartInput,
     require_approval: bool,
 ) -> Result<Run, StepError> {
@@ -412,6 +414,20 @@ pub async fn start<S: ObjectStore, X: Executions>(
                 input.key, cluster.region, channel, cluster.region, channel,
             ),
         ));
+    }
+    // The workers' API endpoint never moves in one run (running workers would be
+    // cut off): refused before anything, credentials included, changes.
+    let control_plane = cluster.stack_name("control-plane");
+    if let Some(deployed) = cfn.describe_stack(&control_plane).await? {
+        let workers_endpoint = kubeline_core::render::node_api_endpoint(&cluster);
+        kubeline_core::pipeline::check_node_endpoint(
+            deployed
+                .outputs
+                .get(kubeline_core::pipeline::NODE_API_ENDPOINT_OUTPUT)
+                .map(String::as_str),
+            &workers_endpoint,
+        )
+        .map_err(|e| StepError::new("ConfigInvalid", e))?;
     }
     // The installation may require approval of every plan (its RequireApproval parameter).
     run.approval = if require_approval {

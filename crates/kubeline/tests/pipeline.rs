@@ -352,6 +352,76 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
         ["kubeline: demo no changes"]
     );
 
+    // Moving the running workers to another API endpoint in one run is refused before anything
+    // changes (they would lose the API before the pools are replaced).
+    let zone = text
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("id: "))
+        .expect("the demo's hosted zone")
+        .to_owned();
+    let endpoint = |name: &str, dns: &str| {
+        format!(
+            "  - name: {name}\n    dnsName: {dns}\n    loadBalancer:\n      type: classic\n      private: true\n      hostedZone:\n        id: {zone}\n"
+        )
+    };
+    let moved = text.replacen(
+        "apiEndpoints:\n",
+        &format!(
+            "apiEndpoints:\n{}",
+            endpoint("private", "private.demo.k8s.example.com")
+        ),
+        1,
+    );
+    e.put(&keys.config(), &moved).await;
+    let (_, arn_moved) = local::next_run(&mut e.local, Duration::from_secs(60))
+        .await
+        .expect("run");
+    let info = e.finish(&arn_moved).await;
+    assert_eq!(info.error.as_deref(), Some("ConfigInvalid"), "{info:?}");
+    let err = e.status().await.last_error.expect("last error");
+    assert!(
+        err.cause
+            .contains("the workers reach the API at https://internal.demo.k8s.example.com")
+            && err.cause.contains("Keep internal.demo.k8s.example.com"),
+        "{}",
+        err.cause
+    );
+    assert_eq!(e.stack_statuses().await, vec!["CREATE_COMPLETE"; 4]);
+    assert_eq!(
+        e.objects(&keys.credentials()).await,
+        creds,
+        "credentials changed"
+    );
+    assert_eq!(
+        titles(&e.wait_notifications(1).await),
+        ["kubeline: demo failed"]
+    );
+    // The way the refusal names: the endpoint kubeline added, declared, changes nothing.
+    let kept = text.replacen(
+        "worker:\n",
+        &format!(
+            "{}worker:\n",
+            endpoint("nodes", "internal.demo.k8s.example.com")
+        ),
+        1,
+    );
+    e.put(&keys.config(), &kept).await;
+    let (_, arn_kept) = local::next_run(&mut e.local, Duration::from_secs(60))
+        .await
+        .expect("run");
+    let info = e.finish(&arn_kept).await;
+    assert_eq!(
+        info.status,
+        "SUCCEEDED",
+        "{:?}",
+        e.status().await.last_error
+    );
+    assert_eq!(e.status().await.phase, Phase::NoChanges);
+    assert_eq!(
+        titles(&e.wait_notifications(1).await),
+        ["kubeline: demo no changes"]
+    );
+
     // A config error: the run fails with every problem named, nothing is applied.
     let bad = text.replace("count: 2", "count: zero");
     e.put(&keys.config(), &bad).await;

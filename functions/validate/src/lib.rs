@@ -61,7 +61,7 @@ pub async fn handler<S: ObjectStore, C: Stacks, D: Dns, X: Executions>(
             execution_arn,
         } => {
             let input = StartInput::from_event_detail(&detail, &run_id, execution_arn)?;
-            to_json(steps::start(&p.store, &p.sfn, &input, p.require_approval).await?)
+            to_json(steps::start(&p.store, &p.sfn, &p.cfn, &input, p.require_approval).await?)
         }
         Request::Templates { run, rendered } => {
             steps::check_templates(&p.store, &p.cfn, &p.dns, &run, &rendered).await

@@ -450,12 +450,17 @@ fn template_error(name: &str, e: &minijinja::Error) -> RenderError {
     }
 }
 
-/// Which API endpoint nodes use: the first private one, else the first.
-fn node_api_endpoint(c: &Cluster) -> String {
+/// The API endpoint workers use: the endpoint named `nodes` (the one kubeline adds when no
+/// endpoint is private, or the same declared in cluster.yaml to keep it), else the first
+/// private one, else the first. The control-plane stack exports it as `NodeApiEndpoint`, and a
+/// run that would move running workers to another one is refused (see
+/// [`crate::pipeline::check_node_endpoint`]).
+pub fn node_api_endpoint(c: &Cluster) -> String {
     let e = c
         .api_endpoints
         .iter()
-        .find(|e| e.private)
+        .find(|e| e.name == crate::cluster::NODES_ENDPOINT)
+        .or_else(|| c.api_endpoints.iter().find(|e| e.private))
         .or_else(|| c.api_endpoints.first());
     e.map(|e| format!("https://{}", e.dns_name))
         .unwrap_or_default()
@@ -582,7 +587,7 @@ pub fn render_with(
 
     let stack = r.json(
         "stack-templates/control-plane.json.j2",
-        json!({"role": r.role(controller), "userdata": controller_userdata}),
+        json!({"role": r.role(controller), "userdata": controller_userdata, "node_api_endpoint": node_api_endpoint(c)}),
     )?;
     out.stack(
         c,
