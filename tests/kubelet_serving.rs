@@ -226,6 +226,13 @@ fn the_approver_approves_only_a_node_s_own_addresses() {
             ),
             ..pending("good-rsa", N2, String::new())
         },
+        // A node with a public address: the cloud-controller-manager lists its ExternalIP,
+        // and the kubelet asks for it too.
+        pending(
+            "good-external",
+            N2,
+            own(N2, &format!("DNS:{N2},IP:10.0.2.9,IP:203.0.113.9")),
+        ),
         pending("extra-ip", N1, own(N1, &format!("{n1_sans},IP:10.0.9.9"))),
         pending(
             "other-node-name",
@@ -285,7 +292,8 @@ fn the_approver_approves_only_a_node_s_own_addresses() {
     let (ok, out, approved) = run_approver(&csrs, &nodes);
     assert!(ok, "the approver failed:\n{out}");
     assert_eq!(
-        approved, "certificate approve good\ncertificate approve good-rsa\n",
+        approved,
+        "certificate approve good\ncertificate approve good-rsa\ncertificate approve good-external\n",
         "{out}"
     );
     // Every refusal says why.

@@ -523,14 +523,16 @@ case "${args}" in
   *"--request PUT"*"X-aws-ec2-metadata-token-ttl-seconds: 60"*/latest/api/token) echo -n imds-token ;;
   *"X-aws-ec2-metadata-token: imds-token"*/latest/meta-data/local-ipv4) echo -n 10.0.1.23 ;;
   *"X-aws-ec2-metadata-token: imds-token"*/latest/meta-data/local-hostname) echo -n ip-10-0-1-23.eu-west-1.compute.internal ;;
+  *"X-aws-ec2-metadata-token: imds-token"*/latest/meta-data/hostname) echo -n Ip-10-0-1-5.eu-west-1.compute.internal ;;
   *) echo "curl: (22) The requested URL returned error: 401" >&2; exit 22 ;;
 esac
 "#;
 
 /// Runs the controllers' kubelet-identity script against `creds` (its /etc/kubernetes/ssl),
-/// with `hostname` answering `Ip-10-0-1-5.eu-west-1.compute.internal` and IMDSv2 (a `curl`
-/// shim) answering 10.0.1.23 and `ip-10-0-1-23.eu-west-1.compute.internal`; returns the
-/// issued certificates' directory.
+/// with IMDSv2 (a `curl` shim) answering the host name `Ip-10-0-1-5.eu-west-1.compute.internal`
+/// (the node name, as the kubelet registers it), 10.0.1.23 and
+/// `ip-10-0-1-23.eu-west-1.compute.internal`; the machine's own `hostname` is not consulted
+/// (there is no shim for it); returns the issued certificates' directory.
 fn issue_kubelet_identity(script: &str, creds: &Files) -> (tempfile::TempDir, bool, String) {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();
@@ -540,13 +542,6 @@ fn issue_kubelet_identity(script: &str, creds: &Files) -> (tempfile::TempDir, bo
     for (name, bytes) in creds {
         std::fs::write(d.join("ssl").join(name), bytes).expect("write");
     }
-    let shim = d.join("bin/hostname");
-    std::fs::write(
-        &shim,
-        "#!/bin/sh\necho Ip-10-0-1-5.eu-west-1.compute.internal\n",
-    )
-    .expect("write");
-    make_executable(&shim);
     let curl = d.join("bin/curl");
     std::fs::write(&curl, IMDS_CURL_SHIM).expect("write");
     make_executable(&curl);

@@ -149,10 +149,14 @@ fn cfn_lint_rejects_a_broken_template() {
 }
 
 fn checkov(dir: &Path) -> serde_json::Value {
+    checkov_framework("cloudformation", dir)
+}
+
+fn checkov_framework(framework: &str, dir: &Path) -> serde_json::Value {
     let out = run(Command::new(tool("checkov"))
         .args([
             "--framework",
-            "cloudformation",
+            framework,
             "--skip-download",
             "--quiet",
             "--compact",
@@ -217,6 +221,55 @@ fn checkov_finds_no_failed_check_in_any_stack() {
         "checkov failed checks:\n{}",
         failed.join("\n")
     );
+}
+
+/// Every add-on manifest of every example passes checkov's Kubernetes checks; a check that
+/// cannot pass is skipped inline with its reason (`checkov.io/skipN: CKV_K8S_x=reason`).
+#[test]
+fn checkov_finds_no_failed_check_in_any_addon() {
+    // checkov's Kubernetes runner skips hidden directories (tempdir's default `.tmp` prefix).
+    let tmp = tempfile::Builder::new()
+        .prefix("kubeline-addons")
+        .tempdir()
+        .expect("tmp");
+    let dirs = render_all(tmp.path());
+    let addons = tmp.path().join("addons-only");
+    let mut files = 0;
+    for ex in &dirs {
+        for f in sorted_files(&ex.dir.join("addons")) {
+            let to = addons.join(&ex.name);
+            std::fs::create_dir_all(&to).expect("mkdir");
+            std::fs::copy(&f, to.join(f.file_name().expect("name"))).expect("copy");
+            files += 1;
+        }
+    }
+    assert!(files >= 2 * dirs.len(), "only {files} add-on files");
+    let report = checkov_framework("kubernetes", &addons);
+    let summary = &report["summary"];
+    assert_eq!(summary["parsing_errors"], 0, "{summary}");
+    assert!(
+        summary["passed"].as_u64().unwrap_or(0) > 100,
+        "checkov checked too little: {summary}"
+    );
+    let failed = failed_ids(&report);
+    assert!(
+        failed.is_empty(),
+        "checkov failed checks:\n{}",
+        failed.join("\n")
+    );
+    // Every skip names its reason.
+    for s in report["results"]["skipped_checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let why = s["suppress_comment"].as_str().unwrap_or_default();
+        assert!(
+            why.len() > 20,
+            "{} skipped without a reason: {why:?}",
+            s["check_id"]
+        );
+    }
 }
 
 #[test]
@@ -314,19 +367,21 @@ fn kubernetes_validate_accepts_every_static_pod_and_addon() {
     for ex in &render_all(tmp.path()) {
         let files: Vec<_> = ex
             .inline_files()
-            .filter(|f| f.path.contains("/manifests/") || f.path.contains("/addons/"))
+            .filter(|f| {
+                f.path.ends_with(".yaml")
+                    && (f.path.contains("/manifests/") || f.path.contains("/addons/"))
+            })
             .collect();
-        // One resource per YAML document.
+        // One resource per YAML document (a document with a `kind:`).
         let resources: usize = files
             .iter()
             .map(|f| {
                 f.text
                     .as_deref()
                     .unwrap_or("")
-                    .lines()
-                    .filter(|l| *l == "---")
+                    .split("\n---\n")
+                    .filter(|d| d.lines().any(|l| l.starts_with("kind:")))
                     .count()
-                    + 1
             })
             .sum();
         let manifests: Vec<PathBuf> = files
@@ -358,7 +413,7 @@ fn kubernetes_validate_accepts_every_static_pod_and_addon() {
             ex.name
         );
         assert_eq!(
-            text.matches(" passed for resource clusterrolebinding/")
+            text.matches("00-kubelet-bootstrap-rbac.yaml passed for resource clusterrolebinding/")
                 .count(),
             4,
             "{}: the kubelet bootstrap and kubelet API RBAC was not checked:\n{text}",
@@ -491,7 +546,11 @@ fn systemd_analyze_verifies_every_unit() {
             let units_dir = tmp.path().join(format!("units-{}-{stem}", ex.name));
             std::fs::create_dir_all(&units_dir).expect("mkdir");
             // Units Flatcar ships, which kubeline's units depend on.
-            for shipped in ["docker.service", "containerd.service"] {
+            for shipped in [
+                "docker.service",
+                "containerd.service",
+                "coreos-metadata.service",
+            ] {
                 std::fs::write(units_dir.join(shipped), "[Service]\nExecStart=/bin/true\n")
                     .expect("write");
             }

@@ -63,6 +63,8 @@ pub struct Cluster {
     pub kubelet_artifact: Artifact,
     /// Approval mode.
     pub approval: Approval,
+    /// Add-ons applied from the controllers.
+    pub addons: crate::addons::Addons,
 }
 
 /// The cluster's VPC.

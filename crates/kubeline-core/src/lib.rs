@@ -1,5 +1,6 @@
 //! kubeline's pure core: the cluster.yaml model and its validation, the asset layout, and
 //! rendering of CloudFormation stacks, Ignition node configs and kubeconfigs. No I/O, no async.
+pub mod addons;
 pub mod check;
 pub mod cluster;
 pub mod credentials;

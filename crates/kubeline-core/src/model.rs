@@ -110,6 +110,13 @@ pub struct ClusterConfig {
     /// How the pipeline applies changes to this cluster.
     #[serde(default)]
     pub pipeline: PipelineConfig,
+    /// Cluster add-ons (networking, DNS, cloud provider): each may be disabled or pinned to a
+    /// version; images may come from a registry mirror. See docs/addons.md.
+    #[serde(default)]
+    pub addons: AddonsConfig,
+    /// kube-proxy's mode (kube-aws's key).
+    #[serde(default)]
+    pub kube_proxy: KubeProxyConfig,
 }
 
 fn default_service_cidr() -> String {
@@ -668,4 +675,99 @@ pub struct PipelineConfig {
 /// The JSON Schema of cluster.yaml, as pretty JSON.
 pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(ClusterConfig)).unwrap_or_default()
+}
+
+/// One add-on's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddonConfig {
+    /// Set to false to leave this add-on to you.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Image tag to use instead of the one kubeline pins for the cluster's Kubernetes minor,
+    /// e.g. `v1.12.2`.
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+impl Default for AddonConfig {
+    fn default() -> Self {
+        AddonConfig {
+            enabled: true,
+            version: None,
+        }
+    }
+}
+
+/// The add-ons kubeline applies from the controllers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddonsConfig {
+    /// The pod network (flannel, VXLAN).
+    #[serde(default)]
+    pub flannel: AddonConfig,
+    /// kube-proxy (Service routing on every node).
+    #[serde(default)]
+    pub kube_proxy: AddonConfig,
+    /// CoreDNS at `dnsServiceIP`, with its proportional autoscaler.
+    #[serde(default)]
+    pub core_dns: AddonConfig,
+    /// The AWS cloud-controller-manager (node addresses, `type: LoadBalancer` Services).
+    #[serde(default)]
+    pub cloud_controller_manager: AddonConfig,
+    /// A registry that mirrors every add-on image under the same path, e.g.
+    /// `registry.example.com/mirror` (`registry.k8s.io/coredns/coredns:v1.12.1` becomes
+    /// `registry.example.com/mirror/coredns/coredns:v1.12.1`).
+    #[serde(default)]
+    pub registry_mirror: Option<String>,
+}
+
+/// kube-proxy settings (kube-aws's `kubeProxy`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KubeProxyConfig {
+    /// IPVS instead of iptables.
+    #[serde(default)]
+    pub ipvs_mode: IpvsModeConfig,
+}
+
+/// kube-proxy's IPVS mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IpvsModeConfig {
+    /// Use IPVS.
+    #[serde(default)]
+    pub enabled: bool,
+    /// IPVS scheduler (`rr`, `lc`, `dh`, `sh`, `sed`, `nq`).
+    #[serde(default = "default_ipvs_scheduler")]
+    pub scheduler: String,
+    /// How often rules are refreshed, e.g. `60s`.
+    #[serde(default = "default_ipvs_sync_period")]
+    pub sync_period: String,
+    /// Minimum interval between refreshes, e.g. `10s`.
+    #[serde(default = "default_ipvs_min_sync_period")]
+    pub min_sync_period: String,
+}
+
+fn default_ipvs_scheduler() -> String {
+    "rr".into()
+}
+
+fn default_ipvs_sync_period() -> String {
+    "60s".into()
+}
+
+fn default_ipvs_min_sync_period() -> String {
+    "10s".into()
+}
+
+impl Default for IpvsModeConfig {
+    fn default() -> Self {
+        IpvsModeConfig {
+            enabled: false,
+            scheduler: default_ipvs_scheduler(),
+            sync_period: default_ipvs_sync_period(),
+            min_sync_period: default_ipvs_min_sync_period(),
+        }
+    }
 }

@@ -100,12 +100,83 @@ pub struct StackChange {
     pub change_set: Option<String>,
 }
 
+/// One add-on at one version (`manifest.json`'s `addons`, status.json's deployed set).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AddonVersion {
+    /// The add-on (`coredns`).
+    pub name: String,
+    /// Its version (`v1.12.1`).
+    pub version: String,
+}
+
+/// How one add-on changes in a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddonChange {
+    /// The add-on.
+    pub name: String,
+    /// Its deployed version; `None` when it is added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Its new version; `None` when it is removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+impl std::fmt::Display for AddonChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.from, &self.to) {
+            (Some(a), Some(b)) => write!(f, "{} {a} → {b}", self.name),
+            (None, Some(b)) => write!(f, "{} {b} added", self.name),
+            (Some(a), None) => write!(f, "{} {a} removed", self.name),
+            (None, None) => write!(f, "{}", self.name),
+        }
+    }
+}
+
+/// What changes between the deployed add-on set and the rendered one, by name. `deployed` is
+/// `None` for a cluster whose deployed set is unknown (a new cluster, or one last applied by a
+/// kubeline that recorded none): then nothing is reported as changed.
+pub fn addon_changes(
+    deployed: Option<&[AddonVersion]>,
+    rendered: &[AddonVersion],
+) -> Vec<AddonChange> {
+    let Some(deployed) = deployed else {
+        return Vec::new();
+    };
+    let old: BTreeMap<&str, &str> = deployed
+        .iter()
+        .map(|a| (a.name.as_str(), a.version.as_str()))
+        .collect();
+    let new: BTreeMap<&str, &str> = rendered
+        .iter()
+        .map(|a| (a.name.as_str(), a.version.as_str()))
+        .collect();
+    let mut names: Vec<&str> = old.keys().chain(new.keys()).copied().collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|n| old.get(n) != new.get(n))
+        .map(|n| AddonChange {
+            name: n.to_owned(),
+            from: old.get(n).map(|v| (*v).to_owned()),
+            to: new.get(n).map(|v| (*v).to_owned()),
+        })
+        .collect()
+}
+
 /// A run's plan: every stack in apply order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     /// Stacks in apply order.
     pub stacks: Vec<StackChange>,
+    /// The add-on set this run deploys.
+    #[serde(default)]
+    pub addons: Vec<AddonVersion>,
+    /// How it differs from the deployed one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addon_changes: Vec<AddonChange>,
 }
 
 impl Plan {
@@ -151,6 +222,10 @@ impl Plan {
                 n("Modify"),
                 n("Remove")
             ));
+        }
+        if !self.addon_changes.is_empty() {
+            let changes: Vec<String> = self.addon_changes.iter().map(|c| c.to_string()).collect();
+            t.push_str(&format!("\nadd-ons: {}\n", changes.join(", ")));
         }
         t
     }
@@ -283,6 +358,12 @@ pub struct Status {
     /// Counts of the plan's resource actions.
     #[serde(default)]
     pub plan: BTreeMap<String, usize>,
+    /// The add-on set of the last successful apply (`None` before the first one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addons: Option<Vec<AddonVersion>>,
+    /// How the running plan changes it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addon_changes: Vec<AddonChange>,
     /// When the run started (RFC 3339).
     pub started_at: String,
     /// When this status was written (RFC 3339).
@@ -580,6 +661,7 @@ mod tests {
                     change_set: None,
                 },
             ],
+            ..Plan::default()
         }
     }
 
@@ -613,6 +695,7 @@ mod tests {
         );
         let none = Plan {
             stacks: vec![p.stacks[1].clone()],
+            ..Plan::default()
         };
         assert!(!none.has_changes());
     }
@@ -683,6 +766,11 @@ mod tests {
             api_endpoint: None,
             certificates: None,
             plan: BTreeMap::new(),
+            addons: Some(vec![AddonVersion {
+                name: "coredns".into(),
+                version: "v1.12.1".into(),
+            }]),
+            addon_changes: vec![],
             started_at: "2026-11-25T00:00:00Z".into(),
             updated_at: "2026-11-25T00:00:00Z".into(),
             last_error: None,
@@ -711,5 +799,44 @@ mod tests {
                 assert!(e.contains(&format!("Keep {host} as the endpoint")), "{e}");
             }
         }
+    }
+
+    #[test]
+    fn add_on_changes_name_what_moved() {
+        let v = |n: &str, ver: &str| AddonVersion {
+            name: n.into(),
+            version: ver.into(),
+        };
+        let set = [v("coredns", "v1.12.1"), v("flannel", "v0.28.9")];
+        for (deployed, rendered, want) in [
+            (None, vec![v("coredns", "v1.12.1")], vec![]),
+            (Some(set.to_vec()), set.to_vec(), vec![]),
+            (
+                Some(set.to_vec()),
+                vec![v("coredns", "v1.12.2"), v("flannel", "v0.28.9")],
+                vec!["coredns v1.12.1 → v1.12.2"],
+            ),
+            (
+                Some(set.to_vec()),
+                vec![v("coredns", "v1.12.1"), v("kube-proxy", "v1.34.2")],
+                vec!["flannel v0.28.9 removed", "kube-proxy v1.34.2 added"],
+            ),
+        ] {
+            let got: Vec<String> = addon_changes(deployed.as_deref(), &rendered)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(got, want, "{deployed:?} -> {rendered:?}");
+        }
+        let plan = Plan {
+            addon_changes: addon_changes(Some(&set), &[v("coredns", "v1.12.2")]),
+            ..Plan::default()
+        };
+        assert!(
+            plan.table()
+                .contains("add-ons: coredns v1.12.1 → v1.12.2, flannel v0.28.9 removed"),
+            "{}",
+            plan.table()
+        );
     }
 }

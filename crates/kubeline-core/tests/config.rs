@@ -389,7 +389,10 @@ fn etcd_versions_follow_kubernetes_support() {
         ),
     ];
     for (version, kube, want) in cases {
-        let kube = kube.map_or(String::new(), |k| format!("kubernetesVersion: {k}\n"));
+        // kubeline pins no cloud-controller-manager or CoreDNS for 1.31 (docs/addons.md).
+        let kube = kube.map_or(String::new(), |k| {
+            format!("kubernetesVersion: {k}\naddons:\n  cloudControllerManager:\n    enabled: false\n  coreDns:\n    version: v1.11.3\n")
+        });
         let text = with(&format!("{ENDPOINT}{kube}etcd:\n  version: {version}\n"));
         match want {
             Ok(v) => {

@@ -14,8 +14,8 @@ use kubeline_aws::store::ObjectStore;
 use kubeline_core::cluster::Cluster;
 use kubeline_core::model::Approval;
 use kubeline_core::pipeline::{
-    CertificateSummary, Chat, ClusterKeys, Decision, Phase, Plan, ResourceChange, RunError,
-    StackAction, StackChange, StackState, Status,
+    AddonVersion, CertificateSummary, Chat, ClusterKeys, Decision, Phase, Plan, ResourceChange,
+    RunError, StackAction, StackChange, StackState, Status,
 };
 use kubeline_core::reconcile::{self, CaSource, Change, Files, Options};
 use kubeline_core::render::{self, Templates};
@@ -245,6 +245,8 @@ async fn set_status<S: ObjectStore>(
             api_endpoint: other.as_ref().and_then(|s| s.api_endpoint.clone()),
             certificates: other.as_ref().and_then(|s| s.certificates.clone()),
             plan: BTreeMap::new(),
+            addons: other.as_ref().and_then(|s| s.addons.clone()),
+            addon_changes: Vec::new(),
             started_at: run.started_at.clone(),
             updated_at: String::new(),
             last_error: None,
@@ -847,14 +849,30 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
             notification: None,
         });
     }
+    // The add-on set this run deploys (the render's manifest.json) against the deployed one.
+    let addons: Vec<AddonVersion> = get_text(store, &format!("{}manifest.json", rendered.assets))
+        .await?
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|m| serde_json::from_value(m["addons"].clone()).ok())
+        .unwrap_or_default();
+    let deployed: Option<Vec<AddonVersion>> = get_text(store, &run.keys().status())
+        .await?
+        .and_then(|t| serde_json::from_str::<Status>(&t).ok())
+        .and_then(|s| s.addons);
     let plan = Plan {
         stacks: stacks_plan,
+        addon_changes: kubeline_core::pipeline::addon_changes(deployed.as_deref(), &addons),
+        addons,
     };
     let keys = run.keys();
     put_json(store, &format!("{}plan.json", keys.run(&run.run_id)), &plan).await?;
     let has_changes = plan.has_changes();
     let notification = if !has_changes {
-        set_status(store, run, Phase::NoChanges, |s| s.plan = plan.counts()).await?;
+        set_status(store, run, Phase::NoChanges, |s| {
+            s.plan = plan.counts();
+            s.addon_changes = Vec::new();
+        })
+        .await?;
         put_json(
             store,
             &format!("{}result.json", keys.run(&run.run_id)),
@@ -864,7 +882,8 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
         Chat::no_changes(&run.cluster, &run.run_id)
     } else if run.approval == Approval::Manual {
         set_status(store, run, Phase::AwaitingApproval, |s| {
-            s.plan = plan.counts()
+            s.plan = plan.counts();
+            s.addon_changes = plan.addon_changes.clone();
         })
         .await?;
         Chat::plan(
@@ -874,7 +893,11 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
             Some(&keys.approval(&run.run_id)),
         )
     } else {
-        set_status(store, run, Phase::Applying, |s| s.plan = plan.counts()).await?;
+        set_status(store, run, Phase::Applying, |s| {
+            s.plan = plan.counts();
+            s.addon_changes = plan.addon_changes.clone();
+        })
+        .await?;
         Chat::plan(&run.cluster, &run.run_id, &plan, None)
     };
     Ok(PlanOutput {
@@ -1154,9 +1177,17 @@ pub async fn apply<S: ObjectStore, C: Stacks>(
         .api_endpoints
         .first()
         .map(|e| e.dns_name.to_string());
+    // The add-on set now deployed is the one this run planned.
+    let planned: Option<Plan> = get_text(store, &format!("{}plan.json", keys.run(&run.run_id)))
+        .await?
+        .and_then(|t| serde_json::from_str(&t).ok());
     let status = set_status(store, run, Phase::Succeeded, |st| {
         st.stacks = states.clone();
         st.api_endpoint = api.clone();
+        if let Some(p) = planned {
+            st.addons = Some(p.addons);
+        }
+        st.addon_changes = Vec::new();
     })
     .await?;
     put_json(

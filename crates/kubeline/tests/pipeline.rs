@@ -422,6 +422,49 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
         ["kubeline: demo no changes"]
     );
 
+    // The deployed add-on set is recorded; a new CoreDNS release is named in the plan.
+    let deployed_addons = e.status().await.addons.expect("the deployed add-on set");
+    assert!(
+        deployed_addons
+            .iter()
+            .any(|a| a.name == "coredns" && a.version == "v1.12.0"),
+        "{deployed_addons:?}"
+    );
+    let newer = format!("{kept}addons:\n  coreDns:\n    version: v1.12.2\n");
+    e.put(&keys.config(), &newer).await;
+    let (_, arn_addons) = local::next_run(&mut e.local, Duration::from_secs(60))
+        .await
+        .expect("run");
+    let info = e.finish(&arn_addons).await;
+    assert_eq!(
+        info.status,
+        "SUCCEEDED",
+        "{:?}",
+        e.status().await.last_error
+    );
+    let notes = e.wait_notifications(2).await;
+    assert_eq!(
+        titles(&notes),
+        ["kubeline: demo plan ready", "kubeline: demo applied"]
+    );
+    assert!(
+        notes[0]["content"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("add-ons: coredns v1.12.0 → v1.12.2")),
+        "{}",
+        notes[0]["content"]["description"]
+    );
+    let status = e.status().await;
+    assert!(status.addon_changes.is_empty());
+    assert!(
+        status
+            .addons
+            .expect("addons")
+            .iter()
+            .any(|a| a.name == "coredns" && a.version == "v1.12.2")
+    );
+    let deployed = e.stack_statuses().await;
+
     // A config error: the run fails with every problem named, nothing is applied.
     let bad = text.replace("count: 2", "count: zero");
     e.put(&keys.config(), &bad).await;
@@ -436,7 +479,7 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
     let err = status.last_error.expect("last error");
     assert_eq!(err.error, "ConfigInvalid");
     assert!(err.cause.contains("count"), "{}", err.cause);
-    assert_eq!(e.stack_statuses().await, vec!["CREATE_COMPLETE"; 4]);
+    assert_eq!(e.stack_statuses().await, deployed);
     let notes = e.wait_notifications(1).await;
     assert_eq!(titles(&notes), ["kubeline: demo failed"]);
     assert!(
@@ -454,7 +497,7 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
             .as_str()
             .is_some_and(|d| d.contains("confirm: demo"))
     );
-    assert_eq!(e.stack_statuses().await, vec!["CREATE_COMPLETE"; 4]);
+    assert_eq!(e.stack_statuses().await, deployed);
 
     // Destroy needs `confirm: demo`.
     e.put(&keys.destroy(), "confirm: prod\n").await;
@@ -467,7 +510,7 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
         Some("DestroyNotConfirmed"),
         "{info:?}"
     );
-    assert_eq!(e.stack_statuses().await, vec!["CREATE_COMPLETE"; 4]);
+    assert_eq!(e.stack_statuses().await, deployed);
     e.put(&keys.destroy(), "confirm: demo\n").await;
     let (_, arn5) = local::next_run(&mut e.local, Duration::from_secs(60))
         .await

@@ -4,6 +4,7 @@
 //! same cluster always renders to byte-identical files and a broken template is caught here,
 //! named, instead of at deploy time.
 
+pub mod addons;
 pub mod ignition;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,6 +44,7 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "stack-templates/node-pool.json.j2",
     "userdata/_node.j2",
     "userdata/_os.j2",
+    "userdata/_cni.j2",
     "userdata/controller.yaml.j2",
     "userdata/etcd.yaml.j2",
     "userdata/worker.yaml.j2",
@@ -62,6 +64,11 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "userdata/scripts/etcd-ready.sh.j2",
     "userdata/scripts/format-etcd-data.sh.j2",
     "kubeconfig.j2",
+    "addons/kube-proxy.yaml.j2",
+    "addons/flannel.yaml.j2",
+    "addons/cloud-controller-manager.yaml.j2",
+    "addons/coredns.yaml.j2",
+    "userdata/scripts/addons-apply.sh.j2",
 ];
 
 /// Why rendering failed.
@@ -555,6 +562,44 @@ pub fn render_with(
     // gets its node config (uploaded content-addressed) and a stack whose launch template
     // carries the userdata stub pointing at that config. The controllers' node config is
     // stored first, which keeps the manifest's upload order: controller, etcd, pools.
+    // The add-ons, applied from the controllers: rendered, checked and inventoried first.
+    let mut rendered_addons = Vec::new();
+    for addon in &c.addons.enabled {
+        let template = addon.name.template();
+        let text = r.render(
+            &template,
+            json!({
+                "addon": addon,
+                "img": addons::images(&c.addons, addon),
+                "node_api_endpoint": node_api_endpoint(c),
+            }),
+        )?;
+        let objects =
+            addons::inventory(addon.name, &text).map_err(|message| RenderError::Template {
+                name: template.clone(),
+                message,
+            })?;
+        out.files.insert(
+            format!("addons/{}.yaml", addon.name),
+            text.clone().into_bytes(),
+        );
+        rendered_addons.push(addons::RenderedAddon {
+            addon: addon.clone(),
+            text,
+            objects,
+        });
+    }
+    let addon_files: Vec<Value> = rendered_addons
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            json!({
+                "path": format!("/etc/kubernetes/addons/{:02}-{}.yaml", i + 10, a.addon.name),
+                "text": a.text,
+            })
+        })
+        .collect();
+
     let controller = NodeGroup::Controller;
     let ign = r.node_config(
         "userdata/controller.yaml.j2",
@@ -564,6 +609,9 @@ pub fn render_with(
             "replaceable": true,
             "node_labels": labels(&c.controller.node_labels),
             "kubelet_url": kubelet_url(&c.kubernetes_version),
+            "addon_files": addon_files,
+            "addon_inventory": addons::inventory_file(&rendered_addons),
+            "addon_prune_resources": addons::prune_resources(),
         }),
     )?;
     let controller_userdata = out.node_config(c, controller, &ign);
@@ -636,6 +684,7 @@ pub fn render_with(
         "stacks": out.stacks,
         "uploads": out.uploads,
         "overriddenTemplates": templates.overridden().collect::<Vec<_>>(),
+        "addons": rendered_addons,
     });
     out.files
         .insert("manifest.json".into(), canonical_json(&manifest));

@@ -1,0 +1,214 @@
+//! Cluster add-ons: which ones run, at which pinned version for the cluster's Kubernetes minor,
+//! and from which registry. The versions table is documented, with its sources, in
+//! docs/addons.md; a test keeps the two equal.
+
+use serde::Serialize;
+
+use crate::types::KubeVersion;
+
+/// An add-on kubeline applies from the controllers, in apply order (networking first: CoreDNS
+/// and the cloud provider's pods need it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AddonName {
+    /// kube-proxy: Service routing on every node.
+    KubeProxy,
+    /// flannel: the pod network (VXLAN).
+    Flannel,
+    /// The AWS cloud-controller-manager.
+    CloudControllerManager,
+    /// CoreDNS and its proportional autoscaler.
+    #[serde(rename = "coredns")]
+    CoreDns,
+}
+
+impl AddonName {
+    /// Every add-on, in apply order.
+    pub const ALL: [AddonName; 4] = [
+        AddonName::KubeProxy,
+        AddonName::Flannel,
+        AddonName::CloudControllerManager,
+        AddonName::CoreDns,
+    ];
+
+    /// The add-on's name in files, labels and notifications (`coredns`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddonName::KubeProxy => "kube-proxy",
+            AddonName::Flannel => "flannel",
+            AddonName::CloudControllerManager => "cloud-controller-manager",
+            AddonName::CoreDns => "coredns",
+        }
+    }
+
+    /// Its key under `addons:` in cluster.yaml.
+    pub fn config_key(self) -> &'static str {
+        match self {
+            AddonName::KubeProxy => "kubeProxy",
+            AddonName::Flannel => "flannel",
+            AddonName::CloudControllerManager => "cloudControllerManager",
+            AddonName::CoreDns => "coreDns",
+        }
+    }
+
+    /// The template that renders its manifests.
+    pub fn template(self) -> String {
+        format!("addons/{}.yaml.j2", self.as_str())
+    }
+}
+
+impl std::fmt::Display for AddonName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The image tag kubeline pins for an add-on's main image on a Kubernetes minor; `None` when
+/// no version is known for that minor (cluster.yaml must then pin one or disable the add-on).
+pub fn pinned_version(addon: AddonName, k8s: &KubeVersion) -> Option<String> {
+    let v = match addon {
+        // kube-proxy is released with Kubernetes itself.
+        AddonName::KubeProxy => return Some(format!("v{k8s}")),
+        AddonName::Flannel => FLANNEL,
+        // What kubeadm installs for the minor (only minors confirmed from a source; see
+        // docs/addons.md).
+        AddonName::CoreDns => match k8s.minor {
+            33 => "v1.12.0",
+            34 => "v1.12.1",
+            _ => return None,
+        },
+        // cloud-provider-aws releases one line per Kubernetes minor, compatible only with it.
+        AddonName::CloudControllerManager => match k8s.minor {
+            33 => "v1.33.4",
+            34 => "v1.34.3",
+            _ => return None,
+        },
+    };
+    Some(v.to_owned())
+}
+
+/// flannel's release (it supports every Kubernetes since 1.17).
+pub const FLANNEL: &str = "v0.28.9";
+/// The flannel CNI plugin image of that release.
+pub const FLANNEL_CNI_PLUGIN: &str = "v1.9.1-flannel3";
+/// cluster-proportional-autoscaler, which scales CoreDNS.
+pub const PROPORTIONAL_AUTOSCALER: &str = "v1.10.3";
+
+/// One enabled add-on of a cluster, resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Addon {
+    /// Which.
+    pub name: AddonName,
+    /// The version of its main image.
+    pub version: String,
+}
+
+/// The add-ons of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Addons {
+    /// Enabled add-ons, in apply order.
+    pub enabled: Vec<Addon>,
+    /// The registry mirror every image comes from, if any (no trailing `/`).
+    pub registry_mirror: Option<String>,
+    /// kube-proxy's mode.
+    pub kube_proxy: ProxyMode,
+}
+
+/// kube-proxy's mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum ProxyMode {
+    /// iptables (the default).
+    Iptables,
+    /// IPVS with a scheduler and sync periods.
+    Ipvs {
+        /// Scheduler.
+        scheduler: String,
+        /// Sync period.
+        sync_period: String,
+        /// Minimum sync period.
+        min_sync_period: String,
+    },
+}
+
+impl Addons {
+    /// The enabled add-on `name`, if any.
+    pub fn get(&self, name: AddonName) -> Option<&Addon> {
+        self.enabled.iter().find(|a| a.name == name)
+    }
+
+    /// `image` (`registry/path:tag`) as nodes pull it: from the mirror when one is set (the
+    /// registry host replaced, the path kept).
+    pub fn image(&self, image: &str) -> String {
+        match &self.registry_mirror {
+            Some(m) => match image.split_once('/') {
+                Some((_, path)) => format!("{m}/{path}"),
+                None => format!("{m}/{image}"),
+            },
+            None => image.to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k8s(minor: u32) -> KubeVersion {
+        KubeVersion {
+            major: 1,
+            minor,
+            patch: 2,
+        }
+    }
+
+    #[test]
+    fn versions_follow_the_kubernetes_minor() {
+        for (addon, minor, want) in [
+            (AddonName::KubeProxy, 34, Some("v1.34.2")),
+            (AddonName::CoreDns, 33, Some("v1.12.0")),
+            (AddonName::CoreDns, 34, Some("v1.12.1")),
+            (AddonName::CoreDns, 35, None),
+            (AddonName::CloudControllerManager, 33, Some("v1.33.4")),
+            (AddonName::CloudControllerManager, 34, Some("v1.34.3")),
+            (AddonName::CloudControllerManager, 32, None),
+            (AddonName::Flannel, 31, Some(FLANNEL)),
+        ] {
+            assert_eq!(
+                pinned_version(addon, &k8s(minor)).as_deref(),
+                want,
+                "{addon} on 1.{minor}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_serialise_as_they_are_written() {
+        for name in AddonName::ALL {
+            assert_eq!(
+                serde_json::to_value(name).expect("json"),
+                serde_json::json!(name.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn a_mirror_replaces_the_registry_host() {
+        let mut a = Addons {
+            enabled: vec![],
+            registry_mirror: None,
+            kube_proxy: ProxyMode::Iptables,
+        };
+        let image = "registry.k8s.io/coredns/coredns:v1.12.1";
+        assert_eq!(a.image(image), image);
+        a.registry_mirror = Some("mirror.example.com/k8s".into());
+        assert_eq!(
+            a.image(image),
+            "mirror.example.com/k8s/coredns/coredns:v1.12.1"
+        );
+        assert_eq!(
+            a.image("ghcr.io/flannel-io/flannel:v0.28.9"),
+            "mirror.example.com/k8s/flannel-io/flannel:v0.28.9"
+        );
+    }
+}

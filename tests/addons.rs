@@ -1,0 +1,497 @@
+//! The add-on set, from what is rendered to what the controllers do with it: CoreDNS at
+//! `dnsServiceIP` (the kubelets' clusterDNS), kube-proxy on the nodes' endpoint and the pod
+//! network, every image pinned and from the registry mirror when one is set, disabled add-ons
+//! absent, pinned versions honoured; and the controllers' `addons-apply` script, run for real
+//! with a `docker` stand-in for kubectl and the API: it waits for the API server, applies every
+//! file in order and prunes exactly the labelled objects the set no longer lists.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kubeline_core::render::{self, Rendered, Templates};
+use kubeline_core::validate;
+use kubeline_tests::{
+    decode_ignition, examples_and_demo, outcome, render_example, repo_root, run, tool,
+};
+use serde_json::Value;
+
+fn load(text: &str) -> (kubeline_core::cluster::Cluster, Rendered) {
+    let loaded = validate::load(text);
+    let cluster = loaded
+        .cluster
+        .unwrap_or_else(|| panic!("{}", loaded.diagnostics.render("cluster.yaml")));
+    let rendered = render::render(&cluster, &Templates::builtin()).expect("render");
+    (cluster, rendered)
+}
+
+fn ha_with(extra: &str) -> (kubeline_core::cluster::Cluster, Rendered) {
+    let text = std::fs::read_to_string(repo_root().join("examples/ha/cluster.yaml")).expect("ha");
+    load(&format!("{text}\n{extra}"))
+}
+
+/// The YAML documents of a rendered add-on file.
+fn docs(rendered: &Rendered, addon: &str) -> Vec<Value> {
+    let text =
+        String::from_utf8(rendered.files[&format!("addons/{addon}.yaml")].clone()).expect("utf-8");
+    text.split("\n---\n")
+        .filter(|d| d.lines().any(|l| l.starts_with("kind:")))
+        .map(|d| serde_saphyr::from_str(d).expect("yaml"))
+        .collect()
+}
+
+fn object<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+fn images(rendered: &Rendered) -> Vec<String> {
+    rendered
+        .files
+        .iter()
+        .filter(|(n, _)| n.starts_with("addons/"))
+        .flat_map(|(_, b)| {
+            String::from_utf8_lossy(b)
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("image: ").map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn coredns_serves_the_kubelets_cluster_dns_and_kube_proxy_the_pod_network() {
+    for (name, path) in examples_and_demo() {
+        let (c, rendered) = render_example(&path).expect("render");
+        let dns = docs(&rendered, "coredns");
+        let svc = object(&dns, "Service", "kube-dns");
+        assert_eq!(
+            svc["spec"]["clusterIP"],
+            c.dns_service_ip.to_string(),
+            "{name}"
+        );
+        // The kubelets' clusterDNS, in every node config that runs a kubelet.
+        for (file, bytes) in rendered
+            .files
+            .iter()
+            .filter(|(f, _)| f.starts_with("userdata/") && *f != "userdata/etcd.json")
+        {
+            let (files, _, _) = decode_ignition(bytes);
+            let kubelet = files
+                .iter()
+                .find(|f| f.path == "/etc/kubernetes/kubelet-config.yaml")
+                .and_then(|f| f.text.clone())
+                .unwrap_or_else(|| panic!("{name}: no kubelet config in {file}"));
+            let k: Value = serde_saphyr::from_str(&kubelet).expect("kubelet config");
+            assert_eq!(
+                k["clusterDNS"][0],
+                c.dns_service_ip.to_string(),
+                "{name} {file}"
+            );
+        }
+        // Two replicas at least, spread over nodes, and a disruption budget.
+        let cm = object(&dns, "ConfigMap", "coredns-autoscaler");
+        let linear: Value =
+            serde_json::from_str(cm["data"]["linear"].as_str().expect("linear")).expect("json");
+        assert!(linear["min"].as_u64() >= Some(2), "{name}: {linear}");
+        let deploy = object(&dns, "Deployment", "coredns");
+        assert!(
+            deploy["spec"]["template"]["spec"]["topologySpreadConstraints"]
+                .as_array()
+                .is_some_and(|t| t
+                    .iter()
+                    .any(|c| c["topologyKey"] == "kubernetes.io/hostname"))
+        );
+        assert_eq!(
+            object(&dns, "PodDisruptionBudget", "coredns")["spec"]["minAvailable"],
+            1
+        );
+
+        let proxy = docs(&rendered, "kube-proxy");
+        let cm = object(&proxy, "ConfigMap", "kube-proxy");
+        let conf: Value = serde_saphyr::from_str(cm["data"]["config.conf"].as_str().expect("conf"))
+            .expect("yaml");
+        assert_eq!(conf["clusterCIDR"], c.pod_cidr.to_string(), "{name}");
+        assert_eq!(conf["mode"], "iptables", "{name}");
+        let kubeconfig: Value =
+            serde_saphyr::from_str(cm["data"]["kubeconfig.conf"].as_str().expect("kubeconfig"))
+                .expect("yaml");
+        assert_eq!(
+            kubeconfig["clusters"][0]["cluster"]["server"],
+            render::node_api_endpoint(&c),
+            "{name}: kube-proxy must use the nodes' endpoint"
+        );
+        // Every image pinned to an exact release.
+        for image in images(&rendered) {
+            let tag = image.rsplit_once(':').map(|(_, t)| t).unwrap_or_default();
+            assert!(
+                tag.starts_with('v') && tag != "latest" && !image.contains('@'),
+                "{name}: {image} is not pinned"
+            );
+        }
+        let version = format!("v{}", c.kubernetes_version);
+        assert!(images(&rendered).contains(&format!("registry.k8s.io/kube-proxy:{version}")));
+    }
+}
+
+#[test]
+fn add_ons_can_be_disabled_pinned_and_mirrored_and_kube_proxy_can_use_ipvs() {
+    let (_, plain) = ha_with("");
+    let (_, changed) = ha_with(
+        "addons:\n  registryMirror: mirror.example.com/k8s/\n  coreDns:\n    version: v1.12.2\n  cloudControllerManager:\n    enabled: false\nkubeProxy:\n  ipvsMode:\n    enabled: true\n    scheduler: lc\n",
+    );
+    assert!(
+        plain
+            .files
+            .contains_key("addons/cloud-controller-manager.yaml")
+    );
+    assert!(
+        !changed
+            .files
+            .contains_key("addons/cloud-controller-manager.yaml")
+    );
+    let imgs = images(&changed);
+    assert!(!imgs.is_empty());
+    for image in &imgs {
+        assert!(
+            image.starts_with("mirror.example.com/k8s/"),
+            "{image} not from the mirror"
+        );
+    }
+    assert!(
+        imgs.contains(&"mirror.example.com/k8s/coredns/coredns:v1.12.2".to_owned()),
+        "{imgs:?}"
+    );
+    let proxy = docs(&changed, "kube-proxy");
+    let conf: Value = serde_saphyr::from_str(
+        object(&proxy, "ConfigMap", "kube-proxy")["data"]["config.conf"]
+            .as_str()
+            .expect("conf"),
+    )
+    .expect("yaml");
+    assert_eq!(conf["mode"], "ipvs");
+    assert_eq!(conf["ipvs"]["scheduler"], "lc");
+    // The manifest names the set.
+    let manifest: Value = serde_json::from_slice(&changed.files["manifest.json"]).expect("json");
+    let set: Vec<String> = manifest["addons"]
+        .as_array()
+        .expect("addons")
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {}",
+                a["name"].as_str().unwrap_or("?"),
+                a["version"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    assert!(set.contains(&"coredns v1.12.2".to_owned()), "{set:?}");
+    assert!(
+        !set.iter()
+            .any(|s| s.starts_with("cloud-controller-manager")),
+        "{set:?}"
+    );
+
+    // Bad settings are refused with the path and a fix.
+    for (extra, wanted) in [
+        (
+            "addons:\n  coreDns:\n    version: latest\n",
+            "addons.coreDns.version: \"latest\" is not an image tag",
+        ),
+        (
+            "addons:\n  registryMirror: https://mirror.example.com\n",
+            "addons.registryMirror",
+        ),
+        (
+            "kubeProxy:\n  ipvsMode:\n    enabled: true\n    scheduler: fastest\n",
+            "kubeProxy.ipvsMode.scheduler",
+        ),
+    ] {
+        let text =
+            std::fs::read_to_string(repo_root().join("examples/ha/cluster.yaml")).expect("ha");
+        let loaded = validate::load(&format!("{text}\n{extra}"));
+        let out = loaded.diagnostics.render("cluster.yaml");
+        assert!(
+            loaded.cluster.is_none() && out.contains(wanted),
+            "{extra}: {out}"
+        );
+    }
+}
+
+// ---- addons-apply, run for real ----
+
+/// `docker run ... kubectl ...`: answers like kubectl against an API server whose /readyz
+/// fails READY_AFTER times; `get RESOURCE` lists `$STATE/RESOURCE` (the labelled objects);
+/// every call is logged to $STATE/calls.
+const DOCKER_SHIM: &str = r#"#!/bin/bash
+args=()
+for a in "$@"; do
+  case "$a" in
+    run|--rm|--network|host|--volume|/etc/kubernetes:/etc/kubernetes:ro|registry.k8s.io/kubectl:*|--kubeconfig=*|--request-timeout=*) ;;
+    *) args+=("$a") ;;
+  esac
+done
+echo "${args[*]}" >>"${STATE}/calls"
+case "${args[0]} ${args[1]}" in
+  "get --raw")
+    n=$(( $(cat "${STATE}/readyz" 2>/dev/null || echo 0) + 1 )); echo "$n" >"${STATE}/readyz"
+    (( n > READY_AFTER )) || { echo "connection refused" >&2; exit 1; } ;;
+  "apply --server-side")
+    if [[ -n "${FAIL_FILE:-}" && "${args[*]}" == *"${FAIL_FILE}"* ]]; then
+      echo "the Service \"kube-dns\" is invalid: spec.clusterIP: field is immutable" >&2; exit 1
+    fi ;;
+  "get "*)
+    [[ "${args[2]}" == --all-namespaces && "${args[3]}" == --selector=app.kubernetes.io/managed-by=kubeline,kubeline.io/addon ]] || { echo "shim: unexpected get ${args[*]}" >&2; exit 2; }
+    cat "${STATE}/${args[1]}" 2>/dev/null || true ;;
+  "delete "*) ;;
+  *) echo "shim: unexpected ${args[*]}" >&2; exit 2 ;;
+esac
+"#;
+
+struct Controller {
+    dir: tempfile::TempDir,
+    script: PathBuf,
+}
+
+impl Controller {
+    /// The ha example's controller: its add-on files, inventory and script, as installed.
+    fn new() -> Controller {
+        let (_, rendered) =
+            render_example(&repo_root().join("examples/ha/cluster.yaml")).expect("render");
+        let (files, _, _) = decode_ignition(&rendered.files["userdata/controller.json"]);
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        for sub in ["addons", "bin", "state"] {
+            std::fs::create_dir_all(d.join(sub)).expect("mkdir");
+        }
+        let mut script = PathBuf::new();
+        for f in files {
+            let text = f.text.unwrap_or_default();
+            if let Some(name) = f.path.strip_prefix("/etc/kubernetes/addons/") {
+                std::fs::write(d.join("addons").join(name), text).expect("write");
+            } else if f.path == "/opt/kubeline/bin/addons-apply" {
+                script = d.join("addons-apply");
+                std::fs::write(&script, text).expect("write");
+            }
+        }
+        std::fs::write(d.join("bin/docker"), DOCKER_SHIM).expect("write");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d.join("bin/docker"), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        Controller { dir, script }
+    }
+
+    fn state(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.path().join("state").join(name), text).expect("write");
+    }
+
+    fn run(&self, ready_after: u32, attempts: u32) -> (bool, String) {
+        self.run_failing(ready_after, attempts, "")
+    }
+
+    fn run_failing(&self, ready_after: u32, attempts: u32, fail_file: &str) -> (bool, String) {
+        let d = self.dir.path();
+        let path = format!(
+            "{}:{}",
+            d.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        outcome(&run(Command::new(tool("bash"))
+            .arg(&self.script)
+            .env("PATH", path)
+            .env("STATE", d.join("state"))
+            .env("READY_AFTER", ready_after.to_string())
+            .env("KUBELINE_ADDONS_DIR", d.join("addons"))
+            .env("KUBELINE_ADDONS_ATTEMPTS", attempts.to_string())
+            .env("KUBELINE_ADDONS_DELAY", "0")
+            .env("FAIL_FILE", fail_file)))
+    }
+
+    fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("state/calls"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn inventory(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("addons/inventory")).expect("inventory")
+    }
+}
+
+fn addon_dir(c: &Controller) -> PathBuf {
+    c.dir.path().join("addons")
+}
+
+#[test]
+fn the_controllers_apply_every_add_on_in_order_and_prune_only_what_the_set_dropped() {
+    let node = Controller::new();
+    let inventory = node.inventory();
+    assert!(
+        inventory.contains("deployments.apps kube-system coredns\n"),
+        "{inventory}"
+    );
+    assert!(
+        inventory.contains("daemonsets.apps kube-system kube-proxy\n"),
+        "{inventory}"
+    );
+    // The cluster holds the current objects and two the set no longer has.
+    node.state(
+        "deployments.apps",
+        "kube-system coredns\nkube-system coredns-old\n",
+    );
+    node.state(
+        "clusterroles.rbac.authorization.k8s.io",
+        " system:coredns\n kubeline:obsolete\n",
+    );
+    let (ok, out) = node.run(3, 10);
+    assert!(ok, "{out}");
+    let calls = node.calls();
+    // Waited for the API server.
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.starts_with("get --raw /readyz"))
+            .count(),
+        4,
+        "{calls:#?}"
+    );
+    // Applied every file, in name order, server-side as `kubeline`.
+    let applied: Vec<String> = calls
+        .iter()
+        .filter_map(|c| {
+            c.strip_prefix(
+                "apply --server-side --force-conflicts --field-manager=kubeline --filename=",
+            )
+        })
+        .map(|f| {
+            Path::new(f)
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let mut on_disk: Vec<String> = std::fs::read_dir(addon_dir(&node))
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    on_disk.sort();
+    assert_eq!(applied, on_disk);
+    assert_eq!(applied[0], "00-kubelet-bootstrap-rbac.yaml");
+    assert!(
+        applied.iter().position(|f| f.ends_with("kube-proxy.yaml"))
+            < applied.iter().position(|f| f.ends_with("coredns.yaml"))
+    );
+    // Pruned exactly the two objects the set dropped, after every apply.
+    let deletes: Vec<&String> = calls.iter().filter(|c| c.starts_with("delete ")).collect();
+    assert_eq!(
+        deletes,
+        [
+            "delete clusterroles.rbac.authorization.k8s.io kubeline:obsolete --ignore-not-found",
+            "delete deployments.apps --namespace=kube-system coredns-old --ignore-not-found",
+        ],
+        "{out}"
+    );
+    let last_apply = calls
+        .iter()
+        .rposition(|c| c.starts_with("apply "))
+        .expect("apply");
+    assert!(calls.iter().position(|c| c.starts_with("delete ")) > Some(last_apply));
+    // Every kind the add-ons may create is listed for pruning.
+    let listed: BTreeMap<String, ()> = calls
+        .iter()
+        .filter_map(|c| {
+            c.strip_prefix("get ")
+                .and_then(|c| c.split(' ').next())
+                .filter(|r| *r != "--raw")
+        })
+        .map(|r| (r.to_owned(), ()))
+        .collect();
+    for (_, _, resource, _) in kubeline_core::render::addons::KINDS {
+        assert!(listed.contains_key(*resource), "{resource} not pruned");
+    }
+}
+
+#[test]
+fn an_api_server_that_never_answers_gets_nothing_applied() {
+    let node = Controller::new();
+    let (ok, out) = node.run(100, 3);
+    assert!(!ok && out.contains("did not become ready"), "{out}");
+    assert!(
+        !node
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("apply ") || c.starts_with("delete "))
+    );
+}
+
+/// docs/addons.md's versions table is the code's.
+#[test]
+fn the_documented_versions_are_the_pinned_ones() {
+    use kubeline_core::addons::{AddonName, pinned_version};
+    use kubeline_core::types::KubeVersion;
+    let doc = std::fs::read_to_string(repo_root().join("docs/addons.md")).expect("docs");
+    let mut documented = BTreeMap::new();
+    for line in doc.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() > 4 && cells[2].starts_with("1.") && cells[3].starts_with('v') {
+            documented.insert(
+                (cells[1].to_owned(), cells[2].to_owned()),
+                cells[3].to_owned(),
+            );
+        }
+    }
+    let mut pinned = BTreeMap::new();
+    for name in AddonName::ALL {
+        if name == AddonName::KubeProxy {
+            continue;
+        }
+        for minor in KubeVersion::MIN_MINOR..=KubeVersion::MAX_MINOR {
+            let k = KubeVersion {
+                major: 1,
+                minor,
+                patch: 0,
+            };
+            if let Some(v) = pinned_version(name, &k) {
+                pinned.insert((name.as_str().to_owned(), format!("1.{minor}")), v);
+            }
+        }
+    }
+    assert!(pinned.len() >= 8, "{pinned:?}");
+    assert_eq!(documented, pinned);
+}
+
+/// A file the API server refuses does not keep the others from being applied, but the run
+/// fails and prunes nothing (a partial set must not delete the rest).
+#[test]
+fn a_refused_file_fails_the_run_after_the_others_and_prunes_nothing() {
+    let node = Controller::new();
+    node.state(
+        "deployments.apps",
+        "kube-system coredns\nkube-system coredns-old\n",
+    );
+    let (ok, out) = node.run_failing(0, 3, "coredns.yaml");
+    assert!(
+        !ok && out.contains("1 add-on file(s) failed: 13-coredns.yaml"),
+        "{out}"
+    );
+    let calls = node.calls();
+    let applied = calls.iter().filter(|c| c.starts_with("apply ")).count();
+    let files = std::fs::read_dir(addon_dir(&node))
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".yaml"))
+        .count();
+    assert_eq!(applied, files, "every file was tried: {calls:#?}");
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.starts_with("delete ") || c.starts_with("get deployments")),
+        "{calls:#?}"
+    );
+}
