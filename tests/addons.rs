@@ -12,7 +12,8 @@ use std::process::Command;
 use kubeline_core::render::{self, Rendered, Templates};
 use kubeline_core::validate;
 use kubeline_tests::{
-    decode_ignition, examples_and_demo, outcome, render_example, repo_root, run, tool,
+    decode_ignition, examples_and_demo, make_executable, outcome, render_example, repo_root, run,
+    tool,
 };
 use serde_json::Value;
 
@@ -276,9 +277,7 @@ impl Controller {
             }
         }
         std::fs::write(d.join("bin/docker"), DOCKER_SHIM).expect("write");
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(d.join("bin/docker"), std::fs::Permissions::from_mode(0o755))
-            .expect("chmod");
+        make_executable(&d.join("bin/docker"));
         Controller { dir, script }
     }
 

@@ -7,7 +7,6 @@
 //! on the controller role only. Negative controls check that each check can fail.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::process::Command;
 
 use kubeline_core::addons::{AddonName, pinned_version};
@@ -16,8 +15,8 @@ use kubeline_core::layout::NodeGroup;
 use kubeline_core::render::{self, Rendered, Templates};
 use kubeline_tests::iam::{Decision, Pseudo, Request, evaluate};
 use kubeline_tests::{
-    IgnFile, IgnUnit, decode_ignition, examples_and_demo, generated_credentials, node_groups,
-    outcome, render_example, repo_root, run,
+    IgnUnit, UnitFile, decode_ignition, examples_and_demo, generated_credentials, inline_file,
+    make_executable, node_groups, outcome, render_example, repo_root, run,
 };
 use serde_json::Value;
 
@@ -109,44 +108,10 @@ fn is_mutating(action: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // The kubelet unit.
 
-/// A unit's settings: `(section, key, value)` in order, continued lines joined.
-fn unit_settings(text: &str) -> Vec<(String, String, String)> {
-    let mut out = Vec::new();
-    let mut section = String::new();
-    let mut pending = String::new();
-    for raw in text.lines() {
-        let line = raw.trim();
-        if pending.is_empty() && (line.is_empty() || line.starts_with(['#', ';'])) {
-            continue;
-        }
-        if let Some(rest) = line.strip_suffix('\\') {
-            pending.push_str(rest);
-            pending.push(' ');
-            continue;
-        }
-        let full = std::mem::take(&mut pending) + line;
-        if full.starts_with('[') && full.ends_with(']') {
-            section = full[1..full.len() - 1].to_owned();
-        } else if let Some((k, v)) = full.split_once('=') {
-            out.push((section.clone(), k.trim().to_owned(), v.trim().to_owned()));
-        }
-    }
-    out
-}
-
-/// Every whitespace-separated word of `key` in `section`.
-fn words<'a>(settings: &'a [(String, String, String)], section: &str, key: &str) -> Vec<&'a str> {
-    settings
-        .iter()
-        .filter(|(s, k, _)| s == section && k == key)
-        .flat_map(|(_, _, v)| v.split_whitespace())
-        .collect()
-}
-
 /// What is wrong with a kubelet unit for the external cloud provider; empty when nothing is.
 fn kubelet_problems(unit: &str) -> Vec<String> {
-    let s = unit_settings(unit);
-    let args = words(&s, "Service", "ExecStart");
+    let s = UnitFile::parse(unit);
+    let args = s.names("Service", "ExecStart");
     let mut out = Vec::new();
     if args.first() != Some(&"/opt/bin/kubelet") {
         out.push(format!("ExecStart is not the kubelet: {args:?}"));
@@ -165,11 +130,11 @@ fn kubelet_problems(unit: &str) -> Vec<String> {
     if names != [&HOSTNAME_OVERRIDE] {
         out.push(format!("hostname override {names:?}"));
     }
-    if words(&s, "Service", "EnvironmentFile") != ["/run/metadata/flatcar"] {
+    if s.names("Service", "EnvironmentFile") != ["/run/metadata/flatcar"] {
         out.push("no EnvironmentFile=/run/metadata/flatcar (which must exist)".into());
     }
     for key in ["Requires", "After"] {
-        if !words(&s, "Unit", key).contains(&"coreos-metadata.service") {
+        if !s.names("Unit", key).contains(&"coreos-metadata.service") {
             out.push(format!("no {key}=coreos-metadata.service"));
         }
     }
@@ -185,13 +150,6 @@ fn kubelet_unit(units: &[IgnUnit]) -> Option<&str> {
         .iter()
         .find(|u| u.name == "kubelet.service")
         .and_then(|u| u.contents.as_deref())
-}
-
-fn file<'a>(files: &'a [IgnFile], path: &str) -> Option<&'a str> {
-    files
-        .iter()
-        .find(|f| f.path == path)
-        .and_then(|f| f.text.as_deref())
 }
 
 #[test]
@@ -288,7 +246,7 @@ fn the_control_plane_runs_no_in_tree_cloud_provider_and_allocates_pod_cidrs() {
     for (example, path) in examples_and_demo() {
         let (c, rendered) = render_example(&path).expect("render");
         let (files, _, _) = decode_ignition(&rendered.files["userdata/controller.json"]);
-        let kcm = command(file(&files, KCM).expect("kube-controller-manager manifest"));
+        let kcm = command(inline_file(&files, KCM).expect("kube-controller-manager manifest"));
         assert_eq!(
             flag(&kcm, "--cloud-provider"),
             Some("external"),
@@ -325,7 +283,7 @@ fn the_control_plane_runs_no_in_tree_cloud_provider_and_allocates_pod_cidrs() {
         );
         // kube-apiserver: no --cloud-provider at all. It has used no cloud provider since 1.31
         // and refuses the flag since 1.33 (kubernetes/kubernetes#130162: "unknown flag").
-        let apiserver = command(file(&files, APISERVER).expect("kube-apiserver manifest"));
+        let apiserver = command(inline_file(&files, APISERVER).expect("kube-apiserver manifest"));
         assert!(
             !apiserver
                 .iter()
@@ -380,8 +338,8 @@ fn tolerates(tolerations: &Value, key: &str, effect: &str) -> bool {
 
 /// The label `key=value` pairs of a kubelet's `--node-labels`.
 fn node_labels(unit: &str) -> Vec<(String, String)> {
-    let s = unit_settings(unit);
-    words(&s, "Service", "ExecStart")
+    let s = UnitFile::parse(unit);
+    s.names("Service", "ExecStart")
         .iter()
         .filter_map(|a| a.strip_prefix("--node-labels="))
         .flat_map(|l| l.split(','))
@@ -825,7 +783,7 @@ fn without_kubeline_s_cloud_controller_manager_the_nodes_stay_external_and_the_r
     // You run your own: the kubelets and kube-controller-manager still expect one.
     let found = kubelet_problems(kubelet_unit(&units).expect("kubelet"));
     assert!(found.is_empty(), "{found:?}");
-    let kcm = command(file(&files, KCM).expect("kcm"));
+    let kcm = command(inline_file(&files, KCM).expect("kcm"));
     assert_eq!(flag(&kcm, "--cloud-provider"), Some("external"));
     // And no role holds the rights of kubeline's.
     let found = iam_problems(&c, &rendered, false);
@@ -860,11 +818,6 @@ esac
 /// The private DNS name the shims and the metadata file give, which the kubelet registers as.
 const PRIVATE_DNS_NAME: &str = "ip-10-0-1-23.eu-west-1.compute.internal";
 
-fn make_executable(p: &Path) {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-}
-
 /// The controllers' kubelet client certificate must name the Node the kubelet registers as:
 /// the Node authorizer and NodeRestriction let system:node:X write only Node X. The kubelet
 /// registers as ${COREOS_EC2_HOSTNAME} (the private DNS name); Flatcar's hostname on EC2 is
@@ -876,7 +829,8 @@ fn controllers_issue_their_kubelet_client_certificate_for_the_name_the_kubelet_r
         render_example(&repo_root().join("examples/ha/cluster.yaml")).expect("render");
     let (files, units, _) = decode_ignition(&rendered.files["userdata/controller.json"]);
     assert!(kubelet_problems(kubelet_unit(&units).expect("kubelet")).is_empty());
-    let script = file(&files, "/opt/kubeline/bin/kubelet-identity").expect("kubelet-identity");
+    let script =
+        inline_file(&files, "/opt/kubeline/bin/kubelet-identity").expect("kubelet-identity");
     let tmp = tempfile::tempdir().expect("tmp");
     let d = tmp.path();
     for sub in ["ssl", "pki", "bin", "run", "metadata"] {

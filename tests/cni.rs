@@ -12,7 +12,9 @@ use std::process::Command;
 use kubeline_core::cluster::Cluster;
 use kubeline_core::layout::NodeGroup;
 use kubeline_core::render::Rendered;
-use kubeline_tests::{decode_ignition, examples_and_demo, node_groups, render_example, run, tool};
+use kubeline_tests::{
+    UnitFile, decode_ignition, examples_and_demo, node_groups, render_example, run, tool,
+};
 use serde_json::{Value, json};
 
 /// The reference CNI plugins release and its SHA-256 (the release's `.tgz.sha256`, as kubespray
@@ -237,37 +239,6 @@ fn flannel_runs_the_pod_cidr_over_vxlan_on_8472() {
 // ---------------------------------------------------------------------------------------------
 // The reference CNI plugins on every Kubernetes node
 
-/// A unit file's `Key=value` settings per section (keys may repeat).
-fn unit_settings(text: &str) -> BTreeMap<(String, String), Vec<String>> {
-    let mut out: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    let mut section = String::new();
-    for line in text.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with(['#', ';']) {
-            continue;
-        }
-        if line.starts_with('[') && line.ends_with(']') {
-            section = line[1..line.len() - 1].to_owned();
-        } else if let Some((k, v)) = line.split_once('=') {
-            out.entry((section.clone(), k.trim().to_owned()))
-                .or_default()
-                .push(v.trim().to_owned());
-        }
-    }
-    out
-}
-
-fn words<'a>(
-    s: &'a BTreeMap<(String, String), Vec<String>>,
-    section: &str,
-    key: &str,
-) -> Vec<&'a str> {
-    s.get(&(section.to_owned(), key.to_owned()))
-        .into_iter()
-        .flatten()
-        .flat_map(|v| v.split_whitespace())
-        .collect()
-}
-
 /// What is wrong with the CNI plugins of a Kubernetes node's Ignition config.
 fn cni_problems(ign: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
@@ -308,8 +279,8 @@ fn cni_problems(ign: &[u8]) -> Vec<String> {
         out.push(format!("no {CNI_UNIT} with contents"));
         return out;
     };
-    let s = unit_settings(text);
-    let before = words(&s, "Unit", "Before");
+    let s = UnitFile::parse(text);
+    let before = s.names("Unit", "Before");
     for dep in ["containerd.service", "kubelet.service"] {
         if !before.contains(&dep) {
             out.push(format!(
@@ -317,10 +288,7 @@ fn cni_problems(ign: &[u8]) -> Vec<String> {
             ));
         }
     }
-    let exec = s
-        .get(&("Service".to_owned(), "ExecStart".to_owned()))
-        .cloned()
-        .unwrap_or_default();
+    let exec = s.values("Service", "ExecStart");
     let unpacks = exec.iter().any(|e| {
         e.starts_with("/usr/bin/tar ") && e.contains(&tarball.path) && e.contains("-C /opt/cni/bin")
     });
@@ -332,7 +300,7 @@ fn cni_problems(ign: &[u8]) -> Vec<String> {
     }
     // Skipped once this version is unpacked: the marker it checks is the one it writes, and it
     // names the version.
-    match words(&s, "Unit", "ConditionPathExists").as_slice() {
+    match s.names("Unit", "ConditionPathExists").as_slice() {
         [c] if c.starts_with('!') && c.contains("v1.7.1") => {
             let marker = &c[1..];
             if !exec

@@ -7,14 +7,15 @@
 //! attach script gives a new instance the member's interface and volume (AWS behind a shim).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use kubeline_core::cluster::Cluster;
 use kubeline_core::render::{self, Templates};
 use kubeline_tests::{
-    Daemon, decode_ignition, generated_credentials, outcome, render_example, repo_root, run, tool,
+    Daemon, decode_ignition, generated_credentials, make_executable, outcome, render_example,
+    repo_root, run, tool,
 };
 use serde_json::Value;
 
@@ -37,11 +38,6 @@ fn node_file(c: &Cluster, path: &str) -> String {
         .find(|f| f.path == path)
         .and_then(|f| f.text)
         .unwrap_or_else(|| panic!("{path} in the etcd node config"))
-}
-
-fn make_executable(p: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
 /// `ip` answers with the member's address; `docker run ... IMAGE /usr/local/bin/etcdctl ARGS`

@@ -11,18 +11,11 @@ use std::process::Command;
 
 use base64::Engine as _;
 use kubeline_core::layout::NodeGroup;
-use kubeline_tests::{IgnFile, decode_ignition, examples, outcome, render_example, run};
+use kubeline_tests::{decode_ignition, examples, inline_file, outcome, render_example, run};
 use serde_json::Value;
 
 const KUBELET_CONFIG: &str = "/etc/kubernetes/kubelet-config.yaml";
 const APPROVER: &str = "/opt/kubeline/bin/csr-approver";
-
-fn file<'a>(files: &'a [IgnFile], path: &str) -> Option<&'a str> {
-    files
-        .iter()
-        .find(|f| f.path == path)
-        .and_then(|f| f.text.as_deref())
-}
 
 #[test]
 fn workers_bootstrap_their_serving_certificate_and_controllers_issue_theirs() {
@@ -35,7 +28,7 @@ fn workers_bootstrap_their_serving_certificate_and_controllers_issue_theirs() {
         for group in groups {
             let name = format!("userdata/{}.json", group.file_stem());
             let (files, units, _) = decode_ignition(&rendered.files[&name]);
-            let text = file(&files, KUBELET_CONFIG)
+            let text = inline_file(&files, KUBELET_CONFIG)
                 .unwrap_or_else(|| panic!("{example}/{name}: no {KUBELET_CONFIG}"));
             let config: Value = serde_saphyr::from_str(text).expect("kubelet config is YAML");
             if group == NodeGroup::Controller {
@@ -48,7 +41,7 @@ fn workers_bootstrap_their_serving_certificate_and_controllers_issue_theirs() {
                     config["tlsPrivateKeyFile"], "/var/lib/kubelet/pki/kubelet-serving-key.pem",
                     "{example}/{name}"
                 );
-                let identity = file(&files, "/opt/kubeline/bin/kubelet-identity")
+                let identity = inline_file(&files, "/opt/kubeline/bin/kubelet-identity")
                     .unwrap_or_else(|| panic!("{example}/{name}: no kubelet-identity"));
                 for written in [
                     r#""${PKI}/kubelet-serving.pem""#,
@@ -60,7 +53,7 @@ fn workers_bootstrap_their_serving_certificate_and_controllers_issue_theirs() {
                     );
                 }
                 assert!(
-                    file(&files, APPROVER).is_some(),
+                    inline_file(&files, APPROVER).is_some(),
                     "{example}/{name}: no {APPROVER}"
                 );
                 let timer = units
@@ -75,7 +68,7 @@ fn workers_bootstrap_their_serving_certificate_and_controllers_issue_theirs() {
                 for key in ["tlsCertFile", "tlsPrivateKeyFile"] {
                     assert!(config.get(key).is_none(), "{example}/{name}: {key} is set");
                 }
-                assert!(file(&files, APPROVER).is_none(), "{example}/{name}");
+                assert!(inline_file(&files, APPROVER).is_none(), "{example}/{name}");
                 workers += 1;
             }
         }
@@ -152,7 +145,7 @@ fn approver_script() -> String {
         render_example(&kubeline_tests::repo_root().join("examples/ha/cluster.yaml"))
             .expect("render");
     let (files, _, _) = decode_ignition(&rendered.files["userdata/controller.json"]);
-    file(&files, APPROVER)
+    inline_file(&files, APPROVER)
         .expect("the approver in the controller config")
         .to_owned()
 }

@@ -16,7 +16,8 @@ use kubeline_core::envelope::Context;
 use kubeline_core::layout::{NodeRole, node_credentials};
 use kubeline_core::reconcile::{self, Files, Options};
 use kubeline_tests::{
-    decode_ignition, generated_credentials, outcome, render_example, repo_root, run,
+    decode_ignition, generated_credentials, make_executable, outcome, render_example, repo_root,
+    run,
 };
 use zeroize::Zeroizing;
 
@@ -219,11 +220,6 @@ impl Node {
             })
             .collect()
     }
-}
-
-fn make_executable(p: &Path) {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
 /// The ha example's controller script and its credentials, plain and sealed.

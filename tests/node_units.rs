@@ -6,68 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use kubeline_tests::{IgnUnit, decode_ignition, render_example};
+use kubeline_tests::{IgnUnit, UnitFile, decode_ignition, render_example};
 
 const CREDENTIALS: &str = "kubeline-credentials.service";
-
-/// A unit file's `Key=value` settings in order, per section; continued lines are joined.
-/// Keys may repeat (`ExecStartPre=`, `After=`), so each value list keeps every occurrence.
-struct UnitFile {
-    sections: BTreeMap<String, BTreeMap<String, Vec<String>>>,
-}
-
-impl UnitFile {
-    fn parse(text: &str) -> UnitFile {
-        let mut sections: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
-        let mut section = String::new();
-        let mut pending = String::new();
-        for raw in text.lines() {
-            let line = raw.trim();
-            if pending.is_empty() && (line.is_empty() || line.starts_with(['#', ';'])) {
-                continue;
-            }
-            if let Some(rest) = line.strip_suffix('\\') {
-                pending.push_str(rest);
-                pending.push(' ');
-                continue;
-            }
-            let full = std::mem::take(&mut pending) + line;
-            if full.starts_with('[') && full.ends_with(']') {
-                section = full[1..full.len() - 1].to_owned();
-                sections.entry(section.clone()).or_default();
-            } else if let Some((k, v)) = full.split_once('=') {
-                sections
-                    .entry(section.clone())
-                    .or_default()
-                    .entry(k.trim().to_owned())
-                    .or_default()
-                    .push(v.trim().to_owned());
-            }
-        }
-        UnitFile { sections }
-    }
-
-    /// Every value of `key` in `section`, in order.
-    fn values(&self, section: &str, key: &str) -> Vec<&str> {
-        self.sections
-            .get(section)
-            .and_then(|s| s.get(key))
-            .map(|v| v.iter().map(String::as_str).collect())
-            .unwrap_or_default()
-    }
-
-    /// The unit names of a list setting (`Requires=`, `After=`, `OnFailure=`...).
-    fn names(&self, section: &str, key: &str) -> Vec<&str> {
-        self.values(section, key)
-            .into_iter()
-            .flat_map(str::split_whitespace)
-            .collect()
-    }
-
-    fn has(&self, section: &str, key: &str) -> bool {
-        !self.values(section, key).is_empty()
-    }
-}
 
 /// Every node config of every example: `(where, units)`.
 fn node_configs() -> Vec<(String, Vec<IgnUnit>)> {

@@ -325,3 +325,86 @@ pub fn generated_credentials(
     .expect("credentials generate")
     .files
 }
+
+/// A unit file's `Key=value` settings in order, per section; continued lines are joined.
+/// Keys may repeat (`ExecStartPre=`, `After=`), so each value list keeps every occurrence.
+#[derive(Debug)]
+pub struct UnitFile {
+    sections: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+}
+
+impl UnitFile {
+    pub fn parse(text: &str) -> UnitFile {
+        let mut sections: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+        let mut section = String::new();
+        let mut pending = String::new();
+        for raw in text.lines() {
+            let line = raw.trim();
+            if pending.is_empty() && (line.is_empty() || line.starts_with(['#', ';'])) {
+                continue;
+            }
+            if let Some(rest) = line.strip_suffix('\\') {
+                pending.push_str(rest);
+                pending.push(' ');
+                continue;
+            }
+            let full = std::mem::take(&mut pending) + line;
+            if full.starts_with('[') && full.ends_with(']') {
+                section = full[1..full.len() - 1].to_owned();
+                sections.entry(section.clone()).or_default();
+            } else if let Some((k, v)) = full.split_once('=') {
+                sections
+                    .entry(section.clone())
+                    .or_default()
+                    .entry(k.trim().to_owned())
+                    .or_default()
+                    .push(v.trim().to_owned());
+            }
+        }
+        UnitFile { sections }
+    }
+
+    /// Every value of `key` in `section`, in order.
+    pub fn values(&self, section: &str, key: &str) -> Vec<&str> {
+        self.sections
+            .get(section)
+            .and_then(|s| s.get(key))
+            .map(|v| v.iter().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    /// The unit names of a list setting (`Requires=`, `After=`, `OnFailure=`...).
+    pub fn names(&self, section: &str, key: &str) -> Vec<&str> {
+        self.values(section, key)
+            .into_iter()
+            .flat_map(str::split_whitespace)
+            .collect()
+    }
+
+    pub fn has(&self, section: &str, key: &str) -> bool {
+        !self.values(section, key).is_empty()
+    }
+}
+
+/// Every whitespace-separated word of `key` in `section` of a unit's text.
+pub fn unit_words(text: &str, section: &str, key: &str) -> Vec<String> {
+    UnitFile::parse(text)
+        .names(section, key)
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The text of an inline file of a node config.
+pub fn inline_file<'a>(files: &'a [IgnFile], path: &str) -> Option<&'a str> {
+    files
+        .iter()
+        .find(|f| f.path == path)
+        .and_then(|f| f.text.as_deref())
+}
+
+/// Makes a test's shim executable.
+pub fn make_executable(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
