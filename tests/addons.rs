@@ -242,10 +242,14 @@ case "${args[0]} ${args[1]}" in
     if [[ -n "${FAIL_FILE:-}" && "${args[*]}" == *"${FAIL_FILE}"* ]]; then
       echo "the Service \"kube-dns\" is invalid: spec.clusterIP: field is immutable" >&2; exit 1
     fi ;;
+  "get node")
+    n=$(( $(cat "${STATE}/node-gets" 2>/dev/null || echo 0) + 1 )); echo "$n" >"${STATE}/node-gets"
+    (( n > NODE_AFTER )) || { echo "nodes \"${args[2]}\" not found" >&2; exit 1; } ;;
   "get "*)
     [[ "${args[2]}" == --all-namespaces && "${args[3]}" == --selector=app.kubernetes.io/managed-by=kubeline,kubeline.io/addon ]] || { echo "shim: unexpected get ${args[*]}" >&2; exit 2; }
     cat "${STATE}/${args[1]}" 2>/dev/null || true ;;
   "delete "*) ;;
+  "label node") ;;
   *) echo "shim: unexpected ${args[*]}" >&2; exit 2 ;;
 esac
 "#;
@@ -277,6 +281,12 @@ impl Controller {
             }
         }
         std::fs::write(d.join("bin/docker"), DOCKER_SHIM).expect("write");
+        // What afterburn writes on EC2.
+        std::fs::write(
+            d.join("metadata"),
+            "COREOS_EC2_HOSTNAME=IP-10-0-1-23.eu-west-1.compute.internal\nCOREOS_EC2_IPV4_LOCAL=10.0.1.23\n",
+        )
+        .expect("write");
         make_executable(&d.join("bin/docker"));
         Controller { dir, script }
     }
@@ -304,7 +314,9 @@ impl Controller {
             .env("KUBELINE_ADDONS_DIR", d.join("addons"))
             .env("KUBELINE_ADDONS_ATTEMPTS", attempts.to_string())
             .env("KUBELINE_ADDONS_DELAY", "0")
-            .env("FAIL_FILE", fail_file)))
+            .env("FAIL_FILE", fail_file)
+            .env("NODE_AFTER", "2")
+            .env("KUBELINE_METADATA", d.join("metadata"))))
     }
 
     fn calls(&self) -> Vec<String> {
@@ -357,6 +369,40 @@ fn the_controllers_apply_every_add_on_in_order_and_prune_only_what_the_set_dropp
         4,
         "{calls:#?}"
     );
+    // Labelled its own Node, once registered, with the label kubelets cannot set themselves
+    // (the one the cloud-controller-manager selects), before applying anything.
+    let label = calls
+        .iter()
+        .position(|c| {
+            c == "label node ip-10-0-1-23.eu-west-1.compute.internal node-restriction.kubernetes.io/kubeline-role=controller --overwrite"
+        })
+        .unwrap_or_else(|| panic!("no label call: {calls:#?}"));
+    assert_eq!(
+        calls.iter().filter(|c| c.starts_with("get node ")).count(),
+        3,
+        "{calls:#?}"
+    );
+    assert!(
+        label
+            < calls
+                .iter()
+                .position(|c| c.starts_with("apply "))
+                .expect("apply")
+    );
+    let ccm = std::fs::read_to_string(
+        std::fs::read_dir(addon_dir(&node))
+            .expect("dir")
+            .flatten()
+            .find(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .ends_with("cloud-controller-manager.yaml")
+            })
+            .expect("the CCM file")
+            .path(),
+    )
+    .expect("read");
+    assert!(ccm.contains("node-restriction.kubernetes.io/kubeline-role: controller"));
     // Applied every file, in name order, server-side as `kubeline`.
     let applied: Vec<String> = calls
         .iter()
@@ -427,6 +473,31 @@ fn an_api_server_that_never_answers_gets_nothing_applied() {
             .iter()
             .any(|c| c.starts_with("apply ") || c.starts_with("delete "))
     );
+}
+
+/// metrics-server serves the resource metrics API through the aggregation layer and verifies
+/// the kubelets it reads (every kubelet's serving certificate is signed by the cluster CA).
+#[test]
+fn metrics_server_is_registered_and_verifies_kubelets() {
+    for (name, path) in examples_and_demo() {
+        let (_, rendered) = render_example(&path).expect("render");
+        let ms = docs(&rendered, "metrics-server");
+        let api = object(&ms, "APIService", "v1beta1.metrics.k8s.io");
+        assert_eq!(api["spec"]["service"]["name"], "metrics-server", "{name}");
+        assert_eq!(api["spec"]["service"]["namespace"], "kube-system", "{name}");
+        let svc = object(&ms, "Service", "metrics-server");
+        assert_eq!(svc["spec"]["ports"][0]["port"], 443);
+        let deploy = object(&ms, "Deployment", "metrics-server");
+        let args = deploy["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+        assert!(!args.contains("--kubelet-insecure-tls"), "{name}: {args}");
+        assert!(
+            args.contains("--kubelet-preferred-address-types=InternalIP"),
+            "{name}: {args}"
+        );
+    }
+    // kube-aws's key turns it off.
+    let (_, off) = ha_with("addons:\n  metricsServer:\n    enabled: false\n");
+    assert!(!off.files.contains_key("addons/metrics-server.yaml"));
 }
 
 /// docs/addons.md's versions table is the code's.

@@ -391,31 +391,43 @@ fn the_cloud_controller_manager_runs_the_pinned_release_on_the_controllers() {
         // (CoreDNS waits for it).
         assert_eq!(pod["hostNetwork"], true, "{example}");
         assert_eq!(pod["dnsPolicy"], "Default", "{example}");
-        // Only the controllers' kubelets register with every label it selects.
-        let (_, units, _) = decode_ignition(&rendered.files["userdata/controller.json"]);
-        let labels = node_labels(kubelet_unit(&units).expect("controller kubelet"));
+        // It selects a label no kubelet can set on its own Node (NodeRestriction refuses
+        // `node-restriction.kubernetes.io/` labels from kubelets), which each controller's
+        // addons-apply sets on its own Node with the administrator identity: a worker cannot
+        // attract it by relabelling itself.
         let selector = pod["nodeSelector"].as_object().expect("a nodeSelector");
-        assert!(selector.contains_key("kubeline.io/role"), "{example}");
+        let (files, units, _) = decode_ignition(&rendered.files["userdata/controller.json"]);
+        let script = inline_file(&files, "/opt/kubeline/bin/addons-apply").expect("addons-apply");
+        let mut admin_set = 0;
         for (k, v) in selector {
             if k == "kubernetes.io/os" {
                 continue;
             }
             assert!(
-                labels.iter().any(|(lk, lv)| lk == k && v == lv.as_str()),
-                "{example}: controllers do not register with {k}={v}: {labels:?}"
+                k.starts_with("node-restriction.kubernetes.io/"),
+                "{example}: {k} is a label kubelets may set themselves"
             );
+            assert!(
+                script.contains(&format!("'{k}={}'", v.as_str().unwrap_or_default())),
+                "{example}: addons-apply does not set {k}={v}"
+            );
+            admin_set += 1;
         }
+        assert_eq!(admin_set, 1, "{example}: {selector:?}");
+        let mut kubelets = vec![node_labels(
+            kubelet_unit(&units).expect("controller kubelet"),
+        )];
         for pool in &c.node_pools {
             let (_, units, _) =
                 decode_ignition(&rendered.files[&format!("userdata/worker-{}.json", pool.name)]);
-            let theirs = node_labels(kubelet_unit(&units).expect("worker kubelet"));
+            kubelets.push(node_labels(kubelet_unit(&units).expect("worker kubelet")));
+        }
+        for labels in &kubelets {
             assert!(
-                !selector
+                !labels
                     .iter()
-                    .filter(|(k, _)| *k != "kubernetes.io/os")
-                    .all(|(k, v)| theirs.iter().any(|(lk, lv)| lk == k && v == lv.as_str())),
-                "{example}: pool {} matches the selector",
-                pool.name
+                    .any(|(k, _)| k.starts_with("node-restriction.kubernetes.io/")),
+                "{example}: a kubelet registers with {labels:?}"
             );
         }
         let args: Vec<&str> = container["args"]

@@ -20,15 +20,18 @@ pub enum AddonName {
     /// CoreDNS and its proportional autoscaler.
     #[serde(rename = "coredns")]
     CoreDns,
+    /// metrics-server (`kubectl top`, the Horizontal Pod Autoscaler's resource metrics).
+    MetricsServer,
 }
 
 impl AddonName {
     /// Every add-on, in apply order.
-    pub const ALL: [AddonName; 4] = [
+    pub const ALL: [AddonName; 5] = [
         AddonName::KubeProxy,
         AddonName::Flannel,
         AddonName::CloudControllerManager,
         AddonName::CoreDns,
+        AddonName::MetricsServer,
     ];
 
     /// The add-on's name in files, labels and notifications (`coredns`).
@@ -38,6 +41,7 @@ impl AddonName {
             AddonName::Flannel => "flannel",
             AddonName::CloudControllerManager => "cloud-controller-manager",
             AddonName::CoreDns => "coredns",
+            AddonName::MetricsServer => "metrics-server",
         }
     }
 
@@ -48,6 +52,7 @@ impl AddonName {
             AddonName::Flannel => "flannel",
             AddonName::CloudControllerManager => "cloudControllerManager",
             AddonName::CoreDns => "coreDns",
+            AddonName::MetricsServer => "metricsServer",
         }
     }
 
@@ -77,6 +82,8 @@ pub fn pinned_version(addon: AddonName, k8s: &KubeVersion) -> Option<String> {
             34 => "v1.12.1",
             _ => return None,
         },
+        // metrics-server 0.8.x supports Kubernetes 1.31 and later (its compatibility matrix).
+        AddonName::MetricsServer => METRICS_SERVER,
         // cloud-provider-aws releases one line per Kubernetes minor, compatible only with it.
         AddonName::CloudControllerManager => match k8s.minor {
             33 => "v1.33.4",
@@ -89,6 +96,8 @@ pub fn pinned_version(addon: AddonName, k8s: &KubeVersion) -> Option<String> {
 
 /// flannel's release (it supports every Kubernetes since 1.17).
 pub const FLANNEL: &str = "v0.28.9";
+/// metrics-server's release (0.8.x: Kubernetes 1.31+; 0.9.x would need 1.34+).
+pub const METRICS_SERVER: &str = "v0.8.1";
 /// The flannel CNI plugin image of that release.
 pub const FLANNEL_CNI_PLUGIN: &str = "v1.9.1-flannel3";
 /// cluster-proportional-autoscaler, which scales CoreDNS.

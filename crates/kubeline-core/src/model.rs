@@ -712,6 +712,9 @@ pub struct AddonsConfig {
     /// CoreDNS at `dnsServiceIP`, with its proportional autoscaler.
     #[serde(default)]
     pub core_dns: AddonConfig,
+    /// metrics-server, on by default as in kube-aws (`metricsServer.enabled`).
+    #[serde(default)]
+    pub metrics_server: AddonConfig,
     /// The AWS cloud-controller-manager (node addresses, `type: LoadBalancer` Services).
     #[serde(default)]
     pub cloud_controller_manager: AddonConfig,

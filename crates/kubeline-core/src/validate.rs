@@ -426,6 +426,7 @@ impl Ctx<'_> {
                 AddonName::Flannel => &cfg.flannel,
                 AddonName::CloudControllerManager => &cfg.cloud_controller_manager,
                 AddonName::CoreDns => &cfg.core_dns,
+                AddonName::MetricsServer => &cfg.metrics_server,
             };
             if !a.enabled {
                 continue;

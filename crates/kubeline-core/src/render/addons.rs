@@ -54,6 +54,12 @@ pub const KINDS: &[(&str, &str, &str, bool)] = &[
         "poddisruptionbudgets.policy",
         true,
     ),
+    (
+        "apiregistration.k8s.io",
+        "APIService",
+        "apiservices.apiregistration.k8s.io",
+        false,
+    ),
 ];
 
 /// One object of an add-on, as the prune step names it.
@@ -96,6 +102,10 @@ pub fn images(addons: &Addons, addon: &Addon) -> Value {
         AddonName::CloudControllerManager => vec![(
             "ccm",
             format!("registry.k8s.io/provider-aws/cloud-controller-manager:{v}"),
+        )],
+        AddonName::MetricsServer => vec![(
+            "metrics_server",
+            format!("registry.k8s.io/metrics-server/metrics-server:{v}"),
         )],
         AddonName::CoreDns => vec![
             ("coredns", format!("registry.k8s.io/coredns/coredns:{v}")),

@@ -68,6 +68,7 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "addons/flannel.yaml.j2",
     "addons/cloud-controller-manager.yaml.j2",
     "addons/coredns.yaml.j2",
+    "addons/metrics-server.yaml.j2",
     "userdata/scripts/addons-apply.sh.j2",
 ];
 
