@@ -565,3 +565,115 @@ fn a_refused_file_fails_the_run_after_the_others_and_prunes_nothing() {
         "{calls:#?}"
     );
 }
+
+/// cluster-autoscaler is off unless cluster.yaml turns it on (kube-aws's
+/// `addons.clusterAutoscaler.enabled`); on, it discovers this cluster's pools by their tags and
+/// its role may resize those and no other group.
+#[test]
+fn cluster_autoscaler_is_opt_in_and_resizes_only_its_own_pools() {
+    use kubeline_tests::iam::{Decision, Pseudo, Request, evaluate};
+    /// The read-only calls of cluster-autoscaler's recommended AWS policy
+    /// (cloudprovider/aws/README.md at cluster-autoscaler-1.34.5), without `eks:DescribeNodegroup`
+    /// (kubeline's pools are no EKS node groups).
+    const DESCRIBE: [&str; 8] = [
+        "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:DescribeAutoScalingInstances",
+        "autoscaling:DescribeLaunchConfigurations",
+        "autoscaling:DescribeScalingActivities",
+        "ec2:DescribeImages",
+        "ec2:DescribeInstanceTypes",
+        "ec2:DescribeLaunchTemplateVersions",
+        "ec2:GetInstanceTypesFromInstanceRequirements",
+    ];
+    let controller_policies = |r: &Rendered| -> Vec<Value> {
+        let t: Value =
+            serde_json::from_slice(&r.files["stack-templates/control-plane.json"]).expect("json");
+        t["Resources"]["Role"]["Properties"]["Policies"]
+            .as_array()
+            .expect("policies")
+            .iter()
+            .map(|p| p["PolicyDocument"].clone())
+            .collect()
+    };
+    let (_, off) = ha_with("");
+    assert!(!off.files.contains_key("addons/cluster-autoscaler.yaml"));
+    assert!(
+        !controller_policies(&off)
+            .iter()
+            .any(|p| p.to_string().contains("ClusterAutoscaler"))
+    );
+
+    let (c, on) = ha_with("addons:\n  clusterAutoscaler:\n    enabled: true\n");
+    let ca = docs(&on, "cluster-autoscaler");
+    let deploy = object(&ca, "Deployment", "cluster-autoscaler");
+    let command = deploy["spec"]["template"]["spec"]["containers"][0]["command"].to_string();
+    assert!(
+        command.contains(&format!(
+            "--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/{}",
+            c.name
+        )),
+        "{command}"
+    );
+    assert!(command.contains("--cloud-provider=aws"));
+    // Every pool's group carries the discovery tags and its kubelets' labels as node templates.
+    for p in &c.node_pools {
+        let t: Value = serde_json::from_slice(
+            &on.files[&format!("stack-templates/node-pool-{}.json", p.name)],
+        )
+        .expect("json");
+        let tags = t["Resources"]["AutoScalingGroup"]["Properties"]["Tags"].to_string();
+        for want in [
+            format!("k8s.io/cluster-autoscaler/{}", c.name),
+            "k8s.io/cluster-autoscaler/enabled".to_owned(),
+            "k8s.io/cluster-autoscaler/node-template/label/kubeline.io/node-pool".to_owned(),
+        ] {
+            assert!(tags.contains(&want), "{}: no {want}", p.name);
+        }
+    }
+    let policies = controller_policies(&on);
+    let describe = policies
+        .iter()
+        .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
+        .find(|s| s["Sid"] == "ClusterAutoscalerDescribe")
+        .expect("describe statement");
+    let mut actions: Vec<String> = describe["Action"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| a.as_str().unwrap_or_default().to_owned())
+        .collect();
+    actions.sort();
+    let mut want: Vec<String> = DESCRIBE.iter().map(|a| (*a).to_owned()).collect();
+    want.sort();
+    assert_eq!(actions, want);
+    let refs: Vec<&Value> = policies.iter().collect();
+    let pseudo = Pseudo::default();
+    let asg =
+        "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:1a2b:autoScalingGroupName/x";
+    let tag = format!(
+        "autoscaling:ResourceTag/k8s.io/cluster-autoscaler/{}",
+        c.name
+    );
+    for action in [
+        "autoscaling:SetDesiredCapacity",
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+    ] {
+        let own = Request::new(action, asg).with(&tag, "owned");
+        assert_eq!(evaluate(&pseudo, &refs, &own), Decision::Allow, "{action}");
+        let other = Request::new(action, asg).with(
+            "autoscaling:ResourceTag/k8s.io/cluster-autoscaler/other",
+            "owned",
+        );
+        assert_ne!(
+            evaluate(&pseudo, &refs, &other),
+            Decision::Allow,
+            "{action}: another cluster"
+        );
+        let untagged = Request::new(action, asg);
+        assert_ne!(
+            evaluate(&pseudo, &refs, &untagged),
+            Decision::Allow,
+            "{action}: untagged"
+        );
+    }
+}

@@ -22,16 +22,19 @@ pub enum AddonName {
     CoreDns,
     /// metrics-server (`kubectl top`, the Horizontal Pod Autoscaler's resource metrics).
     MetricsServer,
+    /// cluster-autoscaler (off by default, as in kube-aws): sizes the node pools.
+    ClusterAutoscaler,
 }
 
 impl AddonName {
     /// Every add-on, in apply order.
-    pub const ALL: [AddonName; 5] = [
+    pub const ALL: [AddonName; 6] = [
         AddonName::KubeProxy,
         AddonName::Flannel,
         AddonName::CloudControllerManager,
         AddonName::CoreDns,
         AddonName::MetricsServer,
+        AddonName::ClusterAutoscaler,
     ];
 
     /// The add-on's name in files, labels and notifications (`coredns`).
@@ -42,6 +45,7 @@ impl AddonName {
             AddonName::CloudControllerManager => "cloud-controller-manager",
             AddonName::CoreDns => "coredns",
             AddonName::MetricsServer => "metrics-server",
+            AddonName::ClusterAutoscaler => "cluster-autoscaler",
         }
     }
 
@@ -53,6 +57,7 @@ impl AddonName {
             AddonName::CloudControllerManager => "cloudControllerManager",
             AddonName::CoreDns => "coreDns",
             AddonName::MetricsServer => "metricsServer",
+            AddonName::ClusterAutoscaler => "clusterAutoscaler",
         }
     }
 
@@ -84,6 +89,12 @@ pub fn pinned_version(addon: AddonName, k8s: &KubeVersion) -> Option<String> {
         },
         // metrics-server 0.8.x supports Kubernetes 1.31 and later (its compatibility matrix).
         AddonName::MetricsServer => METRICS_SERVER,
+        // cluster-autoscaler's release for the minor (its README's compatibility table).
+        AddonName::ClusterAutoscaler => match k8s.minor {
+            33 => "v1.33.6",
+            34 => "v1.34.5",
+            _ => return None,
+        },
         // cloud-provider-aws releases one line per Kubernetes minor, compatible only with it.
         AddonName::CloudControllerManager => match k8s.minor {
             33 => "v1.33.4",

@@ -690,6 +690,16 @@ pub struct AddonConfig {
     pub version: Option<String>,
 }
 
+impl AddonConfig {
+    /// An add-on that is off unless cluster.yaml turns it on.
+    fn disabled() -> Self {
+        AddonConfig {
+            enabled: false,
+            version: None,
+        }
+    }
+}
+
 impl Default for AddonConfig {
     fn default() -> Self {
         AddonConfig {
@@ -700,7 +710,7 @@ impl Default for AddonConfig {
 }
 
 /// The add-ons kubeline applies from the controllers.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AddonsConfig {
     /// The pod network (flannel, VXLAN).
@@ -715,6 +725,10 @@ pub struct AddonsConfig {
     /// metrics-server, on by default as in kube-aws (`metricsServer.enabled`).
     #[serde(default)]
     pub metrics_server: AddonConfig,
+    /// cluster-autoscaler, off by default as in kube-aws (`clusterAutoscaler.enabled`): it
+    /// discovers the node pools by their Auto Scaling groups' tags.
+    #[serde(default = "AddonConfig::disabled")]
+    pub cluster_autoscaler: AddonConfig,
     /// The AWS cloud-controller-manager (node addresses, `type: LoadBalancer` Services).
     #[serde(default)]
     pub cloud_controller_manager: AddonConfig,
@@ -723,6 +737,20 @@ pub struct AddonsConfig {
     /// `registry.example.com/mirror/coredns/coredns:v1.12.1`).
     #[serde(default)]
     pub registry_mirror: Option<String>,
+}
+
+impl Default for AddonsConfig {
+    fn default() -> Self {
+        AddonsConfig {
+            flannel: AddonConfig::default(),
+            kube_proxy: AddonConfig::default(),
+            core_dns: AddonConfig::default(),
+            cloud_controller_manager: AddonConfig::default(),
+            metrics_server: AddonConfig::default(),
+            cluster_autoscaler: AddonConfig::disabled(),
+            registry_mirror: None,
+        }
+    }
 }
 
 /// kube-proxy settings (kube-aws's `kubeProxy`).

@@ -427,6 +427,7 @@ impl Ctx<'_> {
                 AddonName::CloudControllerManager => &cfg.cloud_controller_manager,
                 AddonName::CoreDns => &cfg.core_dns,
                 AddonName::MetricsServer => &cfg.metrics_server,
+                AddonName::ClusterAutoscaler => &cfg.cluster_autoscaler,
             };
             if !a.enabled {
                 continue;

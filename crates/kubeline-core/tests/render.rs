@@ -218,9 +218,12 @@ fn every_launch_template_requires_imdsv2_and_encrypts_volumes() {
                             for st in p["PolicyDocument"]["Statement"].as_array().expect("st") {
                                 // The AWS cloud-controller-manager's documented policy is on
                                 // `*`; tests/cloud_provider.rs pins its exact action list.
+                                // So are cluster-autoscaler's read-only calls;
+                                // tests/addons.rs checks them.
                                 let ccm = s.template == "control-plane.json"
                                     && id == "Role"
-                                    && st["Sid"] == "CloudControllerManager";
+                                    && (st["Sid"] == "CloudControllerManager"
+                                        || st["Sid"] == "ClusterAutoscalerDescribe");
                                 if st["Resource"] == "*" && !ccm {
                                     let actions = st["Action"].as_array().expect("action list");
                                     assert!(

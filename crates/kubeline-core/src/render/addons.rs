@@ -103,6 +103,10 @@ pub fn images(addons: &Addons, addon: &Addon) -> Value {
             "ccm",
             format!("registry.k8s.io/provider-aws/cloud-controller-manager:{v}"),
         )],
+        AddonName::ClusterAutoscaler => vec![(
+            "cluster_autoscaler",
+            format!("registry.k8s.io/autoscaling/cluster-autoscaler:{v}"),
+        )],
         AddonName::MetricsServer => vec![(
             "metrics_server",
             format!("registry.k8s.io/metrics-server/metrics-server:{v}"),

@@ -69,6 +69,7 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "addons/cloud-controller-manager.yaml.j2",
     "addons/coredns.yaml.j2",
     "addons/metrics-server.yaml.j2",
+    "addons/cluster-autoscaler.yaml.j2",
     "userdata/scripts/addons-apply.sh.j2",
 ];
 
