@@ -160,6 +160,33 @@ fn add_ons_can_be_disabled_pinned_and_mirrored_and_kube_proxy_can_use_ipvs() {
             "{image} not from the mirror"
         );
     }
+    // Every image a node pulls comes from the mirror: the static pods, etcd, kubectl, the AWS
+    // CLI and containerd's sandbox image too.
+    for (file, bytes) in changed
+        .files
+        .iter()
+        .filter(|(f, _)| f.starts_with("userdata/"))
+    {
+        let (files, units, _) = decode_ignition(bytes);
+        let texts = files
+            .iter()
+            .filter_map(|f| f.text.clone())
+            .chain(units.iter().filter_map(|u| u.contents.clone()));
+        for text in texts {
+            for registry in ["registry.k8s.io/", "public.ecr.aws/", "ghcr.io/"] {
+                for (i, _) in text.match_indices(registry) {
+                    let before = &text[..i];
+                    assert!(
+                        before.ends_with("mirror.example.com/k8s/")
+                            || before.ends_with("https://")
+                            || before.ends_with("mirror.example.com/k8s/aws-cli/"),
+                        "{file}: an image from {registry} bypasses the mirror: ...{}",
+                        &text[i.saturating_sub(40)..(i + 60).min(text.len())]
+                    );
+                }
+            }
+        }
+    }
     assert!(
         imgs.contains(&"mirror.example.com/k8s/coredns/coredns:v1.12.2".to_owned()),
         "{imgs:?}"

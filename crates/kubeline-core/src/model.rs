@@ -732,7 +732,8 @@ pub struct AddonsConfig {
     /// The AWS cloud-controller-manager (node addresses, `type: LoadBalancer` Services).
     #[serde(default)]
     pub cloud_controller_manager: AddonConfig,
-    /// A registry that mirrors every add-on image under the same path, e.g.
+    /// A registry that mirrors every image nodes pull (add-ons, control plane, etcd, kubectl,
+    /// the AWS CLI, the pause image) under the same path, e.g.
     /// `registry.example.com/mirror` (`registry.k8s.io/coredns/coredns:v1.12.1` becomes
     /// `registry.example.com/mirror/coredns/coredns:v1.12.1`).
     #[serde(default)]

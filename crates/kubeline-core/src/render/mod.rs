@@ -540,10 +540,15 @@ pub fn render_with(
             "cfn-lint": {"config": {"ignore_checks": ["W3010"]}},
             "kubeline": {"W3010": "Availability zones are concrete by design: kubeline renders zones and CIDRs itself so every stack is reviewable and deterministic"},
         },
+        // Every image a node pulls, from the registry mirror when cluster.yaml names one.
         "images": {
-            "aws_cli": AWS_CLI_IMAGE,
-            "etcd": format!("registry.k8s.io/etcd:{}-0", c.etcd.version),
-            "kubectl": format!("registry.k8s.io/kubectl:v{}", c.kubernetes_version),
+            "aws_cli": c.addons.image(AWS_CLI_IMAGE),
+            "etcd": c.addons.image(&format!("registry.k8s.io/etcd:{}-0", c.etcd.version)),
+            "kubectl": c.addons.image(&format!("registry.k8s.io/kubectl:v{}", c.kubernetes_version)),
+            "pause": c.addons.image("registry.k8s.io/pause:3.10"),
+            "kube_apiserver": c.addons.image(&format!("registry.k8s.io/kube-apiserver:v{}", c.kubernetes_version)),
+            "kube_controller_manager": c.addons.image(&format!("registry.k8s.io/kube-controller-manager:v{}", c.kubernetes_version)),
+            "kube_scheduler": c.addons.image(&format!("registry.k8s.io/kube-scheduler:v{}", c.kubernetes_version)),
         },
     });
     let r = Renderer {
