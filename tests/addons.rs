@@ -704,3 +704,213 @@ fn cluster_autoscaler_is_opt_in_and_resizes_only_its_own_pools() {
         );
     }
 }
+
+/// The EBS CSI driver: a default encrypted gp3 StorageClass bound where the pod lands, and a
+/// controller role that may create volumes only with the tags the driver puts on them and
+/// touch only volumes carrying them: never etcd's data volumes, never another cluster's.
+#[test]
+fn ebs_volumes_are_encrypted_gp3_and_the_driver_touches_only_its_own() {
+    use kubeline_tests::iam::{Decision, Pseudo, Request, evaluate};
+    let (c, rendered) = ha_with("");
+    let ebs = docs(&rendered, "aws-ebs-csi-driver");
+    let sc = object(&ebs, "StorageClass", "gp3");
+    assert_eq!(
+        sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"],
+        "true"
+    );
+    assert_eq!(sc["provisioner"], "ebs.csi.aws.com");
+    assert_eq!(sc["parameters"]["type"], "gp3");
+    assert_eq!(sc["parameters"]["encrypted"], "true");
+    assert_eq!(sc["volumeBindingMode"], "WaitForFirstConsumer");
+    let controller = object(&ebs, "Deployment", "ebs-csi-controller");
+    let args = controller["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+    for want in [
+        format!("--k8s-tag-cluster-id={}", c.name),
+        format!("--extra-tags=kubeline.io/cluster={}", c.name),
+    ] {
+        assert!(args.contains(&want), "{args}");
+    }
+    let node = object(&ebs, "DaemonSet", "ebs-csi-node");
+    let node_args = node["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+    assert!(
+        node_args.contains("--metadata-sources=kubernetes"),
+        "the node plugin cannot reach IMDS at hop limit 1: {node_args}"
+    );
+
+    let t: Value = serde_json::from_slice(&rendered.files["stack-templates/control-plane.json"])
+        .expect("json");
+    let policies: Vec<Value> = t["Resources"]["Role"]["Properties"]["Policies"]
+        .as_array()
+        .expect("policies")
+        .iter()
+        .map(|p| p["PolicyDocument"].clone())
+        .collect();
+    let refs: Vec<&Value> = policies.iter().collect();
+    let pseudo = Pseudo::default();
+    let volume = "arn:aws:ec2:eu-west-1:123456789012:volume/vol-1";
+    let instance = "arn:aws:ec2:eu-west-1:123456789012:instance/i-1";
+    let decide = |r: &Request| evaluate(&pseudo, &refs, r);
+    let own_cluster_tag = format!("aws:ResourceTag/kubernetes.io/cluster/{}", c.name);
+    let csi = |r: Request, cluster: &str| {
+        r.with("aws:ResourceTag/ebs.csi.aws.com/cluster", "true")
+            .with("aws:ResourceTag/kubeline.io/cluster", cluster)
+    };
+    let create = Request::new("ec2:CreateVolume", volume)
+        .with("aws:RequestTag/ebs.csi.aws.com/cluster", "true")
+        .with("aws:RequestTag/kubeline.io/cluster", c.name.as_str());
+    assert_eq!(decide(&create), Decision::Allow, "creating its volume");
+    let untagged = Request::new("ec2:CreateVolume", volume)
+        .with("aws:RequestTag/ebs.csi.aws.com/cluster", "true");
+    assert_ne!(
+        decide(&untagged),
+        Decision::Allow,
+        "a volume without the cluster tag"
+    );
+    for action in [
+        "ec2:AttachVolume",
+        "ec2:DetachVolume",
+        "ec2:ModifyVolume",
+        "ec2:DeleteVolume",
+    ] {
+        assert_eq!(
+            decide(&csi(Request::new(action, volume), c.name.as_str())),
+            Decision::Allow,
+            "{action} on its own volume"
+        );
+        assert_ne!(
+            decide(&csi(Request::new(action, volume), "other")),
+            Decision::Allow,
+            "{action} on another cluster's volume"
+        );
+        // etcd's data volume: the cluster's ownership tag and its member tag, no CSI tag.
+        let etcd = Request::new(action, volume)
+            .with(&own_cluster_tag, "owned")
+            .with(
+                "aws:ResourceTag/kubeline.io/etcd-member",
+                &format!("{}/etcd0", c.name),
+            );
+        assert_ne!(
+            decide(&etcd),
+            Decision::Allow,
+            "{action} on etcd's data volume"
+        );
+    }
+    for action in ["ec2:AttachVolume", "ec2:DetachVolume"] {
+        let own = Request::new(action, instance).with(&own_cluster_tag, "owned");
+        assert_eq!(
+            decide(&own),
+            Decision::Allow,
+            "{action} to its own instance"
+        );
+        let other = Request::new(action, instance)
+            .with("aws:ResourceTag/kubernetes.io/cluster/other", "owned");
+        assert_ne!(
+            decide(&other),
+            Decision::Allow,
+            "{action} to another cluster's instance"
+        );
+    }
+    // Encrypted volumes: KMS only through EC2, grants only for AWS resources.
+    let key = "arn:aws:kms:eu-west-1:123456789012:key/1b3c5d7e-0000-4000-8000-000000000001";
+    let via_ec2 = |action: &str| {
+        Request::new(action, key).with("kms:ViaService", "ec2.eu-west-1.amazonaws.com")
+    };
+    assert_eq!(
+        decide(&via_ec2("kms:CreateGrant").with("kms:GrantIsForAWSResource", "true")),
+        Decision::Allow
+    );
+    assert_ne!(
+        decide(&via_ec2("kms:CreateGrant")),
+        Decision::Allow,
+        "a grant for anyone"
+    );
+    for action in ["kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext"] {
+        assert_eq!(
+            decide(&via_ec2(action)),
+            Decision::Allow,
+            "{action} through EC2"
+        );
+        // Not through EC2: any other key of the account stays closed.
+        let other = "arn:aws:kms:eu-west-1:123456789012:key/00000000-1111-2222-3333-444444444444";
+        let direct = Request::new(action, other);
+        assert_ne!(decide(&direct), Decision::Allow, "{action} outside EC2");
+        let via_s3 =
+            Request::new(action, other).with("kms:ViaService", "s3.eu-west-1.amazonaws.com");
+        assert_ne!(decide(&via_s3), Decision::Allow, "{action} through S3");
+    }
+    // Off: no driver, no rights.
+    let (_, off) = ha_with("addons:\n  ebsCsiDriver:\n    enabled: false\n");
+    assert!(!off.files.contains_key("addons/aws-ebs-csi-driver.yaml"));
+    assert!(
+        !String::from_utf8_lossy(&off.files["stack-templates/control-plane.json"])
+            .contains("EbsCsiDriver")
+    );
+}
+
+/// Every add-on workload runs as a ServiceAccount of its set that some binding grants a role,
+/// and every binding names a role of the set or one the API server defines itself.
+#[test]
+fn every_add_on_service_account_is_bound_to_a_role_that_exists() {
+    for (name, path) in examples_and_demo() {
+        let (_, rendered) = render_example(&path).expect("render");
+        let mut all = Vec::new();
+        for file in rendered.files.keys().filter(|f| f.starts_with("addons/")) {
+            let addon = file
+                .trim_start_matches("addons/")
+                .trim_end_matches(".yaml")
+                .to_owned();
+            all.extend(docs(&rendered, &addon));
+        }
+        let defined = |kind: &str, n: &str| {
+            all.iter()
+                .any(|d| d["kind"] == kind && d["metadata"]["name"] == n)
+        };
+        let mut checked = 0;
+        for w in all
+            .iter()
+            .filter(|d| d["kind"] == "Deployment" || d["kind"] == "DaemonSet")
+        {
+            let sa = w["spec"]["template"]["spec"]["serviceAccountName"]
+                .as_str()
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{name}: {} runs as the default account",
+                        w["metadata"]["name"]
+                    )
+                });
+            assert!(
+                defined("ServiceAccount", sa),
+                "{name}: no ServiceAccount {sa}"
+            );
+            let bound = all.iter().any(|b| {
+                (b["kind"] == "ClusterRoleBinding" || b["kind"] == "RoleBinding")
+                    && b["subjects"].as_array().is_some_and(|s| {
+                        s.iter()
+                            .any(|s| s["kind"] == "ServiceAccount" && s["name"] == sa)
+                    })
+            });
+            assert!(bound, "{name}: {sa} is bound to no role");
+            checked += 1;
+        }
+        assert!(checked >= 6, "{name}: {checked} workloads");
+        for b in all
+            .iter()
+            .filter(|d| d["kind"] == "ClusterRoleBinding" || d["kind"] == "RoleBinding")
+        {
+            let kind = b["roleRef"]["kind"].as_str().unwrap_or_default();
+            let role = b["roleRef"]["name"].as_str().unwrap_or_default();
+            // Roles the API server bootstraps itself.
+            let builtin = [
+                "system:node-proxier",
+                "system:auth-delegator",
+                "extension-apiserver-authentication-reader",
+            ]
+            .contains(&role);
+            assert!(
+                defined(kind, role) || builtin,
+                "{name}: {} names {kind} {role}, which nothing defines",
+                b["metadata"]["name"]
+            );
+        }
+    }
+}

@@ -781,8 +781,13 @@ fn the_iam_check_finds_a_missing_an_extra_and_a_leaked_right() {
 
 #[test]
 fn without_kubeline_s_cloud_controller_manager_the_nodes_stay_external_and_the_rights_go() {
-    let (c, rendered) =
-        render_edited(|t| format!("{t}\naddons:\n  cloudControllerManager:\n    enabled: false\n"));
+    // The EBS CSI driver is off too: its controller shares two read-only calls
+    // (ec2:DescribeInstances, DescribeAvailabilityZones) with the cloud-controller-manager.
+    let (c, rendered) = render_edited(|t| {
+        format!(
+            "{t}\naddons:\n  cloudControllerManager:\n    enabled: false\n  ebsCsiDriver:\n    enabled: false\n"
+        )
+    });
     assert!(c.addons.get(AddonName::CloudControllerManager).is_none());
     assert!(!rendered.files.contains_key(CCM_FILE));
     let (files, units, _) = decode_ignition(&rendered.files["userdata/controller.json"]);

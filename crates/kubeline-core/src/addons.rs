@@ -24,17 +24,21 @@ pub enum AddonName {
     MetricsServer,
     /// cluster-autoscaler (off by default, as in kube-aws): sizes the node pools.
     ClusterAutoscaler,
+    /// The Amazon EBS CSI driver and the default StorageClass.
+    #[serde(rename = "aws-ebs-csi-driver")]
+    EbsCsiDriver,
 }
 
 impl AddonName {
     /// Every add-on, in apply order.
-    pub const ALL: [AddonName; 6] = [
+    pub const ALL: [AddonName; 7] = [
         AddonName::KubeProxy,
         AddonName::Flannel,
         AddonName::CloudControllerManager,
         AddonName::CoreDns,
         AddonName::MetricsServer,
         AddonName::ClusterAutoscaler,
+        AddonName::EbsCsiDriver,
     ];
 
     /// The add-on's name in files, labels and notifications (`coredns`).
@@ -46,6 +50,7 @@ impl AddonName {
             AddonName::CoreDns => "coredns",
             AddonName::MetricsServer => "metrics-server",
             AddonName::ClusterAutoscaler => "cluster-autoscaler",
+            AddonName::EbsCsiDriver => "aws-ebs-csi-driver",
         }
     }
 
@@ -58,6 +63,7 @@ impl AddonName {
             AddonName::CoreDns => "coreDns",
             AddonName::MetricsServer => "metricsServer",
             AddonName::ClusterAutoscaler => "clusterAutoscaler",
+            AddonName::EbsCsiDriver => "ebsCsiDriver",
         }
     }
 
@@ -87,6 +93,8 @@ pub fn pinned_version(addon: AddonName, k8s: &KubeVersion) -> Option<String> {
             34 => "v1.12.1",
             _ => return None,
         },
+        // The EBS CSI driver supports every upstream-supported Kubernetes (its README).
+        AddonName::EbsCsiDriver => EBS_CSI_DRIVER,
         // metrics-server 0.8.x supports Kubernetes 1.31 and later (its compatibility matrix).
         AddonName::MetricsServer => METRICS_SERVER,
         // cluster-autoscaler's release for the minor (its README's compatibility table).
@@ -107,6 +115,8 @@ pub fn pinned_version(addon: AddonName, k8s: &KubeVersion) -> Option<String> {
 
 /// flannel's release (it supports every Kubernetes since 1.17).
 pub const FLANNEL: &str = "v0.28.9";
+/// The EBS CSI driver's release.
+pub const EBS_CSI_DRIVER: &str = "v1.64.0";
 /// metrics-server's release (0.8.x: Kubernetes 1.31+; 0.9.x would need 1.34+).
 pub const METRICS_SERVER: &str = "v0.8.1";
 /// The flannel CNI plugin image of that release.

@@ -729,6 +729,9 @@ pub struct AddonsConfig {
     /// discovers the node pools by their Auto Scaling groups' tags.
     #[serde(default = "AddonConfig::disabled")]
     pub cluster_autoscaler: AddonConfig,
+    /// The Amazon EBS CSI driver with a default encrypted gp3 StorageClass.
+    #[serde(default)]
+    pub ebs_csi_driver: AddonConfig,
     /// The AWS cloud-controller-manager (node addresses, `type: LoadBalancer` Services).
     #[serde(default)]
     pub cloud_controller_manager: AddonConfig,
@@ -749,6 +752,7 @@ impl Default for AddonsConfig {
             cloud_controller_manager: AddonConfig::default(),
             metrics_server: AddonConfig::default(),
             cluster_autoscaler: AddonConfig::disabled(),
+            ebs_csi_driver: AddonConfig::default(),
             registry_mirror: None,
         }
     }

@@ -428,6 +428,7 @@ impl Ctx<'_> {
                 AddonName::CoreDns => &cfg.core_dns,
                 AddonName::MetricsServer => &cfg.metrics_server,
                 AddonName::ClusterAutoscaler => &cfg.cluster_autoscaler,
+                AddonName::EbsCsiDriver => &cfg.ebs_csi_driver,
             };
             if !a.enabled {
                 continue;

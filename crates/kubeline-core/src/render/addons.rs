@@ -60,6 +60,18 @@ pub const KINDS: &[(&str, &str, &str, bool)] = &[
         "apiservices.apiregistration.k8s.io",
         false,
     ),
+    (
+        "storage.k8s.io",
+        "CSIDriver",
+        "csidrivers.storage.k8s.io",
+        false,
+    ),
+    (
+        "storage.k8s.io",
+        "StorageClass",
+        "storageclasses.storage.k8s.io",
+        false,
+    ),
 ];
 
 /// One object of an add-on, as the prune step names it.
@@ -103,6 +115,32 @@ pub fn images(addons: &Addons, addon: &Addon) -> Value {
             "ccm",
             format!("registry.k8s.io/provider-aws/cloud-controller-manager:{v}"),
         )],
+        AddonName::EbsCsiDriver => vec![
+            (
+                "driver",
+                format!("registry.k8s.io/provider-aws/aws-ebs-csi-driver:{v}"),
+            ),
+            (
+                "provisioner",
+                "registry.k8s.io/sig-storage/csi-provisioner:v6.3.0".into(),
+            ),
+            (
+                "attacher",
+                "registry.k8s.io/sig-storage/csi-attacher:v4.12.0".into(),
+            ),
+            (
+                "resizer",
+                "registry.k8s.io/sig-storage/csi-resizer:v2.2.1".into(),
+            ),
+            (
+                "liveness",
+                "registry.k8s.io/sig-storage/livenessprobe:v2.19.0".into(),
+            ),
+            (
+                "registrar",
+                "registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.17.0".into(),
+            ),
+        ],
         AddonName::ClusterAutoscaler => vec![(
             "cluster_autoscaler",
             format!("registry.k8s.io/autoscaling/cluster-autoscaler:{v}"),

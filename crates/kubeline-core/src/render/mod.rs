@@ -70,6 +70,7 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "addons/coredns.yaml.j2",
     "addons/metrics-server.yaml.j2",
     "addons/cluster-autoscaler.yaml.j2",
+    "addons/aws-ebs-csi-driver.yaml.j2",
     "userdata/scripts/addons-apply.sh.j2",
 ];
 
