@@ -810,6 +810,47 @@ fn ebs_volumes_are_encrypted_gp3_and_the_driver_touches_only_its_own() {
             "{action} to another cluster's instance"
         );
     }
+    // Exactly the driver's documented actions (docs/example-iam-policy.json at v1.64.0 without
+    // the snapshot ones, plus install.md's KMS statement), in the EbsCsiDriver statements only.
+    const EBS_ACTIONS: [&str; 14] = [
+        "ec2:AttachVolume",
+        "ec2:CreateTags",
+        "ec2:CreateVolume",
+        "ec2:DeleteVolume",
+        "ec2:DescribeAvailabilityZones",
+        "ec2:DescribeInstances",
+        "ec2:DescribeSnapshots",
+        "ec2:DescribeTags",
+        "ec2:DescribeVolumes",
+        "ec2:DescribeVolumesModifications",
+        "ec2:DetachVolume",
+        "ec2:ModifyVolume",
+        "kms:CreateGrant",
+        "kms:Decrypt",
+    ];
+    let mut granted: Vec<String> = policies
+        .iter()
+        .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
+        .filter(|st| {
+            st["Sid"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("EbsCsiDriver"))
+        })
+        .flat_map(|st| match &st["Action"] {
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
+            Value::String(one) => vec![one.clone()],
+            _ => vec![],
+        })
+        .collect();
+    granted.sort();
+    granted.dedup();
+    let mut want: Vec<String> = EBS_ACTIONS.iter().map(|a| (*a).to_owned()).collect();
+    want.push("kms:GenerateDataKeyWithoutPlaintext".into());
+    want.sort();
+    assert_eq!(granted, want);
     // Encrypted volumes: KMS only through EC2, grants only for AWS resources.
     let key = "arn:aws:kms:eu-west-1:123456789012:key/1b3c5d7e-0000-4000-8000-000000000001";
     let via_ec2 = |action: &str| {
