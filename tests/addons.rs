@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use kubeline_core::layout::NodeGroup;
 use kubeline_core::render::{self, Rendered, Templates};
 use kubeline_core::validate;
 use kubeline_tests::{
-    decode_ignition, examples_and_demo, make_executable, outcome, render_example, repo_root, run,
-    tool,
+    decode_ignition, examples_and_demo, make_executable, outcome, render_example, repo_root,
+    role_policies, run, tool,
 };
 use serde_json::Value;
 
@@ -328,11 +329,7 @@ impl Controller {
 
     fn run_failing(&self, ready_after: u32, attempts: u32, fail_file: &str) -> (bool, String) {
         let d = self.dir.path();
-        let path = format!(
-            "{}:{}",
-            d.join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
+        let path = kubeline_tests::path_with(&d.join("bin"));
         outcome(&run(Command::new(tool("bash"))
             .arg(&self.script)
             .env("PATH", path)
@@ -612,20 +609,13 @@ fn cluster_autoscaler_is_opt_in_and_resizes_only_its_own_pools() {
         "ec2:DescribeLaunchTemplateVersions",
         "ec2:GetInstanceTypesFromInstanceRequirements",
     ];
-    let controller_policies = |r: &Rendered| -> Vec<Value> {
-        let t: Value =
-            serde_json::from_slice(&r.files["stack-templates/control-plane.json"]).expect("json");
-        t["Resources"]["Role"]["Properties"]["Policies"]
-            .as_array()
-            .expect("policies")
-            .iter()
-            .map(|p| p["PolicyDocument"].clone())
-            .collect()
+    let controller_policies = |r: &Rendered, c: &kubeline_core::cluster::Cluster| {
+        role_policies(r, &NodeGroup::Controller.iam_role_name(&c.name))
     };
-    let (_, off) = ha_with("");
+    let (off_cluster, off) = ha_with("");
     assert!(!off.files.contains_key("addons/cluster-autoscaler.yaml"));
     assert!(
-        !controller_policies(&off)
+        !controller_policies(&off, &off_cluster)
             .iter()
             .any(|p| p.to_string().contains("ClusterAutoscaler"))
     );
@@ -657,7 +647,7 @@ fn cluster_autoscaler_is_opt_in_and_resizes_only_its_own_pools() {
             assert!(tags.contains(&want), "{}: no {want}", p.name);
         }
     }
-    let policies = controller_policies(&on);
+    let policies = controller_policies(&on, &c);
     let describe = policies
         .iter()
         .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
@@ -737,14 +727,7 @@ fn ebs_volumes_are_encrypted_gp3_and_the_driver_touches_only_its_own() {
         "the node plugin cannot reach IMDS at hop limit 1: {node_args}"
     );
 
-    let t: Value = serde_json::from_slice(&rendered.files["stack-templates/control-plane.json"])
-        .expect("json");
-    let policies: Vec<Value> = t["Resources"]["Role"]["Properties"]["Policies"]
-        .as_array()
-        .expect("policies")
-        .iter()
-        .map(|p| p["PolicyDocument"].clone())
-        .collect();
+    let policies = role_policies(&rendered, &NodeGroup::Controller.iam_role_name(&c.name));
     let refs: Vec<&Value> = policies.iter().collect();
     let pseudo = Pseudo::default();
     let volume = "arn:aws:ec2:eu-west-1:123456789012:volume/vol-1";

@@ -16,7 +16,7 @@ use kubeline_core::render::{self, Rendered, Templates};
 use kubeline_tests::iam::{Decision, Pseudo, Request, evaluate};
 use kubeline_tests::{
     IgnUnit, UnitFile, decode_ignition, examples_and_demo, generated_credentials, inline_file,
-    make_executable, node_groups, outcome, render_example, repo_root, run,
+    make_executable, node_groups, outcome, render_example, repo_root, roles, run,
 };
 use serde_json::Value;
 
@@ -524,35 +524,6 @@ fn the_cloud_controller_manager_runs_the_pinned_release_on_the_controllers() {
 // ---------------------------------------------------------------------------------------------
 // IAM.
 
-/// Every IAM role of the rendered stacks, by name, with its inline policy documents.
-fn roles(rendered: &Rendered) -> Vec<(String, Vec<Value>)> {
-    let mut out = Vec::new();
-    for (file, bytes) in &rendered.files {
-        if !file.starts_with("stack-templates/") {
-            continue;
-        }
-        let t: Value = serde_json::from_slice(bytes).expect("stack JSON");
-        for r in t["Resources"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|x| x.1)
-        {
-            if r["Type"] == "AWS::IAM::Role" {
-                let docs = r["Properties"]["Policies"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|p| p["PolicyDocument"].clone())
-                    .collect();
-                let name = r["Properties"]["RoleName"].as_str().unwrap_or_default();
-                out.push((name.to_owned(), docs));
-            }
-        }
-    }
-    out
-}
-
 fn statements(docs: &[Value]) -> Vec<&Value> {
     docs.iter()
         .flat_map(|d| d["Statement"].as_array().into_iter().flatten())
@@ -879,14 +850,7 @@ fn controllers_issue_their_kubelet_client_certificate_for_the_name_the_kubelet_r
     std::fs::write(d.join("kubelet-identity"), sandboxed).expect("write");
     let (ok, out) = outcome(&run(Command::new("bash")
         .arg(d.join("kubelet-identity"))
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                d.join("bin").display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )));
+        .env("PATH", kubeline_tests::path_with(&d.join("bin")))));
     assert!(ok, "kubelet-identity failed:\n{out}");
     let (ok, subject) = outcome(&run(Command::new("openssl")
         .args(["x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in"])

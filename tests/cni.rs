@@ -13,7 +13,7 @@ use kubeline_core::cluster::Cluster;
 use kubeline_core::layout::NodeGroup;
 use kubeline_core::render::Rendered;
 use kubeline_tests::{
-    UnitFile, decode_ignition, examples_and_demo, node_groups, render_example, run, tool,
+    UnitFile, decode_ignition, examples_and_demo, node_groups, render_example, run, stacks_of, tool,
 };
 use serde_json::{Value, json};
 
@@ -550,22 +550,6 @@ fn ingress_rules(cluster: &str, stacks: &BTreeMap<String, Value>) -> Vec<Ingress
         }
     }
     out
-}
-
-fn stacks_of(rendered: &Rendered) -> BTreeMap<String, Value> {
-    rendered
-        .files
-        .iter()
-        .filter_map(|(path, bytes)| {
-            let stem = path
-                .strip_prefix("stack-templates/")?
-                .strip_suffix(".json")?;
-            Some((
-                stem.to_owned(),
-                serde_json::from_slice(bytes).expect("stack JSON"),
-            ))
-        })
-        .collect()
 }
 
 /// What is wrong with VXLAN's reach in a cluster's stacks.

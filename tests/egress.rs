@@ -13,25 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use kubeline_core::cluster::Cluster;
-use kubeline_tests::{decode_ignition, examples, render_example, run};
+use kubeline_tests::{decode_ignition, examples, render_example, run, stacks_of};
 use serde_json::Value;
 
 /// An example's stacks by file stem (`network`, `etcd`, `control-plane`, `node-pool-NAME`).
 type Stacks = BTreeMap<String, Value>;
-
-fn stacks_of(rendered: &kubeline_core::render::Rendered) -> Stacks {
-    rendered
-        .files
-        .iter()
-        .filter_map(|(path, bytes)| {
-            let stem = path
-                .strip_prefix("stack-templates/")?
-                .strip_suffix(".json")?;
-            let v: Value = serde_json::from_slice(bytes).expect("stack is JSON");
-            Some((stem.to_owned(), v))
-        })
-        .collect()
-}
 
 /// Where a subnet's default route leads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -592,11 +578,7 @@ impl Machine {
     }
 
     fn run(&self, script: &Path) -> (bool, String) {
-        let path = format!(
-            "{}:{}",
-            self.path("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
+        let path = kubeline_tests::path_with(&self.path("bin"));
         let out = run(Command::new("bash")
             .arg(script)
             .env("PATH", path)

@@ -108,11 +108,7 @@ impl Lab {
     /// Runs the rendered etcd-identity script as member I's instance would.
     fn identity(&self, i: usize) -> (bool, String) {
         let d = self.dir.path();
-        let path = format!(
-            "{}:{}",
-            d.join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
+        let path = kubeline_tests::path_with(&d.join("bin"));
         outcome(&run(Command::new(tool("bash"))
             .arg(&self.identity)
             .env("PATH", path)
@@ -574,11 +570,7 @@ impl Instance {
             .and_then(|l| l.strip_suffix('\''))
             .expect("AWS_IMAGE")
             .to_owned();
-        let path = format!(
-            "{}:{}",
-            d.join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
+        let path = kubeline_tests::path_with(&d.join("bin"));
         let out = run(Command::new(tool("bash"))
             .arg(&self.script)
             .env("PATH", path)

@@ -181,11 +181,7 @@ fn run_approver(csrs: &[Csr], nodes: &str) -> (bool, String, String) {
     if !nodes.is_empty() {
         std::fs::write(d.join("fake/nodes"), nodes).expect("write");
     }
-    let path = format!(
-        "{}:{}",
-        d.join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = kubeline_tests::path_with(&d.join("bin"));
     let (ok, out) = outcome(&run(Command::new("bash")
         .arg(d.join("csr-approver"))
         .env("PATH", path)

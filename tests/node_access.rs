@@ -7,36 +7,9 @@
 
 use kubeline_core::cluster::Cluster;
 use kubeline_core::layout::{NodeGroup, credential_key, node_credentials};
-use kubeline_core::render::Rendered;
 use kubeline_tests::iam::{Decision, Pseudo, Request, evaluate};
-use kubeline_tests::{examples_and_demo, node_groups, render_example, repo_root};
+use kubeline_tests::{examples_and_demo, node_groups, render_example, repo_root, role_policies};
 use serde_json::Value;
-
-/// The inline policies of the role named `name` in any rendered stack.
-fn role_policies(rendered: &Rendered, name: &str) -> Vec<Value> {
-    for (file, bytes) in &rendered.files {
-        if !file.starts_with("stack-templates/") {
-            continue;
-        }
-        let t: Value = serde_json::from_slice(bytes).expect("stack JSON");
-        for r in t["Resources"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|x| x.1)
-        {
-            if r["Type"] == "AWS::IAM::Role" && r["Properties"]["RoleName"] == name {
-                return r["Properties"]["Policies"]
-                    .as_array()
-                    .expect("inline policies")
-                    .iter()
-                    .map(|p| p["PolicyDocument"].clone())
-                    .collect();
-            }
-        }
-    }
-    panic!("no role {name} in any stack");
-}
 
 fn s3_arn(c: &Cluster, key: &str) -> String {
     format!("arn:aws:s3:::{}/{key}", c.s3.bucket)

@@ -175,11 +175,7 @@ impl Node {
     /// settings); the retries wait no time unless ENV sets KUBELINE_RETRY_DELAY.
     fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
         let d = self.dir.path();
-        let path = format!(
-            "{}:{}",
-            d.join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
+        let path = kubeline_tests::path_with(&d.join("bin"));
         let out = run(Command::new("bash")
             .arg(d.join("fetch-credentials"))
             .args(args)
@@ -552,14 +548,9 @@ fn issue_kubelet_identity(script: &str, creds: &Files) -> (tempfile::TempDir, bo
         )
         .replace("-p /run ", &format!("-p '{}' ", d.join("run").display()));
     std::fs::write(d.join("kubelet-identity"), script).expect("write");
-    let out = run(Command::new("bash").arg(d.join("kubelet-identity")).env(
-        "PATH",
-        format!(
-            "{}:{}",
-            d.join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        ),
-    ));
+    let out = run(Command::new("bash")
+        .arg(d.join("kubelet-identity"))
+        .env("PATH", kubeline_tests::path_with(&d.join("bin"))));
     let (ok, text) = outcome(&out);
     (dir, ok, text)
 }
@@ -569,11 +560,9 @@ fn controllers_issue_their_kubelet_identity_from_the_ca() {
     let (cluster, rendered) =
         render_example(&repo_root().join("examples/ha/cluster.yaml")).expect("render");
     let (files, _, _) = decode_ignition(&rendered.files["userdata/controller.json"]);
-    let script = files
-        .into_iter()
-        .find(|f| f.path == "/opt/kubeline/bin/kubelet-identity")
-        .and_then(|f| f.text)
-        .expect("kubelet-identity in the controller config");
+    let script = kubeline_tests::inline_file(&files, "/opt/kubeline/bin/kubelet-identity")
+        .expect("kubelet-identity in the controller config")
+        .to_owned();
     let opts = Options {
         now: time::OffsetDateTime::now_utc(),
         renew_within_days: 30,
@@ -713,11 +702,9 @@ fn a_controller_that_cannot_read_imds_issues_no_identity() {
     let (cluster, rendered) =
         render_example(&repo_root().join("examples/ha/cluster.yaml")).expect("render");
     let (files, _, _) = decode_ignition(&rendered.files["userdata/controller.json"]);
-    let script = files
-        .into_iter()
-        .find(|f| f.path == "/opt/kubeline/bin/kubelet-identity")
-        .and_then(|f| f.text)
-        .expect("kubelet-identity in the controller config");
+    let script = kubeline_tests::inline_file(&files, "/opt/kubeline/bin/kubelet-identity")
+        .expect("kubelet-identity in the controller config")
+        .to_owned();
     // An IMDS answer that is not an address is refused before it reaches the certificate.
     let broken = script.replace(
         "readonly IMDS='http://169.254.169.254/latest'",
@@ -737,11 +724,9 @@ fn an_rsa_cluster_s_controllers_issue_rsa_serving_certificates() {
     std::fs::write(&path, text).expect("write");
     let (cluster, rendered) = render_example(&path).expect("render");
     let (files, _, _) = decode_ignition(&rendered.files["userdata/controller.json"]);
-    let script = files
-        .into_iter()
-        .find(|f| f.path == "/opt/kubeline/bin/kubelet-identity")
-        .and_then(|f| f.text)
-        .expect("kubelet-identity in the controller config");
+    let script = kubeline_tests::inline_file(&files, "/opt/kubeline/bin/kubelet-identity")
+        .expect("kubelet-identity in the controller config")
+        .to_owned();
     let creds = generated_credentials(&cluster);
     let (node, ok, out) = issue_kubelet_identity(&script, &creds);
     assert!(ok, "kubelet-identity failed:\n{out}");

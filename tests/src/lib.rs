@@ -408,3 +408,67 @@ pub fn make_executable(p: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
+
+/// Every IAM role of the rendered stacks, by `RoleName`, with its inline policy documents.
+pub fn roles(rendered: &Rendered) -> Vec<(String, Vec<serde_json::Value>)> {
+    let mut out = Vec::new();
+    for (file, bytes) in &rendered.files {
+        if !file.starts_with("stack-templates/") {
+            continue;
+        }
+        let t: serde_json::Value = serde_json::from_slice(bytes).expect("stack JSON");
+        for r in t["Resources"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|x| x.1)
+        {
+            if r["Type"] == "AWS::IAM::Role" {
+                let docs = r["Properties"]["Policies"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| p["PolicyDocument"].clone())
+                    .collect();
+                let name = r["Properties"]["RoleName"].as_str().unwrap_or_default();
+                out.push((name.to_owned(), docs));
+            }
+        }
+    }
+    out
+}
+
+/// The inline policy documents of the role named `name` in any rendered stack.
+pub fn role_policies(rendered: &Rendered, name: &str) -> Vec<serde_json::Value> {
+    roles(rendered)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, docs)| docs)
+        .unwrap_or_else(|| panic!("no role {name} in any stack"))
+}
+
+/// A render's stacks by file stem (`network`, `etcd`, `control-plane`, `node-pool-NAME`).
+pub fn stacks_of(rendered: &Rendered) -> BTreeMap<String, serde_json::Value> {
+    rendered
+        .files
+        .iter()
+        .filter_map(|(path, bytes)| {
+            let stem = path
+                .strip_prefix("stack-templates/")?
+                .strip_suffix(".json")?;
+            Some((
+                stem.to_owned(),
+                serde_json::from_slice(bytes).expect("stack JSON"),
+            ))
+        })
+        .collect()
+}
+
+/// `PATH` with the test's shim directory `bin` first.
+pub fn path_with(bin: &Path) -> String {
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
