@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
-use kubeline_pipeline::error::ERROR_NAMES;
+use kubeline_core::errors::ErrorName;
+use kubeline_core::pipeline::{Chat, EventKind, ROUTES, Route};
 use kubeline_pipeline::steps::StartInput;
 use kubeline_tests::{outcome, repo_root, run};
 use serde_json::Value;
@@ -91,19 +92,13 @@ fn every_error_name_in_retry_and_catch_exists_in_the_code() {
     assert!(ours.len() >= 5, "{used:?}");
     for name in ours {
         assert!(
-            ERROR_NAMES.contains(&name.as_str()),
-            "{name} is used in a Retry/Catch but no step returns it"
+            ErrorName::parse(name).is_some(),
+            "{name} is used in a Retry/Catch but is no ErrorName: no step returns it"
         );
     }
-    // And the transient ones are exactly what the state machine retries.
-    for name in [
-        "Throttled",
-        "AwsUnavailable",
-        "KmsUnavailable",
-        "StackBusy",
-        "RunInProgress",
-    ] {
-        assert!(used.contains(name), "{name} is never retried");
+    // And every transient name is retried somewhere.
+    for name in ErrorName::ALL.iter().filter(|n| n.is_transient()) {
+        assert!(used.contains(name.as_str()), "{name} is never retried");
     }
 }
 
@@ -201,6 +196,109 @@ fn every_sample_event_deserialises_into_its_handlers_input() {
     // Negative control: an unknown op is refused.
     let bad = serde_json::json!({"op": "explode"});
     assert!(serde_json::from_value::<kubeline_fn_apply::Request>(bad).is_err());
+}
+
+/// The template (JSON after its leading `#` comment lines).
+fn template() -> Value {
+    let text = std::fs::read_to_string(repo_root().join("infra/template.yaml")).expect("template");
+    let json: String = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    serde_json::from_str(&json).expect("infra/template.yaml is JSON")
+}
+
+/// Every S3 rule of the template: (route it leads to, detail-type, key wildcard, input template).
+fn template_rules() -> Vec<(Route, String, String, Option<String>)> {
+    let t = template();
+    let mut out = Vec::new();
+    let mut add = |route: Route, pattern: &Value, input: Option<&Value>| {
+        assert_eq!(pattern["source"], serde_json::json!(["aws.s3"]));
+        assert_eq!(
+            pattern["detail"]["bucket"]["name"],
+            serde_json::json!([{"Ref": "Bucket"}])
+        );
+        let kinds = pattern["detail-type"].as_array().expect("detail-type");
+        let keys = pattern["detail"]["object"]["key"].as_array().expect("key");
+        assert_eq!(
+            (kinds.len(), keys.len()),
+            (1, 1),
+            "one kind and one key per rule: {pattern}"
+        );
+        out.push((
+            route,
+            kinds[0].as_str().unwrap_or_default().to_owned(),
+            keys[0]["wildcard"].as_str().unwrap_or_default().to_owned(),
+            input.and_then(Value::as_str).map(str::to_owned),
+        ));
+    };
+    for (name, r) in t["Resources"].as_object().expect("Resources") {
+        for (_, e) in r["Properties"]["Events"].as_object().into_iter().flatten() {
+            if e["Type"] != "EventBridgeRule" {
+                continue;
+            }
+            let route = match name.as_str() {
+                "PipelineStateMachine" => Route::StartPipeline,
+                "DestroyStateMachine" => Route::StartDestroy,
+                "ApplyFunction" => Route::Approval,
+                other => panic!("{other} has an S3 rule the router does not know"),
+            };
+            let input = &e["Properties"]["InputTransformer"]["InputTemplate"];
+            add(route, &e["Properties"]["Pattern"], Some(input));
+        }
+        if r["Type"] == "AWS::Events::Rule" {
+            let targets = r["Properties"]["Targets"].as_array().expect("Targets");
+            assert_eq!(targets.len(), 1, "{name}");
+            assert_eq!(
+                targets[0]["Arn"],
+                serde_json::json!({"Ref": "Topic"}),
+                "{name}"
+            );
+            let input = &targets[0]["InputTransformer"]["InputTemplate"];
+            add(
+                Route::ConfigDeleted,
+                &r["Properties"]["EventPattern"],
+                Some(input),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn the_installations_event_rules_are_the_routers() {
+    let rules = template_rules();
+    assert_eq!(rules.len(), ROUTES.len(), "{rules:?}");
+    for r in ROUTES {
+        let kind = match r.kind {
+            EventKind::Created => "Object Created",
+            EventKind::Deleted => "Object Deleted",
+        };
+        assert_eq!(kind, r.kind.detail_type());
+        let found = rules
+            .iter()
+            .find(|(route, k, w, _)| *route == r.route && k == kind && w == r.wildcard);
+        assert!(
+            found.is_some(),
+            "{r:?} has no rule in infra/template.yaml: {rules:?}"
+        );
+    }
+    // Production tells the chat about a deleted cluster.yaml with the message the local runner
+    // sends (its input transformer fills in the key).
+    let deleted = rules
+        .iter()
+        .find(|r| r.0 == Route::ConfigDeleted)
+        .expect("rule");
+    assert_eq!(
+        deleted.3.as_deref(),
+        Some(Chat::config_deleted("<key>").to_json().to_string().as_str())
+    );
+    let approval = rules.iter().find(|r| r.0 == Route::Approval).expect("rule");
+    assert_eq!(
+        approval.3.as_deref(),
+        Some(r#"{"op": "approval", "key": <key>}"#)
+    );
 }
 
 #[test]

@@ -76,7 +76,7 @@ async fn seal_and_open_a_credential_set_with_moto_kms() {
         )
         .await
         .expect_err("wrong context");
-    assert_eq!(err.name(), "KmsInvalidCiphertext", "{err}");
+    assert_eq!(err.name().as_str(), "KmsInvalidCiphertext", "{err}");
 
     // (A disabled key is not tested here: moto 5.2.5 still answers GenerateDataKey for a
     // disabled key, measured; the smithy-mocks tests of the adapter cover DisabledException.)

@@ -42,12 +42,13 @@ pub enum AwsError {
 
 impl AwsError {
     /// Stable PascalCase name (Step Functions error name).
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> kubeline_core::errors::ErrorName {
+        use kubeline_core::errors::ErrorName;
         match self {
-            AwsError::Throttled { .. } => "Throttled",
-            AwsError::AccessDenied { .. } => "AccessDenied",
-            AwsError::Invalid { .. } => "AwsRequestInvalid",
-            AwsError::Unavailable { .. } => "AwsUnavailable",
+            AwsError::Throttled { .. } => ErrorName::Throttled,
+            AwsError::AccessDenied { .. } => ErrorName::AccessDenied,
+            AwsError::Invalid { .. } => ErrorName::AwsRequestInvalid,
+            AwsError::Unavailable { .. } => ErrorName::AwsUnavailable,
         }
     }
 
@@ -73,7 +74,6 @@ impl AwsError {
     feature = "kms",
     feature = "s3",
     feature = "cloudformation",
-    feature = "sns",
     feature = "sfn",
     feature = "route53"
 ))]

@@ -69,14 +69,15 @@ pub enum KmsError {
 
 impl KmsError {
     /// Stable PascalCase name (Step Functions error name).
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> kubeline_core::errors::ErrorName {
+        use kubeline_core::errors::ErrorName;
         match self {
-            KmsError::Throttled(_) => "Throttled",
-            KmsError::KeyDisabled { .. } => "KmsKeyDisabled",
-            KmsError::AccessDenied { .. } => "KmsAccessDenied",
-            KmsError::KeyNotFound { .. } => "KmsKeyNotFound",
-            KmsError::InvalidCiphertext { .. } => "KmsInvalidCiphertext",
-            KmsError::Unavailable(_) => "KmsUnavailable",
+            KmsError::Throttled(_) => ErrorName::Throttled,
+            KmsError::KeyDisabled { .. } => ErrorName::KmsKeyDisabled,
+            KmsError::AccessDenied { .. } => ErrorName::KmsAccessDenied,
+            KmsError::KeyNotFound { .. } => ErrorName::KmsKeyNotFound,
+            KmsError::InvalidCiphertext { .. } => ErrorName::KmsInvalidCiphertext,
+            KmsError::Unavailable(_) => ErrorName::KmsUnavailable,
         }
     }
 

@@ -8,7 +8,6 @@ pub mod dns;
 pub mod error;
 pub mod executions;
 pub mod kms;
-pub mod notify;
 pub mod sdk;
 pub mod sealed;
 pub mod stacks;

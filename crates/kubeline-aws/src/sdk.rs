@@ -24,12 +24,6 @@ pub fn cloudformation(conf: &SdkConfig) -> aws_sdk_cloudformation::Client {
     aws_sdk_cloudformation::Client::new(conf)
 }
 
-/// An SNS client.
-#[cfg(feature = "sns")]
-pub fn sns(conf: &SdkConfig) -> aws_sdk_sns::Client {
-    aws_sdk_sns::Client::new(conf)
-}
-
 /// A Step Functions client.
 #[cfg(feature = "sfn")]
 pub fn sfn(conf: &SdkConfig) -> aws_sdk_sfn::Client {

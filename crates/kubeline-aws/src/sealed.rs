@@ -32,10 +32,11 @@ pub enum SealError {
 
 impl SealError {
     /// Stable PascalCase name (Step Functions error name).
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> kubeline_core::errors::ErrorName {
+        use kubeline_core::errors::ErrorName;
         match self {
             SealError::Kms(e) => e.name(),
-            SealError::Envelope { .. } => "CredentialsTampered",
+            SealError::Envelope { .. } => ErrorName::CredentialsTampered,
         }
     }
 }
@@ -80,9 +81,10 @@ pub async fn seal<K: Kms>(
             }
         };
         stored.insert(enc_name, enc);
+        // The object the credentials generation of node configs reads (never the secret).
         stored.insert(
             format!("{name}{FINGERPRINT_SUFFIX}"),
-            format!("{sha}\n").into_bytes(),
+            kubeline_core::render::fingerprint_object(bytes),
         );
     }
     Ok(stored)

@@ -3,6 +3,9 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
+use kubeline_core::pipeline::cfn::{
+    ChangeSetStatus, DriftDetectionStatus, ExecutionStatus, StackDriftStatus, StackStatus,
+};
 use kubeline_core::pipeline::{DriftedResource, ResourceChange};
 
 use crate::error::AwsError;
@@ -12,8 +15,8 @@ use crate::error::AwsError;
 pub struct StackInfo {
     /// Name.
     pub name: String,
-    /// Status, e.g. `CREATE_COMPLETE`.
-    pub status: String,
+    /// Status.
+    pub status: StackStatus,
     /// Status reason.
     pub reason: Option<String>,
     /// Outputs.
@@ -42,12 +45,12 @@ pub struct ChangeSetRequest {
 /// A change set as described.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeSetInfo {
-    /// `CREATE_PENDING`, `CREATE_IN_PROGRESS`, `CREATE_COMPLETE`, `FAILED`, ...
-    pub status: String,
+    /// Status.
+    pub status: ChangeSetStatus,
     /// Why it failed.
     pub reason: Option<String>,
-    /// `AVAILABLE`, `EXECUTE_IN_PROGRESS`, ...
-    pub execution_status: Option<String>,
+    /// Whether it can be (or was) executed.
+    pub execution_status: Option<ExecutionStatus>,
     /// Its resource changes.
     pub changes: Vec<ResourceChange>,
 }
@@ -68,10 +71,10 @@ pub struct FailedResource {
 /// A drift detection as described.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DriftDetection {
-    /// `DETECTION_IN_PROGRESS`, `DETECTION_COMPLETE` or `DETECTION_FAILED`.
-    pub status: String,
-    /// `IN_SYNC`, `DRIFTED`, ... once complete.
-    pub stack_drift_status: Option<String>,
+    /// Where the detection is.
+    pub status: DriftDetectionStatus,
+    /// Once complete, whether the stack drifted.
+    pub stack_drift_status: Option<StackDriftStatus>,
     /// Why detection failed.
     pub reason: Option<String>,
 }
@@ -129,14 +132,6 @@ pub trait Stacks: Send + Sync {
     ) -> impl Future<Output = Result<Vec<DriftedResource>, AwsError>> + Send;
 }
 
-/// Whether a stack status is final and good.
-pub fn is_complete(status: &str) -> bool {
-    matches!(
-        status,
-        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE" | "DELETE_COMPLETE"
-    )
-}
-
 #[cfg(feature = "cloudformation")]
 pub use self::cfn::CloudFormation;
 
@@ -151,7 +146,8 @@ mod cfn {
     use kubeline_core::pipeline::DriftedResource;
 
     use super::{
-        ChangeSetInfo, ChangeSetRequest, DriftDetection, FailedResource, StackInfo, Stacks,
+        ChangeSetInfo, ChangeSetRequest, ChangeSetStatus, DriftDetection, DriftDetectionStatus,
+        ExecutionStatus, FailedResource, StackDriftStatus, StackInfo, StackStatus, Stacks,
     };
     use crate::error::{AwsError, classify};
 
@@ -200,10 +196,7 @@ mod cfn {
             };
             Ok(Some(StackInfo {
                 name: s.stack_name().unwrap_or(name).to_owned(),
-                status: s
-                    .stack_status()
-                    .map(|x| x.as_str().to_owned())
-                    .unwrap_or_default(),
+                status: StackStatus::parse(s.stack_status().map(|x| x.as_str()).unwrap_or("")),
                 reason: s.stack_status_reason().map(str::to_owned),
                 outputs: s
                     .outputs()
@@ -289,12 +282,11 @@ mod cfn {
                 }
             }
             Ok(Some(ChangeSetInfo {
-                status: last
-                    .status()
-                    .map(|s| s.as_str().to_owned())
-                    .unwrap_or_default(),
+                status: ChangeSetStatus::parse(last.status().map(|s| s.as_str()).unwrap_or("")),
                 reason: last.status_reason().map(str::to_owned),
-                execution_status: last.execution_status().map(|s| s.as_str().to_owned()),
+                execution_status: last
+                    .execution_status()
+                    .map(|s| ExecutionStatus::parse(s.as_str())),
                 changes,
             }))
         }
@@ -393,11 +385,12 @@ mod cfn {
                 .await
                 .map_err(|e| classify(SERVICE, &e))?;
             Ok(DriftDetection {
-                status: out
-                    .detection_status()
-                    .map(|s| s.as_str().to_owned())
-                    .unwrap_or_default(),
-                stack_drift_status: out.stack_drift_status().map(|s| s.as_str().to_owned()),
+                status: DriftDetectionStatus::parse(
+                    out.detection_status().map(|s| s.as_str()).unwrap_or(""),
+                ),
+                stack_drift_status: out
+                    .stack_drift_status()
+                    .map(|s| StackDriftStatus::parse(s.as_str())),
                 reason: out.detection_status_reason().map(str::to_owned),
             })
         }

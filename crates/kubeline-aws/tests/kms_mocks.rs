@@ -106,7 +106,7 @@ async fn persistent_throttling_is_reported_as_throttled() {
         .await
         .expect_err("throttled");
     assert!(matches!(err, KmsError::Throttled(_)), "{err:?}");
-    assert_eq!(err.name(), "Throttled");
+    assert_eq!(err.name().as_str(), "Throttled");
     assert!(err.is_transient());
     assert_eq!(rule.num_calls(), 3, "the SDK's three attempts");
 }
@@ -119,7 +119,7 @@ async fn a_disabled_key_is_not_retried_and_says_how_to_fix() {
         .generate_data_key(KEY, &context())
         .await
         .expect_err("disabled");
-    assert_eq!(err.name(), "KmsKeyDisabled");
+    assert_eq!(err.name().as_str(), "KmsKeyDisabled");
     assert!(!err.is_transient());
     assert!(err.to_string().contains("enable-key"), "{err}");
     assert_eq!(rule.num_calls(), 1);
@@ -143,7 +143,7 @@ async fn access_denied_names_the_key_and_the_permissions() {
         .decrypt(KEY, b"blob", &context())
         .await
         .expect_err("denied");
-    assert_eq!(err.name(), "KmsAccessDenied");
+    assert_eq!(err.name().as_str(), "KmsAccessDenied");
     let text = err.to_string();
     assert!(text.contains(KEY) && text.contains("kms:Decrypt"), "{text}");
 }
@@ -179,7 +179,7 @@ async fn decrypt_passes_the_context_and_maps_a_wrong_ciphertext() {
         .decrypt(KEY, b"other", &context())
         .await
         .expect_err("wrong ciphertext");
-    assert_eq!(err.name(), "KmsInvalidCiphertext");
+    assert_eq!(err.name().as_str(), "KmsInvalidCiphertext");
     assert!(err.to_string().contains("etcd-key.pem"), "{err}");
 }
 
@@ -191,7 +191,7 @@ async fn internal_errors_are_retried_and_then_reported_as_unavailable() {
         .generate_data_key(KEY, &context())
         .await
         .expect_err("internal");
-    assert_eq!(err.name(), "KmsUnavailable");
+    assert_eq!(err.name().as_str(), "KmsUnavailable");
     assert!(err.is_transient());
     assert_eq!(rule.num_calls(), 3);
 }

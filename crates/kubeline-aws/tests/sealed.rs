@@ -155,7 +155,7 @@ async fn swapped_or_tampered_envelopes_are_refused() {
         .await
         .expect_err("swap");
     assert!(matches!(err, SealError::Envelope { .. }), "{err:?}");
-    assert_eq!(err.name(), "CredentialsTampered");
+    assert_eq!(err.name().as_str(), "CredentialsTampered");
     assert!(err.to_string().starts_with("etcd-key.pem.enc: "), "{err}");
 
     // Another cluster's store.

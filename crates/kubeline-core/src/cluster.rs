@@ -53,6 +53,8 @@ pub struct Cluster {
     pub etcd: Etcd,
     /// Worker pools.
     pub node_pools: Vec<NodePool>,
+    /// How the pools roll out.
+    pub node_pool_rolling: crate::model::RollingStrategy,
     /// Kubernetes version.
     pub kubernetes_version: KubeVersion,
     /// Certificate lifetimes.

@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod credentials;
 pub mod diag;
 pub mod envelope;
+pub mod errors;
 pub mod init;
 pub mod layout;
 pub mod model;

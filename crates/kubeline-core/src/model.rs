@@ -538,6 +538,24 @@ pub struct WorkerConfig {
     /// Node pools, one stack each.
     #[serde(default)]
     pub node_pools: Vec<NodePoolConfig>,
+    /// How node pools roll out when they change (kube-aws's key): `Parallel` (default) updates
+    /// every pool at once, once the control plane is up to date; `Sequential` one pool at a
+    /// time in the order listed; `AvailabilityZone` the pools of one zone at a time (zones in
+    /// the order they first appear; every pool must then sit in one zone).
+    #[serde(default)]
+    pub node_pool_rolling_strategy: RollingStrategy,
+}
+
+/// How node pools roll out (`worker.nodePoolRollingStrategy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum RollingStrategy {
+    /// Every pool at once.
+    #[default]
+    Parallel,
+    /// One pool at a time, in the order listed.
+    Sequential,
+    /// The pools of one availability zone at a time.
+    AvailabilityZone,
 }
 
 /// Taint effect.

@@ -609,7 +609,7 @@ fn the_nodes_endpoint_is_added_only_without_a_private_one() {
                 let e = c.api_endpoints.last().expect("endpoints");
                 assert!(e.added_for_nodes, "{what}: the nodes endpoint comes last");
                 assert!(!c.api_endpoints[0].added_for_nodes, "{what}");
-                assert_eq!(e.name, "nodes", "{what}");
+                assert_eq!(e.name.as_str(), "nodes", "{what}");
                 assert_eq!(e.logical_id, "Nodes", "{what}");
                 assert_eq!(e.lb_name, "demo-nodes", "{what}");
                 assert_eq!(e.dns_name.as_str(), a.dns, "{what}");

@@ -243,7 +243,7 @@ fn no_ca_is_a_clear_error() {
         .expect_err("no CA");
     assert!(matches!(err, CredentialsError::NoCa));
     assert!(err.fix().contains("--generate-ca"));
-    assert_eq!(err.name(), "CredentialsNoCa");
+    assert_eq!(err.name().as_str(), "CredentialsNoCa");
 }
 
 #[test]

@@ -395,3 +395,73 @@ fn a_fifty_pool_cluster_renders_within_limits() {
     assert_eq!(r.stacks.len(), 53);
     assert!(!r.has_limit_errors());
 }
+
+/// The ha example with pools `a` (zone a), `b` (zone b) and `a2` (zone a, listed last), rolled
+/// out by `strategy`; `a2_subnets` replaces a2's subnets.
+fn pools_by(strategy: &str, a2_subnets: &str) -> Result<kubeline_core::cluster::Cluster, String> {
+    let text = std::fs::read_to_string(examples_dir().join("ha/cluster.yaml")).expect("read");
+    let (head, _) = text.split_once("worker:\n").expect("worker section");
+    let tail = text
+        .split_once("\nkubernetesVersion:")
+        .map(|(_, t)| format!("kubernetesVersion:{t}"))
+        .expect("kubernetesVersion");
+    let worker = format!(
+        "worker:\n  nodePoolRollingStrategy: {strategy}\n  nodePools:\n    - {{name: a, subnets: [{{name: private-a}}]}}\n    - {{name: b, subnets: [{{name: private-b}}]}}\n    - {{name: a2, subnets: [{a2_subnets}]}}\n"
+    );
+    let loaded = validate::load(&format!("{head}{worker}{tail}"));
+    loaded
+        .cluster
+        .ok_or_else(|| loaded.diagnostics.render("cluster.yaml"))
+}
+
+#[test]
+fn node_pools_roll_out_in_the_waves_their_strategy_says() {
+    let waves = |strategy: &str| -> Vec<(String, Option<u32>)> {
+        let c = pools_by(strategy, "{name: private-a}").unwrap_or_else(|e| panic!("{e}"));
+        render::render(&c, &Templates::builtin())
+            .expect("render")
+            .stacks
+            .into_iter()
+            .map(|s| (s.name, s.rollout_wave))
+            .collect()
+    };
+    let names = [
+        "network",
+        "etcd",
+        "control-plane",
+        "node-pool-a",
+        "node-pool-b",
+        "node-pool-a2",
+    ];
+    // (strategy, waves of the three pools)
+    let table = [
+        ("Parallel", [0, 0, 0]),
+        ("Sequential", [0, 1, 2]),
+        ("AvailabilityZone", [0, 1, 0]),
+    ];
+    for (strategy, pools) in table {
+        let got = waves(strategy);
+        let want: Vec<Option<u32>> = [None, None, None]
+            .into_iter()
+            .chain(pools.map(Some))
+            .collect();
+        assert_eq!(
+            got.iter().map(|(_, w)| *w).collect::<Vec<_>>(),
+            want,
+            "{strategy}"
+        );
+        for ((name, _), part) in got.iter().zip(names) {
+            assert!(name.ends_with(part), "{name} is not {part}");
+        }
+    }
+    // Rolling by zone needs every pool in one zone; the error names the pool and the fix.
+    let e = pools_by("AvailabilityZone", "{name: private-a}, {name: private-b}")
+        .expect_err("a pool in two zones");
+    assert!(
+        e.contains("worker.nodePools[2].subnets") && e.contains("eu-west-1a, eu-west-1b"),
+        "{e}"
+    );
+    assert!(pools_by("Sequential", "{name: private-a}, {name: private-b}").is_ok());
+    let e = pools_by("parallel", "{name: private-a}").expect_err("kube-aws's exact spelling");
+    assert!(e.contains("nodePoolRollingStrategy"), "{e}");
+}

@@ -1,57 +1,24 @@
-//! Step errors and their stable PascalCase names (the error names in statemachine/*.asl.json).
+//! Step errors: a stable [`ErrorName`] (the error names in statemachine/*.asl.json) and a cause
+//! that says what happened and how to fix it.
 
 use kubeline_aws::error::AwsError;
 use kubeline_aws::kms::KmsError;
 use kubeline_aws::sealed::SealError;
+pub use kubeline_core::errors::ErrorName;
 
-/// Every error name a step can end with. The contract test checks that every name used in a
-/// Retry or Catch of the state machines is in this list.
-pub const ERROR_NAMES: &[&str] = &[
-    "ConfigInvalid",
-    "ConfigMissing",
-    "CredentialsInvalid",
-    "CredentialsNoCa",
-    "CredentialsTampered",
-    "TemplateInvalid",
-    "HostedZoneMissing",
-    "ChangeSetFailed",
-    "StackFailed",
-    "StackBusy",
-    "RunInProgress",
-    "TerminationProtected",
-    "DestroyNotConfirmed",
-    "PlanRejected",
-    "Superseded",
-    "RequestInvalid",
-    "Throttled",
-    "AccessDenied",
-    "AwsRequestInvalid",
-    "AwsUnavailable",
-    "KmsKeyDisabled",
-    "KmsAccessDenied",
-    "KmsKeyNotFound",
-    "KmsInvalidCiphertext",
-    "KmsUnavailable",
-    "Internal",
-];
-
-/// Why a step failed: a stable name and a cause that says what happened and how to fix it.
+/// Why a step failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{name}: {cause}")]
 pub struct StepError {
-    /// Stable PascalCase name (one of [`ERROR_NAMES`]).
-    pub name: &'static str,
+    /// Stable name, what the state machine's Retry and Catch match.
+    pub name: ErrorName,
     /// Human-readable cause (no secrets).
     pub cause: String,
 }
 
 impl StepError {
     /// An error named `name`.
-    pub fn new(name: &'static str, cause: impl Into<String>) -> StepError {
-        debug_assert!(
-            ERROR_NAMES.contains(&name),
-            "{name} is not a known error name"
-        );
+    pub fn new(name: ErrorName, cause: impl Into<String>) -> StepError {
         StepError {
             name,
             cause: cause.into(),
@@ -60,10 +27,7 @@ impl StepError {
 
     /// Whether the state machine retries it (throttling and transient service errors only).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self.name,
-            "Throttled" | "AwsUnavailable" | "KmsUnavailable" | "StackBusy" | "RunInProgress"
-        )
+        self.name.is_transient()
     }
 }
 
@@ -87,5 +51,5 @@ impl From<SealError> for StepError {
 
 /// A step's output as JSON (what the state machine receives).
 pub fn to_json<T: serde::Serialize>(v: T) -> Result<serde_json::Value, StepError> {
-    serde_json::to_value(v).map_err(|e| StepError::new("Internal", e.to_string()))
+    serde_json::to_value(v).map_err(|e| StepError::new(ErrorName::Internal, e.to_string()))
 }

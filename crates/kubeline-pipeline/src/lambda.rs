@@ -1,14 +1,25 @@
 //! The Lambda side shared by every function's `main.rs`: the AWS config, the installation
-//! bucket from the environment, and the runtime loop that decodes a request, calls the
-//! handler and maps a [`StepError`] to the error name the state machine sees.
+//! bucket and settings from the environment, the logs (structured JSON in the format Lambda's
+//! advanced logging controls expect, plus embedded-metric-format documents), and the runtime
+//! loop that decodes a request, calls the handler in its span and maps a [`StepError`] to the
+//! error name the state machine sees.
 
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::io::Write as _;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::field::{Field, Visit};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::StepError;
+use crate::error::ErrorName;
+use crate::telemetry::{self, METRICS_TARGET, Operation};
 
 /// The environment variable naming the installation bucket.
 pub const BUCKET_ENV: &str = "KUBELINE_BUCKET";
@@ -39,32 +50,118 @@ pub fn env_number(name: &str) -> Result<Option<u32>, lambda_runtime::Error> {
     }
 }
 
+/// The level of `AWS_LAMBDA_LOG_LEVEL` (Lambda's application log level: TRACE, DEBUG, INFO,
+/// WARN, ERROR, FATAL; <https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html>).
+pub fn level_of(value: Option<&str>) -> LevelFilter {
+    match value.map(str::to_ascii_uppercase).as_deref() {
+        Some("TRACE") => LevelFilter::TRACE,
+        Some("DEBUG") => LevelFilter::DEBUG,
+        Some("WARN") => LevelFilter::WARN,
+        Some("ERROR" | "FATAL") => LevelFilter::ERROR,
+        _ => LevelFilter::INFO,
+    }
+}
+
+/// Collects an event's fields as JSON values.
+#[derive(Debug, Default)]
+struct Fields(BTreeMap<String, serde_json::Value>);
+
+impl Visit for Fields {
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.into());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().to_owned(), format!("{value:?}").into());
+    }
+}
+
+/// Writes every metric event as one embedded-metric-format line on stdout.
+#[derive(Debug)]
+struct Emf;
+
+impl<S: tracing::Subscriber> Layer<S> for Emf {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() != METRICS_TARGET {
+            return;
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        if let Some(doc) = telemetry::emf_document(&fields.0, now_ms) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{doc}");
+        }
+    }
+}
+
+/// Installs the logs: JSON lines (`timestamp`, `level`, `message`, the fields, and the step's
+/// span: function, op, cluster, run id) when `AWS_LAMBDA_LOG_FORMAT` is `JSON`, text
+/// otherwise; at `AWS_LAMBDA_LOG_LEVEL` (default INFO); metric events as EMF documents.
+pub fn init_logs() {
+    let level = level_of(std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref());
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let logs = Targets::new()
+        .with_default(level)
+        .with_target(METRICS_TARGET, LevelFilter::OFF);
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_target(false);
+    let fmt = if json {
+        fmt.json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed()
+    } else {
+        fmt.boxed()
+    };
+    let _ = tracing_subscriber::registry()
+        .with(fmt.with_filter(logs))
+        .with(Emf.with_filter(Targets::new().with_target(METRICS_TARGET, LevelFilter::INFO)))
+        .try_init();
+}
+
 fn diagnostic(e: StepError) -> Diagnostic {
     Diagnostic {
-        error_type: e.name.to_owned(),
+        error_type: e.name.as_str().to_owned(),
         error_message: e.cause,
     }
 }
 
-/// Runs the Lambda loop: each event is decoded as `Req` (a bad payload is `RequestInvalid`)
-/// and passed to `handler`.
-pub async fn serve<Req, Res, F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+/// Runs the Lambda loop of function `function`: each event is decoded as `Req` (a bad payload
+/// is `RequestInvalid`) and passed to `handler` in the step's span.
+pub async fn serve<Req, Res, F, Fut>(
+    function: &'static str,
+    handler: F,
+) -> Result<(), lambda_runtime::Error>
 where
-    Req: DeserializeOwned + Send + 'static,
+    Req: DeserializeOwned + Operation + Send + 'static,
     Res: Serialize + Send + 'static,
     F: Fn(Req) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Res, StepError>> + Send,
 {
+    init_logs();
     let handler = &handler;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let req: Req = serde_json::from_value(event.payload).map_err(|e| {
+                tracing::error!(function, error = "RequestInvalid", cause = %e, "bad request");
                 diagnostic(StepError::new(
-                    "RequestInvalid",
+                    ErrorName::RequestInvalid,
                     format!("bad request: {e}"),
                 ))
             })?;
-            handler(req).await.map_err(diagnostic)
+            let ctx = telemetry::Context::of(function, &req);
+            telemetry::traced(&ctx, handler(req))
+                .await
+                .map_err(diagnostic)
         },
     ))
     .await

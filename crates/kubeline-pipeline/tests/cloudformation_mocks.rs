@@ -85,6 +85,7 @@ fn store_with_template() -> (MemStore, RenderOutput) {
             depends_on: vec![],
             tags: BTreeMap::new(),
             needs_template_url: false,
+            rollout_wave: None,
         }],
     };
     (store, rendered)
@@ -216,7 +217,7 @@ async fn persistent_throttling_is_a_transient_error_for_the_state_machine() {
     let err = steps::plan(&store, &cfn, &run(), &rendered)
         .await
         .expect_err("throttled");
-    assert_eq!(err.name, "Throttled");
+    assert_eq!(err.name.as_str(), "Throttled");
     assert!(err.is_transient());
 }
 
@@ -235,7 +236,7 @@ async fn a_change_set_that_fails_to_create_names_the_reason() {
     let err = steps::plan(&store, &cfn, &run(), &rendered)
         .await
         .expect_err("failed");
-    assert_eq!(err.name, "ChangeSetFailed");
+    assert_eq!(err.name.as_str(), "ChangeSetFailed");
     assert!(
         err.cause
             .contains("Unresolved resource dependencies [Subnet]"),
@@ -291,10 +292,10 @@ async fn a_stack_that_fails_and_rolls_back_reports_the_failed_resources() {
             .build()
     });
     let cfn = cfn(&[&rolled_back, &events]);
-    let err = steps::apply(&store, &cfn, &run(), &rendered)
+    let err = steps::apply(&store, &cfn, &run(), &rendered, &Default::default())
         .await
         .expect_err("rolled back");
-    assert_eq!(err.name, "StackFailed");
+    assert_eq!(err.name.as_str(), "StackFailed");
     assert!(
         err.cause.contains("demo-network is ROLLBACK_COMPLETE"),
         "{}",
@@ -382,12 +383,12 @@ async fn drift_is_recorded_in_status_json_and_nothing_is_changed() {
     let first = steps::drift_check(&store, &cfn, &item)
         .await
         .expect("check");
-    assert_eq!(first["done"], false);
+    assert!(!first.done);
     let second = steps::drift_check(&store, &cfn, &item)
         .await
         .expect("check");
-    assert_eq!(second["done"], true);
-    assert_eq!(second["drifted"], 1);
+    assert!(second.done);
+    assert_eq!(second.drifted, 1);
     let status: serde_json::Value =
         serde_json::from_slice(&store.0.lock().expect("lock")["clusters/demo/status.json"])
             .expect("json");
@@ -403,7 +404,6 @@ async fn drift_is_recorded_in_status_json_and_nothing_is_changed() {
         "a drift check changes no phase"
     );
     let summary = steps::drift_summary(&[second]);
-    assert!(summary["notification"].as_str().is_some_and(
-        |n| n.contains("1 of 1 clusters drifted") && n.contains("WorkerSecurityGroup")
-    ));
+    let n = &summary.notification;
+    assert!(n.contains("1 of 1 clusters drifted") && n.contains("WorkerSecurityGroup"));
 }

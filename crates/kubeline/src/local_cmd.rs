@@ -17,7 +17,7 @@ pub enum LocalCommand {
     /// Start the emulator, upload a sample cluster.yaml, follow the run, report, stop.
     Demo(DemoArgs),
     /// Keep a local pipeline running (until Ctrl-C) and print how to use it.
-    Up,
+    Up(UpArgs),
     /// Run the daily certificate rotation now on the running `kubeline local up` (its schedule
     /// never fires locally).
     Rotate,
@@ -37,6 +37,16 @@ pub struct DemoArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 600)]
     pub timeout: u64,
+    /// Show every step's log lines (what the Lambdas log in CloudWatch).
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Show every step's log lines (what the Lambdas log in CloudWatch).
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 pub fn run(cmd: LocalCommand) -> Result<bool> {
@@ -48,13 +58,16 @@ pub fn run(cmd: LocalCommand) -> Result<bool> {
     rt.block_on(async move {
         match cmd {
             LocalCommand::Demo(a) => demo(a).await,
-            LocalCommand::Up => up().await,
+            LocalCommand::Up(a) => up(a).await,
             LocalCommand::Rotate => rotate().await,
         }
     })
 }
 
 async fn demo(a: DemoArgs) -> Result<bool> {
+    if a.verbose {
+        local::show_logs();
+    }
     let text = std::fs::read_to_string(&a.config)
         .with_context(|| format!("cannot read {}", a.config.display()))?;
     let started = std::time::Instant::now();
@@ -101,7 +114,10 @@ async fn demo(a: DemoArgs) -> Result<bool> {
     Ok(true)
 }
 
-async fn up() -> Result<bool> {
+async fn up(a: UpArgs) -> Result<bool> {
+    if a.verbose {
+        local::show_logs();
+    }
     let local = LocalPipeline::start(std::path::Path::new("."), &local::tools_dir(), false).await?;
     println!(
         "kubeline local pipeline running on {}",

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use kubeline_core::init::InitOptions;
+use kubeline_core::reconcile;
 use kubeline_core::render;
 use kubeline_core::validate;
 
@@ -137,6 +138,10 @@ struct RenderStackArgs {
     /// Default: the directory of cluster.yaml.
     #[arg(long)]
     asset_dir: Option<PathBuf>,
+    /// Credentials directory (from `render credentials`); node configs carry its credentials
+    /// generation, as the pipeline's do. Default: credentials/ next to cluster.yaml, if any.
+    #[arg(long)]
+    credentials_dir: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -210,8 +215,13 @@ fn init(a: InitArgs) -> Result<bool> {
     Ok(true)
 }
 
-/// Loads, validates and renders; prints every finding. None when there is an error.
-fn load_and_render(config: &Path, strict: bool) -> Result<Option<render::Rendered>> {
+/// Loads, validates and renders (with `credentials`, the plaintext credential files, when
+/// given); prints every finding. None when there is an error.
+fn load_and_render(
+    config: &Path,
+    strict: bool,
+    credentials: Option<&reconcile::Files>,
+) -> Result<Option<render::Rendered>> {
     let text = std::fs::read_to_string(config)
         .with_context(|| format!("cannot read {}", config.display()))?;
     let name = config.display().to_string();
@@ -226,7 +236,13 @@ fn load_and_render(config: &Path, strict: bool) -> Result<Option<render::Rendere
         return Ok(None);
     };
     let templates = files::load_templates(config)?;
-    let rendered = render::render(&cluster, &templates)?;
+    // The same credentials generation the pipeline computes from the bucket's sealed store.
+    let inputs = render::Inputs {
+        credentials_generation: credentials
+            .map(|c| render::credentials_generation(&render::stored_view(c)))
+            .unwrap_or_default(),
+    };
+    let rendered = render::render_with(&cluster, &templates, &inputs)?;
     for l in &rendered.limits {
         let tag = if l.error { "error" } else { "note" };
         eprintln!("{}: {tag}: {}", l.file, l.message);
@@ -243,7 +259,7 @@ fn load_and_render(config: &Path, strict: bool) -> Result<Option<render::Rendere
 }
 
 fn validate_cmd(a: ValidateArgs) -> Result<bool> {
-    let Some(rendered) = load_and_render(&a.config.config, a.strict)? else {
+    let Some(rendered) = load_and_render(&a.config.config, a.strict, None)? else {
         return Ok(false);
     };
     println!(
@@ -257,7 +273,20 @@ fn validate_cmd(a: ValidateArgs) -> Result<bool> {
 
 fn render_stack(a: RenderStackArgs) -> Result<bool> {
     let config = &a.config.config;
-    let Some(rendered) = load_and_render(config, false)? else {
+    let dir = a.credentials_dir.clone().unwrap_or_else(|| {
+        config
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("credentials")
+    });
+    let creds = if dir.is_dir() {
+        Some(credentials::read_dir(&dir)?)
+    } else if a.credentials_dir.is_some() {
+        bail!("{}: no such credentials directory", dir.display());
+    } else {
+        None
+    };
+    let Some(rendered) = load_and_render(config, false, creds.as_ref())? else {
         return Ok(false);
     };
     let dir = match a.asset_dir {

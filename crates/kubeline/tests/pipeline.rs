@@ -33,7 +33,41 @@ struct Env {
     conf: aws_config::SdkConfig,
 }
 
+/// Every log line the steps write in this test binary, as the Lambdas write them (JSON).
+fn logs() -> &'static std::sync::Mutex<Vec<u8>> {
+    static LOGS: std::sync::OnceLock<std::sync::Mutex<Vec<u8>>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        #[derive(Clone, Copy)]
+        struct Capture;
+        impl std::io::Write for Capture {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                logs().lock().expect("logs").extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_writer(move || Capture)
+            .with_max_level(tracing::Level::INFO)
+            .try_init();
+        std::sync::Mutex::new(Vec::new())
+    })
+}
+
+fn log_lines() -> Vec<Value> {
+    let text = String::from_utf8(logs().lock().expect("logs").clone()).expect("UTF-8 logs");
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
 async fn env() -> Env {
+    let _ = logs();
     let local = LocalPipeline::start(&root(), &root().join(".tools"), true)
         .await
         .expect("local pipeline");
@@ -114,7 +148,7 @@ impl Env {
                     .describe_stack(s)
                     .await
                     .expect("describe")
-                    .map(|i| i.status)
+                    .map(|i| i.status.to_string())
                     .unwrap_or_else(|| "NONE".into()),
             );
         }
@@ -229,12 +263,12 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
     assert_eq!(e.stack_statuses().await, vec!["CREATE_COMPLETE"; 4]);
     let recorded = e
         .store
-        .get(&format!("{}cluster.yaml", keys.run(&run)), None)
+        .get(&keys.run(&run).config(), None)
         .await
         .expect("get")
         .expect("the run's cluster.yaml");
     assert_eq!(recorded.bytes, text.as_bytes());
-    let plan: Plan = e.json(&format!("{}plan.json", keys.run(&run))).await;
+    let plan: Plan = e.json(&keys.run(&run).plan()).await;
     assert!(plan.stacks.iter().all(|s| s.action == StackAction::Create));
     assert!(
         plan.stacks[0]
@@ -242,7 +276,7 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
             .iter()
             .any(|c| c.resource_type == "AWS::EC2::VPC")
     );
-    let result: Value = e.json(&format!("{}result.json", keys.run(&run))).await;
+    let result: Value = e.json(&keys.run(&run).result()).await;
     assert_eq!(result["outcome"], "succeeded");
     // Rendered assets carry the lifecycle tag; the audit trail does not.
     let s3 = kubeline_aws::sdk::s3(&e.conf);
@@ -271,11 +305,7 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
         .next()
         .expect("an asset");
     assert_eq!(tags(asset).await, ["kubeline-lifecycle=asset"]);
-    assert!(
-        tags(format!("{}result.json", keys.run(&run)))
-            .await
-            .is_empty()
-    );
+    assert!(tags(keys.run(&run).result()).await.is_empty());
     let creds = e.objects(&keys.credentials()).await;
     assert!(creds.iter().any(|(k, _)| k.ends_with("/ca.pem")));
     for (k, bytes) in &creds {
@@ -293,6 +323,95 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
         titles(&notes),
         ["kubeline: demo plan ready", "kubeline: demo applied"]
     );
+
+    // The steps logged the run: every step line carries the cluster, the run id and the op,
+    // and no line holds a secret (each secret's plaintext, opened with the run's KMS key, is
+    // searched for line by line) or any PEM block.
+    let stored: kubeline_core::reconcile::Files = creds
+        .iter()
+        .map(|(k, b)| {
+            (
+                k.rsplit('/').next().unwrap_or_default().to_owned(),
+                b.clone(),
+            )
+        })
+        .collect();
+    let kms = kubeline_aws::kms::AwsKms::new(kubeline_aws::sdk::kms(&e.conf));
+    let plain = kubeline_aws::sealed::open(&kms, "demo", &stored)
+        .await
+        .expect("open the credentials");
+    let lines = log_lines();
+    let ours: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["span"]["run_id"] == run.as_str())
+        .collect();
+    for op in ["issue", "render", "plan", "apply"] {
+        assert!(
+            ours.iter().any(|l| l["span"]["op"] == op
+                && l["span"]["cluster"] == "demo"
+                && l["message"] == "finished"),
+            "no finished {op} line of run {run}: {ours:?}"
+        );
+    }
+    assert!(
+        lines.iter().any(|l| l["message"] == "run ended"
+            && l["run_id"] == run.as_str()
+            && l["outcome"] == "succeeded"),
+        "the run's end is logged"
+    );
+    let all = String::from_utf8_lossy(&logs().lock().expect("logs")).into_owned();
+    assert!(!all.contains("-----BEGIN"), "a PEM block is logged");
+    let mut secrets = 0;
+    for (name, bytes) in &plain {
+        if !kubeline_core::reconcile::is_secret(name) {
+            continue;
+        }
+        secrets += 1;
+        for piece in String::from_utf8_lossy(bytes).lines().map(str::trim) {
+            if piece.len() >= 16 && !piece.starts_with("-----") {
+                assert!(!all.contains(piece), "{name} is in the logs");
+            }
+        }
+    }
+    assert!(secrets >= 5, "the secrets were opened: {secrets}");
+
+    // The CLI renders what the pipeline rendered: from the same cluster.yaml and the same
+    // credentials in a credentials/ folder, the same node configs (their keys carry their
+    // SHA-512) and the same stack templates.
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir(dir.path().join("credentials")).expect("mkdir");
+    for (name, bytes) in &plain {
+        std::fs::write(dir.path().join("credentials").join(name), bytes).expect("write");
+    }
+    std::fs::write(dir.path().join("cluster.yaml"), &text).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubeline"))
+        .args(["render", "stack", "--config"])
+        .arg(dir.path().join("cluster.yaml"))
+        .output()
+        .expect("kubeline render stack");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).expect("manifest"))
+            .expect("json");
+    let rendered: kubeline_pipeline::steps::RenderOutput = e.json(&keys.run(&run).render()).await;
+    let pipeline: Value = e.json(&rendered.manifest_key()).await;
+    assert_eq!(cli["uploads"], pipeline["uploads"], "node configs differ");
+    assert!(cli["uploads"].as_array().is_some_and(|u| u.len() >= 3));
+    for s in &rendered.stacks {
+        let file = s.template_key.rsplit('/').next().unwrap_or_default();
+        let ours = std::fs::read(dir.path().join("stack-templates").join(file)).expect("template");
+        let theirs = e
+            .store
+            .get(&s.template_key, None)
+            .await
+            .expect("get")
+            .expect("template");
+        assert_eq!(ours, theirs.bytes, "{file} differs");
+    }
     assert!(
         notes
             .iter()
@@ -313,7 +432,7 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
     for k in configs {
         assert!(is_sse_s3(&e.store, &k).await, "{k} is not SSE-S3");
     }
-    assert!(!is_sse_s3(&e.store, &format!("{}result.json", keys.run(&run))).await);
+    assert!(!is_sse_s3(&e.store, &keys.run(&run).result()).await);
     // A credential stored before node objects were SSE-S3 is rewritten by the next run, with
     // the same bytes (so nothing else changes).
     let (legacy, legacy_bytes) = creds[0].clone();
@@ -328,9 +447,7 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
     assert_eq!(e.finish(&arn2).await.status, "SUCCEEDED");
     let status = e.status().await;
     assert_eq!(status.phase, Phase::NoChanges);
-    let plan: Plan = e
-        .json(&format!("{}plan.json", keys.run(&run_id(&arn2))))
-        .await;
+    let plan: Plan = e.json(&keys.run(&run_id(&arn2)).plan()).await;
     assert!(
         plan.stacks
             .iter()
@@ -488,14 +605,16 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
             .is_some_and(|d| d.contains("ConfigInvalid"))
     );
 
-    // Deleting cluster.yaml destroys nothing; the chat is told how to destroy.
+    // Deleting cluster.yaml destroys nothing; the chat is told how to destroy, in the message
+    // production's input transformer sends (it knows only the key).
     e.store.delete(&keys.config()).await.expect("delete");
     let notes = e.wait_notifications(1).await;
-    assert_eq!(titles(&notes), ["kubeline: demo cluster.yaml deleted"]);
+    assert_eq!(titles(&notes), ["kubeline: cluster.yaml deleted"]);
     assert!(
         notes[0]["content"]["description"]
             .as_str()
-            .is_some_and(|d| d.contains("confirm: demo"))
+            .is_some_and(|d| d.contains("clusters/demo/cluster.yaml was deleted")
+                && d.contains("upload destroy.yaml next to it, saying `confirm:`"))
     );
     assert_eq!(e.stack_statuses().await, deployed);
 
@@ -611,9 +730,7 @@ async fn two_quick_uploads_never_apply_concurrently_and_the_newest_wins() {
     let (ia, ib) = (e.finish(&a).await, e.finish(&b).await);
     let mut outcomes = Vec::new();
     for arn in [&a, &b] {
-        let r: Value = e
-            .json(&format!("{}result.json", keys.run(&run_id(arn))))
-            .await;
+        let r: Value = e.json(&keys.run(&run_id(arn)).result()).await;
         outcomes.push(r["outcome"].as_str().unwrap_or_default().to_owned());
     }
     outcomes.sort();
@@ -630,9 +747,7 @@ async fn two_quick_uploads_never_apply_concurrently_and_the_newest_wins() {
         Some(v2.as_str()),
         "the newest upload wins"
     );
-    let plan: Plan = e
-        .json(&format!("{}plan.json", keys.run(&status.run_id)))
-        .await;
+    let plan: Plan = e.json(&keys.run(&status.run_id).plan()).await;
     let pool = plan.stacks.last().expect("pool stack");
     assert!(
         pool.changes
@@ -822,10 +937,7 @@ async fn daily_rotation_renews_only_clusters_inside_the_window() {
     assert_eq!(e.status().await.run_id, run_id(&run));
     // New credentials change the node configs, so the apply replaces the nodes that use them.
     let plan: Plan = e
-        .json(&format!(
-            "{}plan.json",
-            ClusterKeys::new("demo").run(&run_id(&run))
-        ))
+        .json(&ClusterKeys::new("demo").run(&run_id(&run)).plan())
         .await;
     let control_plane = plan
         .stacks

@@ -1,14 +1,17 @@
 //! The apply Lambda's handler: `plan` (change sets, described into the plan), `await-approval`
-//! and `approval` (the manual approval), `apply` (one move of the apply reconciler), `fail`
-//! (records a failed run).
+//! and `approval` (the manual approval), `apply` (one round of the apply reconciler), `fail`
+//! (records a failed run), and the daily drift check.
 
 use kubeline_aws::executions::Executions;
 use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
-use kubeline_pipeline::steps::{self, DriftItem, FailInput, RenderOutput, Run};
-use kubeline_pipeline::{StepError, to_json};
-use serde::Deserialize;
-use serde_json::Value;
+use kubeline_pipeline::StepError;
+use kubeline_pipeline::steps::{
+    self, ApplySettings, ApprovalOutput, DriftCheck, DriftItem, DriftSummary, FailInput,
+    FailOutput, PlanOutput, Progress, RenderOutput, Run,
+};
+use kubeline_pipeline::telemetry::Operation;
+use serde::{Deserialize, Serialize};
 
 /// What the state machine (or the approval rule) asks.
 #[derive(Debug, Clone, Deserialize)]
@@ -34,7 +37,7 @@ pub enum Request {
         /// Its key.
         key: String,
     },
-    /// Advance the apply by one move; call until done.
+    /// Make every ready move of the apply; call until done.
     Apply {
         /// The run.
         run: Run,
@@ -58,8 +61,69 @@ pub enum Request {
     /// Daily drift check: the summary notification.
     DriftSummary {
         /// Each cluster's check result.
-        results: Vec<Value>,
+        results: Vec<DriftCheck>,
     },
+}
+
+impl Operation for Request {
+    fn op(&self) -> &'static str {
+        match self {
+            Request::Plan { .. } => "plan",
+            Request::AwaitApproval { .. } => "await-approval",
+            Request::Approval { .. } => "approval",
+            Request::Apply { .. } => "apply",
+            Request::Fail(_) => "fail",
+            Request::DriftList => "drift-list",
+            Request::DriftStart { .. } => "drift-start",
+            Request::DriftCheck { .. } => "drift-check",
+            Request::DriftSummary { .. } => "drift-summary",
+        }
+    }
+    fn run(&self) -> Option<(&str, &str)> {
+        match self {
+            Request::Plan { run, .. }
+            | Request::AwaitApproval { run, .. }
+            | Request::Apply { run, .. } => Some((&run.cluster, &run.run_id)),
+            Request::Approval { key } => Some((
+                kubeline_core::pipeline::ClusterKeys::cluster_of(key).unwrap_or(""),
+                "",
+            )),
+            Request::Fail(f) => f.run_ref(),
+            Request::DriftStart { item } | Request::DriftCheck { item } => {
+                Some((&item.cluster, ""))
+            }
+            Request::DriftList | Request::DriftSummary { .. } => None,
+        }
+    }
+}
+
+/// The clusters the drift check looks at.
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftList {
+    /// Each cluster and its stacks.
+    pub clusters: Vec<DriftItem>,
+}
+
+/// What it answers.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    /// The plan (plan).
+    Planned(PlanOutput),
+    /// An approval step or request (await-approval, approval).
+    Approval(ApprovalOutput),
+    /// Where the apply is (apply).
+    Progress(Progress),
+    /// The failure's notification (fail).
+    Failed(FailOutput),
+    /// The drift check's clusters.
+    DriftListed(DriftList),
+    /// Detection started.
+    DriftStarted(DriftItem),
+    /// A cluster's drift check.
+    DriftChecked(DriftCheck),
+    /// The day's drift summary.
+    DriftSummary(DriftSummary),
 }
 
 /// The ports this function uses.
@@ -76,25 +140,33 @@ pub struct Ports<S, C, X> {
 /// Handles one request.
 pub async fn handler<S: ObjectStore, C: Stacks, X: Executions>(
     p: &Ports<S, C, X>,
+    settings: &ApplySettings,
     req: Request,
-) -> Result<Value, StepError> {
-    match req {
+) -> Result<Response, StepError> {
+    let (store, cfn, sfn) = (&p.store, &p.cfn, &p.sfn);
+    Ok(match req {
         Request::Plan { run, rendered } => {
-            to_json(steps::plan(&p.store, &p.cfn, &run, &rendered).await?)
+            Response::Planned(steps::plan(store, cfn, &run, &rendered).await?)
         }
         Request::AwaitApproval { run, task_token } => {
-            steps::await_approval(&p.store, &p.sfn, &run, &task_token).await
+            Response::Approval(steps::await_approval(store, sfn, &run, &task_token).await?)
         }
-        Request::Approval { key } => steps::approval_request(&p.store, &p.sfn, &key).await,
+        Request::Approval { key } => {
+            Response::Approval(steps::approval_request(store, sfn, &key).await?)
+        }
         Request::Apply { run, rendered } => {
-            to_json(steps::apply(&p.store, &p.cfn, &run, &rendered).await?)
+            Response::Progress(steps::apply(store, cfn, &run, &rendered, settings).await?)
         }
-        Request::Fail(input) => steps::fail(&p.store, &p.cfn, &input).await,
-        Request::DriftList => to_json(serde_json::json!({
-            "clusters": steps::drift_list(&p.store).await?
-        })),
-        Request::DriftStart { item } => to_json(steps::drift_start(&p.cfn, &item).await?),
-        Request::DriftCheck { item } => steps::drift_check(&p.store, &p.cfn, &item).await,
-        Request::DriftSummary { results } => Ok(steps::drift_summary(&results)),
-    }
+        Request::Fail(input) => Response::Failed(steps::fail(store, cfn, &input).await?),
+        Request::DriftList => Response::DriftListed(DriftList {
+            clusters: steps::drift_list(store).await?,
+        }),
+        Request::DriftStart { item } => {
+            Response::DriftStarted(steps::drift_start(cfn, &item).await?)
+        }
+        Request::DriftCheck { item } => {
+            Response::DriftChecked(steps::drift_check(store, cfn, &item).await?)
+        }
+        Request::DriftSummary { results } => Response::DriftSummary(steps::drift_summary(&results)),
+    })
 }

@@ -8,6 +8,7 @@ use kubeline_aws::stacks::CloudFormation;
 use kubeline_aws::store::S3Store;
 use kubeline_fn_apply::{Ports, handler};
 use kubeline_pipeline::lambda;
+use kubeline_pipeline::steps::ApplySettings;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -18,9 +19,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .with_service_role(std::env::var("KUBELINE_CFN_ROLE_ARN").ok()),
         sfn: StepFunctions::new(kubeline_aws::sdk::sfn(&conf)),
     };
-    lambda::serve(move |req| {
+    let settings = ApplySettings {
+        max_parallel_stacks: lambda::env_number("KUBELINE_MAX_PARALLEL_STACKS")?
+            .map_or(ApplySettings::default().max_parallel_stacks, |n| n as usize),
+    };
+    lambda::serve("apply", move |req| {
         let ports = ports.clone();
-        async move { handler(&ports, req).await }
+        async move { handler(&ports, &settings, req).await }
     })
     .await
 }

@@ -3,27 +3,59 @@
 
 use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
-use kubeline_pipeline::steps::{self, DestroyPlan, FailInput, StartInput};
-use kubeline_pipeline::{StepError, to_json};
-use serde::Deserialize;
-use serde_json::Value;
+use kubeline_pipeline::StepError;
+use kubeline_pipeline::steps::{self, DestroyPlan, FailInput, FailOutput, Progress, StartInput};
+use kubeline_pipeline::telemetry::Operation;
+use serde::{Deserialize, Serialize};
 
-/// What the destroy state machine asks.
+/// What the state machine asks.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Request {
-    /// Check the request.
+    /// Check the destroy request.
     Check {
-        /// The request.
+        /// The uploaded destroy.yaml.
         input: StartInput,
     },
-    /// Delete the next stack.
+    /// Delete the next stack; call until done.
     Advance {
         /// The confirmed destroy.
         plan: DestroyPlan,
     },
     /// Record a failed destroy.
     Fail(FailInput),
+}
+
+impl Operation for Request {
+    fn op(&self) -> &'static str {
+        match self {
+            Request::Check { .. } => "check",
+            Request::Advance { .. } => "advance",
+            Request::Fail(_) => "fail",
+        }
+    }
+    fn run(&self) -> Option<(&str, &str)> {
+        match self {
+            Request::Check { input } => Some((
+                kubeline_core::pipeline::ClusterKeys::cluster_of(&input.key).unwrap_or(""),
+                &input.run_id,
+            )),
+            Request::Advance { plan } => Some((&plan.run.cluster, &plan.run.run_id)),
+            Request::Fail(f) => f.run_ref(),
+        }
+    }
+}
+
+/// What it answers.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    /// The confirmed destroy (check).
+    Plan(DestroyPlan),
+    /// Where the deletion is (advance).
+    Progress(Progress),
+    /// The failure's notification (fail).
+    Failed(FailOutput),
 }
 
 /// The ports this function uses.
@@ -39,12 +71,14 @@ pub struct Ports<S, C> {
 pub async fn handler<S: ObjectStore, C: Stacks>(
     p: &Ports<S, C>,
     req: Request,
-) -> Result<Value, StepError> {
-    match req {
-        Request::Check { input } => to_json(steps::destroy_check(&p.store, &p.cfn, &input).await?),
-        Request::Advance { plan } => {
-            to_json(steps::destroy_advance(&p.store, &p.cfn, &plan).await?)
+) -> Result<Response, StepError> {
+    Ok(match req {
+        Request::Check { input } => {
+            Response::Plan(steps::destroy_check(&p.store, &p.cfn, &input).await?)
         }
-        Request::Fail(input) => steps::fail(&p.store, &p.cfn, &input).await,
-    }
+        Request::Advance { plan } => {
+            Response::Progress(steps::destroy_advance(&p.store, &p.cfn, &plan).await?)
+        }
+        Request::Fail(input) => Response::Failed(steps::fail(&p.store, &p.cfn, &input).await?),
+    })
 }

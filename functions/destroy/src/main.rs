@@ -16,7 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         cfn: CloudFormation::new(kubeline_aws::sdk::cloudformation(&conf))
             .with_service_role(std::env::var("KUBELINE_CFN_ROLE_ARN").ok()),
     };
-    lambda::serve(move |req| {
+    lambda::serve("destroy", move |req| {
         let ports = ports.clone();
         async move { handler(&ports, req).await }
     })

@@ -2,20 +2,30 @@
 //! content-addressed, stack templates under `assets/<hash>/`).
 
 use kubeline_aws::store::ObjectStore;
-use kubeline_pipeline::steps::{self, Run};
-use kubeline_pipeline::{StepError, to_json};
+use kubeline_pipeline::StepError;
+use kubeline_pipeline::steps::{self, RenderOutput, Run};
+use kubeline_pipeline::telemetry::Operation;
 use serde::Deserialize;
-use serde_json::Value;
 
 /// What the state machine asks.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Request {
-    /// Render and upload.
+    /// Render the run's cluster.
     Render {
         /// The run.
         run: Run,
     },
+}
+
+impl Operation for Request {
+    fn op(&self) -> &'static str {
+        "render"
+    }
+    fn run(&self) -> Option<(&str, &str)> {
+        let Request::Render { run } = self;
+        Some((&run.cluster, &run.run_id))
+    }
 }
 
 /// The ports this function uses.
@@ -26,8 +36,11 @@ pub struct Ports<S> {
 }
 
 /// Handles one request.
-pub async fn handler<S: ObjectStore>(p: &Ports<S>, req: Request) -> Result<Value, StepError> {
+pub async fn handler<S: ObjectStore>(
+    p: &Ports<S>,
+    req: Request,
+) -> Result<RenderOutput, StepError> {
     match req {
-        Request::Render { run } => to_json(steps::render(&p.store, &run).await?),
+        Request::Render { run } => steps::render(&p.store, &run).await,
     }
 }

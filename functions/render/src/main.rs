@@ -13,7 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let ports = Ports {
         store: S3Store::new(kubeline_aws::sdk::s3(&conf), lambda::bucket()?),
     };
-    lambda::serve(move |req| {
+    lambda::serve("render", move |req| {
         let ports = ports.clone();
         async move { handler(&ports, req).await }
     })

@@ -5,33 +5,59 @@ use kubeline_aws::dns::Dns;
 use kubeline_aws::executions::Executions;
 use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
-use kubeline_pipeline::steps::{self, RenderOutput, Run, StartInput};
-use kubeline_pipeline::{StepError, to_json};
-use serde::Deserialize;
+use kubeline_pipeline::StepError;
+use kubeline_pipeline::steps::{self, CheckOutput, RenderOutput, Run, StartInput};
+use kubeline_pipeline::telemetry::Operation;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// What the state machine asks.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Request {
-    /// Validate the uploaded cluster.yaml and start the run.
+    /// Check the uploaded cluster.yaml and start the run.
     #[serde(rename_all = "camelCase")]
     Config {
-        /// The EventBridge "Object Created" event's detail.
+        /// The EventBridge event's `detail` (bucket and object).
         detail: Value,
-        /// The run id (execution name).
+        /// The execution name.
         run_id: String,
         /// The execution ARN.
         #[serde(default)]
         execution_arn: Option<String>,
     },
-    /// Validate the rendered templates.
+    /// Check the rendered templates.
     Templates {
         /// The run.
         run: Run,
         /// The render.
         rendered: RenderOutput,
     },
+}
+
+impl Operation for Request {
+    fn op(&self) -> &'static str {
+        match self {
+            Request::Config { .. } => "config",
+            Request::Templates { .. } => "templates",
+        }
+    }
+    fn run(&self) -> Option<(&str, &str)> {
+        match self {
+            Request::Config { run_id, .. } => Some(("", run_id)),
+            Request::Templates { run, .. } => Some((&run.cluster, &run.run_id)),
+        }
+    }
+}
+
+/// What it answers.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    /// The run (config).
+    Run(Run),
+    /// What was checked (templates).
+    Checked(CheckOutput),
 }
 
 /// The ports this function uses.
@@ -41,19 +67,25 @@ pub struct Ports<S, C, D, X> {
     pub store: S,
     /// CloudFormation.
     pub cfn: C,
-    /// Route53.
+    /// Route 53.
     pub dns: D,
-    /// Step Functions (one run per cluster at a time).
+    /// Step Functions (the turn of runs).
     pub sfn: X,
-    /// The installation requires approval of every plan.
+}
+
+/// The installation's settings this function reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settings {
+    /// Every plan waits for approval (the installation's RequireApproval parameter).
     pub require_approval: bool,
 }
 
 /// Handles one request.
 pub async fn handler<S: ObjectStore, C: Stacks, D: Dns, X: Executions>(
     p: &Ports<S, C, D, X>,
+    settings: &Settings,
     req: Request,
-) -> Result<Value, StepError> {
+) -> Result<Response, StepError> {
     match req {
         Request::Config {
             detail,
@@ -61,10 +93,12 @@ pub async fn handler<S: ObjectStore, C: Stacks, D: Dns, X: Executions>(
             execution_arn,
         } => {
             let input = StartInput::from_event_detail(&detail, &run_id, execution_arn)?;
-            to_json(steps::start(&p.store, &p.sfn, &p.cfn, &input, p.require_approval).await?)
+            let run = steps::start(&p.store, &p.sfn, &p.cfn, &input, settings.require_approval);
+            Ok(Response::Run(run.await?))
         }
         Request::Templates { run, rendered } => {
-            steps::check_templates(&p.store, &p.cfn, &p.dns, &run, &rendered).await
+            let checked = steps::check_templates(&p.store, &p.cfn, &p.dns, &run, &rendered);
+            Ok(Response::Checked(checked.await?))
         }
     }
 }

@@ -7,7 +7,7 @@ use kubeline_aws::dns::Route53;
 use kubeline_aws::executions::StepFunctions;
 use kubeline_aws::stacks::CloudFormation;
 use kubeline_aws::store::S3Store;
-use kubeline_fn_validate::{Ports, handler};
+use kubeline_fn_validate::{Ports, Settings, handler};
 use kubeline_pipeline::lambda;
 
 #[tokio::main]
@@ -18,11 +18,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         cfn: CloudFormation::new(kubeline_aws::sdk::cloudformation(&conf)),
         dns: Route53::new(kubeline_aws::sdk::route53(&conf)),
         sfn: StepFunctions::new(kubeline_aws::sdk::sfn(&conf)),
+    };
+    let settings = Settings {
         require_approval: lambda::env_flag("KUBELINE_REQUIRE_APPROVAL"),
     };
-    lambda::serve(move |req| {
+    lambda::serve("validate", move |req| {
         let ports = ports.clone();
-        async move { handler(&ports, req).await }
+        async move { handler(&ports, &settings, req).await }
     })
     .await
 }

@@ -5,7 +5,10 @@
 //! named, instead of at deploy time.
 
 pub mod addons;
+mod generation;
 pub mod ignition;
+
+pub use self::generation::{credentials_generation, fingerprint_object, stored_view};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -209,6 +212,10 @@ pub struct StackPlan {
     pub size: usize,
     /// Must be passed by S3 URL (over 51,200 bytes).
     pub needs_template_url: bool,
+    /// A node pool's rollout wave (`worker.nodePoolRollingStrategy`): the pool's change set
+    /// executes only once every pool of an earlier wave has settled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout_wave: Option<u32>,
 }
 
 /// A file that must be uploaded to S3 before the stacks are applied.
@@ -436,6 +443,7 @@ impl Output {
             tags,
             size,
             needs_template_url: size > TEMPLATE_BODY_LIMIT,
+            rollout_wave: None,
         });
     }
 }
@@ -511,6 +519,47 @@ pub fn role_name(role: layout::NodeRole) -> &'static str {
         layout::NodeRole::Etcd => "etcd",
         layout::NodeRole::Worker => "worker",
     }
+}
+
+/// The rollout wave of pool `p` under `worker.nodePoolRollingStrategy` (`zones_seen`: the
+/// zones of the pools before it, in order of first appearance).
+fn rollout_wave(c: &Cluster, p: &crate::cluster::NodePool, zones_seen: &mut Vec<String>) -> u32 {
+    use crate::model::RollingStrategy;
+    let position = c
+        .node_pools
+        .iter()
+        .position(|q| q.name == p.name)
+        .unwrap_or(0);
+    match c.node_pool_rolling {
+        RollingStrategy::Parallel => 0,
+        RollingStrategy::Sequential => u32::try_from(position).unwrap_or(u32::MAX),
+        RollingStrategy::AvailabilityZone => {
+            let zone = p
+                .subnets
+                .first()
+                .and_then(|i| c.subnets.get(*i))
+                .map(|s| s.availability_zone.to_string())
+                .unwrap_or_default();
+            let wave = match zones_seen.iter().position(|z| *z == zone) {
+                Some(w) => w,
+                None => {
+                    zones_seen.push(zone);
+                    zones_seen.len() - 1
+                }
+            };
+            u32::try_from(wave).unwrap_or(u32::MAX)
+        }
+    }
+}
+
+/// The names of the stacks a render of `c` makes, in apply order (without rendering).
+pub fn stack_names(c: &Cluster) -> Vec<String> {
+    ["network", "etcd", "control-plane"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(c.node_pools.iter().map(|p| format!("node-pool-{}", p.name)))
+        .map(|part| c.stack_name(&part))
+        .collect()
 }
 
 /// Like [`render`], with [`Inputs`].
@@ -652,6 +701,7 @@ pub fn render_with(
         vec![network.clone(), etcd_stack],
     );
 
+    let mut zones_seen = Vec::new();
     for p in &c.node_pools {
         let group = NodeGroup::Pool(&p.name);
         let ign = r.node_config(
@@ -678,6 +728,9 @@ pub fn render_with(
             &stack,
             vec![network.clone(), control_plane.clone()],
         );
+        if let Some(last) = out.stacks.last_mut() {
+            last.rollout_wave = Some(rollout_wave(c, p, &mut zones_seen));
+        }
     }
 
     // The admin kubeconfig: checked to be YAML, written as rendered.

@@ -20,6 +20,28 @@ pub use self::emulator::{Emulator, sdk_config_for};
 pub use self::install::{FUNCTION_ARN_PREFIX, Installation, localise_definition};
 
 /// Region of the local installation.
+/// Shows the steps' log lines on stderr as the Lambdas write them (text, not JSON): every line
+/// in its step's span (function, op, cluster, run id), at INFO and above.
+pub fn show_logs() {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let filter = Targets::new()
+        .with_default(LevelFilter::INFO)
+        .with_target(
+            kubeline_pipeline::telemetry::METRICS_TARGET,
+            LevelFilter::OFF,
+        )
+        .with_target("aws", LevelFilter::WARN)
+        .with_target("hyper", LevelFilter::WARN);
+    let _ = tracing_subscriber::registry()
+        .with(tracing_subscriber::Layer::with_filter(fmt, filter))
+        .try_init();
+}
+
 pub const REGION: &str = "eu-west-1";
 /// Bucket of the local installation.
 pub const BUCKET: &str = "kubeline-local";
@@ -209,12 +231,11 @@ pub async fn report(local: &LocalPipeline, cluster: &str, run_id: &str) -> Resul
     let store =
         kubeline_aws::store::S3Store::new(kubeline_aws::sdk::s3(&conf), &local.install.bucket);
     let keys = ClusterKeys::new(cluster);
-    if let Some(plan) = read_json::<Plan>(&store, &format!("{}plan.json", keys.run(run_id))).await?
-    {
+    if let Some(plan) = read_json::<Plan>(&store, &keys.run(run_id).plan()).await? {
         println!(
-            "\nplan (s3://{}/{}plan.json):",
+            "\nplan (s3://{}/{}):",
             local.install.bucket,
-            keys.run(run_id)
+            keys.run(run_id).plan()
         );
         print!("{}", plan.table());
     }
@@ -237,7 +258,8 @@ pub async fn report(local: &LocalPipeline, cluster: &str, run_id: &str) -> Resul
             println!(
                 "  {:<32} {}",
                 st.name,
-                live.map(|i| i.status).unwrap_or_else(|| "NOT FOUND".into())
+                live.map(|i| i.status.to_string())
+                    .unwrap_or_else(|| "NOT FOUND".into())
             );
         }
     }

@@ -8,8 +8,10 @@ use kubeline_aws::executions::{Executions, StepFunctions};
 use kubeline_aws::kms::AwsKms;
 use kubeline_aws::stacks::CloudFormation;
 use kubeline_aws::store::S3Store;
-use kubeline_core::pipeline::{Chat, ClusterKeys};
-use kubeline_pipeline::StepError;
+use kubeline_core::pipeline::{BucketEvent, Chat, ClusterKeys, EventKind, Route, route};
+use kubeline_pipeline::steps::ApplySettings;
+use kubeline_pipeline::telemetry::{Context, Operation, traced};
+use kubeline_pipeline::{ErrorName, StepError};
 use serde_json::{Value, json};
 
 use super::Installation;
@@ -18,7 +20,10 @@ use super::Installation;
 #[derive(Debug, Clone)]
 pub struct Functions {
     validate: kubeline_fn_validate::Ports<S3Store, CloudFormation, Route53, StepFunctions>,
+    validate_settings: kubeline_fn_validate::Settings,
     credentials: kubeline_fn_credentials::Ports<S3Store, AwsKms>,
+    credentials_settings: kubeline_fn_credentials::Settings,
+    apply_settings: ApplySettings,
     render: kubeline_fn_render::Ports<S3Store>,
     apply: kubeline_fn_apply::Ports<S3Store, CloudFormation, StepFunctions>,
     destroy: kubeline_fn_destroy::Ports<S3Store, CloudFormation>,
@@ -36,13 +41,16 @@ impl Functions {
                 cfn: cfn.clone(),
                 dns: Route53::new(kubeline_aws::sdk::route53(conf)),
                 sfn: sfn.clone(),
-                require_approval: false,
             },
+            validate_settings: kubeline_fn_validate::Settings::default(),
             credentials: kubeline_fn_credentials::Ports {
                 store: store.clone(),
                 kms: AwsKms::new(kubeline_aws::sdk::kms(conf)),
+            },
+            credentials_settings: kubeline_fn_credentials::Settings {
                 renew_within_days: kubeline_core::reconcile::DEFAULT_RENEW_WITHIN_DAYS,
             },
+            apply_settings: ApplySettings::default(),
             render: kubeline_fn_render::Ports {
                 store: store.clone(),
             },
@@ -59,18 +67,55 @@ impl Functions {
     pub async fn invoke(&self, name: &str, payload: Value) -> Result<Value, StepError> {
         fn decode<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, StepError> {
             serde_json::from_value(v)
-                .map_err(|e| StepError::new("RequestInvalid", format!("bad request: {e}")))
+                .map_err(|e| StepError::new(ErrorName::RequestInvalid, format!("bad request: {e}")))
+        }
+        // Each call runs in the step's span, as in the Lambdas (`kubeline local --verbose`).
+        async fn call<R: Operation, T: serde::Serialize>(
+            function: &'static str,
+            req: R,
+            run: impl AsyncFnOnce(R) -> Result<T, StepError>,
+        ) -> Result<Value, StepError> {
+            let ctx = Context::of(function, &req);
+            kubeline_pipeline::to_json(traced(&ctx, run(req)).await?)
         }
         match name {
-            "validate" => kubeline_fn_validate::handler(&self.validate, decode(payload)?).await,
-            "credentials" => {
-                kubeline_fn_credentials::handler(&self.credentials, decode(payload)?).await
+            "validate" => {
+                call("validate", decode(payload)?, async |r| {
+                    kubeline_fn_validate::handler(&self.validate, &self.validate_settings, r).await
+                })
+                .await
             }
-            "render" => kubeline_fn_render::handler(&self.render, decode(payload)?).await,
-            "apply" => kubeline_fn_apply::handler(&self.apply, decode(payload)?).await,
-            "destroy" => kubeline_fn_destroy::handler(&self.destroy, decode(payload)?).await,
+            "credentials" => {
+                call("credentials", decode(payload)?, async |r| {
+                    kubeline_fn_credentials::handler(
+                        &self.credentials,
+                        &self.credentials_settings,
+                        r,
+                    )
+                    .await
+                })
+                .await
+            }
+            "render" => {
+                call("render", decode(payload)?, async |r| {
+                    kubeline_fn_render::handler(&self.render, r).await
+                })
+                .await
+            }
+            "apply" => {
+                call("apply", decode(payload)?, async |r| {
+                    kubeline_fn_apply::handler(&self.apply, &self.apply_settings, r).await
+                })
+                .await
+            }
+            "destroy" => {
+                call("destroy", decode(payload)?, async |r| {
+                    kubeline_fn_destroy::handler(&self.destroy, r).await
+                })
+                .await
+            }
             other => Err(StepError::new(
-                "RequestInvalid",
+                ErrorName::RequestInvalid,
                 format!("no function named {other}"),
             )),
         }
@@ -123,7 +168,10 @@ pub async fn serve_tasks(conf: SdkConfig, install: Installation, functions: Func
                         .await
                 }
                 Ok(_) => Ok(()), // the task waits for its own callback (approval)
-                Err(e) => sfn.send_task_failure(&token, e.name, &e.cause).await,
+                Err(e) => {
+                    sfn.send_task_failure(&token, e.name.as_str(), &e.cause)
+                        .await
+                }
             };
             if let Err(e) = sent {
                 eprintln!("kubeline local: could not answer a {function} task: {e}");
@@ -172,38 +220,43 @@ pub async fn route_events(
             let event: Value = serde_json::from_str(body).unwrap_or_default();
             let key = event["detail"]["object"]["key"]
                 .as_str()
-                .unwrap_or_default();
-            let kind = event["detail-type"].as_str().unwrap_or_default();
-            let Some(cluster) = ClusterKeys::cluster_of(key) else {
+                .unwrap_or_default()
+                .to_owned();
+            let Some(kind) = event["detail-type"].as_str().and_then(EventKind::parse) else {
                 continue;
             };
-            let keys = ClusterKeys::new(cluster);
-            let machine = if key == keys.config() && kind == "Object Created" {
-                Some(&install.pipeline_arn)
-            } else if key == keys.destroy() && kind == "Object Created" {
-                Some(&install.destroy_arn)
-            } else {
-                None
+            // The same rules as production's (infra/template.yaml is checked against them).
+            let Some(target) = route(&BucketEvent {
+                kind,
+                key: key.clone(),
+            }) else {
+                continue;
+            };
+            let cluster = ClusterKeys::cluster_of(&key)
+                .unwrap_or("unknown")
+                .to_owned();
+            let machine = match target {
+                Route::StartPipeline => Some(&install.pipeline_arn),
+                Route::StartDestroy => Some(&install.destroy_arn),
+                Route::Approval | Route::ConfigDeleted => None,
             };
             if let Some(machine) = machine {
-                let name = run_id(cluster);
+                let name = run_id(&cluster);
                 match sfn.start_execution(machine, &name, body).await {
                     Ok(arn) => {
-                        let _ = started.send((cluster.to_owned(), arn));
+                        let _ = started.send((cluster, arn));
                     }
                     Err(e) => eprintln!("kubeline local: cannot start a run for {key}: {e}"),
                 }
-            } else if key.starts_with(&format!("{}approvals/", keys.prefix))
-                && kind == "Object Created"
-            {
+            } else if target == Route::Approval {
                 let out = functions
                     .invoke("apply", json!({"op": "approval", "key": key}))
                     .await;
                 if let Err(e) = out {
                     eprintln!("kubeline local: approval {key}: {e}");
                 }
-            } else if key == keys.config() && kind == "Object Deleted" {
-                let chat = Chat::config_deleted(cluster);
+            } else {
+                let chat = Chat::config_deleted(&key);
                 let _ = sns
                     .publish()
                     .topic_arn(&install.topic_arn)

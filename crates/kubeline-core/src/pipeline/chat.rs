@@ -1,0 +1,186 @@
+//! Chat notifications in the Amazon Q Developer in chat applications custom-notification shape.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::plan::Plan;
+use super::status::{RunError, Status};
+
+/// A chat notification (Amazon Q Developer in chat applications custom notification).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chat {
+    /// Title: cluster and outcome.
+    pub title: String,
+    /// Markdown body: the change table or the error.
+    pub description: String,
+    /// What to do next.
+    pub next_steps: Vec<String>,
+    /// Keywords (cluster, outcome).
+    pub keywords: Vec<String>,
+    /// Thread per cluster.
+    pub thread_id: String,
+    /// One-line summary.
+    pub summary: String,
+    /// Event type.
+    pub event_type: String,
+    /// Related ARNs.
+    pub related: Vec<String>,
+    /// Extra context.
+    pub context: BTreeMap<String, String>,
+}
+
+impl Chat {
+    fn base(cluster: &str, run_id: &str, outcome: &str, event: &str) -> Chat {
+        let mut context = BTreeMap::new();
+        context.insert("cluster".into(), cluster.to_owned());
+        context.insert("runId".into(), run_id.to_owned());
+        Chat {
+            title: format!("kubeline: {cluster} {outcome}"),
+            description: String::new(),
+            next_steps: vec![],
+            keywords: vec![cluster.to_owned(), outcome.to_owned()],
+            thread_id: format!("kubeline-{cluster}"),
+            summary: format!("{cluster}: {outcome}"),
+            event_type: event.to_owned(),
+            related: vec![],
+            context,
+        }
+    }
+
+    /// The plan is ready; when `approval` names the approval key, the run waits for it.
+    pub fn plan(cluster: &str, run_id: &str, plan: &Plan, approval_key: Option<&str>) -> Chat {
+        let outcome = if approval_key.is_some() {
+            "plan awaiting approval"
+        } else {
+            "plan ready"
+        };
+        let mut c = Chat::base(cluster, run_id, outcome, "PlanReady");
+        c.description = plan.table();
+        c.next_steps = match approval_key {
+            Some(key) => vec![
+                format!(
+                    "Approve: upload `decision: approve` to s3://<bucket>/{key} (or `kubeline approve {cluster}`)"
+                ),
+                format!(
+                    "Reject: upload `decision: reject` to the same key (or `kubeline reject {cluster}`)"
+                ),
+            ],
+            None => vec!["Applying now; a notification follows when it is done.".into()],
+        };
+        c
+    }
+
+    /// The run ended without changes.
+    pub fn no_changes(cluster: &str, run_id: &str) -> Chat {
+        let mut c = Chat::base(cluster, run_id, "no changes", "NoChanges");
+        c.description = "cluster.yaml renders to what is deployed; no stack was touched.".into();
+        c
+    }
+
+    /// The run applied every stack.
+    pub fn succeeded(cluster: &str, run_id: &str, status: &Status) -> Chat {
+        let mut c = Chat::base(cluster, run_id, "applied", "Succeeded");
+        let mut d = String::from("| stack | status |\n|---|---|\n");
+        for s in &status.stacks {
+            d.push_str(&format!("| {} | {} |\n", s.name, s.status));
+        }
+        if let Some(api) = &status.api_endpoint {
+            d.push_str(&format!("\nAPI: `https://{api}`\n"));
+        }
+        c.description = d;
+        c.next_steps = vec![format!(
+            "`kubeline status {cluster}` shows stacks and certificates"
+        )];
+        c
+    }
+
+    /// The run failed.
+    pub fn failed(cluster: &str, run_id: &str, error: &RunError) -> Chat {
+        let mut c = Chat::base(cluster, run_id, "failed", "Failed");
+        c.description = format!("**{}**: {}", error.error, error.cause);
+        c.next_steps = vec![format!(
+            "Fix cluster.yaml and upload it again; details in clusters/{cluster}/runs/{run_id}/"
+        )];
+        c
+    }
+
+    /// The plan was rejected.
+    pub fn rejected(cluster: &str, run_id: &str, by: Option<&str>, comment: Option<&str>) -> Chat {
+        let mut c = Chat::base(cluster, run_id, "plan rejected", "Rejected");
+        c.description = format!(
+            "Rejected by {}{}; nothing was applied.",
+            by.unwrap_or("an approver"),
+            comment.map(|m| format!(": {m}")).unwrap_or_default()
+        );
+        c
+    }
+
+    /// A newer upload replaced the run's cluster.yaml before it started.
+    pub fn superseded(cluster: &str, run_id: &str, why: &str) -> Chat {
+        let mut c = Chat::base(cluster, run_id, "run superseded", "Superseded");
+        c.description = format!("{why}. Nothing was applied by this run.");
+        c
+    }
+
+    /// A daily report over every cluster (rotation, drift): its own thread, `title` as the
+    /// summary.
+    pub fn daily(thread: &str, event: &str, title: String, description: String) -> Chat {
+        let mut c = Chat::base("all", "daily", thread, event);
+        c.title = title.clone();
+        c.summary = title;
+        c.thread_id = format!("kubeline-{thread}");
+        c.keywords = vec![thread.to_owned()];
+        c.description = description;
+        c
+    }
+
+    /// A cluster.yaml was deleted (nothing is destroyed). Production sends this message from
+    /// an EventBridge input transformer that knows only the object key, so the message is built
+    /// from the key alone: `Chat::config_deleted("<key>")` is that transformer's template.
+    pub fn config_deleted(key: &str) -> Chat {
+        Chat {
+            title: "kubeline: cluster.yaml deleted".into(),
+            description: format!(
+                "{key} was deleted; nothing was destroyed. To delete the cluster, upload destroy.yaml next to it, saying `confirm:` and the cluster's name."
+            ),
+            next_steps: vec![],
+            keywords: vec!["kubeline".into(), "ConfigDeleted".into()],
+            thread_id: "kubeline-config-deleted".into(),
+            summary: format!("{key} deleted; nothing destroyed"),
+            event_type: "ConfigDeleted".into(),
+            related: vec![],
+            context: BTreeMap::from([("key".to_owned(), key.to_owned())]),
+        }
+    }
+
+    /// The cluster was destroyed.
+    pub fn destroyed(cluster: &str, run_id: &str, stacks: &[String]) -> Chat {
+        let mut c = Chat::base(cluster, run_id, "destroyed", "Destroyed");
+        c.description = format!("Deleted stacks: {}", stacks.join(", "));
+        c
+    }
+
+    /// The SNS message body.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "version": "1.0",
+            "source": "custom",
+            "id": format!("{}-{}", self.thread_id, self.event_type),
+            "content": {
+                "textType": "client-markdown",
+                "title": self.title,
+                "description": self.description,
+                "nextSteps": self.next_steps,
+                "keywords": self.keywords,
+            },
+            "metadata": {
+                "threadId": self.thread_id,
+                "summary": self.summary,
+                "eventType": self.event_type,
+                "relatedResources": self.related,
+                "additionalContext": self.context,
+            },
+        })
+    }
+}

@@ -1,0 +1,112 @@
+//! The bucket layout of an installation: every key kubeline reads or writes is built here.
+
+/// Keys of one cluster in the installation bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterKeys {
+    /// `clusters/<name>/`.
+    pub prefix: String,
+}
+
+impl ClusterKeys {
+    /// The keys of cluster `name`.
+    pub fn new(name: &str) -> ClusterKeys {
+        ClusterKeys {
+            prefix: format!("clusters/{name}/"),
+        }
+    }
+    /// The cluster name of a key under `clusters/<name>/`, if any.
+    pub fn cluster_of(key: &str) -> Option<&str> {
+        let rest = key.strip_prefix("clusters/")?;
+        let (name, _) = rest.split_once('/')?;
+        (!name.is_empty()).then_some(name)
+    }
+    /// Uploaded by teams.
+    pub fn config(&self) -> String {
+        format!("{}cluster.yaml", self.prefix)
+    }
+    /// Credentials folder (sealed secrets, fingerprints, public certificates).
+    pub fn credentials(&self) -> String {
+        format!("{}credentials/", self.prefix)
+    }
+    /// Rendered stack templates of one render, content-addressed.
+    pub fn assets(&self, content_hash: &str) -> String {
+        format!("{}assets/{content_hash}/", self.prefix)
+    }
+    /// The cluster's current status.
+    pub fn status(&self) -> String {
+        format!("{}status.json", self.prefix)
+    }
+    /// A run's audit folder (never overwritten) and the records in it.
+    pub fn run(&self, run_id: &str) -> RunKeys {
+        RunKeys {
+            prefix: format!("{}runs/{run_id}/", self.prefix),
+        }
+    }
+    /// The approval a run waits for: its task token, until a decision arrives.
+    pub fn pending_approval(&self) -> String {
+        format!("{}pending-approval.json", self.prefix)
+    }
+    /// An approval request for a run.
+    pub fn approval(&self, run_id: &str) -> String {
+        format!("{}approvals/{run_id}.yaml", self.prefix)
+    }
+    /// The destroy request.
+    pub fn destroy(&self) -> String {
+        format!("{}destroy.yaml", self.prefix)
+    }
+}
+
+/// The records of one run under `clusters/<name>/runs/<run-id>/`, written once each. No name
+/// ends in `/cluster.yaml`, `/destroy.yaml` or `.yaml` under `approvals/`, so no write here
+/// matches a bucket rule and starts another run (EventBridge's `*` also matches `/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunKeys {
+    prefix: String,
+}
+
+impl RunKeys {
+    /// `clusters/<name>/runs/<run-id>/`.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+    /// The pinned cluster.yaml the run applies (a copy of the uploaded version).
+    pub fn config(&self) -> String {
+        format!("{}config.yaml", self.prefix)
+    }
+    /// The destroy request the run carried out (a copy).
+    pub fn destroy_request(&self) -> String {
+        format!("{}destroy-request.yaml", self.prefix)
+    }
+    /// The run: who, what, approval mode ([`Run`](super::Run) in the pipeline).
+    pub fn run(&self) -> String {
+        format!("{}run.json", self.prefix)
+    }
+    /// Where the render put the templates, and the stacks in apply order.
+    pub fn render(&self) -> String {
+        format!("{}render.json", self.prefix)
+    }
+    /// Every change set's changes.
+    pub fn plan(&self) -> String {
+        format!("{}plan.json", self.prefix)
+    }
+    /// The stacks whose change sets this run executed.
+    pub fn executed(&self) -> String {
+        format!("{}executed.json", self.prefix)
+    }
+    /// How the run ended ([`RunResult`](super::RunResult)).
+    pub fn result(&self) -> String {
+        format!("{}result.json", self.prefix)
+    }
+    /// Every record, for tests and listings.
+    pub fn all(&self) -> [String; 7] {
+        [
+            self.config(),
+            self.destroy_request(),
+            self.run(),
+            self.render(),
+            self.plan(),
+            self.executed(),
+            self.result(),
+        ]
+    }
+}

@@ -1,0 +1,269 @@
+//! The rules of `worker.nodePools`: names, sizes, labels and taints, spot and mixed instances,
+//! and the kubelet version skew of each node pool.
+
+use std::collections::BTreeSet;
+
+use super::labels::{label_key, label_value};
+use super::{Ctx, root};
+use crate::cluster::{Mixed, NodePool, Subnet, Taint};
+use crate::diag::Severity;
+use crate::model::{ClusterConfig, TaintEffect};
+use crate::types::{ClusterName, KubeVersion, is_dns_label};
+
+impl Ctx<'_> {
+    pub(super) fn node_pools(
+        &mut self,
+        c: &ClusterConfig,
+        name: Option<&ClusterName>,
+        subnets: &[Subnet],
+        kube: Option<KubeVersion>,
+    ) -> Option<Vec<NodePool>> {
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut ok = true;
+        for (i, np) in c.worker.node_pools.iter().enumerate() {
+            let p = root().key("worker").key("nodePools").index(i);
+            let before = self
+                .diags
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
+            if !is_dns_label(&np.name) {
+                self.err(
+                    p.key("name"),
+                    format!("{:?} is not a DNS label", np.name),
+                    "use lower-case letters, digits and hyphens, e.g. `general`",
+                );
+            } else if !seen.insert(np.name.clone()) {
+                self.err(
+                    p.key("name"),
+                    format!("node pool name {:?} is used twice", np.name),
+                    "give every pool its own name",
+                );
+            } else if let Some(n) = name {
+                let role = crate::layout::NodeGroup::Pool(&np.name).iam_role_name(n);
+                if role.len() > 64 {
+                    self.err(
+                        p.key("name"),
+                        format!(
+                            "the IAM role name {role:?} has {} characters; AWS allows 64",
+                            role.len()
+                        ),
+                        format!(
+                            "shorten the pool name to at most {} characters",
+                            64 - (role.len() - np.name.len())
+                        ),
+                    );
+                }
+            }
+            self.instance_type(p.key("instanceType"), &np.instance_type);
+            let root_volume = self.volume(p.key("rootVolume"), &np.root_volume, true);
+            let idx = self.refs(p.key("subnets"), &np.subnets, subnets, |s| s.private);
+            if c.worker.node_pool_rolling_strategy
+                == crate::model::RollingStrategy::AvailabilityZone
+            {
+                let zones: BTreeSet<&str> = idx
+                    .iter()
+                    .filter_map(|i| subnets.get(*i))
+                    .map(|s| s.availability_zone.as_str())
+                    .collect();
+                if zones.len() > 1 {
+                    self.err(
+                        p.key("subnets"),
+                        format!(
+                            "the pool spans {} zones ({}) but worker.nodePoolRollingStrategy is AvailabilityZone, which rolls one zone at a time",
+                            zones.len(),
+                            zones.into_iter().collect::<Vec<_>>().join(", ")
+                        ),
+                        "give the pool subnets of one zone (one pool per zone), or use Parallel or Sequential",
+                    );
+                }
+            }
+            let size = self.group(
+                p.clone(),
+                np.count,
+                crate::model::DEFAULT_POOL_COUNT,
+                &np.auto_scaling_group,
+                true,
+            );
+            self.labels(p.key("nodeLabels"), &np.node_labels);
+            let mut taints = Vec::new();
+            for (t, taint) in np.taints.iter().enumerate() {
+                let tp = p.key("taints").index(t);
+                if let Err(m) = label_key(&taint.key) {
+                    self.err(
+                        tp.key("key"),
+                        format!("taint key {:?} {m}", taint.key),
+                        "use [prefix/]name like dedicated or example.com/gpu",
+                    );
+                }
+                if !taint.value.is_empty() && !label_value(&taint.value) {
+                    self.err(
+                        tp.key("value"),
+                        format!("taint value {:?} is not valid", taint.value),
+                        "use up to 63 of A-Z a-z 0-9 - _ .",
+                    );
+                }
+                let effect = match taint.effect.as_str() {
+                    "NoSchedule" => Some(TaintEffect::NoSchedule),
+                    "PreferNoSchedule" => Some(TaintEffect::PreferNoSchedule),
+                    "NoExecute" => Some(TaintEffect::NoExecute),
+                    other => {
+                        let hint = match crate::diag::did_you_mean(
+                            other,
+                            ["NoSchedule", "PreferNoSchedule", "NoExecute"],
+                        ) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => "use NoSchedule, PreferNoSchedule or NoExecute".into(),
+                        };
+                        self.err(
+                            tp.key("effect"),
+                            format!("{other:?} is not a taint effect"),
+                            hint,
+                        );
+                        None
+                    }
+                };
+                if let Some(effect) = effect {
+                    taints.push(Taint {
+                        key: taint.key.clone(),
+                        value: taint.value.clone(),
+                        effect,
+                    });
+                }
+            }
+            let spot_price = np.spot_price.as_ref().and_then(|sp| {
+                let valid = sp.parse::<f64>().is_ok_and(|f| f > 0.0 && f < 1000.0)
+                    && sp.chars().all(|c| c.is_ascii_digit() || c == '.');
+                if valid {
+                    Some(sp.clone())
+                } else {
+                    self.err(
+                        p.key("spotPrice"),
+                        format!("{sp:?} is not a price"),
+                        "write the maximum hourly price in USD, e.g. \"0.05\"",
+                    );
+                    None
+                }
+            });
+            let mut mixed = None;
+            let mi = np
+                .auto_scaling_group
+                .mixed_instances
+                .as_ref()
+                .filter(|m| m.enabled);
+            if let Some(m) = mi {
+                let mp = p.key("autoScalingGroup").key("mixedInstances");
+                let mut types = vec![np.instance_type.clone()];
+                for (k, t) in m.instance_types.iter().enumerate() {
+                    self.instance_type(mp.key("instanceTypes").index(k), t);
+                    if types.contains(t) {
+                        if *t != np.instance_type {
+                            self.err(
+                                mp.key("instanceTypes").index(k),
+                                format!("{t} is listed twice"),
+                                "list each type once",
+                            );
+                        }
+                    } else {
+                        types.push(t.clone());
+                    }
+                }
+                if types.len() > 40 {
+                    self.err(
+                        mp.key("instanceTypes"),
+                        "at most 40 instance types are allowed",
+                        "remove some",
+                    );
+                }
+                if m.on_demand_percentage_above_base_capacity > 100 {
+                    self.err(
+                        mp.key("onDemandPercentageAboveBaseCapacity"),
+                        "a percentage is at most 100",
+                        "use 0-100",
+                    );
+                }
+                if m.spot_instance_pools.is_some()
+                    && m.spot_allocation_strategy
+                        != crate::model::SpotAllocationStrategy::LowestPrice
+                {
+                    self.err(
+                        mp.key("spotInstancePools"),
+                        "spotInstancePools applies only to the lowest-price strategy",
+                        "remove it or set spotAllocationStrategy: lowest-price",
+                    );
+                }
+                if m.spot_instance_pools
+                    .is_some_and(|n| !(1..=20).contains(&n))
+                {
+                    self.err(
+                        mp.key("spotInstancePools"),
+                        "spotInstancePools is 1-20",
+                        "use a value in range",
+                    );
+                }
+                mixed = Some(Mixed {
+                    instance_types: types,
+                    on_demand_base_capacity: m.on_demand_base_capacity,
+                    on_demand_percentage_above_base_capacity: m
+                        .on_demand_percentage_above_base_capacity,
+                    spot_allocation_strategy: m.spot_allocation_strategy,
+                    spot_instance_pools: m.spot_instance_pools,
+                    spot_max_price: spot_price.clone(),
+                });
+            } else if spot_price.is_some() {
+                // A plain spot pool: all capacity from spot, one type.
+                mixed = Some(Mixed {
+                    instance_types: vec![np.instance_type.clone()],
+                    on_demand_base_capacity: 0,
+                    on_demand_percentage_above_base_capacity: 0,
+                    spot_allocation_strategy: Default::default(),
+                    spot_instance_pools: None,
+                    spot_max_price: spot_price,
+                });
+            }
+            let version = match &np.kubernetes_version {
+                Some(v) => self.parse::<KubeVersion>(p.key("kubernetesVersion"), v),
+                None => kube,
+            };
+            if let (Some(v), Some(k)) = (version, kube)
+                && (v.minor > k.minor || k.minor - v.minor > 3)
+            {
+                self.err(
+                    p.key("kubernetesVersion"),
+                    format!("kubelet {v} is outside the supported skew of control plane {k}"),
+                    format!(
+                        "use 1.{}.x to 1.{}.x (kubelets may be up to 3 minors older, never newer)",
+                        k.minor.saturating_sub(3),
+                        k.minor
+                    ),
+                );
+            }
+            let after = self
+                .diags
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
+            if after != before {
+                ok = false;
+                continue;
+            }
+            if let (Some(root_volume), Some(size), Some(kubernetes_version)) =
+                (root_volume, size, version)
+            {
+                out.push(NodePool {
+                    name: np.name.clone(),
+                    instance_type: np.instance_type.clone(),
+                    subnets: idx,
+                    root_volume,
+                    size,
+                    mixed,
+                    node_labels: np.node_labels.clone(),
+                    taints,
+                    kubernetes_version,
+                });
+            }
+        }
+        ok.then_some(out)
+    }
+}

@@ -1,0 +1,170 @@
+//! Apply: one round of the apply reconciler. It observes every stack, asks
+//! [`crate::decide::apply::decide`] for every ready move, carries them out and says whether the
+//! apply is done; the state machine calls it in a Wait/Choice loop.
+
+use kubeline_aws::stacks::Stacks;
+use kubeline_aws::store::ObjectStore;
+use kubeline_core::errors::ErrorName;
+use kubeline_core::pipeline::{Chat, Outcome, Phase, Plan, RunResult, StackState};
+
+use super::bucket::{get_json, load_cluster, put_json, set_status, timestamp};
+use super::changesets::{self, change_set_failed, stack_failure};
+use super::{Progress, RenderOutput, Run};
+use crate::decide::apply::{Failure, Move, StackView, decide};
+use crate::error::StepError;
+
+/// The installation's apply settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApplySettings {
+    /// At most this many stack operations of one cluster run at once.
+    pub max_parallel_stacks: usize,
+}
+
+impl Default for ApplySettings {
+    fn default() -> ApplySettings {
+        ApplySettings {
+            max_parallel_stacks: 10,
+        }
+    }
+}
+
+/// Step 6: makes every move that is ready (executes the change sets whose dependencies have
+/// settled, creates those of new stacks whose dependencies now exist) and says whether every
+/// stack is done.
+pub async fn apply<S: ObjectStore, C: Stacks>(
+    store: &S,
+    cfn: &C,
+    run: &Run,
+    rendered: &RenderOutput,
+    settings: &ApplySettings,
+) -> Result<Progress, StepError> {
+    let records = run.records();
+    let mut executed: Vec<String> = get_json(store, &records.executed())
+        .await?
+        .unwrap_or_default();
+    let mut infos = Vec::new();
+    let mut views = Vec::new();
+    for s in &rendered.stacks {
+        let info = cfn.describe_stack(&s.name).await?;
+        // A change set matters only until it runs (executed here, or an operation is running).
+        let settled =
+            executed.contains(&s.name) || info.as_ref().is_some_and(|i| i.status.in_progress());
+        let change_set = if settled {
+            None
+        } else {
+            cfn.describe_change_set(&s.name, &run.change_set_name(&s.name))
+                .await?
+        };
+        views.push((info.as_ref().map(|i| i.status.clone()), change_set));
+        infos.push(info);
+    }
+    let stack_views: Vec<StackView<'_>> = rendered
+        .stacks
+        .iter()
+        .zip(&views)
+        .map(|(s, (status, cs))| StackView {
+            name: &s.name,
+            depends_on: &s.depends_on,
+            wave: s.rollout_wave,
+            status: status.clone(),
+            change_set: cs.as_ref().map(changesets::view),
+            executed: executed.contains(&s.name),
+        })
+        .collect();
+    let decision = decide(&stack_views, settings.max_parallel_stacks);
+    if decision.has_failed() {
+        let mut causes = Vec::new();
+        let mut name = ErrorName::ChangeSetFailed;
+        for (stack, f) in &decision.failed {
+            match f {
+                Failure::Stack(st) => {
+                    name = ErrorName::StackFailed;
+                    causes.push(stack_failure(cfn, stack, st.as_str()).await);
+                }
+                Failure::ChangeSet(reason) => {
+                    let cs = run.change_set_name(stack);
+                    causes.push(change_set_failed(&cs, stack, reason).cause);
+                }
+            }
+        }
+        return Err(StepError::new(name, causes.join("\n")));
+    }
+    let mut started = false;
+    for (stack, m) in &decision.moves {
+        let Some(s) = rendered.stacks.iter().find(|s| &s.name == stack) else {
+            continue;
+        };
+        let cs = run.change_set_name(stack);
+        match m {
+            Move::CreateChangeSet => {
+                let req = changesets::request(store, run, s, true).await?;
+                cfn.create_change_set(&req).await?;
+            }
+            Move::DeleteEmptyChangeSet => cfn.delete_change_set(stack, &cs).await?,
+            Move::Execute => {
+                cfn.execute_change_set(stack, &cs).await?;
+                executed.push(stack.clone());
+                // Recorded after each execution: a later failure in this round loses none.
+                put_json(store, &records.executed(), &executed).await?;
+                started = true;
+            }
+        }
+    }
+    if started {
+        set_status(store, run, Phase::Applying, |_| {}).await?;
+    }
+    if !decision.done {
+        let mut working = decision.in_progress.clone();
+        working.extend(decision.moves.iter().map(|(s, _)| s.clone()));
+        return Ok(Progress::working(working));
+    }
+    // Every stack is complete: record them and their outputs.
+    let cluster = load_cluster(store, run).await?;
+    let states: Vec<StackState> = rendered
+        .stacks
+        .iter()
+        .zip(infos)
+        .map(|(s, info)| StackState {
+            name: s.name.clone(),
+            status: info
+                .as_ref()
+                .map(|i| i.status.to_string())
+                .unwrap_or_else(|| "NOT_CREATED".into()),
+            outputs: info.map(|i| i.outputs).unwrap_or_default(),
+        })
+        .collect();
+    let api = cluster
+        .api_endpoints
+        .first()
+        .map(|e| e.dns_name.to_string());
+    // The add-on set now deployed is the one this run planned.
+    let planned: Option<Plan> = get_json(store, &records.plan()).await?;
+    let status = set_status(store, run, Phase::Succeeded, |st| {
+        st.stacks = states.clone();
+        st.api_endpoint = api.clone();
+        if let Some(p) = planned {
+            st.addons = Some(p.addons);
+        }
+        st.addon_changes = Vec::new();
+    })
+    .await?;
+    let mut result = RunResult::new(Outcome::Succeeded, timestamp());
+    result.stacks = states;
+    result.executed = executed;
+    put_json(store, &records.result(), &result).await?;
+    crate::telemetry::run_ended(
+        &run.cluster,
+        &run.run_id,
+        &run.started_at,
+        Outcome::Succeeded,
+    );
+    Ok(Progress {
+        done: true,
+        in_progress: Vec::new(),
+        notification: Some(
+            Chat::succeeded(&run.cluster, &run.run_id, &status)
+                .to_json()
+                .to_string(),
+        ),
+    })
+}

@@ -1,0 +1,114 @@
+//! Render: stacks and node configs from the pinned cluster.yaml and the stored credentials;
+//! node configs are uploaded content-addressed, templates under `assets/<content-hash>/`.
+
+use std::collections::BTreeMap;
+
+use kubeline_aws::store::ObjectStore;
+use kubeline_core::errors::ErrorName;
+use kubeline_core::render::{self, Templates};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::Run;
+use super::bucket::{JSON, load_cluster, put_json, read_prefix};
+use crate::error::StepError;
+
+/// One stack of a render, for the later steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderedStack {
+    /// Stack name.
+    pub name: String,
+    /// Key of its template in the bucket.
+    pub template_key: String,
+    /// Stacks it imports from.
+    pub depends_on: Vec<String>,
+    /// Stack tags.
+    pub tags: BTreeMap<String, String>,
+    /// Over 51,200 bytes: passed by URL.
+    pub needs_template_url: bool,
+    /// Its rollout wave (node pools; see `worker.nodePoolRollingStrategy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_wave: Option<u32>,
+}
+
+/// What [`render`] produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderOutput {
+    /// `clusters/<name>/assets/<hash>/`.
+    pub assets: String,
+    /// Stacks in apply order.
+    pub stacks: Vec<RenderedStack>,
+}
+
+impl RenderOutput {
+    /// The render's manifest (`manifest.json`: stacks, uploads, add-on set).
+    pub fn manifest_key(&self) -> String {
+        format!("{}manifest.json", self.assets)
+    }
+}
+
+/// Step 3: renders stacks and node configs; uploads node configs (content-addressed) and the
+/// stack templates under `assets/<content-hash>/`.
+pub async fn render<S: ObjectStore>(store: &S, run: &Run) -> Result<RenderOutput, StepError> {
+    let cluster = load_cluster(store, run).await?;
+    // Public certificates and the secrets' fingerprints: never a secret.
+    let (stored, _) = read_prefix(store, &run.keys().credentials(), |name| {
+        !name.ends_with(kubeline_core::envelope::ENC_SUFFIX)
+    })
+    .await?;
+    let inputs = render::Inputs {
+        credentials_generation: render::credentials_generation(&stored),
+    };
+    let rendered = render::render_with(&cluster, &Templates::builtin(), &inputs)
+        .map_err(|e| StepError::new(ErrorName::TemplateInvalid, e.to_string()))?;
+    if rendered.has_limit_errors() {
+        let msgs: Vec<String> = rendered
+            .limits
+            .iter()
+            .filter(|l| l.error)
+            .map(|l| format!("{}: {}", l.file, l.message))
+            .collect();
+        return Err(StepError::new(ErrorName::TemplateInvalid, msgs.join("\n")));
+    }
+    let mut hasher = Sha256::new();
+    for (name, bytes) in &rendered.files {
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        hasher.update(bytes);
+    }
+    let hash = hex::encode(&hasher.finalize()[..8]);
+    let assets = run.keys().assets(&hash);
+    for up in &rendered.uploads {
+        if let Some(bytes) = rendered.files.get(&up.file) {
+            store
+                .put_node_object(&up.key, bytes.clone(), JSON, true)
+                .await?;
+        }
+    }
+    for (name, bytes) in &rendered.files {
+        if !name.starts_with("userdata/") {
+            store
+                .put_asset(&format!("{assets}{name}"), bytes.clone(), JSON)
+                .await?;
+        }
+    }
+    let out = RenderOutput {
+        stacks: rendered
+            .stacks
+            .iter()
+            .map(|s| RenderedStack {
+                name: s.name.clone(),
+                template_key: format!("{assets}stack-templates/{}", s.template),
+                depends_on: s.depends_on.clone(),
+                tags: s.tags.clone(),
+                needs_template_url: s.needs_template_url,
+                rollout_wave: s.rollout_wave,
+            })
+            .collect(),
+        assets,
+    };
+    put_json(store, &run.records().render(), &out).await?;
+    Ok(out)
+}

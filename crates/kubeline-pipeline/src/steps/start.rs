@@ -1,0 +1,284 @@
+//! Start: waits its turn, validates the uploaded cluster.yaml (the pinned version), refuses a
+//! move of the workers' API endpoint, records the run in `runs/<id>/` and starts status.json.
+
+use kubeline_aws::executions::Executions;
+use kubeline_aws::stacks::Stacks;
+use kubeline_aws::store::ObjectStore;
+use kubeline_core::errors::ErrorName;
+use kubeline_core::model::Approval;
+use kubeline_core::pipeline::{ClusterKeys, Phase, Route};
+use kubeline_core::validate;
+use serde::{Deserialize, Serialize};
+
+use super::Run;
+use super::bucket::{YAML, clip, put_json, set_status, status_of, timestamp};
+use crate::decide::turn::{self, Holder, Turn};
+use crate::error::StepError;
+
+/// The input of a run: the uploaded object (cluster.yaml, or destroy.yaml for a destroy run;
+/// from the EventBridge "Object Created" event) and the execution that handles it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartInput {
+    /// Installation bucket.
+    pub bucket: String,
+    /// `clusters/<name>/cluster.yaml`.
+    pub key: String,
+    /// The object version the run is for.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Run id (the execution name).
+    pub run_id: String,
+    /// Execution ARN.
+    #[serde(default)]
+    pub execution_arn: Option<String>,
+}
+
+/// The part of EventBridge's S3 "Object Created" event a run needs.
+#[derive(Debug, Clone, Deserialize)]
+struct EventDetail {
+    bucket: EventBucket,
+    object: EventObject,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct EventBucket {
+    name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct EventObject {
+    key: String,
+    #[serde(default, rename = "version-id")]
+    version_id: Option<String>,
+}
+
+impl StartInput {
+    /// The input of a run from the EventBridge "Object Created" event's `detail`.
+    pub fn from_event_detail(
+        detail: &serde_json::Value,
+        run_id: &str,
+        execution_arn: Option<String>,
+    ) -> Result<StartInput, StepError> {
+        let d: EventDetail = serde_json::from_value(detail.clone()).map_err(|e| {
+            StepError::new(
+                ErrorName::RequestInvalid,
+                format!("the event has no detail.bucket.name or detail.object.key: {e}"),
+            )
+        })?;
+        Ok(StartInput {
+            bucket: d.bucket.name,
+            key: d.object.key,
+            version: d.object.version_id,
+            run_id: run_id.to_owned(),
+            execution_arn,
+        })
+    }
+}
+
+impl Run {
+    /// A run of the request `input` (an upload or a destroy request) for the cluster its key
+    /// names, starting now; approval `auto` until the cluster.yaml says otherwise.
+    pub(crate) fn for_request(input: &StartInput) -> Result<Run, StepError> {
+        Ok(Run {
+            cluster: cluster_of(&input.key)?.to_owned(),
+            run_id: input.run_id.clone(),
+            bucket: input.bucket.clone(),
+            config_version: input.version.clone(),
+            approval: Approval::Auto,
+            execution_arn: input.execution_arn.clone(),
+            started_at: timestamp(),
+        })
+    }
+}
+
+/// The cluster a request key belongs to (`clusters/<name>/...`).
+pub(crate) fn cluster_of(key: &str) -> Result<&str, StepError> {
+    ClusterKeys::cluster_of(key).ok_or_else(|| {
+        StepError::new(
+            ErrorName::RequestInvalid,
+            format!("{key} is not under clusters/<name>/"),
+        )
+    })
+}
+
+/// Refuses a key the bucket rule matched that is not exactly the layout's (EventBridge's `*`
+/// also matches deeper keys such as `clusters/a/b/cluster.yaml`).
+pub(crate) fn exact_key(route: Route, key: &str, expected: &str) -> Result<(), StepError> {
+    if route.is_exact(key) {
+        return Ok(());
+    }
+    Err(StepError::new(
+        ErrorName::RequestInvalid,
+        format!(
+            "{key} is not a {expected} kubeline acts on; upload it as clusters/<name>/{expected}"
+        ),
+    ))
+}
+
+/// One run per cluster applies at a time: a run still in progress makes a newer one wait
+/// (`RunInProgress`, retried by the state machine), except a run that waits for approval,
+/// which the newer upload supersedes (its plan is rejected as stale).
+async fn take_turn<S: ObjectStore, X: Executions>(
+    store: &S,
+    sfn: &X,
+    cluster: &str,
+    run_id: &str,
+) -> Result<(), StepError> {
+    let previous = status_of(store, cluster).await?;
+    let holder = turn::holder(previous.as_ref(), run_id);
+    let running = match &holder {
+        Holder::Nobody => false,
+        Holder::Maybe { arn, .. } => match sfn.describe_execution(arn).await {
+            Ok(info) => info.status == "RUNNING",
+            Err(e) if e.is_transient() => return Err(e.into()),
+            Err(_) => false,
+        },
+    };
+    match (turn::decide(&holder, running), &holder) {
+        (Turn::Go, _) | (_, Holder::Nobody) => Ok(()),
+        (Turn::Supersede, Holder::Maybe { run_id: held, .. }) => {
+            super::approval::reject_pending(
+                store,
+                sfn,
+                cluster,
+                held,
+                &format!("superseded by run {run_id}: a newer cluster.yaml was uploaded"),
+            )
+            .await
+        }
+        (
+            Turn::Wait,
+            Holder::Maybe {
+                run_id: held,
+                phase,
+                ..
+            },
+        ) => Err(StepError::new(
+            ErrorName::RunInProgress,
+            format!(
+                "run {held} of {cluster} is still {phase:?}; this run ({run_id}) starts when it ends"
+            ),
+        )),
+    }
+}
+
+/// Step 1: waits its turn, validates the uploaded cluster.yaml (the pinned version) and that it
+/// does not move running workers to another API endpoint, records it in `runs/<id>/`, and
+/// starts `status.json`. With `require_approval` (the installation's policy) every plan waits
+/// for approval, whatever cluster.yaml says.
+pub async fn start<S: ObjectStore, X: Executions, C: Stacks>(
+    store: &S,
+    sfn: &X,
+    cfn: &C,
+    input: &StartInput,
+    require_approval: bool,
+) -> Result<Run, StepError> {
+    exact_key(Route::StartPipeline, &input.key, "cluster.yaml")?;
+    let cluster_name = cluster_of(&input.key)?;
+    take_turn(store, sfn, cluster_name, &input.run_id).await?;
+    let object = store
+        .get(&input.key, input.version.as_deref())
+        .await?
+        .ok_or_else(|| {
+            StepError::new(
+                ErrorName::ConfigMissing,
+                format!(
+                    "s3://{}/{} (version {}) no longer exists",
+                    input.bucket,
+                    input.key,
+                    input.version.as_deref().unwrap_or("latest")
+                ),
+            )
+        })?;
+    // Events can arrive out of order: only the newest upload is applied.
+    if let Some(v) = &input.version
+        && let Some(latest) = store.get(&input.key, None).await?
+        && latest.version.as_ref().is_some_and(|l| l != v)
+    {
+        return Err(StepError::new(
+            ErrorName::Superseded,
+            format!(
+                "cluster.yaml version {v} was replaced by version {} before this run started; the newer upload's run applies it",
+                latest.version.unwrap_or_default()
+            ),
+        ));
+    }
+    let mut run = Run::for_request(input)?;
+    run.config_version = object.version.clone().or(run.config_version);
+    let records = run.records();
+    store
+        .put(&records.config(), object.bytes.clone(), YAML)
+        .await?;
+    let text = String::from_utf8(object.bytes).map_err(|_| {
+        StepError::new(
+            ErrorName::ConfigInvalid,
+            format!("{} is not UTF-8 text", input.key),
+        )
+    })?;
+    let loaded = validate::load(&text);
+    let Some(cluster) = loaded.cluster else {
+        return Err(StepError::new(
+            ErrorName::ConfigInvalid,
+            clip(&loaded.diagnostics.render(&input.key)),
+        ));
+    };
+    if cluster.name.as_str() != cluster_name {
+        return Err(StepError::new(
+            ErrorName::ConfigInvalid,
+            format!(
+                "{}: clusterName is `{}` but the file is under clusters/{cluster_name}/; make them equal",
+                input.key, cluster.name
+            ),
+        ));
+    }
+    if cluster.s3.bucket != input.bucket || !cluster.s3.prefix.is_empty() {
+        return Err(StepError::new(
+            ErrorName::ConfigInvalid,
+            format!(
+                "{}: s3URI is s3://{}/{} but this installation keeps clusters in s3://{}; set `s3URI: s3://{}`",
+                input.key, cluster.s3.bucket, cluster.s3.prefix, input.bucket, input.bucket
+            ),
+        ));
+    }
+    if cluster.ami_id.is_none() {
+        let channel = format!("{:?}", cluster.release_channel).to_lowercase();
+        return Err(StepError::new(
+            ErrorName::ConfigInvalid,
+            format!(
+                "{}: amiId is required by the pipeline (the stacks need the Flatcar AMI of {}); \
+                 take the `{}` channel's AMI for {} from \
+                 https://{}.release.flatcar-linux.net/amd64-usr/current/flatcar_production_ami_all.json \
+                 and set `amiId: ami-...`",
+                input.key, cluster.region, channel, cluster.region, channel,
+            ),
+        ));
+    }
+    // The workers' API endpoint never moves in one run (running workers would be
+    // cut off): refused before anything, credentials included, changes.
+    let control_plane = cluster.stack_name("control-plane");
+    if let Some(deployed) = cfn.describe_stack(&control_plane).await? {
+        let workers_endpoint = kubeline_core::render::node_api_endpoint(&cluster);
+        kubeline_core::pipeline::check_node_endpoint(
+            deployed
+                .outputs
+                .get(kubeline_core::pipeline::NODE_API_ENDPOINT_OUTPUT)
+                .map(String::as_str),
+            &workers_endpoint,
+        )
+        .map_err(|e| StepError::new(ErrorName::ConfigInvalid, e))?;
+    }
+    // The installation may require approval of every plan (its RequireApproval parameter).
+    run.approval = if require_approval {
+        Approval::Manual
+    } else {
+        cluster.approval
+    };
+    put_json(store, &records.run(), &run).await?;
+    set_status(store, &run, Phase::Preparing, |s| {
+        s.execution_arn = run.execution_arn.clone();
+        s.config_version = run.config_version.clone();
+    })
+    .await?;
+    Ok(run)
+}
