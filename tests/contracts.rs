@@ -290,10 +290,9 @@ fn the_installations_event_rules_are_the_routers() {
         .iter()
         .find(|r| r.0 == Route::ConfigDeleted)
         .expect("rule");
-    assert_eq!(
-        deleted.3.as_deref(),
-        Some(Chat::config_deleted("<key>").to_json().to_string().as_str())
-    );
+    let transformer: Value =
+        serde_json::from_str(deleted.3.as_deref().unwrap_or_default()).expect("a JSON template");
+    assert_eq!(transformer, Chat::config_deleted("<key>").to_json());
     let approval = rules.iter().find(|r| r.0 == Route::Approval).expect("rule");
     assert_eq!(
         approval.3.as_deref(),
@@ -305,4 +304,51 @@ fn the_installations_event_rules_are_the_routers() {
 fn the_asl_validator_tool_is_the_pinned_one() {
     let (ok, out) = outcome(&run(Command::new(asl_validator()).arg("--version")));
     assert!(ok && out.trim() == "4.0.0", "{out}");
+}
+
+#[test]
+fn each_function_links_only_the_core_features_it_uses() {
+    // (function, the kubeline-pipeline features it enables)
+    let table = [
+        ("validate", vec!["lambda"]),
+        ("credentials", vec!["lambda", "pki"]),
+        ("render", vec!["lambda", "render"]),
+        ("apply", vec!["lambda"]),
+        ("destroy", vec!["lambda"]),
+    ];
+    for (f, want) in table {
+        let path = repo_root().join("functions").join(f).join("Cargo.toml");
+        let text = std::fs::read_to_string(&path).expect("Cargo.toml");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("kubeline-pipeline"))
+            .unwrap_or_else(|| panic!("{f}: no kubeline-pipeline dependency"));
+        let features: Vec<&str> = line
+            .split_once("features = [")
+            .and_then(|(_, rest)| rest.split_once(']'))
+            .map(|(list, _)| {
+                list.split(',')
+                    .map(|x| x.trim().trim_matches('"'))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(features, want, "{f}: {line}");
+        let core = text.lines().find(|l| l.starts_with("kubeline-core"));
+        if let Some(core) = core {
+            assert!(
+                !core.contains("render") || f == "render",
+                "{f} links the core's rendering: {core}"
+            );
+        }
+    }
+    // The workspace dependency leaves the core's features off, so nothing enables them behind
+    // a function's back.
+    let root = std::fs::read_to_string(repo_root().join("Cargo.toml")).expect("Cargo.toml");
+    for dep in ["kubeline-core", "kubeline-pipeline"] {
+        let line = root
+            .lines()
+            .find(|l| l.starts_with(dep))
+            .expect("workspace dependency");
+        assert!(line.contains("default-features = false"), "{line}");
+    }
 }

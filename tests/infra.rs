@@ -264,3 +264,72 @@ fn the_template_provides_every_substitution_and_names_only_existing_functions() 
         .collect();
     assert_eq!(crates, deployed);
 }
+
+#[test]
+fn functions_log_json_and_the_dashboard_and_alarm_read_the_emitted_metrics() {
+    let t = template();
+    let resources = t["Resources"].as_object().expect("Resources");
+    let functions: Vec<(&String, &Value)> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .collect();
+    assert_eq!(functions.len(), 5);
+    for (name, f) in &functions {
+        // Lambda's advanced logging controls: JSON lines, filtered at INFO; the system log stays
+        // at INFO so the REPORT line (Init Duration) is kept.
+        assert_eq!(
+            f["Properties"]["LoggingConfig"],
+            serde_json::json!({"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO"}),
+            "{name}"
+        );
+    }
+    let apply = &resources["ApplyFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        apply["KUBELINE_MAX_PARALLEL_STACKS"],
+        serde_json::json!({"Ref": "MaxParallelStacks"})
+    );
+
+    // What the functions emit (the EMF documents' namespace, metric and dimension names)...
+    let step = kubeline_pipeline::telemetry::emf_document(
+        &serde_json::from_value(serde_json::json!({"metric": "step", "function": "apply", "op": "plan", "duration_ms": 1, "error": ""}))
+            .expect("fields"),
+        0,
+    )
+    .expect("a step document");
+    let run = kubeline_pipeline::telemetry::emf_document(
+        &serde_json::from_value(
+            serde_json::json!({"metric": "run", "outcome": "failed", "duration_s": 1}),
+        )
+        .expect("fields"),
+        0,
+    )
+    .expect("a run document");
+    let directive = |d: &Value| d["_aws"]["CloudWatchMetrics"][0].clone();
+    let ns = kubeline_pipeline::telemetry::NAMESPACE;
+    assert_eq!(directive(&step)["Namespace"], ns);
+    // ...is what the alarm and the dashboard read.
+    let alarm = &resources["FailedRunsAlarm"]["Properties"];
+    assert_eq!(alarm["Namespace"], ns);
+    assert_eq!(alarm["MetricName"], directive(&run)["Metrics"][0]["Name"]);
+    assert_eq!(
+        alarm["Dimensions"][0]["Name"],
+        directive(&run)["Dimensions"][0][0]
+    );
+    assert_eq!(alarm["Dimensions"][0]["Value"], run["Outcome"]);
+    let body = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+        .as_str()
+        .expect("a dashboard body");
+    let dashboard: Value = serde_json::from_str(body).expect("the dashboard body is JSON");
+    let text = dashboard.to_string();
+    for needle in [
+        format!("{{{ns},Function,Op}} MetricName=\\\"Duration\\\""),
+        format!("{{{ns},Function,Op}} MetricName=\\\"Errors\\\""),
+        format!("[\"{ns}\",\"Runs\",\"Outcome\",\"failed\"]"),
+        format!("[\"{ns}\",\"RunDuration\",\"Outcome\",\"succeeded\""),
+    ] {
+        assert!(
+            text.contains(&needle),
+            "the dashboard does not read {needle}: {text}"
+        );
+    }
+}

@@ -28,15 +28,24 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => test(&root),
         Some("install-tools") => install_tools(&root),
-        Some("bench") => run(Command::new(cargo()).current_dir(&root).args([
-            "bench",
-            "-p",
-            "kubeline-core",
-            "--bench",
-            "render",
-            "--bench",
-            "credentials",
-        ])),
+        Some("bench") => {
+            run(Command::new(cargo()).current_dir(&root).args([
+                "bench",
+                "-p",
+                "kubeline-core",
+                "--bench",
+                "render",
+                "--bench",
+                "credentials",
+            ]))?;
+            run(Command::new(cargo()).current_dir(&root).args([
+                "bench",
+                "-p",
+                "kubeline-pipeline",
+                "--bench",
+                "rollout",
+            ]))
+        }
         Some("package") => package(&root, args.get(1).map(String::as_str) == Some("--arm64")),
         Some("bench-pipeline") => {
             bench_pipeline(&root, args.get(1).map(String::as_str).unwrap_or("3"))
@@ -47,7 +56,8 @@ fn main() -> Result<()> {
                 "usage: cargo xtask <command>\n\n\
                  test            install the validators, then fmt --check, clippy -D warnings, all tests\n\
                  install-tools   only install the validators (.tools/venv, apt packages)\n\
-                 bench           criterion benchmarks of validation, rendering and credential generation\n\
+                 bench           criterion benchmarks of validation, rendering and credential generation, and the\n\
+                 apply rollout simulation (modelled apply time of 1, 10 and 30 pools)\n\
                  package [--arm64]  build every Lambda with cargo-lambda (release, zip) and print sizes\n\
                  bench-pipeline [RUNS]  `kubeline local demo` (release) RUNS times: duration and state transitions\n\
                  fuzz [SECONDS]  fuzz the cluster.yaml parser with cargo-fuzz (default 60 s)"
@@ -88,16 +98,17 @@ fn package(root: &Path, arm64: bool) -> Result<()> {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let mut cmd = Command::new(bin.join("cargo-lambda"));
-    cmd.current_dir(root)
-        .env("PATH", path)
-        .args(["lambda", "build", "--release", "--output-format", "zip"])
-        .arg(if arm64 { "--arm64" } else { "--x86-64" });
-    for f in FUNCTIONS {
-        cmd.args(["--package", &format!("kubeline-fn-{f}")]);
-    }
     let start = std::time::Instant::now();
-    run(&mut cmd)?;
+    // One build per function: built together, cargo would unify their features and every
+    // function would link the core's rendering and PKI.
+    for f in FUNCTIONS {
+        run(Command::new(bin.join("cargo-lambda"))
+            .current_dir(root)
+            .env("PATH", &path)
+            .args(["lambda", "build", "--release", "--output-format", "zip"])
+            .arg(if arm64 { "--arm64" } else { "--x86-64" })
+            .args(["--package", &format!("kubeline-fn-{f}")]))?;
+    }
     println!("built in {:.0} s", start.elapsed().as_secs_f64());
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -107,9 +118,85 @@ fn package(root: &Path, arm64: bool) -> Result<()> {
         let size = std::fs::metadata(&zip)
             .with_context(|| format!("{} was not built", zip.display()))?
             .len();
-        println!("{f:<12} {:>8.2} MB  {}", size as f64 / 1e6, zip.display());
+        let bootstrap = target.join("lambda").join(f).join("bootstrap");
+        let unzipped = std::fs::metadata(&bootstrap).map(|m| m.len()).unwrap_or(0);
+        let init = if arm64 {
+            "n/a (arm64)".to_owned()
+        } else {
+            let mut times: Vec<f64> = (0..9)
+                .map(|_| init_time(&bootstrap, f).map(|d| d.as_secs_f64() * 1e3))
+                .collect::<Result<_>>()?;
+            times.sort_by(f64::total_cmp);
+            format!("{:.1} ms (median of 9)", times[times.len() / 2])
+        };
+        println!(
+            "{f:<12} zip {:>6.2} MB  binary {:>6.2} MB  init {init}  {}",
+            size as f64 / 1e6,
+            unzipped as f64 / 1e6,
+            zip.display()
+        );
     }
     Ok(())
+}
+
+/// The init time of a function's `bootstrap`: from process start to its first
+/// `GET /2018-06-01/runtime/invocation/next`, which is where Lambda's Init phase ends
+/// (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html), against a
+/// stub Runtime API on loopback. The AWS settings point at loopback and are never used (no
+/// invocation is served).
+fn init_time(bootstrap: &Path, function: &str) -> Result<std::time::Duration> {
+    use std::io::Read as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let start = std::time::Instant::now();
+    let mut child = Command::new(bootstrap)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", format!("kubeline-{function}"))
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "local")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("KUBELINE_BUCKET", "kubeline-local")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", bootstrap.display()))?;
+    listener.set_nonblocking(true)?;
+    let (mut conn, elapsed) = loop {
+        match listener.accept() {
+            Ok((c, _)) => break (c, start.elapsed()),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Some(status) = child.try_wait()? {
+                    bail!(
+                        "{function}: bootstrap exited ({status}) before asking for an invocation"
+                    );
+                }
+                if start.elapsed() > std::time::Duration::from_secs(10) {
+                    let _ = child.kill();
+                    bail!("{function}: no /next request within 10 s");
+                }
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    conn.set_nonblocking(false)?;
+    let mut buf = [0u8; 512];
+    let n = conn.read(&mut buf).unwrap_or(0);
+    let _ = child.kill();
+    let _ = child.wait();
+    let request = String::from_utf8_lossy(&buf[..n]);
+    if !request.starts_with("GET /2018-06-01/runtime/invocation/next") {
+        bail!("{function}: the first request was not /next: {request}");
+    }
+    Ok(elapsed)
 }
 
 /// Runs the README's main command (release build) `runs` times and prints its duration and the

@@ -6,8 +6,8 @@
 //! the pipeline never rewrites ciphertext, and nothing downstream (node configs, launch
 //! templates) changes or replaces nodes because of it (kube-aws issue #107).
 
+use kubeline_core::credential_files::{Files, is_secret};
 use kubeline_core::envelope::{Context, Envelope, EnvelopeError, fingerprint};
-use kubeline_core::reconcile::{Files, is_secret};
 
 use crate::kms::{Kms, KmsError};
 
@@ -84,7 +84,7 @@ pub async fn seal<K: Kms>(
         // The object the credentials generation of node configs reads (never the secret).
         stored.insert(
             format!("{name}{FINGERPRINT_SUFFIX}"),
-            kubeline_core::render::fingerprint_object(bytes),
+            kubeline_core::envelope::fingerprint_object(bytes),
         );
     }
     Ok(stored)

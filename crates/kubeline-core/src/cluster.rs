@@ -325,3 +325,33 @@ pub fn logical_id(name: &str) -> String {
         })
         .collect()
 }
+
+impl Cluster {
+    /// The API endpoint nodes use: the one named `nodes` (kubeline adds it when no endpoint is
+    /// private), else the first private one, else the first. The control-plane stack exports
+    /// it as `NodeApiEndpoint`.
+    pub fn node_api_endpoint(&self) -> String {
+        let e = self
+            .api_endpoints
+            .iter()
+            .find(|e| e.name == NODES_ENDPOINT)
+            .or_else(|| self.api_endpoints.iter().find(|e| e.private))
+            .or_else(|| self.api_endpoints.first());
+        e.map(|e| format!("https://{}", e.dns_name))
+            .unwrap_or_default()
+    }
+
+    /// The names of the stacks a render makes, in apply order (without rendering).
+    pub fn stack_names(&self) -> Vec<String> {
+        ["network", "etcd", "control-plane"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(
+                self.node_pools
+                    .iter()
+                    .map(|p| format!("node-pool-{}", p.name)),
+            )
+            .map(|part| self.stack_name(&part))
+            .collect()
+    }
+}

@@ -106,6 +106,12 @@ pub fn fingerprint(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The stored object of a secret's fingerprint (`NAME.fingerprint`): its plaintext's SHA-256
+/// and a newline (what the credentials generation of node configs reads; never the secret).
+pub fn fingerprint_object(plaintext: &[u8]) -> Vec<u8> {
+    format!("{}\n", fingerprint(plaintext)).into_bytes()
+}
+
 fn aad(key_id: &str, context: &Context, sha: &str) -> Vec<u8> {
     format!(
         "kubeline-envelope:{VERSION}\nkey-id:{key_id}\ncontext:{}\nplaintext-sha256:{sha}\n",

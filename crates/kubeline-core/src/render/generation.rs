@@ -7,14 +7,9 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::envelope::{FINGERPRINT_SUFFIX, fingerprint};
+use crate::credential_files::{Files, is_secret};
+use crate::envelope::{FINGERPRINT_SUFFIX, fingerprint_object};
 use crate::layout::{NodeRole, node_credentials};
-use crate::reconcile::Files;
-
-/// The stored object of a secret's fingerprint (`NAME.fingerprint`): its plaintext's SHA-256.
-pub fn fingerprint_object(plaintext: &[u8]) -> Vec<u8> {
-    format!("{}\n", fingerprint(plaintext)).into_bytes()
-}
 
 /// The generation of each node role (`controller`, `etcd`, `worker`) from the stored form of
 /// the credentials: public files as they are, each secret as its `NAME.fingerprint` object (no
@@ -51,7 +46,7 @@ pub fn stored_view(plain: &Files) -> Files {
     plain
         .iter()
         .map(|(name, bytes)| {
-            if crate::reconcile::is_secret(name) {
+            if is_secret(name) {
                 (
                     format!("{name}{FINGERPRINT_SUFFIX}"),
                     fingerprint_object(bytes),
@@ -81,7 +76,7 @@ mod tests {
             ("ca.pem".to_owned(), b"CA".to_vec()),
             (
                 "ca-key.pem.fingerprint".to_owned(),
-                format!("{}\n", fingerprint(b"SECRET")).into_bytes(),
+                format!("{}\n", crate::envelope::fingerprint(b"SECRET")).into_bytes(),
             ),
             ("ca-key.pem.enc".to_owned(), b"ciphertext".to_vec()),
             ("worker.pem".to_owned(), b"W".to_vec()),

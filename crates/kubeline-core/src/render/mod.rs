@@ -8,7 +8,8 @@ pub mod addons;
 mod generation;
 pub mod ignition;
 
-pub use self::generation::{credentials_generation, fingerprint_object, stored_view};
+pub use self::generation::{credentials_generation, stored_view};
+pub use crate::envelope::fingerprint_object;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -474,14 +475,7 @@ fn template_error(name: &str, e: &minijinja::Error) -> RenderError {
 /// run that would move running workers to another one is refused (see
 /// [`crate::pipeline::check_node_endpoint`]).
 pub fn node_api_endpoint(c: &Cluster) -> String {
-    let e = c
-        .api_endpoints
-        .iter()
-        .find(|e| e.name == crate::cluster::NODES_ENDPOINT)
-        .or_else(|| c.api_endpoints.iter().find(|e| e.private))
-        .or_else(|| c.api_endpoints.first());
-    e.map(|e| format!("https://{}", e.dns_name))
-        .unwrap_or_default()
+    c.node_api_endpoint()
 }
 
 fn labels(m: &BTreeMap<String, String>) -> Vec<String> {
@@ -552,14 +546,9 @@ fn rollout_wave(c: &Cluster, p: &crate::cluster::NodePool, zones_seen: &mut Vec<
     }
 }
 
-/// The names of the stacks a render of `c` makes, in apply order (without rendering).
+/// The names of the stacks a render of `c` makes, in apply order.
 pub fn stack_names(c: &Cluster) -> Vec<String> {
-    ["network", "etcd", "control-plane"]
-        .into_iter()
-        .map(str::to_owned)
-        .chain(c.node_pools.iter().map(|p| format!("node-pool-{}", p.name)))
-        .map(|part| c.stack_name(&part))
-        .collect()
+    c.stack_names()
 }
 
 /// Like [`render`], with [`Inputs`].

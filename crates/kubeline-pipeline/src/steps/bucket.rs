@@ -1,13 +1,10 @@
 //! The installation bucket as the steps use it: text and JSON records, credential folders, the
 //! run's pinned cluster.yaml, and status.json written by the run that owns it.
 
-use std::collections::BTreeSet;
-
 use kubeline_aws::store::ObjectStore;
 use kubeline_core::cluster::Cluster;
 use kubeline_core::errors::ErrorName;
 use kubeline_core::pipeline::{Phase, Status};
-use kubeline_core::reconcile::Files;
 use kubeline_core::validate;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -83,13 +80,20 @@ pub(crate) async fn put_json<S: ObjectStore, T: Serialize>(
 /// The objects under `prefix` whose names (the rest of the key) `keep` accepts, by name, and
 /// the names of those not stored with SSE-S3 (written before node objects were; a node role
 /// cannot read them).
+#[cfg(any(feature = "pki", feature = "render"))]
 pub(crate) async fn read_prefix<S: ObjectStore>(
     store: &S,
     prefix: &str,
     keep: impl Fn(&str) -> bool,
-) -> Result<(Files, BTreeSet<String>), StepError> {
-    let mut files = Files::new();
-    let mut not_sse_s3 = BTreeSet::new();
+) -> Result<
+    (
+        kubeline_core::credential_files::Files,
+        std::collections::BTreeSet<String>,
+    ),
+    StepError,
+> {
+    let mut files = kubeline_core::credential_files::Files::new();
+    let mut not_sse_s3 = std::collections::BTreeSet::new();
     for key in store.list(prefix).await? {
         let Some(name) = key.strip_prefix(prefix).filter(|n| keep(n)) else {
             continue;

@@ -5,7 +5,6 @@ use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
 use kubeline_core::errors::ErrorName;
 use kubeline_core::pipeline::{Chat, Outcome, Phase, Route, RunResult};
-use kubeline_core::render;
 use kubeline_core::validate;
 use serde::{Deserialize, Serialize};
 
@@ -65,7 +64,7 @@ pub async fn destroy_check<S: ObjectStore, C: Stacks>(
         && let Some(text) = get_text(store, &keys.config()).await?
         && let Some(c) = validate::load(&text).cluster
     {
-        names = render::stack_names(&c);
+        names = c.stack_names();
     }
     names.reverse();
     for name in &names {

@@ -10,11 +10,13 @@ mod approval;
 mod bucket;
 mod changesets;
 mod check;
+#[cfg(feature = "pki")]
 mod credentials;
 mod destroy;
 mod drift;
 mod fail;
 mod plan;
+#[cfg(feature = "render")]
 mod render;
 mod rotation;
 mod start;
@@ -28,6 +30,7 @@ use serde::{Deserialize, Serialize};
 pub use self::apply::{ApplySettings, apply};
 pub use self::approval::{ApprovalOutput, approval_request, await_approval};
 pub use self::check::{CheckOutput, check_templates};
+#[cfg(feature = "pki")]
 pub use self::credentials::{CredentialsOutput, credentials};
 pub use self::destroy::{DestroyPlan, destroy_advance, destroy_check};
 pub use self::drift::{
@@ -35,9 +38,12 @@ pub use self::drift::{
 };
 pub use self::fail::{FailInput, FailOutput, StateError, fail};
 pub use self::plan::{PlanOutput, plan};
-pub use self::render::{RenderOutput, RenderedStack, render};
+#[cfg(feature = "render")]
+pub use self::render::render;
+#[cfg(feature = "pki")]
+pub use self::rotation::rotation_list;
 pub use self::rotation::{
-    RotationItem, RotationOutcome, RotationResult, RotationSummary, rotation_list, rotation_renew,
+    RotationItem, RotationOutcome, RotationResult, RotationSummary, rotation_renew,
     rotation_summary,
 };
 pub use self::start::{StartInput, start};
@@ -131,5 +137,38 @@ pub struct Notification {
     pub notification: String,
 }
 
-/// Counts by name, for outputs.
-pub type Counts = BTreeMap<String, usize>;
+/// One stack of a render, for the later steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderedStack {
+    /// Stack name.
+    pub name: String,
+    /// Key of its template in the bucket.
+    pub template_key: String,
+    /// Stacks it imports from.
+    pub depends_on: Vec<String>,
+    /// Stack tags.
+    pub tags: BTreeMap<String, String>,
+    /// Over 51,200 bytes: passed by URL.
+    pub needs_template_url: bool,
+    /// Its rollout wave (node pools; see `worker.nodePoolRollingStrategy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_wave: Option<u32>,
+}
+
+/// What the render step produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderOutput {
+    /// `clusters/<name>/assets/<hash>/`.
+    pub assets: String,
+    /// Stacks in apply order.
+    pub stacks: Vec<RenderedStack>,
+}
+
+impl RenderOutput {
+    /// The render's manifest (`manifest.json`: stacks, uploads, add-on set).
+    pub fn manifest_key(&self) -> String {
+        format!("{}manifest.json", self.assets)
+    }
+}

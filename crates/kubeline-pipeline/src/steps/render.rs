@@ -1,53 +1,14 @@
 //! Render: stacks and node configs from the pinned cluster.yaml and the stored credentials;
 //! node configs are uploaded content-addressed, templates under `assets/<content-hash>/`.
 
-use std::collections::BTreeMap;
-
 use kubeline_aws::store::ObjectStore;
 use kubeline_core::errors::ErrorName;
 use kubeline_core::render::{self, Templates};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::Run;
 use super::bucket::{JSON, load_cluster, put_json, read_prefix};
+use super::{RenderOutput, RenderedStack, Run};
 use crate::error::StepError;
-
-/// One stack of a render, for the later steps.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RenderedStack {
-    /// Stack name.
-    pub name: String,
-    /// Key of its template in the bucket.
-    pub template_key: String,
-    /// Stacks it imports from.
-    pub depends_on: Vec<String>,
-    /// Stack tags.
-    pub tags: BTreeMap<String, String>,
-    /// Over 51,200 bytes: passed by URL.
-    pub needs_template_url: bool,
-    /// Its rollout wave (node pools; see `worker.nodePoolRollingStrategy`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rollout_wave: Option<u32>,
-}
-
-/// What [`render`] produced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RenderOutput {
-    /// `clusters/<name>/assets/<hash>/`.
-    pub assets: String,
-    /// Stacks in apply order.
-    pub stacks: Vec<RenderedStack>,
-}
-
-impl RenderOutput {
-    /// The render's manifest (`manifest.json`: stacks, uploads, add-on set).
-    pub fn manifest_key(&self) -> String {
-        format!("{}manifest.json", self.assets)
-    }
-}
 
 /// Step 3: renders stacks and node configs; uploads node configs (content-addressed) and the
 /// stack templates under `assets/<content-hash>/`.

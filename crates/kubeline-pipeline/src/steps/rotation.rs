@@ -4,11 +4,9 @@
 use kubeline_aws::store::ObjectStore;
 use kubeline_core::errors::ErrorName;
 use kubeline_core::pipeline::{Chat, ClusterKeys};
-use kubeline_core::reconcile;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
-use super::bucket::{YAML, read_prefix};
+use super::bucket::YAML;
 use super::fail::StateError;
 use crate::error::StepError;
 
@@ -68,12 +66,13 @@ pub struct RotationSummary {
     pub notification: String,
 }
 
+#[cfg(feature = "pki")]
 /// Rotation step 1: every cluster with credentials in the bucket and its earliest certificate
 /// expiry at `now`; `due` when it is within `within_days`.
 pub async fn rotation_list<S: ObjectStore>(
     store: &S,
     within_days: u32,
-    now: OffsetDateTime,
+    now: time::OffsetDateTime,
 ) -> Result<Vec<RotationItem>, StepError> {
     let mut clusters: Vec<String> = store
         .list("clusters/")
@@ -87,8 +86,9 @@ pub async fn rotation_list<S: ObjectStore>(
     for cluster in clusters {
         let prefix = ClusterKeys::new(&cluster).credentials();
         // Certificates are stored in plain: no KMS call is needed to read their expiry.
-        let (certs, _) = read_prefix(store, &prefix, |name| name.ends_with(".pem")).await?;
-        if let Some((file, cert)) = reconcile::earliest_certificate(&certs) {
+        let (certs, _) =
+            super::bucket::read_prefix(store, &prefix, |name| name.ends_with(".pem")).await?;
+        if let Some((file, cert)) = kubeline_core::reconcile::earliest_certificate(&certs) {
             let days_left = cert.days_left(now);
             out.push(RotationItem {
                 cluster,

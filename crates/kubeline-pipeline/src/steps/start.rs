@@ -258,7 +258,7 @@ pub async fn start<S: ObjectStore, X: Executions, C: Stacks>(
     // cut off): refused before anything, credentials included, changes.
     let control_plane = cluster.stack_name("control-plane");
     if let Some(deployed) = cfn.describe_stack(&control_plane).await? {
-        let workers_endpoint = kubeline_core::render::node_api_endpoint(&cluster);
+        let workers_endpoint = cluster.node_api_endpoint();
         kubeline_core::pipeline::check_node_endpoint(
             deployed
                 .outputs
