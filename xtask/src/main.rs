@@ -46,7 +46,11 @@ fn main() -> Result<()> {
                 "rollout",
             ]))
         }
-        Some("package") => package(&root, args.get(1).map(String::as_str) == Some("--arm64")),
+        Some("package") => package(
+            &root,
+            args.iter().any(|a| a == "--arm64"),
+            args.iter().any(|a| a == "--together"),
+        ),
         Some("bench-pipeline") => {
             bench_pipeline(&root, args.get(1).map(String::as_str).unwrap_or("3"))
         }
@@ -58,7 +62,8 @@ fn main() -> Result<()> {
                  install-tools   only install the validators (.tools/venv, apt packages)\n\
                  bench           criterion benchmarks of validation, rendering and credential generation, and the\n\
                  apply rollout simulation (modelled apply time of 1, 10 and 30 pools)\n\
-                 package [--arm64]  build every Lambda with cargo-lambda (release, zip) and print sizes\n\
+                 package [--arm64] [--together]  build every Lambda with cargo-lambda (release, zip), one build\n\
+                 per function; print zip and binary sizes and init times (loopback Runtime API)\n\
                  bench-pipeline [RUNS]  `kubeline local demo` (release) RUNS times: duration and state transitions\n\
                  fuzz [SECONDS]  fuzz the cluster.yaml parser with cargo-fuzz (default 60 s)"
             );
@@ -71,7 +76,7 @@ fn main() -> Result<()> {
 const FUNCTIONS: &[&str] = &["validate", "credentials", "render", "apply", "destroy"];
 
 /// Builds every function with cargo-lambda into target/lambda/<name>/bootstrap.zip.
-fn package(root: &Path, arm64: bool) -> Result<()> {
+fn package(root: &Path, arm64: bool, together: bool) -> Result<()> {
     install_venv(
         root,
         "deploy-venv",
@@ -101,13 +106,22 @@ fn package(root: &Path, arm64: bool) -> Result<()> {
     let start = std::time::Instant::now();
     // One build per function: built together, cargo would unify their features and every
     // function would link the core's rendering and PKI.
-    for f in FUNCTIONS {
-        run(Command::new(bin.join("cargo-lambda"))
-            .current_dir(root)
+    // (`--together` builds them in one cargo invocation, as kubeline did before, to compare.)
+    let groups: Vec<Vec<&str>> = if together {
+        vec![FUNCTIONS.to_vec()]
+    } else {
+        FUNCTIONS.iter().map(|f| vec![*f]).collect()
+    };
+    for group in groups {
+        let mut cmd = Command::new(bin.join("cargo-lambda"));
+        cmd.current_dir(root)
             .env("PATH", &path)
             .args(["lambda", "build", "--release", "--output-format", "zip"])
-            .arg(if arm64 { "--arm64" } else { "--x86-64" })
-            .args(["--package", &format!("kubeline-fn-{f}")]))?;
+            .arg(if arm64 { "--arm64" } else { "--x86-64" });
+        for f in group {
+            cmd.args(["--package", &format!("kubeline-fn-{f}")]);
+        }
+        run(&mut cmd)?;
     }
     println!("built in {:.0} s", start.elapsed().as_secs_f64());
     let target = std::env::var_os("CARGO_TARGET_DIR")

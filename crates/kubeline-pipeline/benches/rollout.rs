@@ -24,7 +24,7 @@
 
 use std::collections::BTreeMap;
 
-use kubeline_core::pipeline::cfn::{ChangeSetStatus, StackStatus};
+use kubeline_core::pipeline::cfn::{ChangeSetStatus, ExecutionStatus, StackStatus};
 use kubeline_core::render::{self, Templates};
 use kubeline_core::validate;
 use kubeline_pipeline::decide::ChangeSetView;
@@ -182,6 +182,7 @@ fn cluster(pools: usize, strategy: &str) -> Vec<Stack> {
 struct Sim {
     status: Option<StackStatus>,
     change_set: Option<(ChangeSetStatus, u64)>,
+    execution: Option<ExecutionStatus>,
     executed: bool,
     busy_until: u64,
 }
@@ -201,6 +202,7 @@ fn simulate(stacks: &[Stack], update: bool, max_parallel: usize) -> u64 {
             },
             // The plan made the change sets of stacks whose dependencies exist.
             change_set: (update || i == 0).then_some((ChangeSetStatus::CreateComplete, 0)),
+            execution: Some(ExecutionStatus::Available),
             executed: false,
             busy_until: 0,
         })
@@ -214,12 +216,14 @@ fn simulate(stacks: &[Stack], update: bool, max_parallel: usize) -> u64 {
                 } else {
                     StackStatus::CreateComplete
                 });
+                s.execution = Some(ExecutionStatus::ExecuteComplete);
                 let _ = st;
             }
             if let Some((ChangeSetStatus::CreatePending, ready)) = s.change_set
                 && t >= ready
             {
                 s.change_set = Some((ChangeSetStatus::CreateComplete, 0));
+                s.execution = Some(ExecutionStatus::Available);
             }
         }
         let views: Vec<StackView<'_>> = stacks
@@ -233,8 +237,10 @@ fn simulate(stacks: &[Stack], update: bool, max_parallel: usize) -> u64 {
                 change_set: s.change_set.as_ref().map(|(status, _)| ChangeSetView {
                     status: status.clone(),
                     reason: None,
+                    execution: s.execution.clone(),
                 }),
                 executed: s.executed,
+                planned: update,
             })
             .collect();
         let d = decide(&views, max_parallel);
@@ -254,10 +260,12 @@ fn simulate(stacks: &[Stack], update: bool, max_parallel: usize) -> u64 {
                 Move::CreateChangeSet => {
                     sim[i].status = Some(StackStatus::ReviewInProgress);
                     sim[i].change_set = Some((ChangeSetStatus::CreatePending, t + CHANGE_SET));
+                    sim[i].execution = Some(ExecutionStatus::Unavailable);
                 }
                 Move::DeleteEmptyChangeSet => sim[i].change_set = None,
                 Move::Execute => {
                     sim[i].executed = true;
+                    sim[i].execution = Some(ExecutionStatus::ExecuteInProgress);
                     sim[i].status = Some(if update {
                         StackStatus::UpdateInProgress
                     } else {

@@ -24,9 +24,15 @@ use crate::telemetry::{self, METRICS_TARGET, Operation};
 /// The environment variable naming the installation bucket.
 pub const BUCKET_ENV: &str = "KUBELINE_BUCKET";
 
-/// The shared AWS configuration (region, credentials, `AWS_ENDPOINT_URL`).
+/// The shared AWS configuration (region, credentials, `AWS_ENDPOINT_URL`), with the SDK's
+/// adaptive retry mode: a client that is throttled slows its own request rate (an apply of
+/// many pools describes every stack each round, and CloudFormation's API limits are per
+/// account).
 pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::adaptive())
+        .load()
+        .await
 }
 
 /// The installation bucket, from `KUBELINE_BUCKET`.

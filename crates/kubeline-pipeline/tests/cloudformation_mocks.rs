@@ -87,6 +87,7 @@ fn store_with_template() -> (MemStore, RenderOutput) {
             needs_template_url: false,
             rollout_wave: None,
         }],
+        addons: vec![],
     };
     (store, rendered)
 }
@@ -291,7 +292,14 @@ async fn a_stack_that_fails_and_rolls_back_reports_the_failed_resources() {
             )
             .build()
     });
-    let cfn = cfn(&[&rolled_back, &events]);
+    // The run executed the change set and CloudFormation rolled the create back.
+    let executed = mock!(Client::describe_change_set).then_output(|| {
+        DescribeChangeSetOutput::builder()
+            .status(ChangeSetStatus::CreateComplete)
+            .execution_status(ExecutionStatus::ExecuteFailed)
+            .build()
+    });
+    let cfn = cfn(&[&rolled_back, &executed, &events]);
     let err = steps::apply(&store, &cfn, &run(), &rendered, &Default::default())
         .await
         .expect_err("rolled back");

@@ -1,6 +1,7 @@
 //! The destroy Lambda's handler: `check` (a confirmed request, no termination protection),
 //! `advance` (delete the next stack; call until done), `fail` (record a failed destroy).
 
+use kubeline_aws::executions::Executions;
 use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
 use kubeline_pipeline::StepError;
@@ -60,21 +61,23 @@ pub enum Response {
 
 /// The ports this function uses.
 #[derive(Debug, Clone)]
-pub struct Ports<S, C> {
+pub struct Ports<S, C, X> {
     /// The installation bucket.
     pub store: S,
     /// CloudFormation.
     pub cfn: C,
+    /// Step Functions (the turn of runs).
+    pub sfn: X,
 }
 
 /// Handles one request.
-pub async fn handler<S: ObjectStore, C: Stacks>(
-    p: &Ports<S, C>,
+pub async fn handler<S: ObjectStore, C: Stacks, X: Executions>(
+    p: &Ports<S, C, X>,
     req: Request,
 ) -> Result<Response, StepError> {
     Ok(match req {
         Request::Check { input } => {
-            Response::Plan(steps::destroy_check(&p.store, &p.cfn, &input).await?)
+            Response::Plan(steps::destroy_check(&p.store, &p.cfn, &p.sfn, &input).await?)
         }
         Request::Advance { plan } => {
             Response::Progress(steps::destroy_advance(&p.store, &p.cfn, &plan).await?)

@@ -6,10 +6,9 @@ use kubeline_aws::executions::Executions;
 use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
 use kubeline_pipeline::StepError;
-use kubeline_pipeline::steps::{self, CheckOutput, RenderOutput, Run, StartInput};
+use kubeline_pipeline::steps::{self, CheckOutput, EventDetail, RenderOutput, Run, StartInput};
 use kubeline_pipeline::telemetry::Operation;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// What the state machine asks.
 #[derive(Debug, Clone, Deserialize)]
@@ -19,7 +18,7 @@ pub enum Request {
     #[serde(rename_all = "camelCase")]
     Config {
         /// The EventBridge event's `detail` (bucket and object).
-        detail: Value,
+        detail: EventDetail,
         /// The execution name.
         run_id: String,
         /// The execution ARN.
@@ -92,7 +91,7 @@ pub async fn handler<S: ObjectStore, C: Stacks, D: Dns, X: Executions>(
             run_id,
             execution_arn,
         } => {
-            let input = StartInput::from_event_detail(&detail, &run_id, execution_arn)?;
+            let input = StartInput::from_event(detail, &run_id, execution_arn);
             let run = steps::start(&p.store, &p.sfn, &p.cfn, &input, settings.require_approval);
             Ok(Response::Run(run.await?))
         }

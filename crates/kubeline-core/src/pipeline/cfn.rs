@@ -160,6 +160,15 @@ impl StackStatus {
         )
     }
 
+    /// A rollback or delete failed: CloudFormation takes nothing until a person acts
+    /// (`continue-update-rollback`, or a delete with the failed resources retained).
+    pub fn is_stuck(&self) -> bool {
+        matches!(
+            self,
+            StackStatus::UpdateRollbackFailed | StackStatus::DeleteFailed
+        )
+    }
+
     /// A failed create left it: it cannot be updated, only deleted.
     pub fn is_dead(&self) -> bool {
         matches!(

@@ -92,7 +92,9 @@ pub struct BucketEvent {
     pub key: String,
 }
 
-/// Where EventBridge sends `event`: the first rule that matches it (at most one does).
+/// Where EventBridge sends `event`: the first rule of [`ROUTES`] that matches it. EventBridge
+/// fires every matching rule (`clusters/a/approvals/cluster.yaml` matches two); such keys are
+/// not the layout's, and the steps refuse them ([`Route::is_exact`]).
 pub fn route(event: &BucketEvent) -> Option<Route> {
     ROUTES
         .iter()

@@ -7,31 +7,28 @@
 pub mod addons;
 mod generation;
 pub mod ignition;
+mod network;
+mod output;
 
 pub use self::generation::{credentials_generation, stored_view};
+pub use self::output::{
+    LimitFinding, RESOURCE_LIMIT, Rendered, StackPlan, TEMPLATE_BODY_LIMIT, TEMPLATE_URL_LIMIT,
+    USERDATA_LIMIT, Upload, canonical_json, compact_canonical_json, sha512_hex,
+};
 pub use crate::envelope::fingerprint_object;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
-use serde::Serialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha512};
 
+use self::network::network_context;
+use self::output::Output;
 use crate::cluster::Cluster;
 use crate::layout::{self, NodeGroup};
 
 /// Images nodes pull (pinned tags).
 pub const AWS_CLI_IMAGE: &str = "public.ecr.aws/aws-cli/aws-cli:2.27.50";
-
-/// CloudFormation's limit for a template passed in the request body.
-pub const TEMPLATE_BODY_LIMIT: usize = 51_200;
-/// CloudFormation's limit for a template passed by S3 URL.
-pub const TEMPLATE_URL_LIMIT: usize = 1_000_000;
-/// EC2's limit for userdata (before base64).
-pub const USERDATA_LIMIT: usize = 16 * 1024;
-/// CloudFormation's limit of resources per template.
-pub const RESOURCE_LIMIT: usize = 500;
 
 macro_rules! builtin {
     ($($name:literal),* $(,)?) => {
@@ -186,101 +183,6 @@ impl Templates {
     }
 }
 
-/// A finding about the rendered output's size.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LimitFinding {
-    /// True when the output cannot be deployed.
-    pub error: bool,
-    /// The file concerned.
-    pub file: String,
-    /// What was measured and what it means.
-    pub message: String,
-}
-
-/// A stack to deploy, in dependency order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StackPlan {
-    /// Stack name.
-    pub name: String,
-    /// Template file under `stack-templates/`.
-    pub template: String,
-    /// Stacks whose exports it imports.
-    pub depends_on: Vec<String>,
-    /// Stack tags.
-    pub tags: BTreeMap<String, String>,
-    /// Template size in bytes.
-    pub size: usize,
-    /// Must be passed by S3 URL (over 51,200 bytes).
-    pub needs_template_url: bool,
-    /// A node pool's rollout wave (`worker.nodePoolRollingStrategy`): the pool's change set
-    /// executes only once every pool of an earlier wave has settled.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rollout_wave: Option<u32>,
-}
-
-/// A file that must be uploaded to S3 before the stacks are applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Upload {
-    /// File in the rendered output.
-    pub file: String,
-    /// Destination key in the cluster's bucket.
-    pub key: String,
-    /// SHA-512 of the content (hex).
-    pub sha512: String,
-}
-
-/// Everything rendered for a cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    /// Output files by relative path (`stack-templates/network.json`, `userdata/etcd.json`, ...).
-    pub files: BTreeMap<String, Vec<u8>>,
-    /// Stacks in apply order.
-    pub stacks: Vec<StackPlan>,
-    /// Node configs to upload.
-    pub uploads: Vec<Upload>,
-    /// Size findings.
-    pub limits: Vec<LimitFinding>,
-}
-
-impl Rendered {
-    /// Is any size limit exceeded?
-    pub fn has_limit_errors(&self) -> bool {
-        self.limits.iter().any(|l| l.error)
-    }
-}
-
-/// `v` with every object's keys in sorted order, whatever order serde_json keeps (its
-/// `preserve_order` feature is switched on by other crates in some builds).
-fn sorted(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let keys: BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, sorted(v))).collect();
-            Value::Object(keys.into_iter().map(|(k, v)| (k.clone(), v)).collect())
-        }
-        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-        other => other.clone(),
-    }
-}
-
-/// Canonical JSON: sorted keys, two-space indent, trailing newline.
-pub fn canonical_json(v: &Value) -> Vec<u8> {
-    let mut out = serde_json::to_vec_pretty(&sorted(v)).unwrap_or_default();
-    out.push(b'\n');
-    out
-}
-
-/// Compact canonical JSON: sorted keys, no whitespace (for size-limited places like userdata).
-pub fn compact_canonical_json(v: &Value) -> Vec<u8> {
-    serde_json::to_vec(&sorted(v)).unwrap_or_default()
-}
-
-/// SHA-512 of `bytes` as lower-case hex.
-pub fn sha512_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha512::digest(bytes))
-}
-
 struct Renderer<'a> {
     cluster: &'a Cluster,
     env: Environment<'a>,
@@ -363,89 +265,6 @@ impl Renderer<'_> {
             "asg_group_tag": group.asg_group_tag(&self.cluster.name),
             "etcd_stack": (group == NodeGroup::Etcd).then(|| self.cluster.stack_name("etcd")),
         })
-    }
-}
-
-/// What rendering produces, gathered as it goes.
-#[derive(Default)]
-struct Output {
-    files: BTreeMap<String, Vec<u8>>,
-    stacks: Vec<StackPlan>,
-    uploads: Vec<Upload>,
-    limits: Vec<LimitFinding>,
-}
-
-impl Output {
-    fn limit(&mut self, error: bool, file: &str, message: String) {
-        self.limits.push(LimitFinding {
-            error,
-            file: file.to_owned(),
-            message,
-        });
-    }
-
-    /// Stores a full node config (content-addressed in S3) and returns the base64 userdata
-    /// stub that replaces itself with it.
-    fn node_config(&mut self, c: &Cluster, group: NodeGroup<'_>, ign: &Value) -> String {
-        let bytes = canonical_json(ign);
-        let hash = sha512_hex(&bytes);
-        let key = layout::userdata_key(c, &group.file_stem(), &hash);
-        let file = format!("userdata/{}.json", group.file_stem());
-        self.files.insert(file.clone(), bytes);
-        let stub = compact_canonical_json(&ignition::stub(
-            &format!("s3://{}/{key}", c.s3.bucket),
-            &hash,
-        ));
-        if stub.len() > USERDATA_LIMIT {
-            let msg = format!(
-                "userdata stub is {} bytes; EC2 allows {USERDATA_LIMIT}",
-                stub.len()
-            );
-            self.limit(true, &file, msg);
-        }
-        self.uploads.push(Upload {
-            file,
-            key,
-            sha512: hash,
-        });
-        ignition::base64(&stub)
-    }
-
-    /// Stores a stack template, checks its limits and records it in apply order.
-    fn stack(&mut self, c: &Cluster, part: &str, value: &Value, depends_on: Vec<String>) {
-        let bytes = canonical_json(value);
-        let file = format!("stack-templates/{part}.json");
-        let size = bytes.len();
-        let resources = value["Resources"].as_object().map_or(0, |m| m.len());
-        if size > TEMPLATE_URL_LIMIT {
-            let msg = format!(
-                "{size} bytes; CloudFormation accepts at most {TEMPLATE_URL_LIMIT} even by S3 URL"
-            );
-            self.limit(true, &file, msg);
-        } else if size > TEMPLATE_BODY_LIMIT {
-            let msg = format!(
-                "{size} bytes is over the {TEMPLATE_BODY_LIMIT}-byte TemplateBody limit, so it is uploaded to S3 and passed by TemplateURL"
-            );
-            self.limit(false, &file, msg);
-        }
-        if resources > RESOURCE_LIMIT {
-            let msg =
-                format!("{resources} resources; CloudFormation allows {RESOURCE_LIMIT} per stack");
-            self.limit(true, &file, msg);
-        }
-        self.files.insert(file, bytes);
-        let mut tags = c.stack_tags.clone();
-        tags.insert("kubeline.io/cluster".into(), c.name.to_string());
-        tags.insert("kubeline.io/stack".into(), part.to_owned());
-        self.stacks.push(StackPlan {
-            name: c.stack_name(part),
-            template: format!("{part}.json"),
-            depends_on,
-            tags,
-            size,
-            needs_template_url: size > TEMPLATE_BODY_LIMIT,
-            rollout_wave: None,
-        });
     }
 }
 
@@ -743,88 +562,5 @@ pub fn render_with(
         stacks: out.stacks,
         uploads: out.uploads,
         limits: out.limits,
-    })
-}
-
-/// Network facts the template needs that follow from the subnets: gateways and route tables.
-fn network_context(c: &Cluster) -> Value {
-    let vpc_ref = match &c.vpc.existing_id {
-        Some(id) => json!(id),
-        None => json!({"Ref": "VPC"}),
-    };
-    let managed_public = c
-        .subnets
-        .iter()
-        .any(|s| s.existing_id.is_none() && !s.private && s.route_table_id.is_none());
-    let need_igw = c.vpc.existing_id.is_none();
-    let igw_ref = match &c.vpc.internet_gateway_id {
-        Some(id) => json!(id),
-        None => json!({"Ref": "InternetGateway"}),
-    };
-    let public_route_table = managed_public && c.vpc.route_table_id.is_none();
-    let subnet_ref = |s: &crate::cluster::Subnet| match &s.existing_id {
-        Some(id) => json!(id),
-        None => json!({"Ref": s.logical_id}),
-    };
-    // One NAT gateway and private route table per zone that has created private subnets.
-    let mut zones: BTreeMap<String, (String, Value)> = BTreeMap::new();
-    for s in c
-        .subnets
-        .iter()
-        .filter(|s| s.private && s.existing_id.is_none() && s.route_table_id.is_none())
-    {
-        let zone = s.availability_zone.to_string();
-        if zones.contains_key(&zone) {
-            continue;
-        }
-        let suffix = crate::cluster::logical_id(&zone);
-        let nat_ref = match &s.nat_gateway_id {
-            Some(id) => json!(id),
-            None => json!({"Ref": format!("NatGateway{suffix}")}),
-        };
-        zones.insert(zone, (suffix, nat_ref));
-    }
-    let mut nat_gateways = Vec::new();
-    let mut private_route_tables = Vec::new();
-    for (zone, (suffix, nat_ref)) in &zones {
-        private_route_tables.push(json!({"zone": zone, "suffix": suffix, "nat_ref": nat_ref}));
-        let needs_nat = c.subnets.iter().any(|s| {
-            s.private
-                && s.existing_id.is_none()
-                && s.nat_gateway_id.is_none()
-                && s.availability_zone.as_str() == zone
-        });
-        if needs_nat
-            && let Some(public) = c
-                .subnets
-                .iter()
-                .find(|s| !s.private && s.availability_zone.as_str() == zone)
-        {
-            nat_gateways
-                .push(json!({"zone": zone, "suffix": suffix, "subnet_ref": subnet_ref(public)}));
-        }
-    }
-    let mut route_table_of = serde_json::Map::new();
-    for s in &c.subnets {
-        let rt = if let Some(id) = &s.route_table_id {
-            json!(id)
-        } else if s.private {
-            let suffix = crate::cluster::logical_id(s.availability_zone.as_str());
-            json!({"Ref": format!("PrivateRouteTable{suffix}")})
-        } else if let Some(id) = &c.vpc.route_table_id {
-            json!(id)
-        } else {
-            json!({"Ref": "PublicRouteTable"})
-        };
-        route_table_of.insert(s.name.clone(), rt);
-    }
-    json!({
-        "vpc_ref": vpc_ref,
-        "need_igw": need_igw,
-        "igw_ref": igw_ref,
-        "public_route_table": public_route_table,
-        "nat_gateways": nat_gateways,
-        "private_route_tables": private_route_tables,
-        "route_table_of": route_table_of,
     })
 }

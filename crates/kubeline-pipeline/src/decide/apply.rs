@@ -23,8 +23,11 @@ pub struct StackView<'a> {
     pub status: Option<StackStatus>,
     /// This run's change set for it.
     pub change_set: Option<ChangeSetView>,
-    /// This run executed its change set.
+    /// This run executed its change set (its record, `executed.json`).
     pub executed: bool,
+    /// The plan holds a change set of this run for it (an update or a create planned with
+    /// its dependencies in place).
+    pub planned: bool,
 }
 
 /// A move the step makes.
@@ -79,23 +82,50 @@ enum State {
 }
 
 fn state(s: &StackView<'_>) -> State {
-    match &s.status {
-        Some(st) if st.in_progress() => return State::InProgress,
-        Some(st) if s.executed && st.is_complete() => return State::Settled,
-        Some(st) if s.executed => return State::Failed(Failure::Stack(st.clone())),
-        None if s.executed => return State::Failed(Failure::Stack(StackStatus::DeleteComplete)),
-        _ => {}
+    let cs = s.change_set.as_ref().map(ChangeSetView::state);
+    if s.status.as_ref().is_some_and(StackStatus::in_progress)
+        || cs == Some(ChangeSetState::Executing)
+    {
+        return State::InProgress;
+    }
+    let executed = s.executed
+        || matches!(
+            cs,
+            Some(ChangeSetState::Executed | ChangeSetState::ExecuteFailed)
+        );
+    if executed {
+        return match (&s.status, &cs) {
+            (_, Some(ChangeSetState::ExecuteFailed)) => State::Failed(Failure::Stack(
+                s.status.clone().unwrap_or(StackStatus::DeleteComplete),
+            )),
+            // Right after ExecuteChangeSet the stack may still show its old status (or only
+            // the change set's placeholder): CloudFormation has not started yet.
+            (Some(StackStatus::ReviewInProgress), _) | (_, Some(ChangeSetState::Ready)) => {
+                State::InProgress
+            }
+            (Some(st), _) if st.is_complete() => State::Settled,
+            (Some(st), _) => State::Failed(Failure::Stack(st.clone())),
+            (None, _) => State::Failed(Failure::Stack(StackStatus::DeleteComplete)),
+        };
     }
     let exists = s.status.as_ref().is_some_and(StackStatus::takes_update);
-    match &s.change_set {
+    match cs {
+        None if exists && s.planned => State::Failed(Failure::ChangeSet(
+            "the change set this run planned is gone (executed or deleted outside the run); upload cluster.yaml again to plan afresh".into(),
+        )),
         None if exists => State::Settled, // planned as no change
         None => State::NeedsChangeSet,
-        Some(cs) => match cs.state() {
-            ChangeSetState::Pending => State::Pending,
-            ChangeSetState::Empty => State::Empty,
-            ChangeSetState::Failed(r) => State::Failed(Failure::ChangeSet(r)),
-            ChangeSetState::Ready => State::Ready,
-        },
+        Some(ChangeSetState::Pending) => State::Pending,
+        Some(ChangeSetState::Empty) => State::Empty,
+        Some(ChangeSetState::Failed(r)) => State::Failed(Failure::ChangeSet(r)),
+        Some(ChangeSetState::Obsolete) => State::Failed(Failure::ChangeSet(
+            "the stack changed after the plan (its change set is obsolete); upload cluster.yaml again to plan afresh".into(),
+        )),
+        Some(ChangeSetState::Ready) => State::Ready,
+        // Handled above.
+        Some(
+            ChangeSetState::Executing | ChangeSetState::Executed | ChangeSetState::ExecuteFailed,
+        ) => State::InProgress,
     }
 }
 
@@ -163,11 +193,13 @@ pub fn decide(stacks: &[StackView<'_>], max_parallel: usize) -> Decision {
 mod tests {
     use super::*;
     use kubeline_core::pipeline::cfn::ChangeSetStatus as C;
+    use kubeline_core::pipeline::cfn::ExecutionStatus as E;
     use kubeline_core::pipeline::cfn::StackStatus as S;
 
     /// A stack in the shorthand the tables use: `-` absent, `new` a REVIEW_IN_PROGRESS stack,
     /// `ok` complete, `busy` updating, `bad` UPDATE_ROLLBACK_COMPLETE; change set `-` none,
-    /// `pend`, `ready`, `empty`, `fail`; `x` executed by this run.
+    /// `pend`, `ready`, `empty`, `fail`, `obsolete`, and executed ones `running`, `done`,
+    /// `xfail`; `x` recorded as executed by this run. A stack with a change set was planned.
     fn view<'a>(name: &'a str, deps: &'a [String], wave: Option<u32>, spec: &str) -> StackView<'a> {
         let mut parts = spec.split_whitespace();
         let status = match parts.next().unwrap_or("-") {
@@ -181,6 +213,7 @@ mod tests {
             Some(ChangeSetView {
                 status,
                 reason: Some(reason.to_owned()),
+                execution: None,
             })
         };
         let change_set = match parts.next().unwrap_or("-") {
@@ -188,15 +221,37 @@ mod tests {
             "ready" => cs(C::CreateComplete, ""),
             "empty" => cs(C::Failed, "No updates are to be performed."),
             "fail" => cs(C::Failed, "Template error"),
+            "obsolete" => Some(ChangeSetView {
+                status: C::CreateComplete,
+                reason: None,
+                execution: Some(E::Obsolete),
+            }),
+            "done" => Some(ChangeSetView {
+                status: C::CreateComplete,
+                reason: None,
+                execution: Some(E::ExecuteComplete),
+            }),
+            "running" => Some(ChangeSetView {
+                status: C::CreateComplete,
+                reason: None,
+                execution: Some(E::ExecuteInProgress),
+            }),
+            "xfail" => Some(ChangeSetView {
+                status: C::CreateComplete,
+                reason: None,
+                execution: Some(E::ExecuteFailed),
+            }),
             _ => None,
         };
+        let executed = parts.next() == Some("x");
         StackView {
             name,
             depends_on: deps,
             wave,
             status,
+            planned: change_set.is_some(),
             change_set,
-            executed: parts.next() == Some("x"),
+            executed,
         }
     }
 
@@ -261,68 +316,56 @@ mod tests {
     fn updates_roll_pools_together_after_the_control_plane() {
         let all_ready = ["ok ready", "ok ready", "ok ready", "ok ready", "ok ready"];
         check(all_ready, PAR, 10, "Execute:net");
-        let net_done = ["ok ready x", "ok ready", "ok ready", "ok ready", "ok ready"];
+        let net_done = ["ok done x", "ok ready", "ok ready", "ok ready", "ok ready"];
         check(net_done, PAR, 10, "Execute:cp");
         let cp_busy = [
-            "ok ready x",
-            "busy ready x",
+            "ok done x",
+            "busy running x",
             "ok ready",
             "ok ready",
             "ok ready",
         ];
         check(cp_busy, PAR, 10, "busy:cp");
-        let cp_done = [
-            "ok ready x",
-            "ok ready x",
-            "ok ready",
-            "ok ready",
-            "ok ready",
-        ];
+        let cp_done = ["ok done x", "ok done x", "ok ready", "ok ready", "ok ready"];
         check(cp_done, PAR, 10, "Execute:p1 Execute:p2 Execute:p3");
         check(cp_done, PAR, 2, "Execute:p1 Execute:p2");
         let p_busy = [
-            "ok ready x",
-            "ok ready x",
-            "busy ready x",
-            "busy ready x",
+            "ok done x",
+            "ok done x",
+            "busy running x",
+            "busy running x",
             "ok ready",
         ];
         check(p_busy, PAR, 2, "busy:p1,p2");
         check(p_busy, PAR, 3, "Execute:p3 busy:p1,p2");
         let all_done = [
-            "ok ready x",
-            "ok ready x",
-            "ok ready x",
-            "ok ready x",
-            "ok ready x",
+            "ok done x",
+            "ok done x",
+            "ok done x",
+            "ok done x",
+            "ok done x",
         ];
         check(all_done, PAR, 10, "done");
     }
 
     #[test]
     fn rollout_strategies_gate_the_pools() {
-        let cp_done = [
-            "ok ready x",
-            "ok ready x",
-            "ok ready",
-            "ok ready",
-            "ok ready",
-        ];
+        let cp_done = ["ok done x", "ok done x", "ok ready", "ok ready", "ok ready"];
         check(cp_done, SEQ, 10, "Execute:p1");
         check(cp_done, AZ, 10, "Execute:p1 Execute:p2");
         let p1_busy = [
-            "ok ready x",
-            "ok ready x",
-            "busy ready x",
+            "ok done x",
+            "ok done x",
+            "busy running x",
             "ok ready",
             "ok ready",
         ];
         check(p1_busy, SEQ, 10, "busy:p1");
         check(p1_busy, AZ, 10, "Execute:p2 busy:p1");
         let p1_done = [
-            "ok ready x",
-            "ok ready x",
-            "ok ready x",
+            "ok done x",
+            "ok done x",
+            "ok done x",
             "ok ready",
             "ok ready",
         ];
@@ -338,13 +381,13 @@ mod tests {
         // A new cluster: the plan made the network's change set; the others wait for it.
         let fresh = ["new ready", "- -", "- -", "- -", "- -"];
         check(fresh, PAR, 10, "Execute:net");
-        let net_busy = ["busy ready x", "- -", "- -", "- -", "- -"];
+        let net_busy = ["busy running x", "- -", "- -", "- -", "- -"];
         check(net_busy, PAR, 10, "busy:net");
-        let net_done = ["ok ready x", "- -", "- -", "- -", "- -"];
+        let net_done = ["ok done x", "- -", "- -", "- -", "- -"];
         check(net_done, PAR, 10, "CreateChangeSet:cp");
-        let cp_pending = ["ok ready x", "new pend", "- -", "- -", "- -"];
+        let cp_pending = ["ok done x", "new pend", "- -", "- -", "- -"];
         check(cp_pending, PAR, 10, "");
-        let cp_done = ["ok ready x", "ok ready x", "- -", "- -", "- -"];
+        let cp_done = ["ok done x", "ok done x", "- -", "- -", "- -"];
         check(
             cp_done,
             PAR,
@@ -356,28 +399,22 @@ mod tests {
     #[test]
     fn a_failure_stops_new_moves_and_names_every_failing_stack() {
         let one_failed = [
-            "ok ready x",
-            "ok ready x",
-            "bad ready x",
-            "busy ready x",
+            "ok done x",
+            "ok done x",
+            "bad done x",
+            "busy running x",
             "ok ready",
         ];
         check(one_failed, PAR, 10, "busy:p2 failed:p1");
         let both_failed = [
-            "ok ready x",
-            "ok ready x",
-            "bad ready x",
-            "bad ready x",
+            "ok done x",
+            "ok done x",
+            "bad done x",
+            "bad done x",
             "ok ready",
         ];
         check(both_failed, PAR, 10, "failed:p1,p2 FAIL");
-        let cs_failed = [
-            "ok ready x",
-            "ok ready x",
-            "ok fail",
-            "ok ready",
-            "ok ready",
-        ];
+        let cs_failed = ["ok done x", "ok done x", "ok fail", "ok ready", "ok ready"];
         check(cs_failed, PAR, 10, "failed:p1 FAIL");
         // A stack another operation changes is waited for, not failed.
         let foreign = ["busy -", "ok -", "ok -", "ok -", "ok -"];
@@ -385,11 +422,41 @@ mod tests {
     }
 
     #[test]
+    fn executions_are_read_from_the_change_set_too() {
+        // The record of an execution was lost (a retried round): the change set says it ran.
+        let lost = ["ok done", "ok running", "ok ready", "ok ready", "ok ready"];
+        check(lost, PAR, 10, "busy:cp");
+        let lost_done = ["ok done", "ok done", "ok ready", "ok ready", "ok ready"];
+        check(lost_done, PAR, 10, "Execute:p1 Execute:p2 Execute:p3");
+        // Just executed: the stack still shows its old status or the placeholder.
+        let window = ["ok ready x", "- -", "- -", "- -", "- -"];
+        check(window, PAR, 10, "busy:net");
+        let placeholder = ["new ready x", "- -", "- -", "- -", "- -"];
+        check(placeholder, PAR, 10, "busy:net");
+        // A failed execution, an obsolete plan, a planned change set that vanished.
+        let failed = ["ok xfail", "ok ready", "ok ready", "ok ready", "ok ready"];
+        check(failed, PAR, 10, "failed:net FAIL");
+        let obsolete = [
+            "ok obsolete",
+            "ok ready",
+            "ok ready",
+            "ok ready",
+            "ok ready",
+        ];
+        check(obsolete, PAR, 10, "failed:net FAIL");
+        let deps = deps();
+        let mut gone = cluster(&deps, ["ok -", "ok -", "ok -", "ok -", "ok -"], PAR);
+        gone[2].planned = true;
+        let d = decide(&gone, 10);
+        assert!(d.has_failed() && d.failed[0].0 == "p1", "{d:?}");
+    }
+
+    #[test]
     fn nothing_to_change_is_done_at_once() {
         let same = ["ok -", "ok -", "ok empty", "ok -", "ok -"];
         check(same, PAR, 10, "DeleteEmptyChangeSet:p1 done");
         // At least one operation runs even with a zero limit.
-        let cp_done = ["ok ready x", "ok ready x", "ok ready", "ok -", "ok -"];
+        let cp_done = ["ok done x", "ok done x", "ok ready", "ok -", "ok -"];
         check(cp_done, PAR, 0, "Execute:p1");
     }
 }

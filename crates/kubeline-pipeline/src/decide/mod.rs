@@ -8,7 +8,7 @@ pub mod plan;
 pub mod status;
 pub mod turn;
 
-use kubeline_core::pipeline::cfn::{ChangeSetStatus, is_no_change_reason};
+use kubeline_core::pipeline::cfn::{ChangeSetStatus, ExecutionStatus, is_no_change_reason};
 
 /// A change set of this run, as described.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub struct ChangeSetView {
     pub status: ChangeSetStatus,
     /// Why it failed, when it did.
     pub reason: Option<String>,
+    /// Whether it can be executed, or how its execution went (`None`: not reported).
+    pub execution: Option<ExecutionStatus>,
 }
 
 /// What a described change set means for the run.
@@ -30,6 +32,14 @@ pub enum ChangeSetState {
     Empty,
     /// It failed, for this reason.
     Failed(String),
+    /// Its execution is running.
+    Executing,
+    /// It was executed (by this run, even if the run's record of it was lost).
+    Executed,
+    /// Its execution failed.
+    ExecuteFailed,
+    /// The stack changed after it was created: executing it would apply a stale plan.
+    Obsolete,
 }
 
 impl ChangeSetView {
@@ -44,7 +54,16 @@ impl ChangeSetView {
                 ChangeSetState::Failed(self.reason.clone().unwrap_or_default())
             }
         } else {
-            ChangeSetState::Ready
+            match self.execution {
+                Some(ExecutionStatus::ExecuteInProgress) => ChangeSetState::Executing,
+                Some(ExecutionStatus::ExecuteComplete) => ChangeSetState::Executed,
+                Some(ExecutionStatus::ExecuteFailed) => ChangeSetState::ExecuteFailed,
+                Some(ExecutionStatus::Obsolete) => ChangeSetState::Obsolete,
+                Some(ExecutionStatus::Unavailable) => ChangeSetState::Pending,
+                Some(ExecutionStatus::Available | ExecutionStatus::Unknown(_)) | None => {
+                    ChangeSetState::Ready
+                }
+            }
         }
     }
 }
@@ -58,6 +77,12 @@ mod tests {
         let cs = |status, reason: Option<&str>| ChangeSetView {
             status,
             reason: reason.map(str::to_owned),
+            execution: None,
+        };
+        let ex = |execution| ChangeSetView {
+            status: ChangeSetStatus::CreateComplete,
+            reason: None,
+            execution: Some(execution),
         };
         let table = [
             (
@@ -87,6 +112,21 @@ mod tests {
                 cs(ChangeSetStatus::Failed, None),
                 ChangeSetState::Failed(String::new()),
             ),
+            (ex(ExecutionStatus::Available), ChangeSetState::Ready),
+            (ex(ExecutionStatus::Unavailable), ChangeSetState::Pending),
+            (
+                ex(ExecutionStatus::ExecuteInProgress),
+                ChangeSetState::Executing,
+            ),
+            (
+                ex(ExecutionStatus::ExecuteComplete),
+                ChangeSetState::Executed,
+            ),
+            (
+                ex(ExecutionStatus::ExecuteFailed),
+                ChangeSetState::ExecuteFailed,
+            ),
+            (ex(ExecutionStatus::Obsolete), ChangeSetState::Obsolete),
         ];
         for (view, want) in table {
             assert_eq!(view.state(), want, "{view:?}");

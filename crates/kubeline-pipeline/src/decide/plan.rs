@@ -13,6 +13,8 @@ pub enum PlanMove {
     Busy(StackStatus),
     /// A failed create left it; it must be deleted by hand (`StackFailed`).
     Dead(StackStatus),
+    /// A rollback or delete failed; a person must finish it (`StackFailed`).
+    Stuck(StackStatus),
     /// Create this run's change set (`create`: a CREATE change set for a new stack), then
     /// describe it and decide again.
     CreateChangeSet {
@@ -49,6 +51,9 @@ pub fn plan_move(
         if s.is_dead() {
             return PlanMove::Dead(s.clone());
         }
+        if s.is_stuck() {
+            return PlanMove::Stuck(s.clone());
+        }
     }
     let exists = status.is_some_and(StackStatus::takes_update);
     let Some(cs) = change_set else {
@@ -64,6 +69,14 @@ pub fn plan_move(
         ChangeSetState::Failed(reason) => PlanMove::Failed(reason),
         ChangeSetState::Ready if exists => PlanMove::Planned(StackAction::Update),
         ChangeSetState::Ready => PlanMove::Planned(StackAction::Create),
+        ChangeSetState::Obsolete => {
+            PlanMove::Failed("the stack changed after this run created its change set".into())
+        }
+        // This run's change set was executed (a retried plan after an apply cannot happen:
+        // the state machine plans before it applies), so the stack is busy or changed.
+        ChangeSetState::Executing | ChangeSetState::Executed | ChangeSetState::ExecuteFailed => {
+            PlanMove::Failed("this run's change set was already executed".into())
+        }
     }
 }
 
@@ -77,6 +90,7 @@ mod tests {
         Some(ChangeSetView {
             status,
             reason: Some(reason.to_owned()).filter(|r| !r.is_empty()),
+            execution: None,
         })
     }
 

@@ -66,6 +66,14 @@ pub fn next(previous: Option<Status>, writer: &Writer<'_>, phase: Phase, now: &s
     Next::Write(status)
 }
 
+/// Whether a run that failed may record its failure in status.json (`previous`): when the
+/// cluster has none, when it is this run's, or when the run it names has ended. A run whose
+/// start failed (a stray key, an invalid file, a turn that never came) must not take
+/// status.json from a run that is still applying: its record stays in `runs/<id>/`.
+pub fn may_record_failure(previous: Option<&Status>, run_id: &str) -> bool {
+    previous.is_none_or(|p| p.run_id == run_id || p.phase.is_final())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +164,22 @@ mod tests {
             };
             let want = want.map(str::to_owned).map_err(str::to_owned);
             assert_eq!(got, want, "{w:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_run_records_its_failure_only_where_no_other_run_is_active() {
+        let applying = status("r0", T1, Phase::Applying);
+        let ended = status("r0", T1, Phase::Succeeded);
+        let own = status("r1", T2, Phase::Planning);
+        let table = [
+            (None, true),
+            (Some(&own), true),
+            (Some(&ended), true),
+            (Some(&applying), false),
+        ];
+        for (prev, want) in table {
+            assert_eq!(may_record_failure(prev, "r1"), want, "{prev:?}");
         }
     }
 

@@ -42,14 +42,23 @@ pub async fn apply<S: ObjectStore, C: Stacks>(
     let mut executed: Vec<String> = get_json(store, &records.executed())
         .await?
         .unwrap_or_default();
+    // The change sets this run planned (a planned change set that vanished is an error).
+    let plan: Option<Plan> = get_json(store, &records.plan()).await?;
+    let planned = |stack: &str| {
+        plan.as_ref().is_some_and(|p| {
+            p.stacks
+                .iter()
+                .any(|c| c.stack == stack && c.change_set.is_some())
+        })
+    };
     let mut infos = Vec::new();
     let mut views = Vec::new();
     for s in &rendered.stacks {
         let info = cfn.describe_stack(&s.name).await?;
-        // A change set matters only until it runs (executed here, or an operation is running).
-        let settled =
-            executed.contains(&s.name) || info.as_ref().is_some_and(|i| i.status.in_progress());
-        let change_set = if settled {
+        // While an operation runs its change set does not matter; otherwise it says whether
+        // this run's execution happened (and finished) or what is left to do.
+        let busy = info.as_ref().is_some_and(|i| i.status.in_progress());
+        let change_set = if busy {
             None
         } else {
             cfn.describe_change_set(&s.name, &run.change_set_name(&s.name))
@@ -69,6 +78,7 @@ pub async fn apply<S: ObjectStore, C: Stacks>(
             status: status.clone(),
             change_set: cs.as_ref().map(changesets::view),
             executed: executed.contains(&s.name),
+            planned: planned(&s.name),
         })
         .collect();
     let decision = decide(&stack_views, settings.max_parallel_stacks);
@@ -138,11 +148,10 @@ pub async fn apply<S: ObjectStore, C: Stacks>(
         .first()
         .map(|e| e.dns_name.to_string());
     // The add-on set now deployed is the one this run planned.
-    let planned: Option<Plan> = get_json(store, &records.plan()).await?;
     let status = set_status(store, run, Phase::Succeeded, |st| {
         st.stacks = states.clone();
         st.api_endpoint = api.clone();
-        if let Some(p) = planned {
+        if let Some(p) = plan {
             st.addons = Some(p.addons);
         }
         st.addon_changes = Vec::new();

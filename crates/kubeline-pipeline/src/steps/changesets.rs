@@ -17,6 +17,7 @@ pub(crate) fn view(info: &ChangeSetInfo) -> ChangeSetView {
     ChangeSetView {
         status: info.status.clone(),
         reason: info.reason.clone(),
+        execution: info.execution_status.clone(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Destroy: a confirmed request deletes the cluster's stacks in reverse apply order, one at a
 //! time, in a Wait/Choice loop.
 
+use kubeline_aws::executions::Executions;
 use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
 use kubeline_core::errors::ErrorName;
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bucket::{YAML, get_text, put_json, set_status, status_of, timestamp};
 use super::changesets::stack_failure;
-use super::start::exact_key;
+use super::start::{exact_key, take_turn};
 use super::{Progress, Run, StartInput};
 use crate::decide::destroy::{Decision, decide};
 use crate::error::StepError;
@@ -25,15 +26,18 @@ pub struct DestroyPlan {
     pub stacks: Vec<String>,
 }
 
-/// Destroy step 1: only a request that says `confirm: <cluster>` proceeds, and only when no
-/// stack has termination protection.
-pub async fn destroy_check<S: ObjectStore, C: Stacks>(
+/// Destroy step 1: waits its turn; only a request that says `confirm: <cluster>` proceeds,
+/// and only when no stack has termination protection.
+pub async fn destroy_check<S: ObjectStore, C: Stacks, X: Executions>(
     store: &S,
     cfn: &C,
+    sfn: &X,
     input: &StartInput,
 ) -> Result<DestroyPlan, StepError> {
     exact_key(Route::StartDestroy, &input.key, "destroy.yaml")?;
     let run = Run::for_request(input)?;
+    // One run per cluster: a destroy waits for a running apply like an upload does.
+    take_turn(store, sfn, &run.cluster, &run.run_id).await?;
     let cluster = run.cluster.as_str();
     let keys = run.keys();
     let text = get_text(store, &input.key).await?.ok_or_else(|| {

@@ -9,7 +9,7 @@ use kubeline_core::pipeline::cfn::{ExecutionStatus, StackStatus};
 use kubeline_core::pipeline::{Chat, ClusterKeys, Outcome, Phase, RunError, RunResult};
 use serde::{Deserialize, Serialize};
 
-use super::bucket::{clip, get_json, put_json, set_status, timestamp};
+use super::bucket::{clip, get_json, put_json, set_status, status_of, timestamp};
 use super::{Notification, RenderOutput, Run, StartInput};
 use crate::error::StepError;
 
@@ -124,9 +124,13 @@ pub async fn fail<S: ObjectStore, C: Stacks>(
     };
     clean_up(store, cfn, &run).await?;
     let outcome = Outcome::of_error(input.error.name());
+    let owner = status_of(store, &run.cluster).await?;
+    let may_record = crate::decide::status::may_record_failure(owner.as_ref(), &run.run_id);
     match outcome {
-        // A superseded run never started: the newer run owns status.json.
+        // A superseded run never started: the newer run owns status.json. A run that failed
+        // while another one applies leaves it to that run.
         Outcome::Superseded => {}
+        _ if !may_record => {}
         Outcome::Rejected => {
             set_status(store, &run, Phase::Rejected, |s| s.last_error = None).await?;
         }

@@ -46,7 +46,7 @@ pub use self::rotation::{
     RotationItem, RotationOutcome, RotationResult, RotationSummary, rotation_renew,
     rotation_summary,
 };
-pub use self::start::{StartInput, start};
+pub use self::start::{EventBucket, EventDetail, EventObject, StartInput, start};
 
 /// What every later step gets: which run of which cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,6 +164,9 @@ pub struct RenderOutput {
     pub assets: String,
     /// Stacks in apply order.
     pub stacks: Vec<RenderedStack>,
+    /// The add-on set the render deploys (its manifest's `addons`).
+    #[serde(default)]
+    pub addons: Vec<kubeline_core::pipeline::AddonVersion>,
 }
 
 impl RenderOutput {

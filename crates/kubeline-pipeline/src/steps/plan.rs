@@ -5,12 +5,10 @@ use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
 use kubeline_core::errors::ErrorName;
 use kubeline_core::model::Approval;
-use kubeline_core::pipeline::{
-    AddonVersion, Chat, Outcome, Phase, Plan, RunResult, StackAction, StackChange,
-};
+use kubeline_core::pipeline::{Chat, Outcome, Phase, Plan, RunResult, StackAction, StackChange};
 use serde::{Deserialize, Serialize};
 
-use super::bucket::{get_json, put_json, set_status, status_of, timestamp};
+use super::bucket::{put_json, set_status, status_of, timestamp};
 use super::changesets::{self, change_set_failed};
 use super::{RenderOutput, Run};
 use crate::decide::plan::{PlanMove, plan_move};
@@ -27,12 +25,6 @@ pub struct PlanOutput {
     /// The chat message to publish (when ready), as the SNS message text.
     #[serde(default)]
     pub notification: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Manifest {
-    #[serde(default)]
-    addons: Vec<AddonVersion>,
 }
 
 /// Step 5: one change set per stack whose dependencies exist. Call until `ready`.
@@ -91,6 +83,26 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
                 ));
             }
             // (The loop above has carried out every CreateChangeSet.)
+            PlanMove::Stuck(st) => {
+                let fix = if st == kubeline_core::pipeline::cfn::StackStatus::DeleteFailed {
+                    format!(
+                        "finish the delete (`aws cloudformation delete-stack --stack-name {}`, retaining what cannot be deleted)",
+                        s.name
+                    )
+                } else {
+                    format!(
+                        "finish the rollback (`aws cloudformation continue-update-rollback --stack-name {}`)",
+                        s.name
+                    )
+                };
+                return Err(StepError::new(
+                    ErrorName::StackFailed,
+                    format!(
+                        "stack {} is {st} and takes no change until a person acts: {fix}; then upload cluster.yaml again",
+                        s.name
+                    ),
+                ));
+            }
             PlanMove::FromTemplate | PlanMove::CreateChangeSet { .. } => {
                 let body = changesets::template(store, s).await.unwrap_or_default();
                 let resources = changesets::template_resources(&body);
@@ -117,10 +129,7 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
         });
     }
     // The add-on set this run deploys (the render's manifest.json) against the deployed one.
-    let addons = get_json::<_, Manifest>(store, &rendered.manifest_key())
-        .await?
-        .map(|m| m.addons)
-        .unwrap_or_default();
+    let addons = rendered.addons.clone();
     let deployed = status_of(store, &run.cluster).await?.and_then(|s| s.addons);
     let plan = Plan {
         stacks: stacks_plan,

@@ -55,7 +55,20 @@ pub async fn render<S: ObjectStore>(store: &S, run: &Run) -> Result<RenderOutput
                 .await?;
         }
     }
+    // The add-on set, from the manifest just rendered (the plan compares it with the deployed).
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        #[serde(default)]
+        addons: Vec<kubeline_core::pipeline::AddonVersion>,
+    }
+    let addons = rendered
+        .files
+        .get("manifest.json")
+        .and_then(|m| serde_json::from_slice::<Manifest>(m).ok())
+        .map(|m| m.addons)
+        .unwrap_or_default();
     let out = RenderOutput {
+        addons,
         stacks: rendered
             .stacks
             .iter()

@@ -34,23 +34,31 @@ pub struct StartInput {
     pub execution_arn: Option<String>,
 }
 
-/// The part of EventBridge's S3 "Object Created" event a run needs.
-#[derive(Debug, Clone, Deserialize)]
-struct EventDetail {
-    bucket: EventBucket,
-    object: EventObject,
+/// The part of EventBridge's S3 "Object Created" event's `detail` a run needs
+/// (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html>).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventDetail {
+    /// The bucket.
+    pub bucket: EventBucket,
+    /// The object.
+    pub object: EventObject,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-struct EventBucket {
-    name: String,
+/// `detail.bucket`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventBucket {
+    /// Its name.
+    pub name: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-struct EventObject {
-    key: String,
+/// `detail.object`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventObject {
+    /// Its key.
+    pub key: String,
+    /// Its version.
     #[serde(default, rename = "version-id")]
-    version_id: Option<String>,
+    pub version_id: Option<String>,
 }
 
 impl StartInput {
@@ -66,13 +74,18 @@ impl StartInput {
                 format!("the event has no detail.bucket.name or detail.object.key: {e}"),
             )
         })?;
-        Ok(StartInput {
+        Ok(StartInput::from_event(d, run_id, execution_arn))
+    }
+
+    /// The input of a run from the event's typed `detail`.
+    pub fn from_event(d: EventDetail, run_id: &str, execution_arn: Option<String>) -> StartInput {
+        StartInput {
             bucket: d.bucket.name,
             key: d.object.key,
             version: d.object.version_id,
             run_id: run_id.to_owned(),
             execution_arn,
-        })
+        }
     }
 }
 
@@ -119,7 +132,7 @@ pub(crate) fn exact_key(route: Route, key: &str, expected: &str) -> Result<(), S
 /// One run per cluster applies at a time: a run still in progress makes a newer one wait
 /// (`RunInProgress`, retried by the state machine), except a run that waits for approval,
 /// which the newer upload supersedes (its plan is rejected as stale).
-async fn take_turn<S: ObjectStore, X: Executions>(
+pub(crate) async fn take_turn<S: ObjectStore, X: Executions>(
     store: &S,
     sfn: &X,
     cluster: &str,
@@ -131,8 +144,10 @@ async fn take_turn<S: ObjectStore, X: Executions>(
         Holder::Nobody => false,
         Holder::Maybe { arn, .. } => match sfn.describe_execution(arn).await {
             Ok(info) => info.status == "RUNNING",
-            Err(e) if e.is_transient() => return Err(e.into()),
-            Err(_) => false,
+            // Gone (or expired from the history): it holds nothing. Any other error says
+            // nothing about it, so this run does not go ahead on a guess.
+            Err(e) if e.code() == Some("ExecutionDoesNotExist") => false,
+            Err(e) => return Err(e.into()),
         },
     };
     match (turn::decide(&holder, running), &holder) {

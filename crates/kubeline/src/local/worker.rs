@@ -26,7 +26,7 @@ pub struct Functions {
     apply_settings: ApplySettings,
     render: kubeline_fn_render::Ports<S3Store>,
     apply: kubeline_fn_apply::Ports<S3Store, CloudFormation, StepFunctions>,
-    destroy: kubeline_fn_destroy::Ports<S3Store, CloudFormation>,
+    destroy: kubeline_fn_destroy::Ports<S3Store, CloudFormation, StepFunctions>,
 }
 
 impl Functions {
@@ -57,9 +57,9 @@ impl Functions {
             apply: kubeline_fn_apply::Ports {
                 store: store.clone(),
                 cfn: cfn.clone(),
-                sfn,
+                sfn: sfn.clone(),
             },
-            destroy: kubeline_fn_destroy::Ports { store, cfn },
+            destroy: kubeline_fn_destroy::Ports { store, cfn, sfn },
         }
     }
 
