@@ -116,7 +116,7 @@ fn package(root: &Path, arm64: bool, together: bool) -> Result<()> {
         let mut cmd = Command::new(bin.join("cargo-lambda"));
         cmd.current_dir(root)
             .env("PATH", &path)
-            .args(["lambda", "build", "--release", "--output-format", "zip"])
+            .args(["lambda", "build", "--profile", "lambda", "--output-format", "zip"])
             .arg(if arm64 { "--arm64" } else { "--x86-64" });
         for f in group {
             cmd.args(["--package", &format!("kubeline-fn-{f}")]);
@@ -132,7 +132,19 @@ fn package(root: &Path, arm64: bool, together: bool) -> Result<()> {
         let size = std::fs::metadata(&zip)
             .with_context(|| format!("{} was not built", zip.display()))?
             .len();
-        let bootstrap = target.join("lambda").join(f).join("bootstrap");
+        // The binary as Lambda unpacks it (python3's zipfile: no unzip tool needed).
+        let unpacked = target.join("lambda").join(f).join("unpacked");
+        let _ = std::fs::remove_dir_all(&unpacked);
+        run(Command::new("python3")
+            .args(["-m", "zipfile", "-e"])
+            .arg(&zip)
+            .arg(&unpacked))?;
+        let bootstrap = unpacked.join("bootstrap");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755))?;
+        }
         let unzipped = std::fs::metadata(&bootstrap).map(|m| m.len()).unwrap_or(0);
         let init = if arm64 {
             "n/a (arm64)".to_owned()
