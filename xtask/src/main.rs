@@ -116,7 +116,14 @@ fn package(root: &Path, arm64: bool, together: bool) -> Result<()> {
         let mut cmd = Command::new(bin.join("cargo-lambda"));
         cmd.current_dir(root)
             .env("PATH", &path)
-            .args(["lambda", "build", "--profile", "lambda", "--output-format", "zip"])
+            .args([
+                "lambda",
+                "build",
+                "--profile",
+                "lambda",
+                "--output-format",
+                "zip",
+            ])
             .arg(if arm64 { "--arm64" } else { "--x86-64" });
         for f in group {
             cmd.args(["--package", &format!("kubeline-fn-{f}")]);
