@@ -121,7 +121,7 @@ fn coredns_serves_the_kubelets_cluster_dns_and_kube_proxy_the_pod_network() {
                 .expect("yaml");
         assert_eq!(
             kubeconfig["clusters"][0]["cluster"]["server"],
-            render::node_api_endpoint(&c),
+            c.node_api_endpoint(),
             "{name}: kube-proxy must use the nodes' endpoint"
         );
         // Every image pinned to an exact release.

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use kubeline_core::errors::ErrorName;
-use kubeline_core::pipeline::{Chat, EventKind, ROUTES, Route};
+use kubeline_core::pipeline::{Chat, ROUTES, Route};
 use kubeline_pipeline::steps::StartInput;
-use kubeline_tests::{outcome, repo_root, run};
+use kubeline_tests::{installation_template, outcome, repo_root, run};
 use serde_json::Value;
 
 fn definitions() -> Vec<(PathBuf, Value)> {
@@ -198,20 +198,9 @@ fn every_sample_event_deserialises_into_its_handlers_input() {
     assert!(serde_json::from_value::<kubeline_fn_apply::Request>(bad).is_err());
 }
 
-/// The template (JSON after its leading `#` comment lines).
-fn template() -> Value {
-    let text = std::fs::read_to_string(repo_root().join("infra/template.yaml")).expect("template");
-    let json: String = text
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .collect::<Vec<_>>()
-        .join("\n");
-    serde_json::from_str(&json).expect("infra/template.yaml is JSON")
-}
-
 /// Every S3 rule of the template: (route it leads to, detail-type, key wildcard, input template).
 fn template_rules() -> Vec<(Route, String, String, Option<String>)> {
-    let t = template();
+    let t = installation_template();
     let mut out = Vec::new();
     let mut add = |route: Route, pattern: &Value, input: Option<&Value>| {
         assert_eq!(pattern["source"], serde_json::json!(["aws.s3"]));
@@ -271,11 +260,7 @@ fn the_installations_event_rules_are_the_routers() {
     let rules = template_rules();
     assert_eq!(rules.len(), ROUTES.len(), "{rules:?}");
     for r in ROUTES {
-        let kind = match r.kind {
-            EventKind::Created => "Object Created",
-            EventKind::Deleted => "Object Deleted",
-        };
-        assert_eq!(kind, r.kind.detail_type());
+        let kind = r.kind.detail_type();
         let found = rules
             .iter()
             .find(|(route, k, w, _)| *route == r.route && k == kind && w == r.wildcard);

@@ -6,22 +6,15 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use kubeline_tests::{outcome, repo_root, run, tool};
+use kubeline_tests::{installation_template, outcome, repo_root, run, tool};
 use serde_json::Value;
 
 fn template_path() -> std::path::PathBuf {
     repo_root().join("infra/template.yaml")
 }
 
-/// The template (JSON after its leading `#` comment lines).
 fn template() -> Value {
-    let text = std::fs::read_to_string(template_path()).expect("infra/template.yaml");
-    let json: String = text
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .collect::<Vec<_>>()
-        .join("\n");
-    serde_json::from_str(&json).expect("infra/template.yaml is JSON (JSON is YAML)")
+    installation_template()
 }
 
 #[test]

@@ -19,6 +19,18 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// The installation template (infra/template.yaml: JSON after its leading `#` comment lines).
+pub fn installation_template() -> serde_json::Value {
+    let path = repo_root().join("infra/template.yaml");
+    let text = std::fs::read_to_string(&path).expect("infra/template.yaml");
+    let json: String = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    serde_json::from_str(&json).expect("infra/template.yaml is JSON (JSON is YAML)")
+}
+
 /// Every example's name and cluster.yaml path, sorted.
 pub fn examples() -> Vec<(String, PathBuf)> {
     let dir = repo_root().join("examples");

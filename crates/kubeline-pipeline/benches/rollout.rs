@@ -209,7 +209,7 @@ fn simulate(stacks: &[Stack], update: bool, max_parallel: usize) -> u64 {
         .collect();
     let mut t = 0;
     loop {
-        for (s, st) in sim.iter_mut().zip(stacks) {
+        for s in sim.iter_mut() {
             if s.status.as_ref().is_some_and(StackStatus::in_progress) && t >= s.busy_until {
                 s.status = Some(if update {
                     StackStatus::UpdateComplete
@@ -217,7 +217,6 @@ fn simulate(stacks: &[Stack], update: bool, max_parallel: usize) -> u64 {
                     StackStatus::CreateComplete
                 });
                 s.execution = Some(ExecutionStatus::ExecuteComplete);
-                let _ = st;
             }
             if let Some((ChangeSetStatus::CreatePending, ready)) = s.change_set
                 && t >= ready

@@ -288,15 +288,6 @@ fn template_error(name: &str, e: &minijinja::Error) -> RenderError {
     }
 }
 
-/// The API endpoint workers use: the endpoint named `nodes` (the one kubeline adds when no
-/// endpoint is private, or the same declared in cluster.yaml to keep it), else the first
-/// private one, else the first. The control-plane stack exports it as `NodeApiEndpoint`, and a
-/// run that would move running workers to another one is refused (see
-/// [`crate::pipeline::check_node_endpoint`]).
-pub fn node_api_endpoint(c: &Cluster) -> String {
-    c.node_api_endpoint()
-}
-
 fn labels(m: &BTreeMap<String, String>) -> Vec<String> {
     m.iter().map(|(k, v)| format!("{k}={v}")).collect()
 }
@@ -334,40 +325,33 @@ pub fn role_name(role: layout::NodeRole) -> &'static str {
     }
 }
 
-/// The rollout wave of pool `p` under `worker.nodePoolRollingStrategy` (`zones_seen`: the
-/// zones of the pools before it, in order of first appearance).
-fn rollout_wave(c: &Cluster, p: &crate::cluster::NodePool, zones_seen: &mut Vec<String>) -> u32 {
+/// Each pool's rollout wave under `worker.nodePoolRollingStrategy`, in pool order: all 0
+/// (Parallel), the pool's position (Sequential), or the index of its zone in the order zones
+/// first appear (AvailabilityZone; validation keeps every such pool in one zone).
+fn rollout_waves(c: &Cluster) -> Vec<u32> {
     use crate::model::RollingStrategy;
-    let position = c
-        .node_pools
+    let wave = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+    let mut zones: Vec<&str> = Vec::new();
+    c.node_pools
         .iter()
-        .position(|q| q.name == p.name)
-        .unwrap_or(0);
-    match c.node_pool_rolling {
-        RollingStrategy::Parallel => 0,
-        RollingStrategy::Sequential => u32::try_from(position).unwrap_or(u32::MAX),
-        RollingStrategy::AvailabilityZone => {
-            let zone = p
-                .subnets
-                .first()
-                .and_then(|i| c.subnets.get(*i))
-                .map(|s| s.availability_zone.to_string())
-                .unwrap_or_default();
-            let wave = match zones_seen.iter().position(|z| *z == zone) {
-                Some(w) => w,
-                None => {
-                    zones_seen.push(zone);
-                    zones_seen.len() - 1
-                }
-            };
-            u32::try_from(wave).unwrap_or(u32::MAX)
-        }
-    }
-}
-
-/// The names of the stacks a render of `c` makes, in apply order.
-pub fn stack_names(c: &Cluster) -> Vec<String> {
-    c.stack_names()
+        .enumerate()
+        .map(|(i, p)| match c.node_pool_rolling {
+            RollingStrategy::Parallel => 0,
+            RollingStrategy::Sequential => wave(i),
+            RollingStrategy::AvailabilityZone => {
+                let zone = p
+                    .subnets
+                    .first()
+                    .and_then(|s| c.subnets.get(*s))
+                    .map_or("", |s| s.availability_zone.as_str());
+                let at = zones.iter().position(|z| *z == zone).unwrap_or_else(|| {
+                    zones.push(zone);
+                    zones.len() - 1
+                });
+                wave(at)
+            }
+        })
+        .collect()
 }
 
 /// Like [`render`], with [`Inputs`].
@@ -436,7 +420,7 @@ pub fn render_with(
             json!({
                 "addon": addon,
                 "img": addons::images(&c.addons, addon),
-                "node_api_endpoint": node_api_endpoint(c),
+                "node_api_endpoint": c.node_api_endpoint(),
             }),
         )?;
         let objects =
@@ -500,7 +484,7 @@ pub fn render_with(
 
     let stack = r.json(
         "stack-templates/control-plane.json.j2",
-        json!({"role": r.role(controller), "userdata": controller_userdata, "node_api_endpoint": node_api_endpoint(c)}),
+        json!({"role": r.role(controller), "userdata": controller_userdata, "node_api_endpoint": c.node_api_endpoint()}),
     )?;
     out.stack(
         c,
@@ -509,8 +493,7 @@ pub fn render_with(
         vec![network.clone(), etcd_stack],
     );
 
-    let mut zones_seen = Vec::new();
-    for p in &c.node_pools {
+    for (p, wave) in c.node_pools.iter().zip(rollout_waves(c)) {
         let group = NodeGroup::Pool(&p.name);
         let ign = r.node_config(
             "userdata/worker.yaml.j2",
@@ -522,7 +505,7 @@ pub fn render_with(
                 "node_labels": labels(&p.node_labels),
                 "taints": p.taints.iter().map(|t| format!("{}={}:{}", t.key, t.value, t.effect.as_str())).collect::<Vec<_>>(),
                 "kubelet_url": kubelet_url(&p.kubernetes_version),
-                "api_server_url": node_api_endpoint(c),
+                "api_server_url": c.node_api_endpoint(),
             }),
         )?;
         let userdata = out.node_config(c, group, &ign);
@@ -537,7 +520,7 @@ pub fn render_with(
             vec![network.clone(), control_plane.clone()],
         );
         if let Some(last) = out.stacks.last_mut() {
-            last.rollout_wave = Some(rollout_wave(c, p, &mut zones_seen));
+            last.rollout_wave = Some(wave);
         }
     }
 

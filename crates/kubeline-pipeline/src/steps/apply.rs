@@ -51,8 +51,7 @@ pub async fn apply<S: ObjectStore, C: Stacks>(
                 .any(|c| c.stack == stack && c.change_set.is_some())
         })
     };
-    let mut infos = Vec::new();
-    let mut views = Vec::new();
+    let mut observed = Vec::new();
     for s in &rendered.stacks {
         let info = cfn.describe_stack(&s.name).await?;
         // While an operation runs its change set does not matter; otherwise it says whether
@@ -64,18 +63,17 @@ pub async fn apply<S: ObjectStore, C: Stacks>(
             cfn.describe_change_set(&s.name, &run.change_set_name(&s.name))
                 .await?
         };
-        views.push((info.as_ref().map(|i| i.status.clone()), change_set));
-        infos.push(info);
+        observed.push((info, change_set));
     }
     let stack_views: Vec<StackView<'_>> = rendered
         .stacks
         .iter()
-        .zip(&views)
-        .map(|(s, (status, cs))| StackView {
+        .zip(&observed)
+        .map(|(s, (info, cs))| StackView {
             name: &s.name,
             depends_on: &s.depends_on,
             wave: s.rollout_wave,
-            status: status.clone(),
+            status: info.as_ref().map(|i| i.status.clone()),
             change_set: cs.as_ref().map(changesets::view),
             executed: executed.contains(&s.name),
             planned: planned(&s.name),
@@ -133,8 +131,8 @@ pub async fn apply<S: ObjectStore, C: Stacks>(
     let states: Vec<StackState> = rendered
         .stacks
         .iter()
-        .zip(infos)
-        .map(|(s, info)| StackState {
+        .zip(observed)
+        .map(|(s, (info, _))| StackState {
             name: s.name.clone(),
             status: info
                 .as_ref()
