@@ -308,8 +308,15 @@ fn etcd_members_attach_only_their_own_cluster_s_member_resources() {
                 "{example}: {} signalling the etcd stack",
                 group.kind()
             );
+            // Controllers signal their own readiness to the control-plane stack (waitSignal).
+            assert_eq!(
+                decide(&signal(&c.stack_name("control-plane"))) == Decision::Allow,
+                group.kind() == "controller",
+                "{example}: {} signalling the control-plane stack",
+                group.kind()
+            );
             assert_ne!(
-                decide(&signal(&c.stack_name("control-plane"))),
+                decide(&signal(&c.stack_name("network"))),
                 Decision::Allow,
                 "{example}: signalling another stack"
             );

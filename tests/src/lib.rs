@@ -1,6 +1,7 @@
 //! Shared helpers of kubeline's integration tests: the examples, rendering, and locating the
 //! external validators that `cargo xtask test` installs.
 
+pub mod etcd_lab;
 pub mod iam;
 
 use std::collections::BTreeMap;

@@ -177,6 +177,12 @@ pub struct Controller {
     pub size: GroupSize,
     /// Extra labels.
     pub node_labels: BTreeMap<String, String>,
+    /// Rolling updates and the group's creation wait for each new controller's readiness
+    /// signal (`controller.waitSignal.enabled`).
+    pub wait_signal: bool,
+    /// Instances a rolling update replaces at once (`waitSignal.maxBatchSize`; 1 without
+    /// signals).
+    pub max_batch_size: u32,
 }
 
 /// One etcd member, with a stable address and data volume.
@@ -207,10 +213,20 @@ pub struct Etcd {
     pub members: Vec<EtcdMember>,
     /// etcd version.
     pub version: String,
-    /// Snapshots on.
-    pub snapshot_automated: bool,
+    /// Scheduled snapshots, when on.
+    pub snapshots: Option<EtcdSnapshots>,
     /// Restore on.
     pub disaster_recovery_automated: bool,
+}
+
+/// Scheduled etcd snapshots: when the timer fires (`OnCalendar=`). Where they go is
+/// [`Cluster::etcd_snapshot_prefix`].
+#[derive(Debug, Clone, Serialize)]
+pub struct EtcdSnapshots {
+    /// How often, as written (`1h`).
+    pub interval: String,
+    /// systemd `OnCalendar=` expression.
+    pub on_calendar: String,
 }
 
 /// Mixed instances of a pool.
@@ -262,6 +278,12 @@ pub struct NodePool {
     pub taints: Vec<Taint>,
     /// Kubelet version.
     pub kubernetes_version: KubeVersion,
+    /// Rolling updates and the group's creation wait for each new node's readiness signal
+    /// (`waitSignal.enabled`).
+    pub wait_signal: bool,
+    /// Instances a rolling update replaces at once (`waitSignal.maxBatchSize`; 1 without
+    /// signals).
+    pub max_batch_size: u32,
 }
 
 /// Certificate lifetimes.
@@ -301,6 +323,11 @@ impl Cluster {
     /// The S3 key prefix (no leading `/`, trailing `/`) of this cluster's objects.
     pub fn s3_cluster_prefix(&self) -> String {
         self.s3.key(&self.keys().prefix)
+    }
+    /// Key prefix of the cluster's etcd snapshots (`clusters/<name>/etcd-snapshots/` under the
+    /// s3URI prefix).
+    pub fn etcd_snapshot_prefix(&self) -> String {
+        self.s3.key(&self.keys().etcd_snapshots())
     }
     /// This cluster's keys under its `s3URI` prefix (the installation layout, one definition).
     pub fn keys(&self) -> crate::pipeline::ClusterKeys {

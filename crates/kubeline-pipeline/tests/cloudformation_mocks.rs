@@ -66,6 +66,7 @@ fn run() -> Run {
         approval: kubeline_core::model::Approval::Auto,
         execution_arn: None,
         started_at: "2026-11-25T00:00:00Z".into(),
+        upgrade: None,
     }
 }
 

@@ -580,7 +580,90 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
             .iter()
             .any(|a| a.name == "coredns" && a.version == "v1.12.2")
     );
+
+    // A Kubernetes upgrade, one minor version: planned and announced as one, applied control
+    // plane first, and recorded in the control-plane stack; going back is refused at Start.
+    assert!(newer.contains("kubernetesVersion: 1.33.3"));
+    let upgraded = newer.replace("kubernetesVersion: 1.33.3", "kubernetesVersion: 1.34.2");
+    e.put(&keys.config(), &upgraded).await;
+    let (_, arn_up) = local::next_run(&mut e.local, Duration::from_secs(60))
+        .await
+        .expect("run");
+    let info = e.finish(&arn_up).await;
+    assert_eq!(
+        info.status,
+        "SUCCEEDED",
+        "{:?}",
+        e.status().await.last_error
+    );
+    let up_run = run_id(&arn_up);
+    let plan: Plan = e.json(&keys.run(&up_run).plan()).await;
+    let upgrade = plan.upgrade.clone().expect("the plan names the upgrade");
+    assert_eq!(
+        (upgrade.from.as_str(), upgrade.to.as_str()),
+        ("1.33.3", "1.34.2")
+    );
+    assert!(
+        upgrade.steps[0].starts_with("control plane 1.33.3 → 1.34.2"),
+        "{upgrade:?}"
+    );
+    assert!(
+        upgrade.steps[1].starts_with("node pool general: nodes replaced"),
+        "{upgrade:?}"
+    );
+    let executed: Vec<String> = e.json(&keys.run(&up_run).executed()).await;
+    let at = |stack: &str| executed.iter().position(|s| s == stack);
+    assert!(
+        at("kubeline-demo-control-plane").is_some()
+            && at("kubeline-demo-control-plane") < at("kubeline-demo-node-pool-general"),
+        "the control plane goes first: {executed:?}"
+    );
+    let notes = e.wait_notifications(2).await;
+    assert!(
+        notes[0]["content"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("Kubernetes upgrade 1.33.3 → 1.34.2, in this order:")),
+        "{}",
+        notes[0]["content"]["description"]
+    );
+    let cp = e
+        .status()
+        .await
+        .stacks
+        .into_iter()
+        .find(|s| s.name == "kubeline-demo-control-plane");
+    assert_eq!(
+        cp.and_then(|s| s.outputs.get("KubernetesVersion").cloned())
+            .as_deref(),
+        Some("1.34.2")
+    );
     let deployed = e.stack_statuses().await;
+    e.put(&keys.config(), &newer).await;
+    let (_, arn_down) = local::next_run(&mut e.local, Duration::from_secs(60))
+        .await
+        .expect("run");
+    let info = e.finish(&arn_down).await;
+    assert_eq!(info.error.as_deref(), Some("ConfigInvalid"), "{info:?}");
+    let err = e.status().await.last_error.expect("last error");
+    assert!(
+        err.cause.contains("runs Kubernetes 1.34.2")
+            && err.cause.contains("does not support downgrading"),
+        "{}",
+        err.cause
+    );
+    assert!(
+        e.store
+            .get(&keys.run(&run_id(&arn_down)).plan(), None)
+            .await
+            .expect("get")
+            .is_none(),
+        "a refused run planned"
+    );
+    assert_eq!(e.stack_statuses().await, deployed);
+    assert_eq!(
+        titles(&e.wait_notifications(1).await),
+        ["kubeline: demo failed"]
+    );
 
     // A config error: the run fails with every problem named, nothing is applied.
     let bad = text.replace("count: 2", "count: zero");

@@ -12,9 +12,9 @@ mod nodes;
 
 pub use self::nodes::{
     AutoScalingGroupConfig, Automated, ControllerConfig, DEFAULT_CONTROLLER_COUNT,
-    DEFAULT_POOL_COUNT, DataVolumeConfig, EtcdConfig, MixedInstancesConfig, NodePoolConfig,
-    RollingStrategy, SpotAllocationStrategy, Taint, TaintEffect, VolumeConfig, VolumeType,
-    WorkerConfig,
+    DEFAULT_POOL_COUNT, DataVolumeConfig, EtcdConfig, EtcdSnapshotConfig, MixedInstancesConfig,
+    NodePoolConfig, RollingStrategy, SnapshotInterval, SpotAllocationStrategy, Taint, TaintEffect,
+    VolumeConfig, VolumeType, WaitSignalConfig, WorkerConfig,
 };
 
 /// Default Kubernetes version of new clusters.
@@ -92,6 +92,11 @@ pub struct ClusterConfig {
     /// Control-plane nodes.
     #[serde(default)]
     pub controller: ControllerConfig,
+    /// Whether the controllers' rolling updates (and the group's creation) wait for each new
+    /// controller to report itself ready: kube-aws's top-level `waitSignal`, with its meaning
+    /// and defaults (pools have their own, `worker.nodePools[].waitSignal`).
+    #[serde(default)]
+    pub wait_signal: WaitSignalConfig,
     /// etcd members.
     #[serde(default)]
     pub etcd: EtcdConfig,

@@ -167,6 +167,31 @@ pub struct ControllerConfig {
     pub node_labels: BTreeMap<String, String>,
 }
 
+/// kube-aws's `waitSignal`: with `enabled` (the default) CloudFormation waits for each new
+/// instance of the group to report itself ready before it replaces the next batch, and rolls
+/// the update back when one does not; see docs/node-boot.md.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WaitSignalConfig {
+    /// Wait for readiness signals (default true). `false` rolls the group on a fixed pause
+    /// without signals, one instance at a time.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Instances replaced at once in a rolling update (default 1, at most the group's
+    /// `maxSize`). Only with `enabled`.
+    #[serde(default)]
+    pub max_batch_size: Option<u32>,
+}
+
+impl Default for WaitSignalConfig {
+    fn default() -> Self {
+        WaitSignalConfig {
+            enabled: true,
+            max_batch_size: None,
+        }
+    }
+}
+
 /// Controllers when neither `count` nor `autoScalingGroup.minSize` says otherwise.
 pub const DEFAULT_CONTROLLER_COUNT: u32 = 2;
 fn default_instance_type() -> String {
@@ -195,6 +220,127 @@ pub struct Automated {
     pub automated: bool,
 }
 
+/// Scheduled etcd snapshots (kube-aws's `etcd.snapshot`, with an interval).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EtcdSnapshotConfig {
+    /// Take snapshots on a schedule (default true; kube-aws's default was false). The
+    /// current leader takes each one and uploads it, encrypted with the cluster's KMS key, to
+    /// `clusters/<name>/etcd-snapshots/`; see docs/etcd-backup.md.
+    #[serde(default = "default_true")]
+    pub automated: bool,
+    /// How often: `15m`, `30m`, `1h` (default), `2h`, `3h`, `4h`, `6h`, `8h`, `12h` or `24h`.
+    /// Snapshots are taken at fixed UTC times (every interval from midnight).
+    #[serde(default)]
+    pub interval: SnapshotInterval,
+}
+
+impl Default for EtcdSnapshotConfig {
+    fn default() -> Self {
+        EtcdSnapshotConfig {
+            automated: true,
+            interval: SnapshotInterval::default(),
+        }
+    }
+}
+
+/// How often etcd is snapshotted: intervals that divide a day, so every day starts with one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum SnapshotInterval {
+    /// Every 15 minutes.
+    #[serde(rename = "15m")]
+    Minutes15,
+    /// Every 30 minutes.
+    #[serde(rename = "30m")]
+    Minutes30,
+    /// Every hour.
+    #[default]
+    #[serde(rename = "1h")]
+    Hours1,
+    /// Every 2 hours.
+    #[serde(rename = "2h")]
+    Hours2,
+    /// Every 3 hours.
+    #[serde(rename = "3h")]
+    Hours3,
+    /// Every 4 hours.
+    #[serde(rename = "4h")]
+    Hours4,
+    /// Every 6 hours.
+    #[serde(rename = "6h")]
+    Hours6,
+    /// Every 8 hours.
+    #[serde(rename = "8h")]
+    Hours8,
+    /// Every 12 hours.
+    #[serde(rename = "12h")]
+    Hours12,
+    /// Once a day, at midnight UTC.
+    #[serde(rename = "24h")]
+    Hours24,
+}
+
+impl SnapshotInterval {
+    /// The systemd `OnCalendar=` expression (systemd.time(7)): every interval from 00:00 UTC.
+    pub fn on_calendar(self) -> &'static str {
+        match self {
+            SnapshotInterval::Minutes15 => "*-*-* *:00/15:00 UTC",
+            SnapshotInterval::Minutes30 => "*-*-* *:00/30:00 UTC",
+            SnapshotInterval::Hours1 => "*-*-* *:00:00 UTC",
+            SnapshotInterval::Hours2 => "*-*-* 00/2:00:00 UTC",
+            SnapshotInterval::Hours3 => "*-*-* 00/3:00:00 UTC",
+            SnapshotInterval::Hours4 => "*-*-* 00/4:00:00 UTC",
+            SnapshotInterval::Hours6 => "*-*-* 00/6:00:00 UTC",
+            SnapshotInterval::Hours8 => "*-*-* 00/8:00:00 UTC",
+            SnapshotInterval::Hours12 => "*-*-* 00/12:00:00 UTC",
+            SnapshotInterval::Hours24 => "*-*-* 00:00:00 UTC",
+        }
+    }
+    /// Every interval, in minutes.
+    pub fn minutes(self) -> u32 {
+        match self {
+            SnapshotInterval::Minutes15 => 15,
+            SnapshotInterval::Minutes30 => 30,
+            SnapshotInterval::Hours1 => 60,
+            SnapshotInterval::Hours2 => 120,
+            SnapshotInterval::Hours3 => 180,
+            SnapshotInterval::Hours4 => 240,
+            SnapshotInterval::Hours6 => 360,
+            SnapshotInterval::Hours8 => 480,
+            SnapshotInterval::Hours12 => 720,
+            SnapshotInterval::Hours24 => 1440,
+        }
+    }
+    /// Every interval, as written in cluster.yaml.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotInterval::Minutes15 => "15m",
+            SnapshotInterval::Minutes30 => "30m",
+            SnapshotInterval::Hours1 => "1h",
+            SnapshotInterval::Hours2 => "2h",
+            SnapshotInterval::Hours3 => "3h",
+            SnapshotInterval::Hours4 => "4h",
+            SnapshotInterval::Hours6 => "6h",
+            SnapshotInterval::Hours8 => "8h",
+            SnapshotInterval::Hours12 => "12h",
+            SnapshotInterval::Hours24 => "24h",
+        }
+    }
+    /// Every interval, for tests and docs.
+    pub const ALL: [SnapshotInterval; 10] = [
+        SnapshotInterval::Minutes15,
+        SnapshotInterval::Minutes30,
+        SnapshotInterval::Hours1,
+        SnapshotInterval::Hours2,
+        SnapshotInterval::Hours3,
+        SnapshotInterval::Hours4,
+        SnapshotInterval::Hours6,
+        SnapshotInterval::Hours8,
+        SnapshotInterval::Hours12,
+        SnapshotInterval::Hours24,
+    ];
+}
+
 /// etcd members.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -218,9 +364,9 @@ pub struct EtcdConfig {
     /// Kubernetes version (3.5.x or 3.6.x for Kubernetes 1.31 and newer).
     #[serde(default = "default_etcd_version")]
     pub version: String,
-    /// Periodic snapshots to S3.
+    /// Scheduled snapshots to S3 (on by default, hourly).
     #[serde(default)]
-    pub snapshot: Automated,
+    pub snapshot: EtcdSnapshotConfig,
     /// Automatic restore from the latest snapshot.
     #[serde(default)]
     pub disaster_recovery: Automated,
@@ -242,7 +388,7 @@ impl Default for EtcdConfig {
             data_volume: DataVolumeConfig::default(),
             subnets: Vec::new(),
             version: default_etcd_version(),
-            snapshot: Automated::default(),
+            snapshot: EtcdSnapshotConfig::default(),
             disaster_recovery: Automated::default(),
         }
     }
@@ -344,6 +490,10 @@ pub struct NodePoolConfig {
     /// Kubelet version of this pool (for skewed upgrades). Default: the cluster's.
     #[serde(default)]
     pub kubernetes_version: Option<String>,
+    /// Whether rolling updates (and the group's creation) wait for each new node to report
+    /// itself Ready (kube-aws's `worker.nodePools[].waitSignal`).
+    #[serde(default)]
+    pub wait_signal: WaitSignalConfig,
 }
 
 /// Nodes of a pool when neither `count` nor `autoScalingGroup.minSize` says otherwise.

@@ -54,6 +54,10 @@ impl ClusterKeys {
     pub fn destroy(&self) -> String {
         format!("{}destroy.yaml", self.prefix)
     }
+    /// etcd snapshots, written by the cluster's etcd leader (`<UTC time>-<member>.db`).
+    pub fn etcd_snapshots(&self) -> String {
+        format!("{}etcd-snapshots/", self.prefix)
+    }
 }
 
 /// The records of one run under `clusters/<name>/runs/<run-id>/`, written once each. No name

@@ -10,6 +10,7 @@ mod requests;
 mod result;
 mod route;
 mod status;
+mod upgrade;
 
 pub use self::chat::Chat;
 pub use self::keys::{ClusterKeys, RunKeys};
@@ -22,6 +23,7 @@ pub use self::route::{BucketEvent, EventKind, ROUTES, Route, Rule, route, wildca
 pub use self::status::{
     CertificateSummary, DriftReport, DriftedResource, Phase, RunError, StackState, Status,
 };
+pub use self::upgrade::{KUBERNETES_VERSION_OUTPUT, Refusal, Upgrade, plan_upgrade};
 
 /// The control-plane stack output that names the API endpoint the workers use.
 pub const NODE_API_ENDPOINT_OUTPUT: &str = "NodeApiEndpoint";
@@ -247,6 +249,7 @@ mod tests {
         }
         let plan = Plan {
             addon_changes: addon_changes(Some(&set), &[v("coredns", "v1.12.2")]),
+            upgrade: None,
             ..Plan::default()
         };
         assert!(

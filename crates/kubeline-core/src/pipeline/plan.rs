@@ -124,6 +124,9 @@ pub struct Plan {
     /// How it differs from the deployed one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addon_changes: Vec<AddonChange>,
+    /// The Kubernetes version change this run makes, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<super::Upgrade>,
 }
 
 impl Plan {
@@ -173,6 +176,15 @@ impl Plan {
         if !self.addon_changes.is_empty() {
             let changes: Vec<String> = self.addon_changes.iter().map(|c| c.to_string()).collect();
             t.push_str(&format!("\nadd-ons: {}\n", changes.join(", ")));
+        }
+        if let Some(u) = &self.upgrade {
+            t.push_str(&format!(
+                "\nKubernetes upgrade {} → {}, in this order:\n",
+                u.from, u.to
+            ));
+            for (i, step) in u.steps.iter().enumerate() {
+                t.push_str(&format!("{}. {step}\n", i + 1));
+            }
         }
         t
     }

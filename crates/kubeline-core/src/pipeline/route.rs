@@ -202,10 +202,13 @@ mod tests {
     fn no_record_of_a_run_matches_a_rule() {
         let keys = ClusterKeys::new("a");
         let run = keys.run("a-20261202T000000Z-abcdef");
-        let written =
-            run.all()
-                .into_iter()
-                .chain([keys.status(), keys.pending_approval(), keys.assets("h")]);
+        let written = run.all().into_iter().chain([
+            keys.status(),
+            keys.pending_approval(),
+            keys.assets("h"),
+            // Written by the etcd leader, not the pipeline: no run either.
+            format!("{}20261202T000000Z-etcd0.db", keys.etcd_snapshots()),
+        ]);
         for key in written {
             for kind in [EventKind::Created, EventKind::Deleted] {
                 let event = BucketEvent {

@@ -63,6 +63,10 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "userdata/scripts/etcd-attach.sh.j2",
     "userdata/scripts/etcd-identity.sh.j2",
     "userdata/scripts/etcd-ready.sh.j2",
+    "userdata/scripts/node-ready.sh.j2",
+    "userdata/scripts/_etcd_member.sh.j2",
+    "userdata/scripts/etcd-snapshot.sh.j2",
+    "userdata/scripts/etcd-restore.sh.j2",
     "userdata/scripts/format-etcd-data.sh.j2",
     "kubeconfig.j2",
     "addons/kube-proxy.yaml.j2",
@@ -255,8 +259,24 @@ impl Renderer<'_> {
         })
     }
 
-    /// The template context of a node group's IAM role.
+    /// The template context of a node group's IAM role. `signal_stack` names the stack whose
+    /// Auto Scaling groups the role's instances signal (`cloudformation:SignalResource`): every
+    /// role its own stack, etcd always (its members' health), the controllers and each pool
+    /// while their `waitSignal` is on; none otherwise.
     fn role(&self, group: NodeGroup<'_>) -> Value {
+        let c = self.cluster;
+        let signal_stack = match group {
+            NodeGroup::Etcd => Some(c.stack_name("etcd")),
+            NodeGroup::Controller => c
+                .controller
+                .wait_signal
+                .then(|| c.stack_name("control-plane")),
+            NodeGroup::Pool(name) => c
+                .node_pools
+                .iter()
+                .any(|p| p.name == name && p.wait_signal)
+                .then(|| c.stack_name(&format!("node-pool-{name}"))),
+        };
         json!({
             "kind": group.kind(),
             "iam_name": group.iam_role_name(&self.cluster.name),
@@ -264,6 +284,7 @@ impl Renderer<'_> {
             "secrets": layout::node_credentials(group.role()).secret,
             "asg_group_tag": group.asg_group_tag(&self.cluster.name),
             "etcd_stack": (group == NodeGroup::Etcd).then(|| self.cluster.stack_name("etcd")),
+            "signal_stack": signal_stack,
         })
     }
 }
@@ -376,7 +397,7 @@ pub fn render_with(
     };
     let base = json!({
         "cluster": c,
-        "s3": {"bucket": c.s3.bucket, "cluster_prefix": c.s3_cluster_prefix()},
+        "s3": {"bucket": c.s3.bucket, "cluster_prefix": c.s3_cluster_prefix(), "etcd_snapshot_prefix": c.etcd_snapshot_prefix()},
         "etcd_endpoints": etcd_endpoints,
         "lint_metadata": {
             "cfn-lint": {"config": {"ignore_checks": ["W3010"]}},
@@ -461,6 +482,8 @@ pub fn render_with(
             "addon_files": addon_files,
             "addon_inventory": addons::inventory_file(&rendered_addons),
             "addon_prune_resources": addons::prune_resources(),
+            // The stack node-ready signals (null: the group waits for no signal).
+            "signal_stack": r.role(controller)["signal_stack"],
         }),
     )?;
     let controller_userdata = out.node_config(c, controller, &ign);
@@ -473,6 +496,7 @@ pub fn render_with(
             "creds": layout::node_credentials(group.role()),
             "replaceable": true,
             "etcd_stack": etcd_stack,
+            "snapshots": c.etcd.snapshots,
         }),
     )?;
     let userdata = out.node_config(c, group, &ign);
@@ -506,6 +530,7 @@ pub fn render_with(
                 "taints": p.taints.iter().map(|t| format!("{}={}:{}", t.key, t.value, t.effect.as_str())).collect::<Vec<_>>(),
                 "kubelet_url": kubelet_url(&p.kubernetes_version),
                 "api_server_url": c.node_api_endpoint(),
+                "signal_stack": r.role(group)["signal_stack"],
             }),
         )?;
         let userdata = out.node_config(c, group, &ign);

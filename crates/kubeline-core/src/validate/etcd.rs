@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::{Ctx, root};
-use crate::cluster::{Etcd, EtcdMember, Subnet, Volume};
+use crate::cluster::{Etcd, EtcdMember, EtcdSnapshots, Subnet, Volume};
 use crate::model::ClusterConfig;
 use crate::types::KubeVersion;
 use crate::yaml::Path;
@@ -100,11 +100,18 @@ impl Ctx<'_> {
                 "spread etcd over subnets in three zones",
             );
         }
-        if e.snapshot.automated || e.disaster_recovery.automated {
+        if !e.snapshot.automated {
             self.warn(
-                p.key("snapshot"),
-                "automated snapshots and disaster recovery are not implemented yet and are ignored",
-                "take snapshots with etcdctl until kubeline supports them",
+                p.key("snapshot").key("automated"),
+                "without scheduled snapshots a lost etcd quorum loses the cluster's state",
+                "remove `automated: false` (snapshots are hourly by default)",
+            );
+        }
+        if e.disaster_recovery.automated {
+            self.warn(
+                p.key("disasterRecovery"),
+                "automatic disaster recovery is not implemented and is ignored",
+                "restore a snapshot with the runbook in docs/etcd-backup.md",
             );
         }
         Some(Etcd {
@@ -121,7 +128,10 @@ impl Ctx<'_> {
             },
             members,
             version: version?,
-            snapshot_automated: e.snapshot.automated,
+            snapshots: e.snapshot.automated.then(|| EtcdSnapshots {
+                interval: e.snapshot.interval.as_str().to_owned(),
+                on_calendar: e.snapshot.interval.on_calendar().to_owned(),
+            }),
             disaster_recovery_automated: e.disaster_recovery.automated,
         })
     }

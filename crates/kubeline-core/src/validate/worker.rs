@@ -1,5 +1,5 @@
 //! The rules of `worker.nodePools`: names, sizes, labels and taints, spot and mixed instances,
-//! and the kubelet version skew of each node pool.
+//! the kubelet version skew and the rolling-update signals (`waitSignal`) of each node pool.
 
 use std::collections::BTreeSet;
 
@@ -87,6 +87,12 @@ impl Ctx<'_> {
                 true,
             );
             self.labels(p.key("nodeLabels"), &np.node_labels);
+            let signals = self.wait_signal(
+                p.key("waitSignal"),
+                np.wait_signal.enabled,
+                np.wait_signal.max_batch_size,
+                size.as_ref().map(|s| s.max),
+            );
             let mut taints = Vec::new();
             for (t, taint) in np.taints.iter().enumerate() {
                 let tp = p.key("taints").index(t);
@@ -248,9 +254,10 @@ impl Ctx<'_> {
                 ok = false;
                 continue;
             }
-            if let (Some(root_volume), Some(size), Some(kubernetes_version)) =
-                (root_volume, size, version)
+            if let (Some(root_volume), Some(size), Some(kubernetes_version), Some(signals)) =
+                (root_volume, size, version, signals)
             {
+                let (wait_signal, max_batch_size) = signals;
                 out.push(NodePool {
                     name: np.name.clone(),
                     instance_type: np.instance_type.clone(),
@@ -261,6 +268,8 @@ impl Ctx<'_> {
                     node_labels: np.node_labels.clone(),
                     taints,
                     kubernetes_version,
+                    wait_signal,
+                    max_batch_size,
                 });
             }
         }

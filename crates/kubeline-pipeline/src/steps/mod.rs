@@ -68,6 +68,10 @@ pub struct Run {
     pub execution_arn: Option<String>,
     /// When the run started.
     pub started_at: String,
+    /// The Kubernetes version change the run makes (decided at Start, against the deployed
+    /// control plane; shown in the plan and chat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<Box<kubeline_core::pipeline::Upgrade>>,
 }
 
 impl Run {

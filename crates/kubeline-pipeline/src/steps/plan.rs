@@ -135,6 +135,7 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
         stacks: stacks_plan,
         addon_changes: kubeline_core::pipeline::addon_changes(deployed.as_deref(), &addons),
         addons,
+        upgrade: run.upgrade.as_deref().cloned(),
     };
     let records = run.records();
     put_json(store, &records.plan(), &plan).await?;

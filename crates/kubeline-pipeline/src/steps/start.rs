@@ -101,6 +101,7 @@ impl Run {
             approval: Approval::Auto,
             execution_arn: input.execution_arn.clone(),
             started_at: timestamp(),
+            upgrade: None,
         })
     }
 }
@@ -282,6 +283,16 @@ pub async fn start<S: ObjectStore, X: Executions, C: Stacks>(
             &workers_endpoint,
         )
         .map_err(|e| StepError::new(ErrorName::ConfigInvalid, e))?;
+        // A Kubernetes version change goes one minor at a time, never back: refused here too.
+        run.upgrade = kubeline_core::pipeline::plan_upgrade(
+            deployed
+                .outputs
+                .get(kubeline_core::pipeline::KUBERNETES_VERSION_OUTPUT)
+                .map(String::as_str),
+            &cluster,
+        )
+        .map_err(|e| StepError::new(ErrorName::ConfigInvalid, format!("{}: {e}", input.key)))?
+        .map(Box::new);
     }
     // The installation may require approval of every plan (its RequireApproval parameter).
     run.approval = if require_approval {

@@ -1,0 +1,541 @@
+//! etcd snapshots and restore, proven with what really runs: three real etcd processes on
+//! loopback addresses run the rendered etcd-snapshot and etcd-restore scripts (etcd's tools
+//! for real behind a `docker` shim, S3 behind a small stand-in that keeps objects in a
+//! directory and refuses what the bucket policy refuses). Only the leader uploads; the object
+//! S3 receives is a snapshot `etcdctl snapshot status` accepts, encrypted with the cluster's
+//! key and tagged for its retention; a wiped cluster restored from it has every key of the
+//! snapshot (and none written after it), as one new, healthy cluster; a member without a
+//! quorum uploads nothing. (One test: the members hold fixed loopback addresses.) Also: the timer's
+//! schedules (systemd's own calendar parser), the etcd role's rights on snapshots (policy
+//! evaluation with negative controls), and the installation bucket's retention rules.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kubeline_core::layout::NodeGroup;
+use kubeline_core::model::SnapshotInterval;
+use kubeline_tests::etcd_lab::{Lab, loopback_cluster, node_file};
+use kubeline_tests::iam::{Decision, Pseudo, Request, evaluate};
+use kubeline_tests::{
+    installation_template, make_executable, outcome, render_example, repo_root, role_policies, run,
+    tool,
+};
+use serde_json::Value;
+
+/// The AWS CLI's S3 calls the scripts make, against objects in `$S3_DIR/<bucket>/<key>` (the
+/// call's flags beside each object, in `<key>.call`). Like the installation's bucket policy, it
+/// refuses uploads under `etcd-snapshots/` that are not SSE-KMS.
+const AWS_SHIM: &str = r#"#!/usr/bin/env python3
+import json, os, shutil, sys
+args = sys.argv[1:]
+root = os.environ["S3_DIR"]
+with open(os.path.join(root, "calls.log"), "a") as log:
+    log.write(json.dumps(args) + "\n")
+def flag(name):
+    return args[args.index(name) + 1] if name in args else None
+def fail(code, message):
+    print(f"An error occurred ({code}) when calling the operation: {message}", file=sys.stderr)
+    sys.exit(254)
+if args[:2] == ["s3api", "list-objects-v2"]:
+    base = os.path.join(root, flag("--bucket"))
+    prefix = flag("--prefix")
+    keys = []
+    for d, _, files in os.walk(base):
+        for f in files:
+            key = os.path.relpath(os.path.join(d, f), base)
+            if key.startswith(prefix) and not key.endswith(".call"):
+                keys.append(key)
+    assert flag("--query") == "Contents[0].Key" and flag("--max-items") == "1"
+    print(sorted(keys)[0] if keys else "None")
+elif args[:2] == ["s3api", "put-object"]:
+    key = flag("--key")
+    if "/etcd-snapshots/" in key and flag("--server-side-encryption") != "aws:kms":
+        fail("AccessDenied", "Access Denied")
+    path = os.path.join(root, flag("--bucket"), key)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    shutil.copyfile(flag("--body"), path)
+    with open(path + ".call", "w") as f:
+        json.dump(args, f)
+    print('{"ETag": "\\"x\\""}')
+elif args[:2] == ["s3api", "get-object"]:
+    path = os.path.join(root, flag("--bucket"), flag("--key"))
+    if not os.path.isfile(path):
+        fail("NoSuchKey", "The specified key does not exist.")
+    shutil.copyfile(path, args[-1])
+    print("{}")
+else:
+    fail("InvalidAction", "the S3 stand-in knows no " + " ".join(args[:2]))
+"#;
+
+struct Backup {
+    lab: Lab,
+    snapshot: PathBuf,
+    restore: PathBuf,
+    aws: PathBuf,
+    s3: PathBuf,
+}
+
+impl Backup {
+    fn new() -> Backup {
+        let lab = Lab::new();
+        let c = loopback_cluster();
+        let d = lab.dir.path().to_path_buf();
+        let snapshot = d.join("etcd-snapshot");
+        let restore = d.join("etcd-restore");
+        std::fs::write(&snapshot, node_file(&c, "/opt/kubeline/bin/etcd-snapshot")).expect("w");
+        std::fs::write(&restore, node_file(&c, "/opt/kubeline/bin/etcd-restore")).expect("w");
+        let aws = d.join("aws-shim");
+        std::fs::write(&aws, AWS_SHIM).expect("w");
+        make_executable(&aws);
+        let s3 = d.join("s3");
+        std::fs::create_dir_all(s3.join(&c.s3.bucket)).expect("mkdir");
+        Backup {
+            lab,
+            snapshot,
+            restore,
+            aws,
+            s3,
+        }
+    }
+
+    fn env(&self) -> [(&'static str, &Path); 2] {
+        [("AWS_SHIM", &self.aws), ("S3_DIR", &self.s3)]
+    }
+
+    fn snapshot(&self, i: usize, args: &[&str]) -> (bool, String) {
+        self.lab.run_as(i, &self.snapshot, args, &self.env())
+    }
+
+    fn restore(&self, i: usize, key: &str) -> (bool, String) {
+        self.lab.run_as(i, &self.restore, &[key], &self.env())
+    }
+
+    /// The objects S3 holds, by key.
+    fn objects(&self) -> Vec<String> {
+        let bucket = self.s3.join(loopback_cluster().s3.bucket);
+        let mut keys = Vec::new();
+        let mut dirs = vec![bucket.clone()];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).expect("ls") {
+                let p = e.expect("entry").path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_none_or(|x| x != "call") {
+                    let key = p.strip_prefix(&bucket).expect("in bucket");
+                    keys.push(key.display().to_string());
+                }
+            }
+        }
+        keys.sort();
+        keys
+    }
+
+    fn object_path(&self, key: &str) -> PathBuf {
+        self.s3.join(loopback_cluster().s3.bucket).join(key)
+    }
+
+    /// The CLI arguments the object was uploaded with.
+    fn upload_args(&self, key: &str) -> Vec<String> {
+        let p = self.object_path(key).with_extension("db.call");
+        serde_json::from_str(&std::fs::read_to_string(p).expect("call")).expect("json")
+    }
+
+    fn start_all(&mut self) {
+        let runs: Vec<(bool, String)> = std::thread::scope(|s| {
+            let lab = &self.lab;
+            let handles: Vec<_> = (0..3).map(|i| s.spawn(move || lab.identity(i))).collect();
+            handles.into_iter().map(|h| h.join().expect("id")).collect()
+        });
+        for (i, (ok, out)) in runs.iter().enumerate() {
+            assert!(ok, "member {i}: {out}");
+        }
+        for i in 0..3 {
+            self.lab.start(i);
+        }
+        for i in 0..3 {
+            self.lab.wait_healthy(i);
+        }
+    }
+
+    fn field(&self, i: usize, name: &str) -> String {
+        let (ok, out) = self.lab.etcdctl(i, &["endpoint", "status", "-w", "fields"]);
+        assert!(ok, "{out}");
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("\"{name}\" : ")))
+            .unwrap_or_else(|| panic!("no {name} in {out}"))
+            .to_owned()
+    }
+}
+
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    let at = args.iter().position(|a| a == name)?;
+    args.get(at + 1).map(String::as_str)
+}
+
+#[test]
+fn the_leader_snapshots_to_s3_and_a_wiped_cluster_is_restored_from_it() {
+    let mut b = Backup::new();
+    let c = loopback_cluster();
+    let prefix = c.etcd_snapshot_prefix();
+    b.start_all();
+    for k in 0..50 {
+        let (ok, out) = b.lab.etcdctl(
+            k % 3,
+            &["put", &format!("/registry/k{k}"), &format!("v{k}")],
+        );
+        assert!(ok, "{out}");
+    }
+    let old_cluster_id = b.field(0, "ClusterID");
+
+    // Every member's timer fires; only the leader takes and uploads a snapshot.
+    let runs: Vec<(bool, String)> = (0..3).map(|i| b.snapshot(i, &[])).collect();
+    let uploaded: Vec<usize> = (0..3)
+        .filter(|&i| runs[i].1.contains("uploaded snapshot"))
+        .collect();
+    assert_eq!(uploaded.len(), 1, "{runs:#?}");
+    let leader = uploaded[0];
+    for (i, (ok, out)) in runs.iter().enumerate() {
+        assert!(ok, "member {i}: {out}");
+        if i != leader {
+            assert!(out.contains("is not the leader"), "member {i}: {out}");
+        }
+    }
+    let objects = b.objects();
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    let key = objects[0].clone();
+    let leader_name = &b.lab.members[leader].0;
+    assert!(
+        key.starts_with(&prefix) && key.ends_with(&format!("-{leader_name}.db")),
+        "{key}"
+    );
+    // What S3 received is a snapshot etcd accepts, with the keys written before it.
+    let (ok, out) = outcome(&run(std::process::Command::new(tool("etcdctl"))
+        .env("ETCDCTL_API", "3")
+        .args(["snapshot", "status", "-w", "json"])
+        .arg(b.object_path(&key))));
+    assert!(ok, "{out}");
+    let status: Value = serde_json::from_str(out.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(status["totalKey"].as_u64().unwrap_or(0) >= 50, "{status}");
+    // Encrypted with the cluster's own key, no Bucket Key (the KMS rights are bound to the
+    // object's ARN), an integrity checksum, and the first of the day kept as a daily.
+    let args = b.upload_args(&key);
+    assert_eq!(flag(&args, "--server-side-encryption"), Some("aws:kms"));
+    assert_eq!(
+        flag(&args, "--ssekms-key-id"),
+        Some(c.kms_key_arn.as_str()),
+        "{args:?}"
+    );
+    assert!(
+        args.iter().any(|a| a == "--no-bucket-key-enabled"),
+        "{args:?}"
+    );
+    assert_eq!(flag(&args, "--checksum-algorithm"), Some("SHA256"));
+    assert_eq!(
+        flag(&args, "--tagging"),
+        Some("kubeline-lifecycle=etcd-snapshot-daily")
+    );
+
+    // The next snapshot of the day is an hourly one; a forced snapshot on a follower works
+    // (the runbook's manual snapshot).
+    std::thread::sleep(Duration::from_millis(1100));
+    let follower = (leader + 1) % 3;
+    let (ok, out) = b.snapshot(follower, &["--force"]);
+    assert!(ok && out.contains("uploaded snapshot"), "{out}");
+    let second: Vec<String> = b.objects().into_iter().filter(|k| *k != key).collect();
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_eq!(
+        flag(&b.upload_args(&second[0]), "--tagging"),
+        Some("kubeline-lifecycle=etcd-snapshot-hourly")
+    );
+
+    // Written after the snapshot: gone after the restore.
+    let (ok, out) = b.lab.etcdctl(0, &["put", "/registry/after", "x"]);
+    assert!(ok, "{out}");
+
+    // A restore refuses to run under a live member, and touches nothing.
+    let (ok, out) = b.restore(0, &key);
+    assert!(!ok && out.contains("is running"), "{out}");
+    assert!(
+        !b.lab
+            .root(0)
+            .join("var/lib/etcd/kubeline-restored")
+            .exists()
+    );
+
+    // Disaster: every member stopped, two of them lose their data.
+    for i in 0..3 {
+        b.lab.stop(i);
+    }
+    for i in 1..3 {
+        let data = b.lab.root(i).join("var/lib/etcd");
+        std::fs::remove_dir_all(&data).expect("wipe");
+        std::fs::create_dir_all(&data).expect("mkdir");
+    }
+    // Keys that are not this cluster's snapshots are refused before anything is fetched.
+    for bad in [
+        "clusters/other/etcd-snapshots/20260101T000000Z-etcd0.db".to_owned(),
+        format!("{prefix}../credentials/ca-key.pem.enc"),
+        format!("{prefix}x.txt"),
+    ] {
+        let (ok, out) = b.restore(1, &bad);
+        assert!(
+            !ok && out.contains("is not a snapshot of cluster"),
+            "{bad}: {out}"
+        );
+    }
+    // A missing snapshot fails at once (no retries), an object that is no snapshot is refused.
+    let (ok, out) = b.restore(1, &format!("{prefix}20200101T000000Z-etcd0.db"));
+    assert!(
+        !ok && out.contains("NoSuchKey") && !out.contains("retrying in"),
+        "{out}"
+    );
+    let junk = format!("{prefix}20200101T000000Z-junk.db");
+    std::fs::write(b.object_path(&junk), b"not a snapshot").expect("w");
+    let (ok, out) = b.restore(1, &junk);
+    assert!(!ok, "{out}");
+    assert!(
+        !b.lab.root(1).join("var/lib/etcd/member").exists(),
+        "a failed restore left data: {out}"
+    );
+
+    // The runbook: restore every member from the same snapshot, then start them.
+    for i in 0..3 {
+        let (ok, out) = b.restore(i, &key);
+        assert!(ok && out.contains("restored from"), "member {i}: {out}");
+    }
+    let kept: Vec<_> = std::fs::read_dir(b.lab.root(0).join("var/lib/etcd"))
+        .expect("ls")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("member.before-restore-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "member 0's previous data was not kept");
+    b.start_all();
+    for i in 0..3 {
+        for k in [0, 17, 49] {
+            let (ok, out) = b.lab.etcdctl(
+                i,
+                &["get", &format!("/registry/k{k}"), "--print-value-only"],
+            );
+            assert!(
+                ok && out.trim() == format!("v{k}"),
+                "member {i} k{k}: {out}"
+            );
+        }
+        let (ok, out) = b.lab.etcdctl(i, &["get", "/registry/after"]);
+        assert!(
+            ok && out.trim().is_empty(),
+            "written after the snapshot: {out}"
+        );
+    }
+    let (started, unstarted) = b.lab.member_list(0);
+    assert_eq!((started.len(), unstarted), (3, 0), "{started:?}");
+    // One new cluster (a new token), not the old one resumed.
+    assert_ne!(b.field(0, "ClusterID"), old_cluster_id);
+    assert_eq!(b.field(1, "ClusterID"), b.field(2, "ClusterID"));
+    let (ok, out) = b.lab.etcdctl(2, &["put", "/registry/new", "y"]);
+    assert!(ok, "{out}");
+
+    // A member cut off from its quorum takes no snapshot, even when forced.
+    let before = b.objects();
+    b.lab.stop(1);
+    b.lab.stop(2);
+    let (ok, out) = b.snapshot(0, &["--force"]);
+    assert!(!ok && out.contains("no snapshot taken"), "{out}");
+    assert_eq!(b.objects(), before);
+}
+
+/// `systemctl` runs the timer at the times systemd's own calendar parser computes: every
+/// interval from midnight UTC, so the first snapshot of every day is at 00:00.
+#[test]
+fn the_snapshot_timer_fires_every_interval_from_midnight_utc() {
+    for interval in SnapshotInterval::ALL {
+        let out = run(std::process::Command::new(tool("systemd-analyze"))
+            .env("TZ", "UTC")
+            .args([
+                "calendar",
+                "--iterations=3",
+                "--base-time=2026-01-01 00:00:00 UTC",
+            ])
+            .arg(interval.on_calendar()));
+        let (ok, text) = outcome(&out);
+        assert!(ok, "{}: {text}", interval.on_calendar());
+        let times: Vec<&str> = text
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim();
+                l.strip_prefix("Next elapse:")
+                    .or_else(|| l.strip_prefix("Iter. #2:"))
+                    .or_else(|| l.strip_prefix("Iter. #3:"))
+            })
+            .map(|s| s.trim())
+            .collect();
+        assert_eq!(times.len(), 3, "{text}");
+        let minutes: Vec<u32> = times.iter().map(|t| minutes_of_day(t)).collect();
+        let step = interval.minutes() % 1440;
+        assert_eq!(minutes[0], step, "{interval:?}: {times:?}");
+        assert_eq!(minutes[1], (2 * step) % 1440, "{interval:?}: {times:?}");
+    }
+}
+
+/// Minutes since midnight of systemd's `Thu 2026-01-01 01:00:00 UTC`.
+fn minutes_of_day(t: &str) -> u32 {
+    let hms = t.split_whitespace().nth(2).unwrap_or_else(|| panic!("{t}"));
+    let mut parts = hms.split(':').map(|p| p.parse::<u32>().expect("number"));
+    parts.next().unwrap_or(0) * 60 + parts.next().unwrap_or(0)
+}
+
+#[test]
+fn the_timer_and_scripts_follow_etcd_snapshot_settings() {
+    let c = loopback_cluster();
+    let text = node_file(&c, "/opt/kubeline/bin/etcd-snapshot");
+    assert!(text.contains(&c.etcd_snapshot_prefix()));
+    // Turned off: no snapshot script or timer (restore stays available), and a warning.
+    let dir = tempfile::tempdir().expect("tmp");
+    let yaml = std::fs::read_to_string(repo_root().join("examples/ha/cluster.yaml")).expect("r");
+    let yaml = yaml.replacen("etcd:\n", "etcd:\n  snapshot:\n    automated: false\n", 1);
+    let path = dir.path().join("cluster.yaml");
+    std::fs::write(&path, &yaml).expect("w");
+    let (off, rendered) = render_example(&path).expect("render");
+    assert!(off.etcd.snapshots.is_none(), "{yaml}");
+    let (files, units, _) = kubeline_tests::decode_ignition(&rendered.files["userdata/etcd.json"]);
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.path == "/opt/kubeline/bin/etcd-snapshot")
+    );
+    assert!(
+        files
+            .iter()
+            .any(|f| f.path == "/opt/kubeline/bin/etcd-restore")
+    );
+    assert!(!units.iter().any(|u| u.name.starts_with("etcd-snapshot")));
+    let warnings = kubeline_core::validate::load(&yaml)
+        .diagnostics
+        .render("cluster.yaml");
+    assert!(
+        warnings.contains("etcd.snapshot.automated") && warnings.contains("lost etcd quorum"),
+        "{warnings}"
+    );
+}
+
+/// The etcd role reads and writes its own cluster's snapshots and nothing else; the KMS key
+/// only through S3, for those objects. Every allow has a negative control.
+#[test]
+fn the_etcd_role_may_touch_only_its_own_cluster_s_snapshots() {
+    let (c, rendered) = render_example(&repo_root().join("examples/ha/cluster.yaml")).expect("r");
+    let pseudo = Pseudo::default();
+    let bucket = &c.s3.bucket;
+    let prefix = c.etcd_snapshot_prefix();
+    let own = format!("arn:aws:s3:::{bucket}/{prefix}20260101T000000Z-etcd0.db");
+    let other = format!("arn:aws:s3:::{bucket}/clusters/other/etcd-snapshots/x.db");
+    let creds = format!("arn:aws:s3:::{bucket}/{}", c.keys().credentials());
+    let region = c.region.as_str();
+    let kms = |ctx: &str, via: &str, action: &str| {
+        Request::new(action, c.kms_key_arn.as_str())
+            .with("kms:ViaService", via)
+            .with("kms:EncryptionContext:aws:s3:arn", ctx)
+    };
+    let via_s3 = format!("s3.{region}.amazonaws.com");
+    let etcd = role_policies(&rendered, &NodeGroup::Etcd.iam_role_name(&c.name));
+    let etcd: Vec<&Value> = etcd.iter().collect();
+    let pool = &c.node_pools[0].name;
+    let worker = role_policies(&rendered, &NodeGroup::Pool(pool).iam_role_name(&c.name));
+    let worker: Vec<&Value> = worker.iter().collect();
+    let cases: Vec<(Request, Decision)> = vec![
+        (Request::new("s3:PutObject", &own), Decision::Allow),
+        (Request::new("s3:PutObjectTagging", &own), Decision::Allow),
+        (Request::new("s3:GetObject", &own), Decision::Allow),
+        (Request::new("s3:PutObject", &other), Decision::ImplicitDeny),
+        (Request::new("s3:GetObject", &other), Decision::ImplicitDeny),
+        (
+            Request::new("s3:PutObject", &format!("{creds}ca.pem")),
+            Decision::ImplicitDeny,
+        ),
+        (
+            Request::new("s3:DeleteObject", &own),
+            Decision::ImplicitDeny,
+        ),
+        (
+            Request::new("s3:ListBucket", &format!("arn:aws:s3:::{bucket}"))
+                .with("s3:prefix", &format!("{prefix}20260101T")),
+            Decision::Allow,
+        ),
+        (
+            Request::new("s3:ListBucket", &format!("arn:aws:s3:::{bucket}"))
+                .with("s3:prefix", "clusters/"),
+            Decision::ImplicitDeny,
+        ),
+        (kms(&own, &via_s3, "kms:GenerateDataKey"), Decision::Allow),
+        (kms(&own, &via_s3, "kms:Decrypt"), Decision::Allow),
+        (
+            kms(&other, &via_s3, "kms:GenerateDataKey"),
+            Decision::ImplicitDeny,
+        ),
+        (
+            kms(&own, "ec2.eu-west-1.amazonaws.com", "kms:GenerateDataKey"),
+            Decision::ImplicitDeny,
+        ),
+        (kms(&own, &via_s3, "kms:Encrypt"), Decision::ImplicitDeny),
+    ];
+    for (req, want) in &cases {
+        assert_eq!(evaluate(&pseudo, &etcd, req), *want, "etcd role: {req:?}");
+        // Workers may do none of it.
+        assert_ne!(
+            evaluate(&pseudo, &worker, req),
+            Decision::Allow,
+            "worker role: {req:?}"
+        );
+    }
+}
+
+/// The installation bucket keeps hourly and daily snapshots for their own number of days
+/// (parameters), old versions of both expire too, and an upload under etcd-snapshots/ that is
+/// not SSE-KMS is refused.
+#[test]
+fn the_installation_keeps_snapshots_for_their_retention_and_only_encrypted() {
+    let t = installation_template();
+    let params = &t["Parameters"];
+    let rules = t["Resources"]["Bucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+        .as_array()
+        .expect("rules");
+    for (kind, param, default) in [
+        ("hourly", "EtcdHourlySnapshotRetentionDays", 7),
+        ("daily", "EtcdDailySnapshotRetentionDays", 31),
+    ] {
+        assert_eq!(params[param]["Default"], default, "{param}");
+        let rule = rules
+            .iter()
+            .find(|r| {
+                r["TagFilters"].as_array().is_some_and(|f| {
+                    f.iter()
+                        .any(|t| t["Value"] == format!("etcd-snapshot-{kind}"))
+                })
+            })
+            .unwrap_or_else(|| panic!("no rule for {kind} snapshots"));
+        assert_eq!(rule["Status"], "Enabled");
+        assert_eq!(rule["TagFilters"][0]["Key"], "kubeline-lifecycle");
+        assert_eq!(rule["ExpirationInDays"]["Ref"], param, "{rule}");
+        assert!(
+            rule["NoncurrentVersionExpiration"]["NoncurrentDays"].is_number(),
+            "{rule}"
+        );
+    }
+    let policy = &t["Resources"]["BucketPolicy"]["Properties"]["PolicyDocument"];
+    let mut pseudo = Pseudo::default();
+    pseudo
+        .refs
+        .insert("Bucket".into(), "kubeline-123456789012-eu-west-1".into());
+    let key = "arn:aws:s3:::kubeline-123456789012-eu-west-1/clusters/a/etcd-snapshots/x.db";
+    let put =
+        |sse: &str| Request::new("s3:PutObject", key).with("s3:x-amz-server-side-encryption", sse);
+    assert_eq!(
+        evaluate(&pseudo, &[policy], &put("AES256")),
+        Decision::ExplicitDeny
+    );
+    assert_ne!(
+        evaluate(&pseudo, &[policy], &put("aws:kms")),
+        Decision::ExplicitDeny
+    );
+}

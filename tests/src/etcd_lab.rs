@@ -1,0 +1,247 @@
+//! Three real etcd processes on loopback addresses (127.0.0.11-13), configured and driven by
+//! the rendered etcd scripts, for the tests of member replacement, snapshots and restore.
+//! etcd's tools and the AWS CLI run behind a `docker` shim standing in for their images.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use kubeline_core::cluster::Cluster;
+use kubeline_core::render::{self, Templates};
+
+use crate::{
+    Daemon, decode_ignition, generated_credentials, make_executable, outcome, render_example,
+    repo_root, run, tool,
+};
+
+/// The ha example with its three members on 127.0.0.11-13 (loopback, so real processes can
+/// hold their addresses; the certificates name them as they would the members' interfaces).
+pub fn loopback_cluster() -> Cluster {
+    let (mut c, _) = render_example(&repo_root().join("examples/ha/cluster.yaml")).expect("ha");
+    assert_eq!(c.etcd.members.len(), 3);
+    for (i, m) in c.etcd.members.iter_mut().enumerate() {
+        m.private_ip = std::net::Ipv4Addr::new(127, 0, 0, 11 + i as u8);
+    }
+    c
+}
+
+/// A file of the rendered etcd node config.
+pub fn node_file(c: &Cluster, path: &str) -> String {
+    let rendered = render::render(c, &Templates::builtin()).expect("render");
+    let (files, _, _) = decode_ignition(&rendered.files["userdata/etcd.json"]);
+    files
+        .into_iter()
+        .find(|f| f.path == path)
+        .and_then(|f| f.text)
+        .unwrap_or_else(|| panic!("{path} in the etcd node config"))
+}
+
+/// `ip` answers with the member's address.
+const IP_SHIM: &str = r#"#!/bin/bash
+echo "1: lo    inet ${FAKE_IP}/8 scope host lo\       valid_lft forever preferred_lft forever"
+"#;
+/// `docker run [options] IMAGE COMMAND...`: the etcd image's etcdctl and etcdutl run the real
+/// etcdctl (this machine's etcd 3.4, whose `snapshot status|restore` subcommands take the same
+/// arguments as etcdutl's), the image's /etc/etcd/ssl mount being the test's; the AWS CLI image
+/// runs `$AWS_SHIM` with the CLI's arguments.
+const DOCKER_SHIM: &str = r#"#!/bin/bash
+args=()
+tool=""
+for a in "$@"; do
+  if [[ -n "${tool}" ]]; then
+    args+=("${a//\/etc\/etcd\/ssl/${CERTS}}")
+    continue
+  fi
+  case "${a}" in
+    /usr/local/bin/etcdctl | /usr/local/bin/etcdutl) tool="${a##*/}" ;;
+    public.ecr.aws/aws-cli/*) tool=aws ;;
+  esac
+done
+case "${tool}" in
+  etcdctl | etcdutl) ETCDCTL_API=3 exec "${ETCDCTL_BIN}" "${args[@]}" ;;
+  aws) exec "${AWS_SHIM:?the test set no AWS shim}" "${args[@]}" ;;
+  *) echo "docker shim: not an etcd or AWS CLI run: $*" >&2; exit 2 ;;
+esac
+"#;
+
+/// Three etcd members on loopback addresses, each with its own root (`m0`, `m1`, `m2`) under
+/// one temporary directory, the rendered etcd scripts and the shims on PATH.
+#[derive(Debug)]
+pub struct Lab {
+    /// The temporary directory.
+    pub dir: tempfile::TempDir,
+    identity: PathBuf,
+    /// Member names and addresses, in order.
+    pub members: Vec<(String, String)>,
+    daemons: BTreeMap<usize, Daemon>,
+}
+
+impl Default for Lab {
+    fn default() -> Self {
+        Lab::new()
+    }
+}
+
+impl Lab {
+    pub fn new() -> Lab {
+        let c = loopback_cluster();
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        let creds = generated_credentials(&c);
+        std::fs::create_dir_all(d.join("ssl")).expect("mkdir");
+        for f in ["etcd-ca.pem", "etcd.pem", "etcd-key.pem"] {
+            std::fs::write(d.join("ssl").join(f), &creds[f]).expect("write");
+        }
+        std::fs::create_dir_all(d.join("bin")).expect("mkdir");
+        for (name, text) in [("ip", IP_SHIM), ("docker", DOCKER_SHIM)] {
+            std::fs::write(d.join("bin").join(name), text).expect("write");
+            make_executable(&d.join("bin").join(name));
+        }
+        let identity = d.join("etcd-identity");
+        std::fs::write(&identity, node_file(&c, "/opt/kubeline/bin/etcd-identity")).expect("w");
+        let list = node_file(&c, "/etc/kubeline/etcd-members");
+        let members: Vec<(String, String)> = list
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(n, ip)| (n.to_owned(), ip.to_owned()))
+            .collect();
+        assert_eq!(members.len(), 3, "{list}");
+        for (i, _) in members.iter().enumerate() {
+            let root = d.join(format!("m{i}"));
+            std::fs::create_dir_all(root.join("etc/kubeline")).expect("mkdir");
+            std::fs::create_dir_all(root.join("var/lib/etcd")).expect("mkdir");
+            std::fs::write(root.join("etc/kubeline/etcd-members"), &list).expect("write");
+        }
+        Lab {
+            dir,
+            identity,
+            members,
+            daemons: BTreeMap::new(),
+        }
+    }
+
+    pub fn root(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("m{i}"))
+    }
+
+    /// Runs the rendered etcd-identity script as member I's instance would.
+    pub fn identity(&self, i: usize) -> (bool, String) {
+        self.run_as(i, &self.identity, &[], &[])
+    }
+
+    /// Runs SCRIPT with ARGS and ENV as member I's instance would: its files under the
+    /// member's root, the shims on PATH.
+    pub fn run_as(
+        &self,
+        i: usize,
+        script: &Path,
+        args: &[&str],
+        env: &[(&str, &Path)],
+    ) -> (bool, String) {
+        let d = self.dir.path();
+        let path = crate::path_with(&d.join("bin"));
+        let mut cmd = Command::new(tool("bash"));
+        cmd.arg(script)
+            .args(args)
+            .env("PATH", path)
+            .env("KUBELINE_ROOT", self.root(i))
+            .env("FAKE_IP", &self.members[i].1)
+            .env("CERTS", d.join("ssl"))
+            .env("ETCDCTL_BIN", tool("etcdctl"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        outcome(&run(&mut cmd))
+    }
+
+    /// The settings the script wrote for member I.
+    pub fn env(&self, i: usize) -> BTreeMap<String, String> {
+        let text =
+            std::fs::read_to_string(self.root(i).join("run/kubeline/etcd.env")).expect("etcd.env");
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    /// Starts member I's etcd with the script's settings, as etcd-member.service does with
+    /// `docker run --env-file`, the image's /var/lib/etcd and /etc/etcd/ssl being the test's.
+    /// The extra listener on 127.0.0.1:2379 (for the member's own tools) is left out: three
+    /// members on one machine cannot share it.
+    pub fn start(&mut self, i: usize) {
+        let data = self.root(i).join("var/lib/etcd");
+        let ssl = self.dir.path().join("ssl");
+        let mut cmd = Command::new(tool("etcd"));
+        cmd.env_clear();
+        for (k, v) in self.env(i) {
+            let v = v
+                .replace("/var/lib/etcd", &data.display().to_string())
+                .replace("/etc/etcd/ssl", &ssl.display().to_string());
+            let v = if k == "ETCD_LISTEN_CLIENT_URLS" {
+                v.split(',')
+                    .filter(|u| !u.contains("//127.0.0.1:"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            } else {
+                v
+            };
+            cmd.env(k, v);
+        }
+        let log = self.dir.path().join(format!("etcd{i}.log"));
+        self.daemons
+            .insert(i, Daemon::start(&format!("etcd{i}"), &mut cmd, &log));
+    }
+
+    pub fn stop(&mut self, i: usize) {
+        drop(self.daemons.remove(&i));
+    }
+
+    pub fn etcdctl(&self, i: usize, args: &[&str]) -> (bool, String) {
+        let ssl = self.dir.path().join("ssl");
+        outcome(&run(Command::new(tool("etcdctl"))
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints=https://{}:2379", self.members[i].1))
+            .arg(format!("--cacert={}", ssl.join("etcd-ca.pem").display()))
+            .arg(format!("--cert={}", ssl.join("etcd.pem").display()))
+            .arg(format!("--key={}", ssl.join("etcd-key.pem").display()))
+            .arg("--dial-timeout=3s")
+            .arg("--command-timeout=5s")
+            .args(args)))
+    }
+
+    pub fn wait_healthy(&self, i: usize) {
+        // A deadline, not a count: each failed check can take the dial timeout.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if self.etcdctl(i, &["endpoint", "health"]).0 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "member {i} never became healthy:\n{}",
+            self.daemons
+                .get(&i)
+                .map(|d| d.log_text())
+                .unwrap_or_default()
+        );
+    }
+
+    /// `ID NAME` of every started member, and how many are unstarted.
+    pub fn member_list(&self, via: usize) -> (BTreeMap<String, String>, usize) {
+        let (ok, out) = self.etcdctl(via, &["member", "list"]);
+        assert!(ok, "{out}");
+        let mut started = BTreeMap::new();
+        let mut unstarted = 0;
+        for line in out.lines().filter(|l| l.contains("https://")) {
+            let f: Vec<&str> = line.split(", ").collect();
+            if f[1] == "started" {
+                started.insert(f[2].to_owned(), f[0].to_owned());
+            } else {
+                unstarted += 1;
+            }
+        }
+        (started, unstarted)
+    }
+}
