@@ -2,7 +2,7 @@
 //! deny (AWS's documented evaluation logic for one policy set, without SCPs, boundaries or
 //! sessions). It knows the parts kubeline's policies use: `Action`/`NotAction` with `*` and `?`
 //! wildcards (case-insensitive), `Resource` with wildcards (case-sensitive), `Fn::Sub` of the
-//! pseudo parameters, `Principal` (`*` or a service), and the condition operators `StringEquals`,
+//! pseudo parameters, `Fn::GetAtt` of named attributes (`refs["X.Arn"]`), `Principal` (`*` or a service), and the condition operators `StringEquals`,
 //! `ArnEquals`, `StringNotEquals`, `StringLike`, `StringNotLike` and `Bool`, each with AND across keys and
 //! OR across values. Any other operator makes the evaluator panic, so a policy it cannot
 //! judge fails the test rather than passing it.
@@ -95,6 +95,21 @@ impl Pseudo {
                 }
                 assert!(!s.contains("${"), "unresolved name in {s}");
                 s
+            }
+            // `X.Y` among the refs, else a name no request carries (an ARN of this stack's
+            // own resource that the test did not name).
+            Value::Object(m) if m.contains_key("Fn::GetAtt") => {
+                let parts: Vec<&str> = m["Fn::GetAtt"]
+                    .as_array()
+                    .expect("Fn::GetAtt with a list")
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let name = parts.join(".");
+                self.refs
+                    .get(&name)
+                    .cloned()
+                    .unwrap_or_else(|| format!("unresolved:{name}"))
             }
             Value::Object(m) if m.contains_key("Ref") => {
                 let name = m["Ref"].as_str().expect("Ref with a string");

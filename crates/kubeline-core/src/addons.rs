@@ -27,11 +27,15 @@ pub enum AddonName {
     /// The Amazon EBS CSI driver and the default StorageClass.
     #[serde(rename = "aws-ebs-csi-driver")]
     EbsCsiDriver,
+    /// AWS Node Termination Handler (queue mode): drains a node before its instance goes
+    /// (Auto Scaling termination, spot interruption, rebalance recommendation).
+    #[serde(rename = "aws-node-termination-handler")]
+    NodeTerminationHandler,
 }
 
 impl AddonName {
     /// Every add-on, in apply order.
-    pub const ALL: [AddonName; 7] = [
+    pub const ALL: [AddonName; 8] = [
         AddonName::KubeProxy,
         AddonName::Flannel,
         AddonName::CloudControllerManager,
@@ -39,6 +43,7 @@ impl AddonName {
         AddonName::MetricsServer,
         AddonName::ClusterAutoscaler,
         AddonName::EbsCsiDriver,
+        AddonName::NodeTerminationHandler,
     ];
 
     /// The add-on's name in files, labels and notifications (`coredns`).
@@ -51,6 +56,7 @@ impl AddonName {
             AddonName::MetricsServer => "metrics-server",
             AddonName::ClusterAutoscaler => "cluster-autoscaler",
             AddonName::EbsCsiDriver => "aws-ebs-csi-driver",
+            AddonName::NodeTerminationHandler => "aws-node-termination-handler",
         }
     }
 
@@ -64,6 +70,7 @@ impl AddonName {
             AddonName::MetricsServer => "metricsServer",
             AddonName::ClusterAutoscaler => "clusterAutoscaler",
             AddonName::EbsCsiDriver => "ebsCsiDriver",
+            AddonName::NodeTerminationHandler => "nodeTerminationHandler",
         }
     }
 
@@ -95,6 +102,8 @@ pub fn pinned_version(addon: AddonName, k8s: &KubeVersion) -> Option<String> {
         },
         // The EBS CSI driver supports every upstream-supported Kubernetes (its README).
         AddonName::EbsCsiDriver => EBS_CSI_DRIVER,
+        // NTH talks to SQS, EC2 and Auto Scaling and drains with the core and apps APIs only.
+        AddonName::NodeTerminationHandler => NODE_TERMINATION_HANDLER,
         // metrics-server 0.8.x supports Kubernetes 1.31 and later (its compatibility matrix).
         AddonName::MetricsServer => METRICS_SERVER,
         // cluster-autoscaler's release for the minor (its README's compatibility table).
@@ -117,6 +126,8 @@ pub fn pinned_version(addon: AddonName, k8s: &KubeVersion) -> Option<String> {
 pub const FLANNEL: &str = "v0.28.9";
 /// The EBS CSI driver's release.
 pub const EBS_CSI_DRIVER: &str = "v1.64.0";
+/// AWS Node Termination Handler's release (v1.25.6, 2026-04-02; chart 0.27.6).
+pub const NODE_TERMINATION_HANDLER: &str = "v1.25.6";
 /// metrics-server's release (0.8.x: Kubernetes 1.31+; 0.9.x would need 1.34+).
 pub const METRICS_SERVER: &str = "v0.8.1";
 /// The flannel CNI plugin image of that release.

@@ -366,6 +366,17 @@ impl KmsKeyArn {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// Its account (the ARN's fifth field, checked to be 12 digits at parse).
+    pub fn account(&self) -> &str {
+        self.0.split(':').nth(4).unwrap_or_default()
+    }
+    /// The DNS suffix of AWS endpoints in its partition (`amazonaws.com`, `amazonaws.com.cn`).
+    pub fn dns_suffix(&self) -> &'static str {
+        match self.0.split(':').nth(1) {
+            Some("aws-cn") => "amazonaws.com.cn",
+            _ => "amazonaws.com",
+        }
+    }
 }
 
 impl fmt::Display for KmsKeyArn {

@@ -426,6 +426,12 @@ pub struct AddonsConfig {
     /// The AWS cloud-controller-manager (node addresses, `type: LoadBalancer` Services).
     #[serde(default)]
     pub cloud_controller_manager: AddonConfig,
+    /// AWS Node Termination Handler in queue mode: cordons and drains a node before its
+    /// instance is terminated by its Auto Scaling group (rolling updates, scale-in), a spot
+    /// interruption or a rebalance recommendation (kube-aws's node drainer's job); see
+    /// docs/addons.md.
+    #[serde(default)]
+    pub node_termination_handler: AddonConfig,
     /// A registry that mirrors every image nodes pull (add-ons, control plane, etcd, kubectl,
     /// the AWS CLI, the pause image) under the same path, e.g.
     /// `registry.example.com/mirror` (`registry.k8s.io/coredns/coredns:v1.12.1` becomes
@@ -444,6 +450,7 @@ impl Default for AddonsConfig {
             metrics_server: AddonConfig::default(),
             cluster_autoscaler: AddonConfig::disabled(),
             ebs_csi_driver: AddonConfig::default(),
+            node_termination_handler: AddonConfig::default(),
             registry_mirror: None,
         }
     }

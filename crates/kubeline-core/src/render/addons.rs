@@ -145,6 +145,10 @@ pub fn images(addons: &Addons, addon: &Addon) -> Value {
             "cluster_autoscaler",
             format!("registry.k8s.io/autoscaling/cluster-autoscaler:{v}"),
         )],
+        AddonName::NodeTerminationHandler => vec![(
+            "nth",
+            format!("public.ecr.aws/aws-ec2/aws-node-termination-handler:{v}"),
+        )],
         AddonName::MetricsServer => vec![(
             "metrics_server",
             format!("registry.k8s.io/metrics-server/metrics-server:{v}"),

@@ -24,8 +24,17 @@ use serde_json::{Value, json};
 
 use self::network::network_context;
 use self::output::Output;
-use crate::cluster::Cluster;
+use crate::addons::AddonName;
+use crate::cluster::{Cluster, STACK_PREFIX};
 use crate::layout::{self, NodeGroup};
+
+/// How long the node drainer drains one node (its NODE_TERMINATION_GRACE_PERIOD), seconds.
+pub const DRAIN_TIMEOUT_SECONDS: u32 = 300;
+/// The termination lifecycle hook's heartbeat timeout: the drain, the queue's delivery and the
+/// drainer's own restart, after which the instance terminates undrained (`CONTINUE`).
+pub const DRAIN_HOOK_HEARTBEAT_SECONDS: u32 = 600;
+/// The drainer's health endpoint on the controllers' host network.
+pub const DRAIN_PROBES_PORT: u32 = 8087;
 
 /// Images nodes pull (pinned tags).
 pub const AWS_CLI_IMAGE: &str = "public.ecr.aws/aws-cli/aws-cli:2.27.50";
@@ -76,6 +85,7 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "addons/metrics-server.yaml.j2",
     "addons/cluster-autoscaler.yaml.j2",
     "addons/aws-ebs-csi-driver.yaml.j2",
+    "addons/aws-node-termination-handler.yaml.j2",
     "userdata/scripts/addons-apply.sh.j2",
 ];
 
@@ -395,7 +405,25 @@ pub fn render_with(
             c.kubelet_artifact.base_url
         )
     };
+    // Node drains (the AWS Node Termination Handler add-on): the queue of the control-plane
+    // stack and the termination lifecycle hook of every controller and pool group.
+    let drain_name = format!("{STACK_PREFIX}{}-node-drain", c.name);
+    let drain = json!({
+        "enabled": c.addons.get(AddonName::NodeTerminationHandler).is_some(),
+        "queue_name": drain_name,
+        "hook_name": drain_name,
+        "queue_url": format!(
+            "https://sqs.{}.{}/{}/{drain_name}",
+            c.region,
+            c.kms_key_arn.dns_suffix(),
+            c.kms_key_arn.account()
+        ),
+        "timeout_seconds": DRAIN_TIMEOUT_SECONDS,
+        "heartbeat_seconds": DRAIN_HOOK_HEARTBEAT_SECONDS,
+        "probes_port": DRAIN_PROBES_PORT,
+    });
     let base = json!({
+        "drain": drain,
         "cluster": c,
         "s3": {"bucket": c.s3.bucket, "cluster_prefix": c.s3_cluster_prefix(), "etcd_snapshot_prefix": c.etcd_snapshot_prefix()},
         "etcd_endpoints": etcd_endpoints,

@@ -24,6 +24,7 @@ impl Ctx<'_> {
                 AddonName::MetricsServer => &cfg.metrics_server,
                 AddonName::ClusterAutoscaler => &cfg.cluster_autoscaler,
                 AddonName::EbsCsiDriver => &cfg.ebs_csi_driver,
+                AddonName::NodeTerminationHandler => &cfg.node_termination_handler,
             };
             if !a.enabled {
                 continue;
