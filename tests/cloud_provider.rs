@@ -752,11 +752,12 @@ fn the_iam_check_finds_a_missing_an_extra_and_a_leaked_right() {
 
 #[test]
 fn without_kubeline_s_cloud_controller_manager_the_nodes_stay_external_and_the_rights_go() {
-    // The EBS CSI driver is off too: its controller shares two read-only calls
-    // (ec2:DescribeInstances, DescribeAvailabilityZones) with the cloud-controller-manager.
+    // The EBS CSI driver and the node drainer are off too: they share a read-only call
+    // (ec2:DescribeInstances; the driver also DescribeAvailabilityZones) with the
+    // cloud-controller-manager (tests/node_drain.rs checks the drainer's own rights).
     let (c, rendered) = render_edited(|t| {
         format!(
-            "{t}\naddons:\n  cloudControllerManager:\n    enabled: false\n  ebsCsiDriver:\n    enabled: false\n"
+            "{t}\naddons:\n  cloudControllerManager:\n    enabled: false\n  ebsCsiDriver:\n    enabled: false\n  nodeTerminationHandler:\n    enabled: false\n"
         )
     });
     assert!(c.addons.get(AddonName::CloudControllerManager).is_none());

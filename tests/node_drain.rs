@@ -1,7 +1,7 @@
 //! Nodes are drained before their instances go: every controller and pool group has a
 //! termination lifecycle hook that outlasts the drainer's drain (etcd members, which run no
 //! pods, have none); the control-plane stack routes exactly this cluster's hook events (and the
-//! account's spot interruptions and rebalance recommendations) to its own queue, which only
+//! account's spot interruption warnings) to its own queue, which only
 //! those rules may write; the drainer (aws-node-termination-handler in queue mode) reads that
 //! queue, acts only on this cluster's instances and completes only this cluster's lifecycle
 //! actions (IAM evaluated, with negative controls). Disabling the add-on removes all of it.
@@ -110,12 +110,11 @@ fn only_this_cluster_s_hooks_and_the_account_s_spot_notices_reach_its_queue() {
         serde_json::json!([hook])
     );
     let spot = &res["NodeDrainSpotRule"]["Properties"]["EventPattern"];
+    // Not rebalance recommendations: NTH would drain such a node for good, and the spot
+    // pools' CapacityRebalance replaces it through the group (and the hook) anyway.
     assert_eq!(
         spot["detail-type"],
-        serde_json::json!([
-            "EC2 Spot Instance Interruption Warning",
-            "EC2 Instance Rebalance Recommendation"
-        ])
+        serde_json::json!(["EC2 Spot Instance Interruption Warning"])
     );
     for rule in ["NodeDrainLifecycleRule", "NodeDrainSpotRule"] {
         assert_eq!(
@@ -170,14 +169,15 @@ fn only_this_cluster_s_hooks_and_the_account_s_spot_notices_reach_its_queue() {
             c.kms_key_arn.account()
         )
     );
-    // It acts on this cluster's instances only (every one carries the tag), found by their
-    // providerID.
+    // It acts on this cluster's instances only (every one carries the tag), found by the
+    // name they register with (so an instance that never became a node is let go at once).
     assert_eq!(
         env["MANAGED_TAG"],
         format!("kubernetes.io/cluster/{}", c.name)
     );
     assert_eq!(env["CHECK_TAG_BEFORE_DRAINING"], "true");
-    assert_eq!(env["USE_PROVIDER_ID"], "true");
+    assert_eq!(env["USE_PROVIDER_ID"], "false");
+    assert_eq!(env["DELETE_SQS_MSG_IF_NODE_NOT_FOUND"], "true");
     assert_eq!(env["IGNORE_DAEMON_SETS"], "true");
     for (stem, stack) in stacks_of(&rendered) {
         for (id, g) in groups(&stack) {

@@ -41,10 +41,11 @@ pub fn node_file(c: &Cluster, path: &str) -> String {
 const IP_SHIM: &str = r#"#!/bin/bash
 echo "1: lo    inet ${FAKE_IP}/8 scope host lo\       valid_lft forever preferred_lft forever"
 "#;
-/// `docker run [options] IMAGE COMMAND...`: the etcd image's etcdctl and etcdutl run the real
+/// `docker run [options] IMAGE COMMAND...`: the etcd images' etcdctl and etcdutl run the real
 /// etcdctl (this machine's etcd 3.4, whose `snapshot status|restore` subcommands take the same
-/// arguments as etcdutl's), the image's /etc/etcd/ssl mount being the test's; the AWS CLI image
-/// runs `$AWS_SHIM` with the CLI's arguments.
+/// arguments as etcdutl's, except `--bump-revision N --mark-compacted`, which 3.4 lacks and the
+/// shim drops after checking they are there), the image's /etc/etcd/ssl mount being the
+/// test's; the AWS CLI image runs `$AWS_SHIM` with the CLI's arguments.
 const DOCKER_SHIM: &str = r#"#!/bin/bash
 args=()
 tool=""
@@ -58,6 +59,19 @@ for a in "$@"; do
     public.ecr.aws/aws-cli/*) tool=aws ;;
   esac
 done
+if [[ "${tool}" == etcdutl && "${args[*]}" == "snapshot restore "* ]]; then
+  kept=()
+  bumped=""
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[i]}" in
+      --bump-revision) bumped="${args[i + 1]}"; i=$((i + 1)) ;;
+      --mark-compacted) bumped="${bumped}+compacted" ;;
+      *) kept+=("${args[i]}") ;;
+    esac
+  done
+  [[ "${bumped}" =~ ^[1-9][0-9]{8,}\+compacted$ ]] || { echo "docker shim: the restore bumps no revision: $*" >&2; exit 2; }
+  args=("${kept[@]}")
+fi
 case "${tool}" in
   etcdctl | etcdutl) ETCDCTL_API=3 exec "${ETCDCTL_BIN}" "${args[@]}" ;;
   aws) exec "${AWS_SHIM:?the test set no AWS shim}" "${args[@]}" ;;

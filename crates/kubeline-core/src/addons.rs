@@ -28,7 +28,7 @@ pub enum AddonName {
     #[serde(rename = "aws-ebs-csi-driver")]
     EbsCsiDriver,
     /// AWS Node Termination Handler (queue mode): drains a node before its instance goes
-    /// (Auto Scaling termination, spot interruption, rebalance recommendation).
+    /// (Auto Scaling termination, spot interruption).
     #[serde(rename = "aws-node-termination-handler")]
     NodeTerminationHandler,
 }

@@ -413,7 +413,12 @@ fn etcd_versions_follow_kubernetes_support() {
                     all.contains(&format!("registry.k8s.io/etcd:{v}-0")),
                     "{version}"
                 );
-                assert!(!all.contains("etcd:v3"), "{version}");
+                assert!(!all.contains("registry.k8s.io/etcd:v3"), "{version}");
+                // etcd's own release image (etcdutl) is tagged with the `v`.
+                assert!(
+                    all.contains(&format!("gcr.io/etcd-development/etcd:v{v}")),
+                    "{version}"
+                );
             }
             Err(m) => {
                 let e = rejected(&text);

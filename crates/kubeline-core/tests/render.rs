@@ -248,7 +248,7 @@ fn a_template_override_changes_only_what_it_overrides() {
     let c = minimal();
     let base = render::render(&c, &Templates::builtin()).expect("render");
     let t = edited("stack-templates/node-pool.json.j2", |s| {
-        s.replace("\"PauseTime\": \"PT10M\"", "\"PauseTime\": \"PT9M\"")
+        s.replace("\"PauseTime\": \"PT12M\"", "\"PauseTime\": \"PT9M\"")
     });
     let custom = render::render(&c, &t).expect("render");
     for (file, bytes) in &base.files {

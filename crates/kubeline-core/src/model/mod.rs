@@ -427,8 +427,8 @@ pub struct AddonsConfig {
     #[serde(default)]
     pub cloud_controller_manager: AddonConfig,
     /// AWS Node Termination Handler in queue mode: cordons and drains a node before its
-    /// instance is terminated by its Auto Scaling group (rolling updates, scale-in), a spot
-    /// interruption or a rebalance recommendation (kube-aws's node drainer's job); see
+    /// instance is terminated by its Auto Scaling group (rolling updates, scale-in, capacity
+    /// rebalancing) or a spot interruption (kube-aws's node drainer's job); see
     /// docs/addons.md.
     #[serde(default)]
     pub node_termination_handler: AddonConfig,

@@ -51,7 +51,7 @@ impl std::fmt::Display for Refusal {
         match self {
             Refusal::Downgrade { from, to } => write!(
                 f,
-                "kubernetesVersion: the cluster runs Kubernetes {from} and {to} is an older minor version; Kubernetes does not support downgrading a control plane (its stored objects may already use {from}'s API versions). Keep kubernetesVersion at 1.{}.x; restore an etcd snapshot taken before the upgrade to go back (docs/etcd-backup.md)",
+                "kubernetesVersion: the cluster runs Kubernetes {from} and {to} is an older minor version; Kubernetes does not support downgrading a control plane (its stored objects may already use {from}'s API versions). Keep kubernetesVersion at 1.{}.x: kubeline has no in-place way back",
                 from.minor
             ),
             Refusal::SkipsMinor { from, to } => {
@@ -91,8 +91,8 @@ pub fn plan_upgrade(deployed: Option<&str>, cluster: &Cluster) -> Result<Option<
         return Err(Refusal::SkipsMinor { from, to });
     }
     let mut steps = vec![format!(
-        "control plane {from} → {to}: controllers are replaced one at a time (API server, controller-manager, scheduler and kubelet), with the add-on versions of Kubernetes 1.{}",
-        to.minor
+        "control plane {from} → {to}: controllers are replaced {} at a time (API server, controller-manager, scheduler and kubelet), with the add-on versions of Kubernetes 1.{}",
+        cluster.controller.max_batch_size, to.minor
     )];
     for p in &cluster.node_pools {
         let v = p.kubernetes_version;

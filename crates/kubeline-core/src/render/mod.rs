@@ -356,6 +356,20 @@ pub fn role_name(role: layout::NodeRole) -> &'static str {
     }
 }
 
+/// Whether etcdutl of etcd `version` has `snapshot restore --bump-revision --mark-compacted`
+/// (3.5.10 and later, and 3.6): a restored keyspace then never goes back in revision, so the
+/// API servers' watches and informers do not miss or replay changes (etcd-io/etcd#16028,
+/// kubernetes/kubernetes#118501).
+fn etcd_restore_bumps_revision(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor, patch) = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    (major, minor, patch) >= (3, 5, 10)
+}
+
 /// Each pool's rollout wave under `worker.nodePoolRollingStrategy`, in pool order: all 0
 /// (Parallel), the pool's position (Sequential), or the index of its zone in the order zones
 /// first appear (AvailabilityZone; validation keeps every such pool in one zone).
@@ -435,6 +449,10 @@ pub fn render_with(
         "images": {
             "aws_cli": c.addons.image(AWS_CLI_IMAGE),
             "etcd": c.addons.image(&format!("registry.k8s.io/etcd:{}-0", c.etcd.version)),
+            // etcdutl (snapshot status and restore) is not in Kubernetes' etcd image (its
+            // cluster/images/etcd Makefile installs etcd and etcdctl only); etcd's own release
+            // image carries all three.
+            "etcd_tools": c.addons.image(&format!("gcr.io/etcd-development/etcd:v{}", c.etcd.version)),
             "kubectl": c.addons.image(&format!("registry.k8s.io/kubectl:v{}", c.kubernetes_version)),
             "pause": c.addons.image("registry.k8s.io/pause:3.10"),
             "kube_apiserver": c.addons.image(&format!("registry.k8s.io/kube-apiserver:v{}", c.kubernetes_version)),
@@ -525,6 +543,7 @@ pub fn render_with(
             "replaceable": true,
             "etcd_stack": etcd_stack,
             "snapshots": c.etcd.snapshots,
+            "restore_bumps_revision": etcd_restore_bumps_revision(&c.etcd.version),
         }),
     )?;
     let userdata = out.node_config(c, group, &ign);
@@ -599,4 +618,23 @@ pub fn render_with(
         uploads: out.uploads,
         limits: out.limits,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::etcd_restore_bumps_revision;
+
+    #[test]
+    fn restores_bump_the_revision_where_etcdutl_can() {
+        for (version, bumps) in [
+            ("3.5.9", false),
+            ("3.5.10", true),
+            ("3.5.21", true),
+            ("3.6.0", true),
+            ("3.4.30", false),
+            ("garbage", false),
+        ] {
+            assert_eq!(etcd_restore_bumps_revision(version), bumps, "{version}");
+        }
+    }
 }
