@@ -35,8 +35,8 @@ fn benches(c: &mut Criterion) {
     let big = fifty_pools();
     assert_eq!(
         validate_and_render(&big),
-        53 + 52 + 2 + 6,
-        "53 stacks, 52 node configs, kubeconfig, manifest, 6 add-ons"
+        53 + 52 + 2 + 7,
+        "53 stacks, 52 node configs, kubeconfig, manifest, 7 add-ons"
     );
     c.bench_function("validate+render ha example", |b| {
         b.iter(|| validate_and_render(&ha))

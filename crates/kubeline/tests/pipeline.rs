@@ -622,7 +622,9 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
     assert!(
         notes[0]["content"]["description"]
             .as_str()
-            .is_some_and(|d| d.contains("Kubernetes upgrade 1.33.3 → 1.34.2, in this order:")),
+            .is_some_and(|d| d.contains("Kubernetes upgrade 1.33.3 → 1.34.2, in this order:")
+                && d.contains("Nodes replaced, in this order:\n1. kubeline-demo-control-plane: controllers replaced")
+                && d.contains("kubeline-demo-node-pool-general: node pool general replaced")),
         "{}",
         notes[0]["content"]["description"]
     );

@@ -130,6 +130,67 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Which node groups the updates replace, in apply order: a group's instances are replaced
+    /// when its launch template changes (a new version; or the template or group itself is
+    /// replaced). etcd members go one at a time, each after the previous reported healthy;
+    /// controllers and pools in batches, each node drained first and each batch waiting for
+    /// its new nodes to be ready (waitSignal). Stacks being created replace nothing.
+    pub fn node_replacements(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in self
+            .stacks
+            .iter()
+            .filter(|s| s.action == StackAction::Update)
+        {
+            let rolled: Vec<&ResourceChange> = s
+                .changes
+                .iter()
+                .filter(|c| {
+                    (c.resource_type == "AWS::EC2::LaunchTemplate"
+                        && matches!(c.action.as_str(), "Modify" | "Add"))
+                        || (c.resource_type == "AWS::AutoScaling::AutoScalingGroup"
+                            && c.replacement.as_deref() == Some("True"))
+                })
+                .collect();
+            if rolled.is_empty() {
+                continue;
+            }
+            let members: Vec<&str> = rolled
+                .iter()
+                .filter_map(|c| {
+                    c.logical_id
+                        .strip_prefix("Member")
+                        .and_then(|r| r.strip_suffix("LaunchTemplate"))
+                })
+                .collect();
+            let line = if !members.is_empty() {
+                format!(
+                    "{}: etcd members {} replaced one at a time, each after the previous one reports healthy (the cluster keeps its quorum)",
+                    s.stack,
+                    members
+                        .iter()
+                        .map(|m| format!("etcd{m}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            } else if let Some(pool) = s.stack.split_once("-node-pool-").map(|(_, p)| p) {
+                format!(
+                    "{}: node pool {pool} replaced in batches after the control plane, each node drained first, each batch waiting for its new nodes to be Ready",
+                    s.stack
+                )
+            } else if s.stack.ends_with("-control-plane") {
+                format!(
+                    "{}: controllers replaced in batches, each drained first, each batch waiting for its new controllers' API servers and Nodes to be ready",
+                    s.stack
+                )
+            } else {
+                format!("{}: its instances are replaced", s.stack)
+            };
+            out.push(line);
+        }
+        out
+    }
+
     /// Whether anything changes.
     pub fn has_changes(&self) -> bool {
         self.stacks
@@ -177,6 +238,13 @@ impl Plan {
             let changes: Vec<String> = self.addon_changes.iter().map(|c| c.to_string()).collect();
             t.push_str(&format!("\nadd-ons: {}\n", changes.join(", ")));
         }
+        let nodes = self.node_replacements();
+        if !nodes.is_empty() {
+            t.push_str("\nNodes replaced, in this order:\n");
+            for (i, line) in nodes.iter().enumerate() {
+                t.push_str(&format!("{}. {line}\n", i + 1));
+            }
+        }
         if let Some(u) = &self.upgrade {
             t.push_str(&format!(
                 "\nKubernetes upgrade {} → {}, in this order:\n",
@@ -187,5 +255,112 @@ impl Plan {
             }
         }
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(action: &str, logical_id: &str, resource_type: &str) -> ResourceChange {
+        ResourceChange {
+            action: action.into(),
+            logical_id: logical_id.into(),
+            resource_type: resource_type.into(),
+            replacement: None,
+        }
+    }
+
+    fn stack(name: &str, action: StackAction, changes: Vec<ResourceChange>) -> StackChange {
+        StackChange {
+            stack: name.into(),
+            action,
+            changes,
+            change_set: None,
+        }
+    }
+
+    /// (stacks → the replacement lines' beginnings), in apply order.
+    #[test]
+    fn the_plan_says_which_nodes_are_replaced_and_in_what_order() {
+        let lt = |id: &str| change("Modify", id, "AWS::EC2::LaunchTemplate");
+        let sg = change("Modify", "Ingress", "AWS::EC2::SecurityGroupIngress");
+        let cases: Vec<(Vec<StackChange>, Vec<&str>)> = vec![
+            (vec![], vec![]),
+            // A security-group change replaces no node.
+            (
+                vec![stack(
+                    "kubeline-a-network",
+                    StackAction::Update,
+                    vec![sg.clone()],
+                )],
+                vec![],
+            ),
+            // A new stack's launch templates are additions, not replacements.
+            (
+                vec![stack(
+                    "kubeline-a-node-pool-x",
+                    StackAction::Create,
+                    vec![change("Add", "LaunchTemplate", "AWS::EC2::LaunchTemplate")],
+                )],
+                vec![],
+            ),
+            (
+                vec![
+                    stack("kubeline-a-network", StackAction::Update, vec![sg]),
+                    stack(
+                        "kubeline-a-etcd",
+                        StackAction::Update,
+                        vec![lt("Member0LaunchTemplate"), lt("Member2LaunchTemplate")],
+                    ),
+                    stack(
+                        "kubeline-a-control-plane",
+                        StackAction::Update,
+                        vec![lt("LaunchTemplate")],
+                    ),
+                    stack("kubeline-a-node-pool-x", StackAction::NoChange, vec![]),
+                    stack(
+                        "kubeline-a-node-pool-etcd",
+                        StackAction::Update,
+                        vec![lt("LaunchTemplate")],
+                    ),
+                ],
+                vec![
+                    "kubeline-a-etcd: etcd members etcd0, etcd2 replaced one at a time",
+                    "kubeline-a-control-plane: controllers replaced in batches, each drained first",
+                    "kubeline-a-node-pool-etcd: node pool etcd replaced in batches after the control plane",
+                ],
+            ),
+            // A group replaced outright (a property that forces it) rolls too.
+            (
+                vec![stack(
+                    "kubeline-a-node-pool-y",
+                    StackAction::Update,
+                    vec![ResourceChange {
+                        replacement: Some("True".into()),
+                        ..change(
+                            "Modify",
+                            "AutoScalingGroup",
+                            "AWS::AutoScaling::AutoScalingGroup",
+                        )
+                    }],
+                )],
+                vec!["kubeline-a-node-pool-y: node pool y replaced"],
+            ),
+        ];
+        for (stacks, want) in cases {
+            let plan = Plan {
+                stacks,
+                ..Plan::default()
+            };
+            let got = plan.node_replacements();
+            assert_eq!(got.len(), want.len(), "{got:?}");
+            for (g, w) in got.iter().zip(&want) {
+                assert!(g.starts_with(w), "{g:?} vs {w:?}");
+            }
+            if !want.is_empty() {
+                assert!(plan.table().contains("Nodes replaced, in this order:\n1. "));
+            }
+        }
     }
 }
