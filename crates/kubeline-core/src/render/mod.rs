@@ -66,6 +66,8 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "userdata/scripts/_retry.sh.j2",
     "userdata/scripts/_imds.sh.j2",
     "userdata/scripts/_etcdctl.sh.j2",
+    "userdata/scripts/_signal.sh.j2",
+    "userdata/scripts/_etcdutl.sh.j2",
     "userdata/scripts/fetch-credentials.sh.j2",
     "userdata/scripts/kubelet-identity.sh.j2",
     "userdata/scripts/csr-approver.sh.j2",
