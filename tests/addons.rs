@@ -270,6 +270,9 @@ case "${args[0]} ${args[1]}" in
     if [[ -n "${FAIL_FILE:-}" && "${args[*]}" == *"${FAIL_FILE}"* ]]; then
       echo "the Service \"kube-dns\" is invalid: spec.clusterIP: field is immutable" >&2; exit 1
     fi ;;
+  "get nodes")
+    [[ "${args[2]}" == --selector=node-restriction.kubernetes.io/kubeline-role=controller ]] || { echo "shim: unexpected ${args[*]}" >&2; exit 2; }
+    cat "${STATE}/nodes" 2>/dev/null || true ;;
   "get node")
     n=$(( $(cat "${STATE}/node-gets" 2>/dev/null || echo 0) + 1 )); echo "$n" >"${STATE}/node-gets"
     (( n > NODE_AFTER )) || { echo "nodes \"${args[2]}\" not found" >&2; exit 1; } ;;
@@ -340,7 +343,13 @@ impl Controller {
             .env("KUBELINE_ADDONS_DELAY", "0")
             .env("FAIL_FILE", fail_file)
             .env("NODE_AFTER", "2")
-            .env("KUBELINE_METADATA", d.join("metadata"))))
+            .env("KUBELINE_METADATA", d.join("metadata"))
+            .env("KUBELINE_ADDONS_MARKER", d.join("run/addons-applied"))))
+    }
+
+    /// What the script left in its marker (absent: kubeline-addons.timer runs it again).
+    fn marker(&self) -> Option<String> {
+        std::fs::read_to_string(self.dir.path().join("run/addons-applied")).ok()
     }
 
     fn calls(&self) -> Vec<String> {
@@ -484,6 +493,101 @@ fn the_controllers_apply_every_add_on_in_order_and_prune_only_what_the_set_dropp
     for (_, _, resource, _) in kubeline_core::render::addons::KINDS {
         assert!(listed.contains_key(*resource), "{resource} not pruned");
     }
+}
+
+/// During an upgrade, a new controller's add-ons wait for the old API servers to go (kube-proxy
+/// and the cloud-controller-manager must not be newer than any API server), and a restarted old
+/// controller never rolls a newer set back.
+#[test]
+fn add_ons_wait_for_the_whole_control_plane_and_never_roll_back() {
+    let node = Controller::new();
+    let (cluster, _) =
+        load(&std::fs::read_to_string(repo_root().join("examples/ha/cluster.yaml")).expect("read"));
+    let v = cluster.kubernetes_version.to_string();
+    let (major, minor, patch) = {
+        let p: Vec<u32> = v.split('.').map(|x| x.parse().expect("number")).collect();
+        (p[0], p[1], p[2])
+    };
+    let applies = |n: &Controller| n.calls().iter().filter(|c| c.starts_with("apply ")).count();
+
+    // One controller of the previous minor still serves: deferred, nothing applied, no marker.
+    node.state(
+        "nodes",
+        &format!("ip-10-0-1-23.eu-west-1.compute.internal v{v}\nip-10-0-2-9.eu-west-1.compute.internal v{major}.{}.9\n", minor - 1),
+    );
+    let (ok, out) = node.run(0, 3);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("deferring") && out.contains("ip-10-0-2-9"),
+        "{out}"
+    );
+    assert_eq!(applies(&node), 0, "{:#?}", node.calls());
+    assert_eq!(node.marker(), None);
+
+    // An older patch of the same minor is within the policy: applied, marker written.
+    node.state(
+        "nodes",
+        &format!("ip-10-0-1-23.eu-west-1.compute.internal v{v}\nip-10-0-2-9.eu-west-1.compute.internal v{major}.{minor}.{}\n", patch.saturating_sub(1)),
+    );
+    let (ok, out) = node.run(0, 3);
+    assert!(ok, "{out}");
+    assert!(applies(&node) > 0, "{out}");
+    assert_eq!(
+        node.marker().as_deref(),
+        Some(format!("applied v{v}\n").as_str())
+    );
+
+    // A newer controller exists: this one is stale and applies nothing, prunes nothing.
+    let stale = Controller::new();
+    stale.state(
+        "nodes",
+        &format!(
+            "ip-10-0-3-7.eu-west-1.compute.internal v{major}.{}.0\n",
+            minor + 1
+        ),
+    );
+    let (ok, out) = stale.run(0, 3);
+    assert!(ok, "{out}");
+    assert!(out.contains("newer than this controller"), "{out}");
+    assert!(
+        !stale
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("apply ") || c.starts_with("delete ")),
+        "{:#?}",
+        stale.calls()
+    );
+    assert!(
+        stale
+            .marker()
+            .expect("marker")
+            .starts_with("left to ip-10-0-3-7")
+    );
+
+    // A Node without a readable version is an error, not a guess.
+    let odd = Controller::new();
+    odd.state("nodes", "ip-10-0-3-7.eu-west-1.compute.internal unknown\n");
+    let (ok, out) = odd.run(0, 3);
+    assert!(!ok && out.contains("reports no version"), "{out}");
+    assert_eq!(applies(&odd), 0);
+
+    // The unit runs only while the marker is absent, and a timer retries a deferred apply.
+    let (_, rendered) =
+        render_example(&repo_root().join("examples/ha/cluster.yaml")).expect("render");
+    let (_, units, _) = decode_ignition(&rendered.files["userdata/controller.json"]);
+    let unit = |name: &str| {
+        units
+            .iter()
+            .find(|u| u.name == name)
+            .and_then(|u| u.contents.clone())
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    assert!(
+        unit("kubeline-addons.service")
+            .contains("ConditionPathExists=!/run/kubeline/addons-applied")
+    );
+    assert!(!unit("kubeline-addons.service").contains("RemainAfterExit"));
+    assert!(unit("kubeline-addons.timer").contains("OnUnitInactiveSec=5min"));
 }
 
 #[test]
