@@ -249,6 +249,90 @@ fn the_leader_snapshots_to_s3_and_a_wiped_cluster_is_restored_from_it() {
         Some("kubeline-lifecycle=etcd-snapshot-hourly")
     );
 
+    // The pipeline's request before a change. No request: nobody does anything.
+    let before = b.objects();
+    for i in 0..3 {
+        let (ok, out) = b.snapshot(i, &["--requested"]);
+        assert!(ok && !out.contains("uploaded"), "member {i}: {out}");
+    }
+    assert_eq!(b.objects(), before);
+    // A request (as the pipeline writes it): the leader answers with a snapshot the pipeline's
+    // wait accepts, the others record it as answered; nobody answers twice.
+    std::thread::sleep(Duration::from_millis(1100));
+    let compact = |t: time::OffsetDateTime| {
+        kubeline_core::pipeline::compact_utc(
+            &t.format(&time::format_description::well_known::Rfc3339)
+                .expect("format"),
+        )
+        .expect("utc")
+    };
+    let asked = compact(time::OffsetDateTime::now_utc());
+    let request_key = c.s3.key(&c.keys().etcd_snapshot_request());
+    let request = kubeline_core::pipeline::SnapshotRequest {
+        run_id: "lab-20261203T000000Z-abcdef".into(),
+        requested_at: asked.clone(),
+    };
+    std::fs::write(b.object_path(&request_key), request.to_env()).expect("request");
+    let deadline = "99991231T235959Z";
+    let wait = |objects: &[String]| {
+        kubeline_core::pipeline::snapshot_wait(&prefix, &asked, deadline, &asked, objects)
+    };
+    assert_eq!(
+        wait(&b.objects()),
+        kubeline_core::pipeline::SnapshotWait::Waiting,
+        "the earlier snapshots predate the request"
+    );
+    let answers: Vec<(bool, String)> = (0..3).map(|i| b.snapshot(i, &["--requested"])).collect();
+    let answered: Vec<usize> = (0..3)
+        .filter(|&i| answers[i].1.contains("uploaded snapshot"))
+        .collect();
+    assert_eq!(answered, [leader], "{answers:#?}");
+    for (i, (ok, out)) in answers.iter().enumerate() {
+        assert!(
+            *ok && out.contains("asks for a snapshot"),
+            "member {i}: {out}"
+        );
+    }
+    let kubeline_core::pipeline::SnapshotWait::Taken(requested_key) = wait(&b.objects()) else {
+        panic!("no snapshot after the request: {:?}", b.objects());
+    };
+    assert!(
+        flag(&b.upload_args(&requested_key), "--metadata")
+            .is_some_and(|m| m.ends_with(",kubeline-run=lab-20261203T000000Z-abcdef")),
+        "{:?}",
+        b.upload_args(&requested_key)
+    );
+    let after_answer = b.objects();
+    for i in 0..3 {
+        let (ok, out) = b.snapshot(i, &["--requested"]);
+        assert!(
+            ok && !out.contains("uploaded"),
+            "member {i} answered twice: {out}"
+        );
+    }
+    assert_eq!(b.objects(), after_answer);
+    // A request older than 30 minutes (found by a member that just booted) is ignored, and
+    // one that is not a request is refused.
+    let stale = kubeline_core::pipeline::SnapshotRequest {
+        run_id: "lab-stale".into(),
+        requested_at: compact(time::OffsetDateTime::now_utc() - time::Duration::minutes(31)),
+    };
+    std::fs::write(b.object_path(&request_key), stale.to_env()).expect("request");
+    let (ok, out) = b.snapshot(leader, &["--requested"]);
+    assert!(
+        ok && out.contains("ignored") && !out.contains("uploaded"),
+        "{out}"
+    );
+    std::fs::write(
+        b.object_path(&request_key),
+        "KUBELINE_RUN_ID=$(reboot)\nKUBELINE_REQUESTED_AT=now\n",
+    )
+    .expect("request");
+    let (ok, out) = b.snapshot(leader, &["--requested"]);
+    assert!(!ok && out.contains("is not a snapshot request"), "{out}");
+    std::fs::remove_file(b.object_path(&request_key)).expect("rm");
+    assert!(b.objects().iter().all(|k| after_answer.contains(k)));
+
     // Written after the snapshot: gone after the restore.
     let (ok, out) = b.lab.etcdctl(0, &["put", "/registry/after", "x"]);
     assert!(ok, "{out}");
@@ -431,6 +515,8 @@ fn the_etcd_role_may_touch_only_its_own_cluster_s_snapshots() {
     let own = format!("arn:aws:s3:::{bucket}/{prefix}20260101T000000Z-etcd0.db");
     let other = format!("arn:aws:s3:::{bucket}/clusters/other/etcd-snapshots/x.db");
     let creds = format!("arn:aws:s3:::{bucket}/{}", c.keys().credentials());
+    let request_key = c.s3.key(&c.keys().etcd_snapshot_request());
+    let request = format!("arn:aws:s3:::{bucket}/{request_key}");
     let region = c.region.as_str();
     let kms = |ctx: &str, via: &str, action: &str| {
         Request::new(action, c.kms_key_arn.as_str())
@@ -465,6 +551,34 @@ fn the_etcd_role_may_touch_only_its_own_cluster_s_snapshots() {
         (
             Request::new("s3:ListBucket", &format!("arn:aws:s3:::{bucket}"))
                 .with("s3:prefix", "clusters/"),
+            Decision::ImplicitDeny,
+        ),
+        // The pipeline's snapshot request: read and listed by its exact key, never written.
+        (Request::new("s3:GetObject", &request), Decision::Allow),
+        (
+            Request::new("s3:PutObject", &request),
+            Decision::ImplicitDeny,
+        ),
+        (
+            Request::new(
+                "s3:GetObject",
+                &format!("arn:aws:s3:::{bucket}/clusters/other/etcd-snapshot-request.env"),
+            ),
+            Decision::ImplicitDeny,
+        ),
+        (
+            Request::new("s3:ListBucket", &format!("arn:aws:s3:::{bucket}"))
+                .with("s3:prefix", &request_key),
+            Decision::Allow,
+        ),
+        (
+            Request::new("s3:ListBucket", &format!("arn:aws:s3:::{bucket}"))
+                .with("s3:prefix", &format!("{}etcd-snapshot", c.keys().prefix)),
+            Decision::ImplicitDeny,
+        ),
+        (
+            Request::new("s3:ListBucket", &format!("arn:aws:s3:::{bucket}"))
+                .with("s3:prefix", "clusters/other/etcd-snapshot-request.env"),
             Decision::ImplicitDeny,
         ),
         (kms(&own, &via_s3, "kms:GenerateDataKey"), Decision::Allow),

@@ -48,6 +48,8 @@ error_names! {
     StackBusy,
     /// Another run of the cluster holds the turn; retried.
     RunInProgress,
+    /// No etcd snapshot arrived in time for a run that changes etcd or the control plane.
+    EtcdSnapshotTimedOut,
     /// A stack to delete has termination protection.
     TerminationProtected,
     /// A destroy request does not confirm the cluster.

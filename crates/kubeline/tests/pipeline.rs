@@ -611,6 +611,32 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
         upgrade.steps[1].starts_with("node pool general: nodes replaced"),
         "{upgrade:?}"
     );
+    // An etcd snapshot came first (the local runner stands in for the etcd leader): recorded
+    // in the run and status.json, the request removed, and the plan says so.
+    assert_eq!(
+        plan.etcd_snapshot,
+        kubeline_core::pipeline::PreRunSnapshot::Take
+    );
+    let snapshot: kubeline_pipeline::steps::SnapshotRecord =
+        e.json(&keys.run(&up_run).etcd_snapshot()).await;
+    assert!(
+        snapshot.key.starts_with(&keys.etcd_snapshots())
+            && snapshot.key.ends_with("-local-stand-in.db")
+            && snapshot.key[keys.etcd_snapshots().len()..] >= *snapshot.requested_at,
+        "{snapshot:?}"
+    );
+    assert_eq!(
+        e.status().await.etcd_snapshot.as_deref(),
+        Some(snapshot.key.as_str())
+    );
+    assert!(
+        e.store
+            .get(&keys.etcd_snapshot_request(), None)
+            .await
+            .expect("get")
+            .is_none(),
+        "the answered request stays"
+    );
     let executed: Vec<String> = e.json(&keys.run(&up_run).executed()).await;
     let at = |stack: &str| executed.iter().position(|s| s == stack);
     assert!(
@@ -624,7 +650,8 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
             .as_str()
             .is_some_and(|d| d.contains("Kubernetes upgrade 1.33.3 → 1.34.2, in this order:")
                 && d.contains("Nodes replaced, in this order:\n1. kubeline-demo-control-plane: controllers replaced")
-                && d.contains("kubeline-demo-node-pool-general: node pool general replaced")),
+                && d.contains("kubeline-demo-node-pool-general: node pool general replaced")
+                && d.contains("etcd snapshot first: the etcd leader uploads a snapshot")),
         "{}",
         notes[0]["content"]["description"]
     );

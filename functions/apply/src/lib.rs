@@ -1,5 +1,6 @@
 //! The apply Lambda's handler: `plan` (change sets, described into the plan), `await-approval`
-//! and `approval` (the manual approval), `apply` (one round of the apply reconciler), `fail`
+//! and `approval` (the manual approval), `snapshot-request` and `snapshot-check` (the etcd
+//! snapshot before changes to etcd or the control plane), `apply` (one round of the apply reconciler), `fail`
 //! (records a failed run), and the daily drift check.
 
 use kubeline_aws::executions::Executions;
@@ -8,7 +9,7 @@ use kubeline_aws::store::ObjectStore;
 use kubeline_pipeline::StepError;
 use kubeline_pipeline::steps::{
     self, ApplySettings, ApprovalOutput, DriftCheck, DriftItem, DriftSummary, FailInput,
-    FailOutput, PlanOutput, Progress, RenderOutput, Run,
+    FailOutput, PlanOutput, Progress, RenderOutput, Run, SnapshotProgress,
 };
 use kubeline_pipeline::telemetry::Operation;
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,18 @@ pub enum Request {
     Approval {
         /// Its key.
         key: String,
+    },
+    /// Ask the etcd members for a snapshot before the changes.
+    SnapshotRequest {
+        /// The run.
+        run: Run,
+    },
+    /// Look for the requested snapshot; call until taken.
+    SnapshotCheck {
+        /// The run.
+        run: Run,
+        /// Where the wait is.
+        snapshot: SnapshotProgress,
     },
     /// Make every ready move of the apply; call until done.
     Apply {
@@ -71,6 +84,8 @@ impl Operation for Request {
             Request::Plan { .. } => "plan",
             Request::AwaitApproval { .. } => "await-approval",
             Request::Approval { .. } => "approval",
+            Request::SnapshotRequest { .. } => "snapshot-request",
+            Request::SnapshotCheck { .. } => "snapshot-check",
             Request::Apply { .. } => "apply",
             Request::Fail(_) => "fail",
             Request::DriftList => "drift-list",
@@ -83,6 +98,8 @@ impl Operation for Request {
         match self {
             Request::Plan { run, .. }
             | Request::AwaitApproval { run, .. }
+            | Request::SnapshotRequest { run }
+            | Request::SnapshotCheck { run, .. }
             | Request::Apply { run, .. } => Some((&run.cluster, &run.run_id)),
             Request::Approval { key } => Some((
                 kubeline_core::pipeline::ClusterKeys::cluster_of(key).unwrap_or(""),
@@ -112,6 +129,8 @@ pub enum Response {
     Planned(PlanOutput),
     /// An approval step or request (await-approval, approval).
     Approval(ApprovalOutput),
+    /// Where the wait for the etcd snapshot is (snapshot-request, snapshot-check).
+    Snapshot(SnapshotProgress),
     /// Where the apply is (apply).
     Progress(Progress),
     /// The failure's notification (fail).
@@ -153,6 +172,12 @@ pub async fn handler<S: ObjectStore, C: Stacks, X: Executions>(
         }
         Request::Approval { key } => {
             Response::Approval(steps::approval_request(store, sfn, &key).await?)
+        }
+        Request::SnapshotRequest { run } => {
+            Response::Snapshot(steps::snapshot_request(store, &run).await?)
+        }
+        Request::SnapshotCheck { run, snapshot } => {
+            Response::Snapshot(steps::snapshot_check(store, &run, &snapshot).await?)
         }
         Request::Apply { run, rendered } => {
             Response::Progress(steps::apply(store, cfn, &run, &rendered, settings).await?)

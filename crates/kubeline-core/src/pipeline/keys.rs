@@ -58,6 +58,10 @@ impl ClusterKeys {
     pub fn etcd_snapshots(&self) -> String {
         format!("{}etcd-snapshots/", self.prefix)
     }
+    /// The snapshot request the etcd members poll for ([`SnapshotRequest`](super::SnapshotRequest)).
+    pub fn etcd_snapshot_request(&self) -> String {
+        format!("{}etcd-snapshot-request.env", self.prefix)
+    }
 }
 
 /// The records of one run under `clusters/<name>/runs/<run-id>/`, written once each. No name
@@ -97,13 +101,17 @@ impl RunKeys {
     pub fn executed(&self) -> String {
         format!("{}executed.json", self.prefix)
     }
+    /// The etcd snapshot taken before the run's changes (its key and the request time).
+    pub fn etcd_snapshot(&self) -> String {
+        format!("{}etcd-snapshot.json", self.prefix)
+    }
     /// How the run ended ([`RunResult`](super::RunResult)).
     pub fn result(&self) -> String {
         format!("{}result.json", self.prefix)
     }
     /// Every record (the router's test checks that none matches a bucket rule).
     #[cfg(test)]
-    pub(crate) fn all(&self) -> [String; 7] {
+    pub(crate) fn all(&self) -> [String; 8] {
         [
             self.config(),
             self.destroy_request(),
@@ -111,6 +119,7 @@ impl RunKeys {
             self.render(),
             self.plan(),
             self.executed(),
+            self.etcd_snapshot(),
             self.result(),
         ]
     }

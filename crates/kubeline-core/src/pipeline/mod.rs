@@ -9,6 +9,7 @@ mod plan;
 mod requests;
 mod result;
 mod route;
+mod snapshot;
 mod status;
 mod upgrade;
 
@@ -20,6 +21,10 @@ pub use self::plan::{
 pub use self::requests::{ApprovalRequest, Decision, check_destroy, parse_approval};
 pub use self::result::{Outcome, RunResult};
 pub use self::route::{BucketEvent, EventKind, ROUTES, Route, Rule, route, wildcard_matches};
+pub use self::snapshot::{
+    PreRunSnapshot, SNAPSHOT_ON_REQUEST_OUTPUT, SNAPSHOT_WAIT_MINUTES, SnapshotRequest,
+    SnapshotWait, compact_utc, pre_run_snapshot, snapshot_listings, snapshot_wait,
+};
 pub use self::status::{
     CertificateSummary, DriftReport, DriftedResource, Phase, RunError, StackState, Status,
 };
@@ -190,6 +195,7 @@ mod tests {
                 version: "v1.12.1".into(),
             }]),
             addon_changes: vec![],
+            etcd_snapshot: None,
             started_at: "2026-11-25T00:00:00Z".into(),
             updated_at: "2026-11-25T00:00:00Z".into(),
             last_error: None,

@@ -127,6 +127,13 @@ pub struct Plan {
     /// The Kubernetes version change this run makes, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<super::Upgrade>,
+    /// The etcd snapshot the run takes before its changes.
+    #[serde(default, skip_serializing_if = "is_not_needed")]
+    pub etcd_snapshot: super::PreRunSnapshot,
+}
+
+fn is_not_needed(s: &super::PreRunSnapshot) -> bool {
+    *s == super::PreRunSnapshot::NotNeeded
 }
 
 impl Plan {
@@ -244,6 +251,9 @@ impl Plan {
             for (i, line) in nodes.iter().enumerate() {
                 t.push_str(&format!("{}. {line}\n", i + 1));
             }
+        }
+        if let Some(line) = self.etcd_snapshot.line() {
+            t.push_str(&format!("\n{line}\n"));
         }
         if let Some(u) = &self.upgrade {
             t.push_str(&format!(

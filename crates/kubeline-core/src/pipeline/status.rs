@@ -139,6 +139,9 @@ pub struct Status {
     /// How the running plan changes it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addon_changes: Vec<AddonChange>,
+    /// The etcd snapshot taken before this run's changes (its key), once there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd_snapshot: Option<String>,
     /// When the run started (RFC 3339).
     pub started_at: String,
     /// When this status was written (RFC 3339).

@@ -441,7 +441,7 @@ pub fn render_with(
     let base = json!({
         "drain": drain,
         "cluster": c,
-        "s3": {"bucket": c.s3.bucket, "cluster_prefix": c.s3_cluster_prefix(), "etcd_snapshot_prefix": c.etcd_snapshot_prefix()},
+        "s3": {"bucket": c.s3.bucket, "cluster_prefix": c.s3_cluster_prefix(), "etcd_snapshot_prefix": c.etcd_snapshot_prefix(), "etcd_snapshot_request": c.s3.key(&c.keys().etcd_snapshot_request())},
         "etcd_endpoints": etcd_endpoints,
         "lint_metadata": {
             "cfn-lint": {"config": {"ignore_checks": ["W3010"]}},
@@ -551,7 +551,12 @@ pub fn render_with(
     let userdata = out.node_config(c, group, &ign);
     let stack = r.json(
         "stack-templates/etcd.json.j2",
-        json!({"role": r.role(group), "userdata": userdata}),
+        json!({
+            "role": r.role(group),
+            "userdata": userdata,
+            "snapshots": c.etcd.snapshots,
+            "snapshot_output": crate::pipeline::SNAPSHOT_ON_REQUEST_OUTPUT,
+        }),
     )?;
     out.stack(c, "etcd", &stack, vec![network.clone()]);
 

@@ -44,6 +44,22 @@ pub async fn apply<S: ObjectStore, C: Stacks>(
         .unwrap_or_default();
     // The change sets this run planned (a planned change set that vanished is an error).
     let plan: Option<Plan> = get_json(store, &records.plan()).await?;
+    // A plan that needs an etcd snapshot first executes nothing without one (the state machine
+    // takes it before Apply; this keeps the rule when a run is driven any other way).
+    if plan.as_ref().is_some_and(|p| p.etcd_snapshot.is_take())
+        && get_json::<_, super::SnapshotRecord>(store, &records.etcd_snapshot())
+            .await?
+            .is_none()
+    {
+        return Err(StepError::new(
+            ErrorName::Internal,
+            format!(
+                "the plan of {} needs an etcd snapshot before its changes and {} does not exist; nothing was executed",
+                run.run_id,
+                records.etcd_snapshot()
+            ),
+        ));
+    }
     let planned = |stack: &str| {
         plan.as_ref().is_some_and(|p| {
             p.stacks

@@ -19,6 +19,7 @@ mod plan;
 #[cfg(feature = "render")]
 mod render;
 mod rotation;
+mod snapshot;
 mod start;
 
 use std::collections::BTreeMap;
@@ -46,6 +47,7 @@ pub use self::rotation::{
     RotationItem, RotationOutcome, RotationResult, RotationSummary, rotation_renew,
     rotation_summary,
 };
+pub use self::snapshot::{SnapshotProgress, SnapshotRecord, snapshot_check, snapshot_request};
 pub use self::start::{EventBucket, EventDetail, EventObject, StartInput, start};
 
 /// What every later step gets: which run of which cluster.

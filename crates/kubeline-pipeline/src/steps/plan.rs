@@ -5,10 +5,13 @@ use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
 use kubeline_core::errors::ErrorName;
 use kubeline_core::model::Approval;
-use kubeline_core::pipeline::{Chat, Outcome, Phase, Plan, RunResult, StackAction, StackChange};
+use kubeline_core::pipeline::{
+    Chat, Outcome, Phase, Plan, RunResult, SNAPSHOT_ON_REQUEST_OUTPUT, StackAction, StackChange,
+    pre_run_snapshot,
+};
 use serde::{Deserialize, Serialize};
 
-use super::bucket::{put_json, set_status, status_of, timestamp};
+use super::bucket::{load_cluster, put_json, set_status, status_of, timestamp};
 use super::changesets::{self, change_set_failed};
 use super::{RenderOutput, Run};
 use crate::decide::plan::{PlanMove, plan_move};
@@ -22,6 +25,10 @@ pub struct PlanOutput {
     pub ready: bool,
     /// Something changes.
     pub has_changes: bool,
+    /// The run takes an etcd snapshot before it executes anything (the plan updates etcd or
+    /// the control plane of a running cluster).
+    #[serde(default)]
+    pub snapshot_first: bool,
     /// The chat message to publish (when ready), as the SNS message text.
     #[serde(default)]
     pub notification: Option<String>,
@@ -36,9 +43,21 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
 ) -> Result<PlanOutput, StepError> {
     let mut ready = true;
     let mut stacks_plan = Vec::new();
+    let cluster = load_cluster(store, run).await?;
+    let etcd_stack = cluster.stack_name("etcd");
+    let mut etcd_answers = false;
     for s in &rendered.stacks {
         let cs_name = run.change_set_name(&s.name);
-        let status = cfn.describe_stack(&s.name).await?.map(|i| i.status);
+        let info = cfn.describe_stack(&s.name).await?;
+        if s.name == etcd_stack {
+            etcd_answers = info.as_ref().is_some_and(|i| {
+                i.outputs
+                    .get(SNAPSHOT_ON_REQUEST_OUTPUT)
+                    .map(String::as_str)
+                    == Some("true")
+            });
+        }
+        let status = info.map(|i| i.status);
         let mut change_set = cfn.describe_change_set(&s.name, &cs_name).await?;
         let mut deps_complete = true;
         if change_set.is_none() {
@@ -125,21 +144,31 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
         return Ok(PlanOutput {
             ready: false,
             has_changes: false,
+            snapshot_first: false,
             notification: None,
         });
     }
     // The add-on set this run deploys (the render's manifest.json) against the deployed one.
     let addons = rendered.addons.clone();
     let deployed = status_of(store, &run.cluster).await?.and_then(|s| s.addons);
+    let etcd_snapshot = pre_run_snapshot(
+        &stacks_plan,
+        &etcd_stack,
+        &cluster.stack_name("control-plane"),
+        cluster.etcd.snapshots.is_some(),
+        etcd_answers,
+    );
     let plan = Plan {
         stacks: stacks_plan,
         addon_changes: kubeline_core::pipeline::addon_changes(deployed.as_deref(), &addons),
         addons,
         upgrade: run.upgrade.as_deref().cloned(),
+        etcd_snapshot,
     };
     let records = run.records();
     put_json(store, &records.plan(), &plan).await?;
     let has_changes = plan.has_changes();
+    let snapshot_first = has_changes && plan.etcd_snapshot.is_take();
     let notification = if !has_changes {
         set_status(store, run, Phase::NoChanges, |s| {
             s.plan = plan.counts();
@@ -173,6 +202,7 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
     Ok(PlanOutput {
         ready: true,
         has_changes,
+        snapshot_first,
         notification: Some(notification.to_json().to_string()),
     })
 }

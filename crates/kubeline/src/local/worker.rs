@@ -180,14 +180,44 @@ pub async fn serve_tasks(conf: SdkConfig, install: Installation, functions: Func
     }
 }
 
+/// No etcd runs on the emulator, so the local runner answers a run's etcd snapshot request
+/// the way the cluster's leader would (an object under `etcd-snapshots/` whose key's time is
+/// after the request), with a text that says it is a stand-in, not a snapshot.
+async fn stand_in_for_the_etcd_leader(s3: &aws_sdk_s3::Client, key: &str) {
+    let Some(cluster) = ClusterKeys::cluster_of(key) else {
+        return;
+    };
+    let keys = ClusterKeys::new(cluster);
+    if key != keys.etcd_snapshot_request() {
+        return;
+    }
+    let snapshot = format!("{}{}-local-stand-in.db", keys.etcd_snapshots(), utc_stamp());
+    let body = "kubeline local: no etcd runs on the emulator; this object stands in for the leader's answer to the snapshot request\n";
+    if let Err(e) = s3
+        .put_object()
+        .bucket(super::BUCKET)
+        .key(&snapshot)
+        .body(body.as_bytes().to_vec().into())
+        .send()
+        .await
+    {
+        eprintln!("kubeline local: could not answer the etcd snapshot request {key}: {e}");
+    }
+}
+
 /// A run id for an upload of `cluster`: `<cluster>-<UTC time>-<random>`.
 pub fn run_id(cluster: &str) -> String {
-    let now = time::OffsetDateTime::now_utc();
     let rand = kubeline_core::pki::random_bytes::<3>()
         .map(hex_of)
         .unwrap_or_default();
+    format!("{cluster}-{}-{rand}", utc_stamp())
+}
+
+/// Now, `YYYYMMDDTHHMMSSZ` (the run ids' and etcd snapshot keys' format).
+fn utc_stamp() -> String {
+    let now = time::OffsetDateTime::now_utc();
     format!(
-        "{cluster}-{:04}{:02}{:02}T{:02}{:02}{:02}Z-{rand}",
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
         now.year(),
         u8::from(now.month()),
         now.day(),
@@ -213,6 +243,7 @@ pub async fn route_events(
     let sqs = aws_sdk_sqs::Client::new(&conf);
     let sfn = StepFunctions::new(kubeline_aws::sdk::sfn(&conf));
     let sns = aws_sdk_sns::Client::new(&conf);
+    let s3 = kubeline_aws::sdk::s3(&conf);
     loop {
         for m in receive(&sqs, &install.events_queue).await {
             delete(&sqs, &install.events_queue, &m).await;
@@ -225,6 +256,9 @@ pub async fn route_events(
             let Some(kind) = event["detail-type"].as_str().and_then(EventKind::parse) else {
                 continue;
             };
+            if kind == EventKind::Created {
+                stand_in_for_the_etcd_leader(&s3, &key).await;
+            }
             // The same rules as production's (infra/template.yaml is checked against them).
             let Some(target) = route(&BucketEvent {
                 kind,
