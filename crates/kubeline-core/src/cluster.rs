@@ -318,7 +318,7 @@ pub struct Artifact {
 impl Cluster {
     /// Name of the CloudFormation stack of a part of the cluster (`<cluster>-<part>`).
     pub fn stack_name(&self, part: &str) -> String {
-        format!("{STACK_PREFIX}{}-{part}", self.name)
+        stack_name(self.name.as_str(), part)
     }
     /// The S3 key prefix (no leading `/`, trailing `/`) of this cluster's objects.
     pub fn s3_cluster_prefix(&self) -> String {
@@ -338,6 +338,12 @@ impl Cluster {
 /// Prefix of every stack and IAM role kubeline creates, so that the installation's IAM
 /// policies can name them (`stack/kubeline-*`, `role/kubeline-*`).
 pub const STACK_PREFIX: &str = "kubeline-";
+
+/// The name of cluster `cluster`'s stack `part` (`network`, `etcd`, `control-plane`,
+/// `node-pool-<name>`).
+pub fn stack_name(cluster: &str, part: &str) -> String {
+    format!("{STACK_PREFIX}{cluster}-{part}")
+}
 
 /// Turns a name into a CloudFormation logical ID fragment: `public-a` becomes `PublicA`.
 pub fn logical_id(name: &str) -> String {

@@ -89,6 +89,7 @@ fn store_with_template() -> (MemStore, RenderOutput) {
             rollout_wave: None,
         }],
         addons: vec![],
+        etcd_snapshots: true,
     };
     (store, rendered)
 }

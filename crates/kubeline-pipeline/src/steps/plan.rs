@@ -3,6 +3,7 @@
 
 use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
+use kubeline_core::cluster::stack_name;
 use kubeline_core::errors::ErrorName;
 use kubeline_core::model::Approval;
 use kubeline_core::pipeline::{
@@ -11,7 +12,7 @@ use kubeline_core::pipeline::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::bucket::{load_cluster, put_json, set_status, status_of, timestamp};
+use super::bucket::{put_json, set_status, status_of, timestamp};
 use super::changesets::{self, change_set_failed};
 use super::{RenderOutput, Run};
 use crate::decide::plan::{PlanMove, plan_move};
@@ -43,8 +44,7 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
 ) -> Result<PlanOutput, StepError> {
     let mut ready = true;
     let mut stacks_plan = Vec::new();
-    let cluster = load_cluster(store, run).await?;
-    let etcd_stack = cluster.stack_name("etcd");
+    let etcd_stack = stack_name(&run.cluster, "etcd");
     let mut etcd_answers = false;
     for s in &rendered.stacks {
         let cs_name = run.change_set_name(&s.name);
@@ -154,8 +154,8 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
     let etcd_snapshot = pre_run_snapshot(
         &stacks_plan,
         &etcd_stack,
-        &cluster.stack_name("control-plane"),
-        cluster.etcd.snapshots.is_some(),
+        &stack_name(&run.cluster, "control-plane"),
+        rendered.etcd_snapshots,
         etcd_answers,
     );
     let plan = Plan {
