@@ -45,6 +45,9 @@ if args[:2] == ["s3api", "list-objects-v2"]:
             key = os.path.relpath(os.path.join(d, f), base)
             if key.startswith(prefix) and not key.endswith(".call"):
                 keys.append(key)
+    after = flag("--start-after")
+    if after is not None:
+        keys = [k for k in keys if k > after]
     assert flag("--query") == "Contents[0].Key" and flag("--max-items") == "1"
     print(sorted(keys)[0] if keys else "None")
 elif args[:2] == ["s3api", "put-object"]:
@@ -273,6 +276,7 @@ fn the_leader_snapshots_to_s3_and_a_wiped_cluster_is_restored_from_it() {
         requested_at: asked.clone(),
     };
     std::fs::write(b.object_path(&request_key), request.to_env()).expect("request");
+    let before_request = b.objects();
     let deadline = "99991231T235959Z";
     let wait = |objects: &[String]| {
         kubeline_core::pipeline::snapshot_wait(&prefix, &asked, deadline, &asked, objects)
@@ -282,16 +286,35 @@ fn the_leader_snapshots_to_s3_and_a_wiped_cluster_is_restored_from_it() {
         kubeline_core::pipeline::SnapshotWait::Waiting,
         "the earlier snapshots predate the request"
     );
-    let answers: Vec<(bool, String)> = (0..3).map(|i| b.snapshot(i, &["--requested"])).collect();
-    let answered: Vec<usize> = (0..3)
-        .filter(|&i| answers[i].1.contains("uploaded snapshot"))
-        .collect();
-    assert_eq!(answered, [leader], "{answers:#?}");
-    for (i, (ok, out)) in answers.iter().enumerate() {
+    // The followers look first: not the leader, and they record nothing (were leadership to
+    // move to one of them, it would take the snapshot at its next look).
+    let followers: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
+    let answered_file = |i: usize| {
+        b.lab
+            .root(i)
+            .join("var/lib/kubeline/etcd-snapshot-requests-answered")
+    };
+    for &i in &followers {
+        let (ok, out) = b.snapshot(i, &["--requested"]);
         assert!(
-            *ok && out.contains("asks for a snapshot"),
+            ok && out.contains("asks for a snapshot") && out.contains("is not the leader"),
             "member {i}: {out}"
         );
+        assert!(
+            !answered_file(i).exists(),
+            "member {i} recorded a request it did not answer"
+        );
+    }
+    assert_eq!(b.objects(), before_request);
+    let (ok, out) = b.snapshot(leader, &["--requested"]);
+    assert!(
+        ok && out.contains("uploaded snapshot") && out.contains("for run lab-"),
+        "{out}"
+    );
+    // Once the snapshot exists, the followers see that it answers the request.
+    for &i in &followers {
+        let (ok, out) = b.snapshot(i, &["--requested"]);
+        assert!(ok && out.contains("is answered by"), "member {i}: {out}");
     }
     let kubeline_core::pipeline::SnapshotWait::Taken(requested_key) = wait(&b.objects()) else {
         panic!("no snapshot after the request: {:?}", b.objects());

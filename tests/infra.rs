@@ -326,3 +326,52 @@ fn functions_log_json_and_the_dashboard_and_alarm_read_the_emitted_metrics() {
         );
     }
 }
+
+/// The apply function may write and delete the etcd snapshot request (the pre-change
+/// snapshot) and nothing else of a cluster's it does not own: never a snapshot, never
+/// cluster.yaml. Every allow has a negative control.
+#[test]
+fn the_apply_function_may_ask_for_etcd_snapshots_and_touch_no_snapshot() {
+    use kubeline_tests::iam::{Decision, Pseudo, Request, evaluate};
+    let t = template();
+    let policies: Vec<Value> = statements(&t)
+        .into_iter()
+        .filter(|(name, _)| name == "ApplyFunction")
+        .map(|(_, s)| serde_json::json!({"Statement": [s]}))
+        .collect();
+    assert!(!policies.is_empty());
+    let policies: Vec<&Value> = policies.iter().collect();
+    let mut pseudo = Pseudo::default();
+    pseudo.refs.insert("Bucket".into(), "kubeline-prod".into());
+    let key = |k: &str| format!("arn:aws:s3:::kubeline-prod/{k}");
+    let request = key(&kubeline_core::pipeline::ClusterKeys::new("a").etcd_snapshot_request());
+    let cases = [
+        (Request::new("s3:PutObject", &request), Decision::Allow),
+        (Request::new("s3:DeleteObject", &request), Decision::Allow),
+        (
+            Request::new(
+                "s3:PutObject",
+                &key("clusters/a/etcd-snapshots/20261203T000000Z-etcd0.db"),
+            ),
+            Decision::ImplicitDeny,
+        ),
+        (
+            Request::new(
+                "s3:DeleteObject",
+                &key("clusters/a/etcd-snapshots/20261203T000000Z-etcd0.db"),
+            ),
+            Decision::ImplicitDeny,
+        ),
+        (
+            Request::new("s3:PutObject", &key("clusters/a/cluster.yaml")),
+            Decision::ImplicitDeny,
+        ),
+        (
+            Request::new("s3:DeleteObject", &key("clusters/a/status.json")),
+            Decision::ImplicitDeny,
+        ),
+    ];
+    for (req, want) in &cases {
+        assert_eq!(evaluate(&pseudo, &policies, req), *want, "{req:?}");
+    }
+}

@@ -55,9 +55,9 @@ pub struct ChangeSetInfo {
     pub changes: Vec<ResourceChange>,
 }
 
-/// A resource that failed, from the stack events.
+/// An event of a stack's resource (not of the stack itself), from the stack events.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailedResource {
+pub struct ResourceEvent {
     /// Logical ID.
     pub logical_id: String,
     /// Type.
@@ -66,6 +66,8 @@ pub struct FailedResource {
     pub status: String,
     /// Reason.
     pub reason: String,
+    /// When, RFC 3339 (empty when CloudFormation gives none).
+    pub timestamp: String,
 }
 
 /// A drift detection as described.
@@ -111,11 +113,25 @@ pub trait Stacks: Send + Sync {
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Starts deleting a stack.
     fn delete_stack(&self, name: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// The stack's latest resource events (the first page, about 100), newest first.
+    fn resource_events(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<ResourceEvent>, AwsError>> + Send;
     /// The resources that failed in the stack's latest operation, newest first.
     fn failed_resources(
         &self,
         name: &str,
-    ) -> impl Future<Output = Result<Vec<FailedResource>, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Vec<ResourceEvent>, AwsError>> + Send {
+        async move {
+            Ok(self
+                .resource_events(name)
+                .await?
+                .into_iter()
+                .filter(|e| e.status.ends_with("_FAILED"))
+                .collect())
+        }
+    }
     /// Checks a template with CloudFormation.
     fn validate_template(&self, body: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Starts drift detection of a stack; returns the detection id.
@@ -147,7 +163,7 @@ mod cfn {
 
     use super::{
         ChangeSetInfo, ChangeSetRequest, ChangeSetStatus, DriftDetection, DriftDetectionStatus,
-        ExecutionStatus, FailedResource, StackDriftStatus, StackInfo, StackStatus, Stacks,
+        ExecutionStatus, ResourceEvent, StackDriftStatus, StackInfo, StackStatus, Stacks,
     };
     use crate::error::{AwsError, classify};
 
@@ -324,7 +340,7 @@ mod cfn {
             Ok(())
         }
 
-        async fn failed_resources(&self, name: &str) -> Result<Vec<FailedResource>, AwsError> {
+        async fn resource_events(&self, name: &str) -> Result<Vec<ResourceEvent>, AwsError> {
             let out = self
                 .client
                 .describe_stack_events()
@@ -335,12 +351,8 @@ mod cfn {
             Ok(out
                 .stack_events()
                 .iter()
-                .filter(|e| {
-                    e.resource_status()
-                        .is_some_and(|s| s.as_str().ends_with("_FAILED"))
-                        && e.logical_resource_id() != Some(name)
-                })
-                .map(|e| FailedResource {
+                .filter(|e| e.logical_resource_id() != Some(name))
+                .map(|e| ResourceEvent {
                     logical_id: e.logical_resource_id().unwrap_or_default().to_owned(),
                     resource_type: e.resource_type().unwrap_or_default().to_owned(),
                     status: e
@@ -348,6 +360,13 @@ mod cfn {
                         .map(|s| s.as_str().to_owned())
                         .unwrap_or_default(),
                     reason: e.resource_status_reason().unwrap_or_default().to_owned(),
+                    timestamp: e
+                        .timestamp()
+                        .and_then(|t| {
+                            t.fmt(aws_sdk_cloudformation::primitives::DateTimeFormat::DateTime)
+                                .ok()
+                        })
+                        .unwrap_or_default(),
                 })
                 .collect())
         }

@@ -89,7 +89,6 @@ fn store_with_template() -> (MemStore, RenderOutput) {
             rollout_wave: None,
         }],
         addons: vec![],
-        etcd_snapshots: true,
     };
     (store, rendered)
 }
@@ -416,4 +415,125 @@ async fn drift_is_recorded_in_status_json_and_nothing_is_changed() {
     let summary = steps::drift_summary(&[second]);
     let n = &summary.notification;
     assert!(n.contains("1 of 1 clusters drifted") && n.contains("WorkerSecurityGroup"));
+}
+
+/// A stack whose node group is being rolled: status.json shows the group's latest step each
+/// round, and the chat hears when the group starts rolling, not at every step of it.
+#[tokio::test]
+async fn a_rolling_update_shows_each_groups_progress_in_status_json_and_chat() {
+    let (store, rendered) = store_with_template();
+    store.0.lock().expect("lock").insert(
+        "clusters/demo/runs/r1/executed.json".into(),
+        br#"["demo-network"]"#.to_vec(),
+    );
+    let plan = kubeline_core::pipeline::Plan {
+        stacks: vec![kubeline_core::pipeline::StackChange {
+            stack: "demo-network".into(),
+            action: kubeline_core::pipeline::StackAction::Update,
+            changes: vec![],
+            change_set: Some("kubeline-r1-demo-network".into()),
+        }],
+        ..Default::default()
+    };
+    store.0.lock().expect("lock").insert(
+        "clusters/demo/runs/r1/plan.json".into(),
+        serde_json::to_vec(&plan).expect("json"),
+    );
+    let updating = || {
+        mock!(Client::describe_stacks).then_output(|| {
+            DescribeStacksOutput::builder()
+                .stacks(
+                    Stack::builder()
+                        .stack_name("demo-network")
+                        .stack_status(StackStatus::UpdateInProgress)
+                        .creation_time(aws_sdk_cloudformation::primitives::DateTime::from_secs(0))
+                        .build(),
+                )
+                .build()
+        })
+    };
+    let group_event = |id: &'static str, reason: &'static str, at: i64| {
+        StackEvent::builder()
+            .stack_id("s")
+            .event_id(format!("e{at}"))
+            .stack_name("demo-network")
+            .logical_resource_id(id)
+            .resource_type("AWS::AutoScaling::AutoScalingGroup")
+            .resource_status(ResourceStatus::UpdateInProgress)
+            .resource_status_reason(reason)
+            .timestamp(aws_sdk_cloudformation::primitives::DateTime::from_secs(at))
+            .build()
+    };
+    let status = |store: &MemStore| -> kubeline_core::pipeline::Status {
+        serde_json::from_slice(&store.0.lock().expect("lock")["clusters/demo/status.json"])
+            .expect("status")
+    };
+
+    // Round 1: the rolling update began; the chat hears of it.
+    let (stacks, events) = (
+        updating(),
+        mock!(Client::describe_stack_events).then_output(move || {
+            DescribeStackEventsOutput::builder()
+                .stack_events(group_event(
+                    "AutoScalingGroup",
+                    "Rolling update initiated. Terminating 3 obsolete instance(s) in batches of 1",
+                    10,
+                ))
+                .build()
+        }),
+    );
+    let progress = steps::apply(
+        &store,
+        &cfn(&[&stacks, &events]),
+        &run(),
+        &rendered,
+        &Default::default(),
+    )
+    .await
+    .expect("apply");
+    assert!(!progress.done);
+    let note = progress
+        .notification
+        .expect("the chat hears the rollout began");
+    assert!(
+        note.contains("rolling out") && note.contains("Rolling update initiated"),
+        "{note}"
+    );
+    let rollout = status(&store).rollout;
+    assert_eq!(rollout.len(), 1, "{rollout:?}");
+    assert_eq!(
+        (rollout[0].stack.as_str(), rollout[0].group.as_str()),
+        ("demo-network", "AutoScalingGroup")
+    );
+
+    // Round 2: the next step of the same group: status.json follows, the chat is not told.
+    let (stacks, events) =
+        (
+            updating(),
+            mock!(Client::describe_stack_events).then_output(move || {
+                DescribeStackEventsOutput::builder()
+                .stack_events(group_event(
+                    "AutoScalingGroup",
+                    "New instance(s) added to autoscaling group - Waiting on 1 resource signal(s)",
+                    20,
+                ))
+                .stack_events(group_event("AutoScalingGroup", "Rolling update initiated", 10))
+                .build()
+            }),
+        );
+    let progress = steps::apply(
+        &store,
+        &cfn(&[&stacks, &events]),
+        &run(),
+        &rendered,
+        &Default::default(),
+    )
+    .await
+    .expect("apply");
+    assert_eq!(progress.notification, None);
+    let rollout = status(&store).rollout;
+    assert!(
+        rollout[0].reason.starts_with("New instance(s) added") && !rollout[0].at.is_empty(),
+        "{rollout:?}"
+    );
 }

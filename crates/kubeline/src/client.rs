@@ -140,6 +140,15 @@ fn print_status(s: &Status) {
     for st in &s.stacks {
         println!("stack:        {:<32} {}", st.name, st.status);
     }
+    for r in &s.rollout {
+        println!(
+            "rolling:      {} {} ({}): {}",
+            r.stack, r.group, r.at, r.reason
+        );
+    }
+    if let Some(key) = &s.etcd_snapshot {
+        println!("etcd backup:  {key} (taken before this run's changes)");
+    }
     if let Some(e) = &s.last_error {
         println!("error:        {}: {}", e.error, e.cause);
     }

@@ -71,6 +71,30 @@ impl Chat {
         c
     }
 
+    /// The node groups being rolled changed (a group started or finished).
+    pub fn rollout(cluster: &str, run_id: &str, rollout: &[super::RolloutProgress]) -> Chat {
+        let mut c = Chat::base(cluster, run_id, "rolling out", "RolloutProgress");
+        c.description = if rollout.is_empty() {
+            "No node group is being replaced now; the apply goes on.".into()
+        } else {
+            let mut d = String::from("| stack | group | since | step |\n|---|---|---|---|\n");
+            for r in rollout {
+                d.push_str(&format!(
+                    "| {} | {} | {} | {} |\n",
+                    r.stack,
+                    r.group,
+                    r.at,
+                    r.reason.replace('|', "/")
+                ));
+            }
+            d
+        };
+        c.next_steps = vec![format!(
+            "`kubeline status {cluster}` shows each group's latest step"
+        )];
+        c
+    }
+
     /// The run ended without changes.
     pub fn no_changes(cluster: &str, run_id: &str) -> Chat {
         let mut c = Chat::base(cluster, run_id, "no changes", "NoChanges");

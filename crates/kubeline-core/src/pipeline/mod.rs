@@ -26,7 +26,8 @@ pub use self::snapshot::{
     SnapshotWait, compact_utc, pre_run_snapshot, snapshot_listings, snapshot_wait,
 };
 pub use self::status::{
-    CertificateSummary, DriftReport, DriftedResource, Phase, RunError, StackState, Status,
+    CertificateSummary, DriftReport, DriftedResource, Phase, RolloutProgress, RunError, StackState,
+    Status,
 };
 pub use self::upgrade::{KUBERNETES_VERSION_OUTPUT, Refusal, Upgrade, plan_upgrade};
 
@@ -195,6 +196,7 @@ mod tests {
                 version: "v1.12.1".into(),
             }]),
             addon_changes: vec![],
+            rollout: vec![],
             etcd_snapshot: None,
             started_at: "2026-11-25T00:00:00Z".into(),
             updated_at: "2026-11-25T00:00:00Z".into(),

@@ -57,14 +57,14 @@ impl PreRunSnapshot {
 }
 
 /// Whether a plan changing `stacks` needs a snapshot first: when it updates the etcd stack or
-/// the control-plane stack (creating them changes no existing data). `snapshots_on` is the new
-/// cluster.yaml's `etcd.snapshot.automated`; `deployed_etcd_answers` whether the deployed etcd
-/// stack reports [`SNAPSHOT_ON_REQUEST_OUTPUT`].
+/// the control-plane stack (creating them changes no existing data). It is taken when the
+/// deployed members can answer (`deployed_etcd_answers`: the deployed etcd stack reports
+/// [`SNAPSHOT_ON_REQUEST_OUTPUT`]), whatever the new cluster.yaml says about schedules: the
+/// members that hold the data are the deployed ones.
 pub fn pre_run_snapshot(
     stacks: &[StackChange],
     etcd_stack: &str,
     control_plane_stack: &str,
-    snapshots_on: bool,
     deployed_etcd_answers: bool,
 ) -> PreRunSnapshot {
     let changes_data = stacks.iter().any(|s| {
@@ -72,14 +72,10 @@ pub fn pre_run_snapshot(
     });
     if !changes_data {
         PreRunSnapshot::NotNeeded
-    } else if !snapshots_on {
-        PreRunSnapshot::Unavailable {
-            reason: "etcd.snapshot.automated is false (the members carry no snapshot script); take one by hand first (docs/etcd-backup.md)".into(),
-        }
     } else if !deployed_etcd_answers {
         PreRunSnapshot::Unavailable {
             reason: format!(
-                "the deployed etcd members predate snapshots on request ({etcd_stack} has no {SNAPSHOT_ON_REQUEST_OUTPUT} output); this run installs them, and the latest scheduled snapshot under etcd-snapshots/ is the fallback"
+                "the deployed etcd members do not answer snapshot requests ({etcd_stack} has no {SNAPSHOT_ON_REQUEST_OUTPUT} output: etcd.snapshot.automated is false, or they predate the feature and this run installs it); take a snapshot by hand first if you need one (docs/etcd-backup.md)"
             ),
         }
     } else {
@@ -98,6 +94,19 @@ pub struct SnapshotRequest {
 }
 
 impl SnapshotRequest {
+    /// Reads the object's text back (`None` when it is not a request).
+    pub fn parse(text: &str) -> Option<SnapshotRequest> {
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+                .map(str::to_owned)
+        };
+        Some(SnapshotRequest {
+            run_id: field("KUBELINE_RUN_ID")?,
+            requested_at: field("KUBELINE_REQUESTED_AT")?,
+        })
+    }
+
     /// The object's text.
     pub fn to_env(&self) -> String {
         format!(
@@ -203,40 +212,36 @@ mod tests {
     #[test]
     fn a_snapshot_comes_first_when_etcd_or_the_control_plane_is_updated() {
         use StackAction::{Create, NoChange, Update};
-        // (stacks, snapshots on, deployed members answer) → Take / NotNeeded / Unavailable.
-        type Case = (Vec<(&'static str, StackAction)>, bool, bool, &'static str);
+        // (stacks, deployed members answer) → Take / NotNeeded / Unavailable.
+        type Case = (Vec<(&'static str, StackAction)>, bool, &'static str);
         let cases: Vec<Case> = vec![
-            (vec![], true, true, "not"),
+            (vec![], true, "not"),
             (
                 vec![("a-network", Update), ("a-node-pool-x", Update)],
-                true,
                 true,
                 "not",
             ),
             // A new cluster: nothing to lose.
             (
                 vec![("a-etcd", Create), ("a-control-plane", Create)],
-                true,
                 false,
                 "not",
             ),
             (
                 vec![("a-etcd", NoChange), ("a-control-plane", Update)],
                 true,
-                true,
                 "take",
             ),
-            (vec![("a-etcd", Update)], true, true, "take"),
-            (vec![("a-etcd", Update)], false, true, "automated is false"),
-            (vec![("a-control-plane", Update)], true, false, "predate"),
+            (vec![("a-etcd", Update)], true, "take"),
+            (vec![("a-control-plane", Update)], false, "do not answer"),
         ];
-        for (stacks, on, answers, want) in cases {
+        for (stacks, answers, want) in cases {
             let stacks: Vec<StackChange> = stacks.into_iter().map(|(n, a)| stack(n, a)).collect();
-            let got = pre_run_snapshot(&stacks, "a-etcd", "a-control-plane", on, answers);
+            let got = pre_run_snapshot(&stacks, "a-etcd", "a-control-plane", answers);
             match (want, &got) {
                 ("not", PreRunSnapshot::NotNeeded) | ("take", PreRunSnapshot::Take) => {}
                 (w, PreRunSnapshot::Unavailable { reason }) if reason.contains(w) => {}
-                _ => panic!("{stacks:?} {on} {answers}: {got:?}, wanted {want}"),
+                _ => panic!("{stacks:?} {answers}: {got:?}, wanted {want}"),
             }
             assert_eq!(got.line().is_some(), want != "not");
         }
@@ -332,5 +337,8 @@ mod tests {
             r.to_env(),
             "KUBELINE_RUN_ID=a-20261203T054000Z-abcdef\nKUBELINE_REQUESTED_AT=20261203T054000Z\n"
         );
+        assert_eq!(SnapshotRequest::parse(&r.to_env()), Some(r));
+        assert_eq!(SnapshotRequest::parse("KUBELINE_RUN_ID=x\n"), None);
+        assert_eq!(SnapshotRequest::parse(""), None);
     }
 }

@@ -59,6 +59,24 @@ pub struct StackState {
     pub outputs: BTreeMap<String, String>,
 }
 
+/// A node group being rolled, as status.json and chat show it: the newest event of its Auto
+/// Scaling group in the stack's events (CloudFormation reports each step of a rolling update
+/// there: instances launched, signals received, instances terminated).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutProgress {
+    /// Stack.
+    pub stack: String,
+    /// The group's logical ID (`AutoScalingGroup`, `Member0AutoScalingGroup`, ...).
+    pub group: String,
+    /// Its resource status (`UPDATE_IN_PROGRESS`, ...).
+    pub status: String,
+    /// What CloudFormation last said about it.
+    pub reason: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
 /// The error that ended a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -139,6 +157,9 @@ pub struct Status {
     /// How the running plan changes it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addon_changes: Vec<AddonChange>,
+    /// The node groups being rolled while the run applies (empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollout: Vec<RolloutProgress>,
     /// The etcd snapshot taken before this run's changes (its key), once there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etcd_snapshot: Option<String>,

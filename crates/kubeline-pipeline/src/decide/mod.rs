@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod destroy;
 pub mod plan;
+pub mod rollout;
 pub mod status;
 pub mod turn;
 

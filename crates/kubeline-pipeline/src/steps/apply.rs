@@ -5,12 +5,13 @@
 use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
 use kubeline_core::errors::ErrorName;
-use kubeline_core::pipeline::{Chat, Outcome, Phase, Plan, RunResult, StackState};
+use kubeline_core::pipeline::{Chat, Outcome, Phase, Plan, RunResult, StackAction, StackState};
 
-use super::bucket::{get_json, load_cluster, put_json, set_status, timestamp};
+use super::bucket::{get_json, load_cluster, put_json, set_status, status_of, timestamp};
 use super::changesets::{self, change_set_failed, stack_failure};
 use super::{Progress, RenderOutput, Run};
 use crate::decide::apply::{Failure, Move, StackView, decide};
+use crate::decide::rollout;
 use crate::error::StepError;
 
 /// The installation's apply settings.
@@ -134,13 +135,39 @@ pub async fn apply<S: ObjectStore, C: Stacks>(
             }
         }
     }
-    if started {
-        set_status(store, run, Phase::Applying, |_| {}).await?;
-    }
     if !decision.done {
+        // The node groups being rolled, from the events of the stacks this run updates.
+        let updating = |stack: &str| {
+            plan.as_ref().is_some_and(|p| {
+                p.stacks
+                    .iter()
+                    .any(|c| c.stack == stack && c.action == StackAction::Update)
+            })
+        };
+        let mut rollout = Vec::new();
+        for stack in decision.in_progress.iter().filter(|s| updating(s)) {
+            let events = cfn.resource_events(stack).await?;
+            rollout.extend(rollout::groups_in_progress(stack, &events));
+        }
+        let previous = status_of(store, &run.cluster)
+            .await?
+            .filter(|s| s.run_id == run.run_id)
+            .map(|s| s.rollout)
+            .unwrap_or_default();
+        if started || previous != rollout {
+            set_status(store, run, Phase::Applying, |s| s.rollout = rollout.clone()).await?;
+        }
         let mut working = decision.in_progress.clone();
         working.extend(decision.moves.iter().map(|(s, _)| s.clone()));
-        return Ok(Progress::working(working));
+        let mut progress = Progress::working(working);
+        if rollout::announce(&previous, &rollout) {
+            progress.notification = Some(
+                Chat::rollout(&run.cluster, &run.run_id, &rollout)
+                    .to_json()
+                    .to_string(),
+            );
+        }
+        return Ok(progress);
     }
     // Every stack is complete: record them and their outputs.
     let cluster = load_cluster(store, run).await?;
@@ -169,6 +196,7 @@ pub async fn apply<S: ObjectStore, C: Stacks>(
             st.addons = Some(p.addons);
         }
         st.addon_changes = Vec::new();
+        st.rollout = Vec::new();
     })
     .await?;
     let mut result = RunResult::new(Outcome::Succeeded, timestamp());

@@ -173,10 +173,6 @@ pub struct RenderOutput {
     /// The add-on set the render deploys (its manifest's `addons`).
     #[serde(default)]
     pub addons: Vec<kubeline_core::pipeline::AddonVersion>,
-    /// The etcd members take snapshots (`etcd.snapshot.automated`), so they can answer a
-    /// run's request for one.
-    #[serde(default)]
-    pub etcd_snapshots: bool,
 }
 
 impl RenderOutput {

@@ -155,7 +155,6 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
         &stacks_plan,
         &etcd_stack,
         &stack_name(&run.cluster, "control-plane"),
-        rendered.etcd_snapshots,
         etcd_answers,
     );
     let plan = Plan {

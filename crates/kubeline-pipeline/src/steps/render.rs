@@ -69,7 +69,6 @@ pub async fn render<S: ObjectStore>(store: &S, run: &Run) -> Result<RenderOutput
         .unwrap_or_default();
     let out = RenderOutput {
         addons,
-        etcd_snapshots: cluster.etcd.snapshots.is_some(),
         stacks: rendered
             .stacks
             .iter()

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::Run;
-use super::bucket::{put_json, set_status};
+use super::bucket::{get_text, put_json, set_status};
 use crate::error::StepError;
 
 /// Where the wait for the snapshot is, passed from one round to the next.
@@ -55,20 +55,28 @@ pub async fn snapshot_request<S: ObjectStore>(
     run: &Run,
 ) -> Result<SnapshotProgress, StepError> {
     let now = OffsetDateTime::now_utc();
-    let requested_at = compact(now)?;
     let deadline = compact(now + time::Duration::minutes(SNAPSHOT_WAIT_MINUTES))?;
-    let request = SnapshotRequest {
-        run_id: run.run_id.clone(),
-        requested_at: requested_at.clone(),
+    let key = run.keys().etcd_snapshot_request();
+    // A retried step keeps this run's request as it is: a member that answered it must not
+    // see a new request time its snapshot predates.
+    let existing = get_text(store, &key)
+        .await?
+        .and_then(|t| SnapshotRequest::parse(&t))
+        .filter(|r| r.run_id == run.run_id);
+    let requested_at = match existing {
+        Some(r) => r.requested_at,
+        None => {
+            let requested_at = compact(now)?;
+            let request = SnapshotRequest {
+                run_id: run.run_id.clone(),
+                requested_at: requested_at.clone(),
+            };
+            store
+                .put_node_object(&key, request.to_env().into_bytes(), "text/plain", false)
+                .await?;
+            requested_at
+        }
     };
-    store
-        .put_node_object(
-            &run.keys().etcd_snapshot_request(),
-            request.to_env().into_bytes(),
-            "text/plain",
-            false,
-        )
-        .await?;
     set_status(store, run, Phase::Applying, |_| {}).await?;
     tracing::info!(requested_at, "asked the etcd members for a snapshot");
     Ok(SnapshotProgress {
