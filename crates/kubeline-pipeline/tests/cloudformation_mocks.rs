@@ -469,28 +469,33 @@ async fn a_rolling_update_shows_each_groups_progress_in_status_json_and_chat() {
             .expect("status")
     };
 
+    // One apply round while the stack reports `events` (newest first).
+    let round = async |events: Vec<(&'static str, i64)>| {
+        let stacks = updating();
+        let events = mock!(Client::describe_stack_events).then_output(move || {
+            let mut out = DescribeStackEventsOutput::builder();
+            for (reason, at) in &events {
+                out = out.stack_events(group_event("AutoScalingGroup", reason, *at));
+            }
+            out.build()
+        });
+        steps::apply(
+            &store,
+            &cfn(&[&stacks, &events]),
+            &run(),
+            &rendered,
+            &Default::default(),
+        )
+        .await
+        .expect("apply")
+    };
+
     // Round 1: the rolling update began; the chat hears of it.
-    let (stacks, events) = (
-        updating(),
-        mock!(Client::describe_stack_events).then_output(move || {
-            DescribeStackEventsOutput::builder()
-                .stack_events(group_event(
-                    "AutoScalingGroup",
-                    "Rolling update initiated. Terminating 3 obsolete instance(s) in batches of 1",
-                    10,
-                ))
-                .build()
-        }),
-    );
-    let progress = steps::apply(
-        &store,
-        &cfn(&[&stacks, &events]),
-        &run(),
-        &rendered,
-        &Default::default(),
-    )
-    .await
-    .expect("apply");
+    let progress = round(vec![(
+        "Rolling update initiated. Terminating 3 obsolete instance(s) in batches of 1",
+        10,
+    )])
+    .await;
     assert!(!progress.done);
     let note = progress
         .notification
@@ -507,29 +512,14 @@ async fn a_rolling_update_shows_each_groups_progress_in_status_json_and_chat() {
     );
 
     // Round 2: the next step of the same group: status.json follows, the chat is not told.
-    let (stacks, events) =
+    let progress = round(vec![
         (
-            updating(),
-            mock!(Client::describe_stack_events).then_output(move || {
-                DescribeStackEventsOutput::builder()
-                .stack_events(group_event(
-                    "AutoScalingGroup",
-                    "New instance(s) added to autoscaling group - Waiting on 1 resource signal(s)",
-                    20,
-                ))
-                .stack_events(group_event("AutoScalingGroup", "Rolling update initiated", 10))
-                .build()
-            }),
-        );
-    let progress = steps::apply(
-        &store,
-        &cfn(&[&stacks, &events]),
-        &run(),
-        &rendered,
-        &Default::default(),
-    )
-    .await
-    .expect("apply");
+            "New instance(s) added to autoscaling group - Waiting on 1 resource signal(s)",
+            20,
+        ),
+        ("Rolling update initiated", 10),
+    ])
+    .await;
     assert_eq!(progress.notification, None);
     let rollout = status(&store).rollout;
     assert!(

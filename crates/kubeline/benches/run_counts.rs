@@ -71,10 +71,15 @@ async fn measure(
         .filter_map(|e| e.state.as_deref())
         .collect();
     let invocations = entered.iter().filter(|s| functions.contains(**s)).count();
+    if !entered.contains(&"NotifyApplied") {
+        bail!("the run applied nothing: {entered:?}");
+    }
     Ok((entered.len(), invocations))
 }
 
 fn main() -> Result<()> {
+    // The repository root: the state machines, examples and tools are found from there.
+    std::env::set_current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
