@@ -58,7 +58,8 @@ mod tests {
     fn only_groups_whose_newest_event_is_in_progress_are_rolling() {
         let lt = "AWS::EC2::LaunchTemplate";
         // (events newest first → rolling groups and their step)
-        let cases: Vec<(Vec<ResourceEvent>, Vec<(&str, &str)>)> = vec![
+        type Case = (Vec<ResourceEvent>, Vec<(&'static str, &'static str)>);
+        let cases: Vec<Case> = vec![
             (vec![], vec![]),
             // A launch template in progress is no rollout.
             (
