@@ -262,13 +262,7 @@ fn the_leader_snapshots_to_s3_and_a_wiped_cluster_is_restored_from_it() {
     // A request (as the pipeline writes it): the leader answers with a snapshot the pipeline's
     // wait accepts, the others record it as answered; nobody answers twice.
     std::thread::sleep(Duration::from_millis(1100));
-    let compact = |t: time::OffsetDateTime| {
-        kubeline_core::pipeline::compact_utc(
-            &t.format(&time::format_description::well_known::Rfc3339)
-                .expect("format"),
-        )
-        .expect("utc")
-    };
+    let compact = kubeline_core::pipeline::key_time;
     let asked = compact(time::OffsetDateTime::now_utc());
     let request_key = c.s3.key(&c.keys().etcd_snapshot_request());
     let request = kubeline_core::pipeline::SnapshotRequest {

@@ -171,6 +171,29 @@ fn no_change_set_then(status: ChangeSetStatus, reason: Option<&'static str>) -> 
         .build()
 }
 
+/// The run's record that it executed `demo-network`'s change set.
+fn record_executed(store: &MemStore) {
+    store.0.lock().expect("lock").insert(
+        "clusters/demo/runs/r1/executed.json".into(),
+        br#"["demo-network"]"#.to_vec(),
+    );
+}
+
+/// DescribeStacks: `demo-network` exists in `status`.
+fn stack_is(status: StackStatus) -> Rule {
+    mock!(Client::describe_stacks).then_output(move || {
+        DescribeStacksOutput::builder()
+            .stacks(
+                Stack::builder()
+                    .stack_name("demo-network")
+                    .stack_status(status.clone())
+                    .creation_time(aws_sdk_cloudformation::primitives::DateTime::from_secs(0))
+                    .build(),
+            )
+            .build()
+    })
+}
+
 fn create_ok() -> Rule {
     mock!(Client::create_change_set)
         .then_output(|| CreateChangeSetOutput::builder().id("cs-1").build())
@@ -252,21 +275,8 @@ async fn a_change_set_that_fails_to_create_names_the_reason() {
 async fn a_stack_that_fails_and_rolls_back_reports_the_failed_resources() {
     let (store, rendered) = store_with_template();
     // This run executed the stack's change set; CloudFormation then rolled it back.
-    store.0.lock().expect("lock").insert(
-        "clusters/demo/runs/r1/executed.json".into(),
-        br#"["demo-network"]"#.to_vec(),
-    );
-    let rolled_back = mock!(Client::describe_stacks).then_output(|| {
-        DescribeStacksOutput::builder()
-            .stacks(
-                Stack::builder()
-                    .stack_name("demo-network")
-                    .stack_status(StackStatus::RollbackComplete)
-                    .creation_time(aws_sdk_cloudformation::primitives::DateTime::from_secs(0))
-                    .build(),
-            )
-            .build()
-    });
+    record_executed(&store);
+    let rolled_back = stack_is(StackStatus::RollbackComplete);
     let events = mock!(Client::describe_stack_events).then_output(|| {
         DescribeStackEventsOutput::builder()
             .stack_events(
@@ -422,10 +432,7 @@ async fn drift_is_recorded_in_status_json_and_nothing_is_changed() {
 #[tokio::test]
 async fn a_rolling_update_shows_each_groups_progress_in_status_json_and_chat() {
     let (store, rendered) = store_with_template();
-    store.0.lock().expect("lock").insert(
-        "clusters/demo/runs/r1/executed.json".into(),
-        br#"["demo-network"]"#.to_vec(),
-    );
+    record_executed(&store);
     let plan = kubeline_core::pipeline::Plan {
         stacks: vec![kubeline_core::pipeline::StackChange {
             stack: "demo-network".into(),
@@ -439,19 +446,7 @@ async fn a_rolling_update_shows_each_groups_progress_in_status_json_and_chat() {
         "clusters/demo/runs/r1/plan.json".into(),
         serde_json::to_vec(&plan).expect("json"),
     );
-    let updating = || {
-        mock!(Client::describe_stacks).then_output(|| {
-            DescribeStacksOutput::builder()
-                .stacks(
-                    Stack::builder()
-                        .stack_name("demo-network")
-                        .stack_status(StackStatus::UpdateInProgress)
-                        .creation_time(aws_sdk_cloudformation::primitives::DateTime::from_secs(0))
-                        .build(),
-                )
-                .build()
-        })
-    };
+
     let group_event = |id: &'static str, reason: &'static str, at: i64| {
         StackEvent::builder()
             .stack_id("s")
@@ -471,7 +466,7 @@ async fn a_rolling_update_shows_each_groups_progress_in_status_json_and_chat() {
 
     // One apply round while the stack reports `events` (newest first).
     let round = async |events: Vec<(&'static str, i64)>| {
-        let stacks = updating();
+        let stacks = stack_is(StackStatus::UpdateInProgress);
         let events = mock!(Client::describe_stack_events).then_output(move || {
             let mut out = DescribeStackEventsOutput::builder();
             for (reason, at) in &events {

@@ -23,7 +23,7 @@ pub use self::result::{Outcome, RunResult};
 pub use self::route::{BucketEvent, EventKind, ROUTES, Route, Rule, route, wildcard_matches};
 pub use self::snapshot::{
     PreRunSnapshot, SNAPSHOT_ON_REQUEST_OUTPUT, SNAPSHOT_WAIT_MINUTES, SnapshotRequest,
-    SnapshotWait, compact_utc, pre_run_snapshot, snapshot_listings, snapshot_wait,
+    SnapshotWait, key_time, pre_run_snapshot, snapshot_listings, snapshot_wait,
 };
 pub use self::status::{
     CertificateSummary, DriftReport, DriftedResource, Phase, RolloutProgress, RunError, StackState,

@@ -46,9 +46,9 @@ impl PreRunSnapshot {
     pub fn line(&self) -> Option<String> {
         match self {
             PreRunSnapshot::NotNeeded => None,
-            PreRunSnapshot::Take => Some(
-                "etcd snapshot first: the etcd leader uploads a snapshot to etcd-snapshots/ before any stack changes; the run fails, changing nothing, if none arrives within 15 minutes".into(),
-            ),
+            PreRunSnapshot::Take => Some(format!(
+                "etcd snapshot first: the etcd leader uploads a snapshot to etcd-snapshots/ before any stack changes; the run fails, changing nothing, if none arrives within {SNAPSHOT_WAIT_MINUTES} minutes"
+            )),
             PreRunSnapshot::Unavailable { reason } => {
                 Some(format!("no etcd snapshot before this change: {reason}"))
             }
@@ -116,35 +116,19 @@ impl SnapshotRequest {
     }
 }
 
-/// An RFC 3339 UTC time (`2026-12-03T05:40:00Z`, fractions allowed) in the snapshot keys'
-/// format (`20261203T054000Z`); `None` for anything else.
-pub fn compact_utc(rfc3339: &str) -> Option<String> {
-    let b = rfc3339.as_bytes();
-    let digits = |r: std::ops::Range<usize>| {
-        rfc3339
-            .get(r)
-            .filter(|s| s.bytes().all(|c| c.is_ascii_digit()))
-    };
-    let sep = |i: usize, c: u8| b.get(i) == Some(&c);
-    if !(sep(4, b'-') && sep(7, b'-') && sep(10, b'T') && sep(13, b':') && sep(16, b':')) {
-        return None;
-    }
-    let rest = rfc3339.get(19..)?;
-    let rest = rest
-        .strip_prefix('.')
-        .map_or(rest, |f| f.trim_start_matches(|c: char| c.is_ascii_digit()));
-    if rest != "Z" {
-        return None;
-    }
-    Some(format!(
-        "{}{}{}T{}{}{}Z",
-        digits(0..4)?,
-        digits(5..7)?,
-        digits(8..10)?,
-        digits(11..13)?,
-        digits(14..16)?,
-        digits(17..19)?
-    ))
+/// `t` in the snapshot keys' (and run ids') time format, `YYYYMMDDTHHMMSSZ`, in UTC: the
+/// format `etcd-snapshot` writes with `date -u +%Y%m%dT%H%M%SZ`, which compares as text.
+pub fn key_time(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// The listing prefixes that can hold a snapshot taken between `requested_at` and `now` (both
@@ -249,17 +233,20 @@ mod tests {
 
     #[test]
     fn times_convert_to_the_keys_format() {
+        let at = |secs: i64, nanos: u32, east_hours: i8| {
+            let utc = time::OffsetDateTime::from_unix_timestamp(secs).expect("time")
+                + time::Duration::nanoseconds(i64::from(nanos));
+            utc.to_offset(time::UtcOffset::from_hms(east_hours, 0, 0).expect("offset"))
+        };
         let cases = [
-            ("2026-12-03T05:40:00Z", Some("20261203T054000Z")),
-            ("2026-12-03T05:40:00.123456Z", Some("20261203T054000Z")),
-            ("2026-12-03T05:40:00+01:00", None),
-            ("2026-12-03 05:40:00Z", None),
-            ("2026-1a-03T05:40:00Z", None),
-            ("", None),
-            ("2026-12-03T05:40", None),
+            (at(1_796_276_400, 0, 0), "20261203T054000Z"),
+            (at(1_796_276_400, 999_000_000, 0), "20261203T054000Z"),
+            // Another offset is converted to UTC first (06:40+01:00, 00:30+01:00 on New Year).
+            (at(1_796_276_400, 0, 1), "20261203T054000Z"),
+            (at(1_767_223_800, 0, 1), "20251231T233000Z"),
         ];
         for (input, want) in cases {
-            assert_eq!(compact_utc(input).as_deref(), want, "{input}");
+            assert_eq!(key_time(input), want, "{input}");
         }
     }
 

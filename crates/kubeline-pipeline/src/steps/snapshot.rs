@@ -5,12 +5,11 @@
 use kubeline_aws::store::ObjectStore;
 use kubeline_core::errors::ErrorName;
 use kubeline_core::pipeline::{
-    Phase, SNAPSHOT_WAIT_MINUTES, SnapshotRequest, SnapshotWait, compact_utc, snapshot_listings,
+    Phase, SNAPSHOT_WAIT_MINUTES, SnapshotRequest, SnapshotWait, key_time, snapshot_listings,
     snapshot_wait,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::Run;
 use super::bucket::{get_text, put_json, set_status};
@@ -41,13 +40,6 @@ pub struct SnapshotRecord {
     pub requested_at: String,
 }
 
-fn compact(t: OffsetDateTime) -> Result<String, StepError> {
-    t.format(&Rfc3339)
-        .ok()
-        .and_then(|s| compact_utc(&s))
-        .ok_or_else(|| StepError::new(ErrorName::Internal, "the clock is not UTC"))
-}
-
 /// Asks the etcd members for a snapshot: writes the request they poll for (encrypted with
 /// SSE-S3, as every object nodes read is) and starts the wait.
 pub async fn snapshot_request<S: ObjectStore>(
@@ -55,7 +47,7 @@ pub async fn snapshot_request<S: ObjectStore>(
     run: &Run,
 ) -> Result<SnapshotProgress, StepError> {
     let now = OffsetDateTime::now_utc();
-    let deadline = compact(now + time::Duration::minutes(SNAPSHOT_WAIT_MINUTES))?;
+    let deadline = key_time(now + time::Duration::minutes(SNAPSHOT_WAIT_MINUTES));
     let key = run.keys().etcd_snapshot_request();
     // A retried step keeps this run's request as it is: a member that answered it must not
     // see a new request time its snapshot predates.
@@ -66,7 +58,7 @@ pub async fn snapshot_request<S: ObjectStore>(
     let requested_at = match existing {
         Some(r) => r.requested_at,
         None => {
-            let requested_at = compact(now)?;
+            let requested_at = key_time(now);
             let request = SnapshotRequest {
                 run_id: run.run_id.clone(),
                 requested_at: requested_at.clone(),
@@ -94,7 +86,7 @@ pub async fn snapshot_check<S: ObjectStore>(
     run: &Run,
     progress: &SnapshotProgress,
 ) -> Result<SnapshotProgress, StepError> {
-    let now = compact(OffsetDateTime::now_utc())?;
+    let now = key_time(OffsetDateTime::now_utc());
     let keys = run.keys();
     let prefix = keys.etcd_snapshots();
     let mut found = Vec::new();

@@ -215,16 +215,7 @@ pub fn run_id(cluster: &str) -> String {
 
 /// Now, `YYYYMMDDTHHMMSSZ` (the run ids' and etcd snapshot keys' format).
 fn utc_stamp() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    )
+    kubeline_core::pipeline::key_time(time::OffsetDateTime::now_utc())
 }
 
 fn hex_of(b: [u8; 3]) -> String {
