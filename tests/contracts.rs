@@ -27,7 +27,11 @@ fn definitions() -> Vec<(PathBuf, Value)> {
         })
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(out.len(), 4, "pipeline, destroy, rotation and drift");
+    assert_eq!(
+        out.len(),
+        5,
+        "pipeline, destroy, restore, rotation and drift"
+    );
     out
 }
 
@@ -230,6 +234,7 @@ fn template_rules() -> Vec<(Route, String, String, Option<String>)> {
             let route = match name.as_str() {
                 "PipelineStateMachine" => Route::StartPipeline,
                 "DestroyStateMachine" => Route::StartDestroy,
+                "RestoreStateMachine" => Route::StartRestore,
                 "ApplyFunction" => Route::Approval,
                 other => panic!("{other} has an S3 rule the router does not know"),
             };

@@ -242,7 +242,10 @@ fn the_template_provides_every_substitution_and_names_only_existing_functions() 
             );
         }
     }
-    assert_eq!(machines, 4, "pipeline, destroy, rotation and drift");
+    assert_eq!(
+        machines, 5,
+        "pipeline, destroy, restore, rotation and drift"
+    );
     // Every function crate is deployed.
     let crates: BTreeSet<String> = std::fs::read_dir(repo_root().join("functions"))
         .expect("functions/")
@@ -328,10 +331,11 @@ fn functions_log_json_and_the_dashboard_and_alarm_read_the_emitted_metrics() {
 }
 
 /// The apply function may write and delete the etcd snapshot request (the pre-change
-/// snapshot) and nothing else of a cluster's it does not own: never a snapshot, never
+/// snapshot) and the etcd restore order, delete a carried-out restore request, and nothing
+/// else of a cluster's it does not own: never a snapshot, never a member's report, never
 /// cluster.yaml. Every allow has a negative control.
 #[test]
-fn the_apply_function_may_ask_for_etcd_snapshots_and_touch_no_snapshot() {
+fn the_apply_function_may_ask_for_etcd_snapshots_and_restores_and_touch_no_snapshot() {
     use kubeline_tests::iam::{Decision, Pseudo, Request, evaluate};
     let t = template();
     let policies: Vec<Value> = statements(&t)
@@ -343,9 +347,42 @@ fn the_apply_function_may_ask_for_etcd_snapshots_and_touch_no_snapshot() {
     let policies: Vec<&Value> = policies.iter().collect();
     let mut pseudo = Pseudo::default();
     pseudo.refs.insert("Bucket".into(), "kubeline-prod".into());
+    pseudo.refs.insert("NamePrefix".into(), "kubeline".into());
     let key = |k: &str| format!("arn:aws:s3:::kubeline-prod/{k}");
-    let request = key(&kubeline_core::pipeline::ClusterKeys::new("a").etcd_snapshot_request());
+    let keys = kubeline_core::pipeline::ClusterKeys::new("a");
+    let request = key(&keys.etcd_snapshot_request());
+    let order = key(&keys.etcd_restore_request());
+    let restore_request = key(&keys.restore_request());
+    let report = key(&format!(
+        "{}etcd0.healthy",
+        keys.etcd_restore_run_reports("r")
+    ));
     let cases = [
+        (Request::new("s3:PutObject", &order), Decision::Allow),
+        (Request::new("s3:DeleteObject", &order), Decision::Allow),
+        (
+            Request::new("s3:DeleteObject", &restore_request),
+            Decision::Allow,
+        ),
+        (
+            Request::new("s3:PutObject", &restore_request),
+            Decision::ImplicitDeny,
+        ),
+        (
+            Request::new("s3:PutObject", &report),
+            Decision::ImplicitDeny,
+        ),
+        (
+            Request::new("s3:DeleteObject", &report),
+            Decision::ImplicitDeny,
+        ),
+        (
+            Request::new(
+                "states:DescribeExecution",
+                "arn:aws:states:eu-west-1:123456789012:execution:kubeline-restore:r",
+            ),
+            Decision::Allow,
+        ),
         (Request::new("s3:PutObject", &request), Decision::Allow),
         (Request::new("s3:DeleteObject", &request), Decision::Allow),
         (

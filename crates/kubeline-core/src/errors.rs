@@ -54,6 +54,15 @@ error_names! {
     TerminationProtected,
     /// A destroy request does not confirm the cluster.
     DestroyNotConfirmed,
+    /// An etcd restore request does not confirm the cluster or name one of its snapshots.
+    RestoreNotConfirmed,
+    /// The cluster's etcd members cannot carry out a restore order (none deployed, or
+    /// rendered before restore orders existed), or the snapshot does not exist.
+    EtcdRestoreUnavailable,
+    /// An etcd member reported that its restore failed.
+    EtcdRestoreFailed,
+    /// Not every etcd member was restored and healthy in time.
+    EtcdRestoreTimedOut,
     /// The plan was rejected (by an approver, or superseded while waiting).
     PlanRejected,
     /// A newer upload replaced this one before its run started.

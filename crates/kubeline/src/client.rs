@@ -1,6 +1,7 @@
 //! The client verbs against an installation's bucket (a real one, or `kubeline local up` via
 //! `AWS_ENDPOINT_URL`): `apply` uploads cluster.yaml and follows the run through status.json,
-//! `status`, `approve`/`reject` write the approval file, `destroy` writes the confirmed request.
+//! `status`, `approve`/`reject` write the approval file, `destroy` and `restore etcd` write the
+//! confirmed request.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -57,6 +58,21 @@ pub struct DestroyArgs {
     /// Cluster name.
     pub cluster: String,
     /// Confirm: the cluster's stacks are deleted.
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Cluster name.
+    pub cluster: String,
+    /// The snapshot: its key (`clusters/<name>/etcd-snapshots/<time>-<member>.db`) or its file
+    /// name (`<time>-<member>.db`).
+    #[arg(long)]
+    pub snapshot: String,
+    /// Confirm: every change made after the snapshot is lost.
     #[arg(long)]
     pub yes: bool,
     #[command(flatten)]
@@ -146,6 +162,15 @@ fn print_status(s: &Status) {
             r.stack, r.group, r.at, r.reason
         );
     }
+    if let Some(r) = &s.etcd_restore {
+        println!(
+            "etcd restore: from {}: {}/{} members restored, {} healthy",
+            r.snapshot,
+            r.restored,
+            r.members.len(),
+            r.healthy
+        );
+    }
     if let Some(key) = &s.etcd_snapshot {
         println!("etcd backup:  {key} (taken before this run's changes)");
     }
@@ -158,7 +183,11 @@ fn print_status(s: &Status) {
 fn ended_well(s: &Status) -> bool {
     matches!(
         s.phase,
-        Phase::Succeeded | Phase::NoChanges | Phase::AwaitingApproval | Phase::Destroyed
+        Phase::Succeeded
+            | Phase::NoChanges
+            | Phase::AwaitingApproval
+            | Phase::Destroyed
+            | Phase::Restored
     )
 }
 
@@ -293,5 +322,59 @@ pub fn destroy(a: DestroyArgs) -> Result<bool> {
         .await?;
         print_status(&s);
         Ok(s.phase == Phase::Destroyed)
+    })
+}
+
+/// `kubeline restore etcd`: checks the snapshot exists, writes the confirmed restore request
+/// and follows the restore run.
+pub fn restore_etcd(a: RestoreArgs) -> Result<bool> {
+    let keys = ClusterKeys::new(&a.cluster);
+    let prefix = keys.etcd_snapshots();
+    let snapshot = if a.snapshot.contains('/') {
+        a.snapshot.clone()
+    } else {
+        format!("{prefix}{}", a.snapshot)
+    };
+    if !kubeline_core::pipeline::is_snapshot_key(&snapshot, &prefix) {
+        bail!(
+            "{snapshot} is not a snapshot of {} (a key {prefix}<time>-<member>.db); nothing was requested",
+            a.cluster
+        );
+    }
+    if !a.yes {
+        bail!(
+            "restoring {} from {snapshot} stops its control plane for minutes and loses every change made after the snapshot; run again with --yes to confirm",
+            a.cluster
+        );
+    }
+    runtime()?.block_on(async {
+        let store = store(&a.target.bucket).await;
+        if !store.list(&snapshot).await?.contains(&snapshot) {
+            bail!(
+                "s3://{}/{snapshot} does not exist; nothing was requested (`aws s3 ls s3://{}/{prefix}` lists the snapshots)",
+                a.target.bucket,
+                a.target.bucket
+            );
+        }
+        let before = read_status(&store, &a.cluster).await?.map(|s| s.run_id);
+        let key = keys.restore_request();
+        let text =
+            kubeline_core::pipeline::restore_request_yaml(&a.cluster, &snapshot, Some(&who()));
+        store
+            .put(&key, text.into_bytes(), "application/yaml")
+            .await?;
+        println!(
+            "wrote s3://{}/{key}; following the restore…",
+            a.target.bucket
+        );
+        let s = follow(
+            &store,
+            &a.cluster,
+            Duration::from_secs(a.target.timeout),
+            |s| Some(&s.run_id) != before.as_ref(),
+        )
+        .await?;
+        print_status(&s);
+        Ok(s.phase == Phase::Restored)
     })
 }

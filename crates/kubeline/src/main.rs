@@ -1,5 +1,5 @@
 //! The `kubeline` command line: kube-aws's verbs (init, validate, render stack|credentials,
-//! show certificates, rotate credentials, apply, status, destroy) plus approve/reject and the
+//! show certificates, rotate credentials, apply, status, destroy, restore etcd) plus approve/reject and the
 //! local pipeline.
 
 mod client;
@@ -52,9 +52,18 @@ enum Command {
     Reject(client::DecisionArgs),
     /// Request the cluster's destruction (confirmed) and follow it.
     Destroy(client::DestroyArgs),
+    /// Restore from a backup (confirmed) and follow it.
+    #[command(subcommand)]
+    Restore(RestoreCommand),
     /// Run the whole pipeline on this machine against a local AWS emulator (moto, 127.0.0.1).
     #[command(subcommand)]
     Local(local_cmd::LocalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RestoreCommand {
+    /// Rebuild every etcd member from one snapshot (docs/etcd-backup.md).
+    Etcd(client::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +168,7 @@ fn main() -> ExitCode {
         Command::Approve(a) => client::decide(a, true),
         Command::Reject(a) => client::decide(a, false),
         Command::Destroy(a) => client::destroy(a),
+        Command::Restore(RestoreCommand::Etcd(a)) => client::restore_etcd(a),
         Command::Schema => {
             // Canonical (sorted keys): the same bytes whatever serde_json features the build has.
             print!(

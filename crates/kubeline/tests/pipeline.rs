@@ -945,6 +945,81 @@ async fn the_client_verbs_drive_an_installation() {
     let (ok, out) = cli(&e, d, &["reject", "demo"]).await;
     assert!(!ok && out.contains("not waiting for approval"), "{out}");
 
+    // etcd restore: a bad or unconfirmed request is refused before anything is written...
+    let keys = ClusterKeys::new("demo");
+    let deployed = e.stack_statuses().await;
+    let restore = |snapshot: &'static str, extra: &'static [&'static str]| {
+        let mut args = vec!["restore", "etcd", "demo", "--snapshot", snapshot];
+        args.extend(extra);
+        args
+    };
+    let (ok, out) = cli(&e, d, &restore("latest.db", &["--yes"])).await;
+    assert!(!ok && out.contains("is not a snapshot of demo"), "{out}");
+    let snapshot = format!("{}20261201T000000Z-etcd0.db", keys.etcd_snapshots());
+    e.put(&snapshot, "a stand-in for a snapshot").await;
+    let (ok, out) = cli(&e, d, &restore("20261201T000000Z-etcd0.db", &[])).await;
+    assert!(!ok && out.contains("--yes"), "{out}");
+    let (ok, out) = cli(&e, d, &restore("20261201T000000Z-etcd1.db", &["--yes"])).await;
+    assert!(!ok && out.contains("does not exist"), "{out}");
+    assert!(e.objects(&keys.restore_request()).await.is_empty());
+    // ...and a confirmed one is carried out: the order goes to the members (the local runner
+    // answers for them), every member reports healthy, the order is withdrawn, no stack changes.
+    let (ok, out) = cli(
+        &e,
+        d,
+        &restore("20261201T000000Z-etcd0.db", &["--yes", "--timeout", "120"]),
+    )
+    .await;
+    assert!(ok && out.contains("Restored"), "{out}");
+    let s = e.status().await;
+    assert_eq!(s.phase, Phase::Restored);
+    let progress = s.etcd_restore.clone().expect("etcdRestore in status.json");
+    assert_eq!(progress.snapshot, snapshot);
+    assert!(!progress.members.is_empty());
+    assert_eq!(
+        (progress.restored, progress.healthy),
+        (progress.members.len(), progress.members.len())
+    );
+    assert!(
+        out.contains(&format!(
+            "{n}/{n} members restored, {n} healthy",
+            n = progress.members.len()
+        )),
+        "{out}"
+    );
+    let record: kubeline_pipeline::steps::RestoreRecord =
+        e.json(&keys.run(&s.run_id).etcd_restore()).await;
+    assert_eq!(record.order.snapshot, snapshot);
+    assert_eq!(record.order.members, progress.members);
+    assert_eq!(record.reports.len(), 2 * progress.members.len());
+    let result: kubeline_core::pipeline::RunResult = e.json(&keys.run(&s.run_id).result()).await;
+    assert_eq!(result.outcome, kubeline_core::pipeline::Outcome::Restored);
+    assert!(e.objects(&keys.etcd_restore_request()).await.is_empty());
+    assert!(e.objects(&keys.restore_request()).await.is_empty());
+    assert_eq!(e.stack_statuses().await, deployed);
+    // A request that confirms another cluster fails and orders nothing.
+    e.put(
+        &keys.restore_request(),
+        &format!("confirm: prod\nsnapshot: {snapshot}\n"),
+    )
+    .await;
+    let s = e.wait_phase(Phase::Failed).await;
+    let err = s.last_error.expect("last error");
+    assert_eq!(err.error, "RestoreNotConfirmed");
+    assert!(
+        err.cause.contains("confirms `prod`, not `demo`"),
+        "{}",
+        err.cause
+    );
+    assert!(e.objects(&keys.etcd_restore_request()).await.is_empty());
+    assert!(
+        e.objects(&keys.etcd_restore_reports())
+            .await
+            .iter()
+            .all(|(k, _)| k.contains(&record.order.run_id))
+    );
+    assert_eq!(e.stack_statuses().await, deployed);
+
     let (ok, out) = cli(&e, d, &["destroy", "demo"]).await;
     assert!(!ok && out.contains("--yes"), "{out}");
     assert_eq!(e.stack_statuses().await, vec!["CREATE_COMPLETE"; 4]);

@@ -1,7 +1,8 @@
 //! The apply Lambda's handler: `plan` (change sets, described into the plan), `await-approval`
 //! and `approval` (the manual approval), `snapshot-request` and `snapshot-check` (the etcd
 //! snapshot before changes to etcd or the control plane), `apply` (one round of the apply reconciler), `fail`
-//! (records a failed run), and the daily drift check.
+//! (records a failed run), `restore-start` and `restore-check` (an etcd restore request), and
+//! the daily drift check.
 
 use kubeline_aws::executions::Executions;
 use kubeline_aws::stacks::Stacks;
@@ -9,7 +10,7 @@ use kubeline_aws::store::ObjectStore;
 use kubeline_pipeline::StepError;
 use kubeline_pipeline::steps::{
     self, ApplySettings, ApprovalOutput, DriftCheck, DriftItem, DriftSummary, FailInput,
-    FailOutput, PlanOutput, Progress, RenderOutput, Run, SnapshotProgress,
+    FailOutput, PlanOutput, Progress, RenderOutput, RestorePlan, Run, SnapshotProgress, StartInput,
 };
 use kubeline_pipeline::telemetry::Operation;
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,16 @@ pub enum Request {
     },
     /// Record a failed run.
     Fail(FailInput),
+    /// An etcd restore request was uploaded: check it and order the members to restore.
+    RestoreStart {
+        /// The uploaded restore-etcd.yaml.
+        input: StartInput,
+    },
+    /// Look at the members' restore reports; call until done.
+    RestoreCheck {
+        /// The restore run.
+        plan: RestorePlan,
+    },
     /// Daily drift check: the clusters with deployed stacks.
     DriftList,
     /// Daily drift check: start detection on a cluster's stacks.
@@ -88,6 +99,8 @@ impl Operation for Request {
             Request::SnapshotCheck { .. } => "snapshot-check",
             Request::Apply { .. } => "apply",
             Request::Fail(_) => "fail",
+            Request::RestoreStart { .. } => "restore-start",
+            Request::RestoreCheck { .. } => "restore-check",
             Request::DriftList => "drift-list",
             Request::DriftStart { .. } => "drift-start",
             Request::DriftCheck { .. } => "drift-check",
@@ -106,6 +119,11 @@ impl Operation for Request {
                 "",
             )),
             Request::Fail(f) => f.run_ref(),
+            Request::RestoreStart { input } => Some((
+                kubeline_core::pipeline::ClusterKeys::cluster_of(&input.key).unwrap_or(""),
+                &input.run_id,
+            )),
+            Request::RestoreCheck { plan } => Some((&plan.run.cluster, &plan.run.run_id)),
             Request::DriftStart { item } | Request::DriftCheck { item } => {
                 Some((&item.cluster, ""))
             }
@@ -135,6 +153,8 @@ pub enum Response {
     Progress(Progress),
     /// The failure's notification (fail).
     Failed(FailOutput),
+    /// Where the etcd restore is (restore-start, restore-check).
+    Restore(RestorePlan),
     /// The drift check's clusters.
     DriftListed(DriftList),
     /// Detection started.
@@ -183,6 +203,12 @@ pub async fn handler<S: ObjectStore, C: Stacks, X: Executions>(
             Response::Progress(steps::apply(store, cfn, &run, &rendered, settings).await?)
         }
         Request::Fail(input) => Response::Failed(steps::fail(store, cfn, &input).await?),
+        Request::RestoreStart { input } => {
+            Response::Restore(steps::restore_start(store, cfn, sfn, &input).await?)
+        }
+        Request::RestoreCheck { plan } => {
+            Response::Restore(steps::restore_check(store, &plan).await?)
+        }
         Request::DriftList => Response::DriftListed(DriftList {
             clusters: steps::drift_list(store).await?,
         }),

@@ -185,6 +185,42 @@ impl Chat {
         c
     }
 
+    /// An etcd restore started: the control plane stops while every member is rebuilt.
+    pub fn restore_started(
+        cluster: &str,
+        run_id: &str,
+        snapshot: &str,
+        members: &[String],
+    ) -> Chat {
+        let mut c = Chat::base(
+            cluster,
+            run_id,
+            "etcd restore started",
+            "EtcdRestoreStarted",
+        );
+        c.description = format!(
+            "Restoring etcd members {} from `{snapshot}`. Every change made after the snapshot is lost. The API servers, controller-managers and schedulers stop within a minute and start again once every member is healthy.",
+            members.join(", ")
+        );
+        c.next_steps = vec![format!(
+            "Follow it in clusters/{cluster}/status.json (etcdRestore); on a member, `journalctl -u etcd-restore-request.service`"
+        )];
+        c
+    }
+
+    /// etcd was restored and every member is healthy.
+    pub fn restored(cluster: &str, run_id: &str, snapshot: &str) -> Chat {
+        let mut c = Chat::base(cluster, run_id, "etcd restored", "EtcdRestored");
+        c.description = format!(
+            "Every etcd member is restored from `{snapshot}` and healthy. The controllers start their API server, controller-manager and scheduler again within a minute."
+        );
+        c.next_steps = vec![
+            "Check the cluster: `kubectl get nodes` and your workloads; objects created after the snapshot are gone".into(),
+            "On each etcd member, delete /var/lib/etcd/member.before-restore-* once the restore is verified".into(),
+        ];
+        c
+    }
+
     /// The SNS message body.
     pub fn to_json(&self) -> Value {
         json!({

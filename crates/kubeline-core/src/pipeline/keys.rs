@@ -54,6 +54,24 @@ impl ClusterKeys {
     pub fn destroy(&self) -> String {
         format!("{}destroy.yaml", self.prefix)
     }
+    /// The etcd restore request a team uploads (`kubeline restore etcd`;
+    /// [`RestoreRequest`](super::RestoreRequest)).
+    pub fn restore_request(&self) -> String {
+        format!("{}restore-etcd.yaml", self.prefix)
+    }
+    /// The restore order the etcd members and controllers poll for
+    /// ([`MemberRestoreRequest`](super::MemberRestoreRequest)), while a restore run lasts.
+    pub fn etcd_restore_request(&self) -> String {
+        format!("{}etcd-restore-request.env", self.prefix)
+    }
+    /// The etcd members' reports on restore runs: `<run-id>/<member>.<restored|healthy|failed>`.
+    pub fn etcd_restore_reports(&self) -> String {
+        format!("{}etcd-restore/", self.prefix)
+    }
+    /// The reports of one restore run.
+    pub fn etcd_restore_run_reports(&self, run_id: &str) -> String {
+        format!("{}etcd-restore/{run_id}/", self.prefix)
+    }
     /// etcd snapshots, written by the cluster's etcd leader (`<UTC time>-<member>.db`).
     pub fn etcd_snapshots(&self) -> String {
         format!("{}etcd-snapshots/", self.prefix)
@@ -65,7 +83,7 @@ impl ClusterKeys {
 }
 
 /// The records of one run under `clusters/<name>/runs/<run-id>/`, written once each. No name
-/// ends in `/cluster.yaml`, `/destroy.yaml` or `.yaml` under `approvals/`, so no write here
+/// ends in `/cluster.yaml`, `/destroy.yaml`, `/restore-etcd.yaml` or `.yaml` under `approvals/`, so no write here
 /// matches a bucket rule and starts another run (EventBridge's `*` also matches `/`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunKeys {
@@ -84,6 +102,14 @@ impl RunKeys {
     /// The destroy request the run carried out (a copy).
     pub fn destroy_request(&self) -> String {
         format!("{}destroy-request.yaml", self.prefix)
+    }
+    /// The etcd restore request the run carried out (a copy).
+    pub fn restore_request(&self) -> String {
+        format!("{}restore-request.yaml", self.prefix)
+    }
+    /// What an etcd restore run restored: the snapshot, the members and their reports.
+    pub fn etcd_restore(&self) -> String {
+        format!("{}etcd-restore.json", self.prefix)
     }
     /// The run: who, what, approval mode ([`Run`](super::Run) in the pipeline).
     pub fn run(&self) -> String {
@@ -111,10 +137,12 @@ impl RunKeys {
     }
     /// Every record (the router's test checks that none matches a bucket rule).
     #[cfg(test)]
-    pub(crate) fn all(&self) -> [String; 8] {
+    pub(crate) fn all(&self) -> [String; 10] {
         [
             self.config(),
             self.destroy_request(),
+            self.restore_request(),
+            self.etcd_restore(),
             self.run(),
             self.render(),
             self.plan(),

@@ -1,5 +1,5 @@
 //! The pipeline's records and messages, pure: the bucket layout of an installation, a run's
-//! plan (every change set's changes), `status.json`, approval and destroy requests, and the
+//! plan (every change set's changes), `status.json`, approval, destroy and etcd restore requests, and the
 //! chat notifications (the Amazon Q Developer in chat applications JSON shape).
 
 pub mod cfn;
@@ -7,6 +7,7 @@ mod chat;
 mod keys;
 mod plan;
 mod requests;
+mod restore;
 mod result;
 mod route;
 mod snapshot;
@@ -19,6 +20,11 @@ pub use self::plan::{
     AddonChange, AddonVersion, Plan, ResourceChange, StackAction, StackChange, addon_changes,
 };
 pub use self::requests::{ApprovalRequest, Decision, check_destroy, parse_approval};
+pub use self::restore::{
+    MemberReport, MemberRestoreRequest, RESTORE_HOLD_SECONDS, RESTORE_ON_REQUEST_OUTPUT,
+    RESTORE_WAIT_MINUTES, RestoreRequest, RestoreWait, check_restore, is_snapshot_key,
+    restore_members, restore_request_yaml, restore_wait,
+};
 pub use self::result::{Outcome, RunResult};
 pub use self::route::{BucketEvent, EventKind, ROUTES, Route, Rule, route, wildcard_matches};
 pub use self::snapshot::{
@@ -26,8 +32,8 @@ pub use self::snapshot::{
     SnapshotWait, key_time, pre_run_snapshot, snapshot_listings, snapshot_wait,
 };
 pub use self::status::{
-    CertificateSummary, DriftReport, DriftedResource, Phase, RolloutProgress, RunError, StackState,
-    Status,
+    CertificateSummary, DriftReport, DriftedResource, Phase, RestoreProgress, RolloutProgress,
+    RunError, StackState, Status,
 };
 pub use self::upgrade::{KUBERNETES_VERSION_OUTPUT, Refusal, Upgrade, plan_upgrade};
 
@@ -198,6 +204,7 @@ mod tests {
             addon_changes: vec![],
             rollout: vec![],
             etcd_snapshot: None,
+            etcd_restore: None,
             started_at: "2026-11-25T00:00:00Z".into(),
             updated_at: "2026-11-25T00:00:00Z".into(),
             last_error: None,

@@ -21,6 +21,8 @@ pub enum Outcome {
     Superseded,
     /// Every stack is deleted.
     Destroyed,
+    /// etcd is restored from a snapshot.
+    Restored,
 }
 
 impl Outcome {

@@ -42,6 +42,8 @@ pub enum Route {
     StartPipeline,
     /// Start the destroy state machine (a destroy request).
     StartDestroy,
+    /// Start the etcd restore state machine (a restore request).
+    StartRestore,
     /// Call the apply function's `approval` op (an approval file).
     Approval,
     /// Tell the chat that deleting cluster.yaml destroys nothing.
@@ -70,6 +72,11 @@ pub const ROUTES: &[Rule] = &[
         route: Route::StartDestroy,
         kind: EventKind::Created,
         wildcard: "clusters/*/destroy.yaml",
+    },
+    Rule {
+        route: Route::StartRestore,
+        kind: EventKind::Created,
+        wildcard: "clusters/*/restore-etcd.yaml",
     },
     Rule {
         route: Route::Approval,
@@ -113,6 +120,7 @@ impl Route {
         match self {
             Route::StartPipeline | Route::ConfigDeleted => key == keys.config(),
             Route::StartDestroy => key == keys.destroy(),
+            Route::StartRestore => key == keys.restore_request(),
             Route::Approval => key
                 .strip_prefix(&format!("{}approvals/", keys.prefix))
                 .and_then(|f| f.strip_suffix(".yaml"))
@@ -178,6 +186,18 @@ mod tests {
         check(Deleted, "clusters/a/destroy.yaml", None);
         check(
             Created,
+            "clusters/a/restore-etcd.yaml",
+            Some((Route::StartRestore, true)),
+        );
+        check(
+            Created,
+            "clusters/a/runs/r/restore-etcd.yaml",
+            Some((Route::StartRestore, false)),
+        );
+        check(Created, "clusters/a/etcd-restore-request.env", None);
+        check(Created, "clusters/a/etcd-restore/r/etcd0.healthy", None);
+        check(
+            Created,
             "clusters/a/approvals/r1.yaml",
             Some((Route::Approval, true)),
         );
@@ -206,6 +226,8 @@ mod tests {
             keys.status(),
             keys.pending_approval(),
             keys.assets("h"),
+            keys.etcd_restore_request(),
+            format!("{}etcd0.healthy", keys.etcd_restore_run_reports("r")),
             // Written by the etcd leader, not the pipeline: no run either.
             format!("{}20261202T000000Z-etcd0.db", keys.etcd_snapshots()),
         ]);

@@ -30,6 +30,10 @@ pub enum Phase {
     Destroying,
     /// Every stack is deleted.
     Destroyed,
+    /// Rebuilding etcd from a snapshot (a restore request).
+    Restoring,
+    /// etcd is restored from a snapshot and healthy.
+    Restored,
 }
 
 impl Phase {
@@ -42,8 +46,23 @@ impl Phase {
                 | Phase::Failed
                 | Phase::Rejected
                 | Phase::Destroyed
+                | Phase::Restored
         )
     }
+}
+
+/// Where an etcd restore run is, in `status.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreProgress {
+    /// The snapshot every member restores from.
+    pub snapshot: String,
+    /// The members that take part.
+    pub members: Vec<String>,
+    /// How many reported their data restored.
+    pub restored: usize,
+    /// How many reported the restored cluster healthy.
+    pub healthy: usize,
 }
 
 /// One stack in `status.json`.
@@ -163,6 +182,9 @@ pub struct Status {
     /// The etcd snapshot taken before this run's changes (its key), once there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etcd_snapshot: Option<String>,
+    /// Where an etcd restore run is (restore runs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd_restore: Option<RestoreProgress>,
     /// When the run started (RFC 3339).
     pub started_at: String,
     /// When this status was written (RFC 3339).

@@ -441,7 +441,7 @@ pub fn render_with(
     let base = json!({
         "drain": drain,
         "cluster": c,
-        "s3": {"bucket": c.s3.bucket, "cluster_prefix": c.s3_cluster_prefix(), "etcd_snapshot_prefix": c.etcd_snapshot_prefix(), "etcd_snapshot_request": c.s3.key(&c.keys().etcd_snapshot_request())},
+        "s3": {"bucket": c.s3.bucket, "cluster_prefix": c.s3_cluster_prefix(), "etcd_snapshot_prefix": c.etcd_snapshot_prefix(), "etcd_snapshot_request": c.s3.key(&c.keys().etcd_snapshot_request()), "etcd_restore_request": c.s3.key(&c.keys().etcd_restore_request()), "etcd_restore_reports": c.s3.key(&c.keys().etcd_restore_reports())},
         "etcd_endpoints": etcd_endpoints,
         "lint_metadata": {
             "cfn-lint": {"config": {"ignore_checks": ["W3010"]}},
@@ -556,6 +556,8 @@ pub fn render_with(
             "userdata": userdata,
             "snapshots": c.etcd.snapshots,
             "snapshot_output": crate::pipeline::SNAPSHOT_ON_REQUEST_OUTPUT,
+            "restore_output": crate::pipeline::RESTORE_ON_REQUEST_OUTPUT,
+            "etcd_member_names": c.etcd.members.iter().map(|m| m.name.clone()).collect::<Vec<_>>().join(","),
         }),
     )?;
     out.stack(c, "etcd", &stack, vec![network.clone()]);

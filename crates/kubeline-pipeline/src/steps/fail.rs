@@ -1,6 +1,6 @@
 //! Fail: the Catch of every state. Records a failed, rejected or superseded run in status.json
 //! (unless a newer run owns it) and `runs/<id>/result.json`, after removing the run's
-//! unexecuted change sets and empty stacks.
+//! unexecuted change sets and empty stacks, and withdrawing its etcd restore order.
 
 use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
@@ -123,6 +123,7 @@ pub async fn fail<S: ObjectStore, C: Stacks>(
         cause: clip(&input.error.message()),
     };
     clean_up(store, cfn, &run).await?;
+    super::restore::withdraw_order(store, &run).await?;
     let outcome = Outcome::of_error(input.error.name());
     let owner = status_of(store, &run.cluster).await?;
     let may_record = crate::decide::status::may_record_failure(owner.as_ref(), &run.run_id);

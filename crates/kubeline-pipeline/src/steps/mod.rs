@@ -18,6 +18,7 @@ mod fail;
 mod plan;
 #[cfg(feature = "render")]
 mod render;
+mod restore;
 mod rotation;
 mod snapshot;
 mod start;
@@ -41,6 +42,7 @@ pub use self::fail::{FailInput, FailOutput, StateError, fail};
 pub use self::plan::{PlanOutput, plan};
 #[cfg(feature = "render")]
 pub use self::render::render;
+pub use self::restore::{RestorePlan, RestoreRecord, restore_check, restore_start};
 #[cfg(feature = "pki")]
 pub use self::rotation::rotation_list;
 pub use self::rotation::{

@@ -35,6 +35,8 @@ pub struct Installation {
     pub pipeline_arn: String,
     /// Destroy state machine.
     pub destroy_arn: String,
+    /// The etcd restore state machine.
+    pub restore_arn: String,
     /// Daily certificate rotation state machine.
     pub rotation_arn: String,
 }
@@ -243,7 +245,7 @@ impl Installation {
         let mut arns: Vec<String> = Vec::new();
         // The drift machine is deployed too (moto parses it), though moto cannot run its
         // DetectStackDrift calls; its ARN is not kept.
-        for name in ["pipeline", "destroy", "rotation", "drift"] {
+        for name in ["pipeline", "destroy", "rotation", "drift", "restore"] {
             let path = root.join(format!("statemachine/{name}.asl.json"));
             let text = std::fs::read_to_string(&path).with_context(|| {
                 format!(
@@ -273,6 +275,7 @@ impl Installation {
             events_queue,
             rotation_arn: arns.get(2).cloned().context("rotation arn")?,
             destroy_arn: arns.get(1).cloned().context("destroy arn")?,
+            restore_arn: arns.get(4).cloned().context("restore arn")?,
             pipeline_arn: arns.first().cloned().context("pipeline arn")?,
         })
     }

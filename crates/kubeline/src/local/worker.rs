@@ -8,7 +8,9 @@ use kubeline_aws::executions::{Executions, StepFunctions};
 use kubeline_aws::kms::AwsKms;
 use kubeline_aws::stacks::CloudFormation;
 use kubeline_aws::store::S3Store;
-use kubeline_core::pipeline::{BucketEvent, Chat, ClusterKeys, EventKind, Route, route};
+use kubeline_core::pipeline::{
+    BucketEvent, Chat, ClusterKeys, EventKind, MemberReport, Route, route,
+};
 use kubeline_pipeline::steps::ApplySettings;
 use kubeline_pipeline::telemetry::{Context, Operation, traced};
 use kubeline_pipeline::{ErrorName, StepError};
@@ -205,6 +207,53 @@ async fn stand_in_for_the_etcd_leader(s3: &aws_sdk_s3::Client, key: &str) {
     }
 }
 
+/// No etcd runs on the emulator, so the local runner answers a restore order the way every
+/// member named in it would once its restored cluster is healthy: a `restored` and a `healthy`
+/// report each, whose text says they are stand-ins.
+async fn stand_in_for_the_etcd_members(s3: &aws_sdk_s3::Client, key: &str) {
+    let Some(cluster) = ClusterKeys::cluster_of(key) else {
+        return;
+    };
+    let keys = ClusterKeys::new(cluster);
+    if key != keys.etcd_restore_request() {
+        return;
+    }
+    let order = match s3.get_object().bucket(super::BUCKET).key(key).send().await {
+        Ok(o) => o.body.collect().await.map(|b| b.into_bytes().to_vec()),
+        Err(e) => {
+            eprintln!("kubeline local: cannot read the etcd restore order {key}: {e}");
+            return;
+        }
+    };
+    let Some(order) = order
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|t| kubeline_core::pipeline::MemberRestoreRequest::parse(&t))
+    else {
+        eprintln!("kubeline local: {key} is not an etcd restore order");
+        return;
+    };
+    let reports = keys.etcd_restore_run_reports(&order.run_id);
+    for member in &order.members {
+        for state in [MemberReport::Restored, MemberReport::Healthy] {
+            let report = format!("{reports}{member}.{}", state.suffix());
+            let body = format!(
+                "kubeline local: no etcd runs on the emulator; this stands in for member {member}'s report\n"
+            );
+            if let Err(e) = s3
+                .put_object()
+                .bucket(super::BUCKET)
+                .key(&report)
+                .body(body.into_bytes().into())
+                .send()
+                .await
+            {
+                eprintln!("kubeline local: could not write {report}: {e}");
+            }
+        }
+    }
+}
+
 /// A run id for an upload of `cluster`: `<cluster>-<UTC time>-<random>`.
 pub fn run_id(cluster: &str) -> String {
     let rand = kubeline_core::pki::random_bytes::<3>()
@@ -249,6 +298,7 @@ pub async fn route_events(
             };
             if kind == EventKind::Created {
                 stand_in_for_the_etcd_leader(&s3, &key).await;
+                stand_in_for_the_etcd_members(&s3, &key).await;
             }
             // The same rules as production's (infra/template.yaml is checked against them).
             let Some(target) = route(&BucketEvent {
@@ -263,6 +313,7 @@ pub async fn route_events(
             let machine = match target {
                 Route::StartPipeline => Some(&install.pipeline_arn),
                 Route::StartDestroy => Some(&install.destroy_arn),
+                Route::StartRestore => Some(&install.restore_arn),
                 Route::Approval | Route::ConfigDeleted => None,
             };
             if let Some(machine) = machine {
