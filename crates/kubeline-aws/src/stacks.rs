@@ -23,6 +23,8 @@ pub struct StackInfo {
     pub outputs: BTreeMap<String, String>,
     /// Termination protection.
     pub termination_protection: bool,
+    /// Stack tags (`kubeline.io/cluster` names the cluster that owns it).
+    pub tags: BTreeMap<String, String>,
 }
 
 /// A change set to create.
@@ -225,6 +227,11 @@ mod cfn {
                     })
                     .collect(),
                 termination_protection: s.enable_termination_protection().unwrap_or(false),
+                tags: s
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+                    .collect(),
             }))
         }
 

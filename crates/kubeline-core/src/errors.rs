@@ -50,6 +50,9 @@ error_names! {
     RunInProgress,
     /// No etcd snapshot arrived in time for a run that changes etcd or the control plane.
     EtcdSnapshotTimedOut,
+    /// A stack the run would change belongs to another cluster (or to none: kubeline did not
+    /// create it).
+    StackNotOwned,
     /// A stack to delete has termination protection.
     TerminationProtected,
     /// A destroy request does not confirm the cluster.

@@ -114,7 +114,13 @@ fn cfn(rules: &[&Rule]) -> CloudFormation {
             [*a, *b, *c2, *d],
             |c| c.retry_config(retry.clone())
         ),
-        _ => unreachable!("tests use one to four rules"),
+        [a, b, c2, d, e] => mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::MatchAny,
+            [*a, *b, *c2, *d, *e],
+            |c| c.retry_config(retry.clone())
+        ),
+        _ => unreachable!("tests use one to five rules"),
     };
     CloudFormation::new(client)
 }
@@ -181,17 +187,80 @@ fn record_executed(store: &MemStore) {
 
 /// DescribeStacks: `demo-network` exists in `status`.
 fn stack_is(status: StackStatus) -> Rule {
+    stack_of(Some("demo"), status)
+}
+
+/// The stack, tagged as `owner`'s (`None`: untagged).
+fn stack_of(owner: Option<&'static str>, status: StackStatus) -> Rule {
     mock!(Client::describe_stacks).then_output(move || {
-        DescribeStacksOutput::builder()
-            .stacks(
-                Stack::builder()
-                    .stack_name("demo-network")
-                    .stack_status(status.clone())
-                    .creation_time(aws_sdk_cloudformation::primitives::DateTime::from_secs(0))
+        let mut stack = Stack::builder()
+            .stack_name("demo-network")
+            .stack_status(status.clone())
+            .creation_time(aws_sdk_cloudformation::primitives::DateTime::from_secs(0));
+        if let Some(owner) = owner {
+            stack = stack.tags(
+                aws_sdk_cloudformation::types::Tag::builder()
+                    .key("kubeline.io/cluster")
+                    .value(owner)
                     .build(),
-            )
+            );
+        }
+        DescribeStacksOutput::builder()
+            .stacks(stack.build())
             .build()
     })
+}
+
+#[tokio::test]
+async fn a_stack_of_another_cluster_is_never_planned_executed_or_deleted() {
+    for owner in [Some("prod-node-pool-x"), None] {
+        let (store, rendered) = store_with_template();
+        let theirs = stack_of(owner, StackStatus::CreateComplete);
+        let create = create_ok();
+        let execute = mock!(Client::execute_change_set)
+            .then_output(|| aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutput::builder().build());
+        let delete = mock!(Client::delete_stack).then_output(|| {
+            aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput::builder().build()
+        });
+        let cs = no_change_set_then(ChangeSetStatus::CreateComplete, None);
+        let cfn = cfn(&[&theirs, &cs, &create, &execute, &delete]);
+        let err = steps::plan(&store, &cfn, &run(), &rendered)
+            .await
+            .expect_err("not ours");
+        assert_eq!(err.name.as_str(), "StackNotOwned", "{owner:?}");
+        let want = match owner {
+            Some(o) => format!("belongs to cluster {o}"),
+            None => "has no kubeline.io/cluster tag".to_owned(),
+        };
+        assert!(err.cause.contains(&want), "{}", err.cause);
+        let err = steps::apply(&store, &cfn, &run(), &rendered, &Default::default())
+            .await
+            .expect_err("not ours");
+        assert_eq!(err.name.as_str(), "StackNotOwned");
+        let plan = steps::DestroyPlan {
+            run: run(),
+            stacks: vec!["demo-network".into()],
+        };
+        let err = steps::destroy_advance(&store, &cfn, &plan)
+            .await
+            .expect_err("not ours");
+        assert_eq!(err.name.as_str(), "StackNotOwned");
+        assert_eq!(
+            (create.num_calls(), execute.num_calls(), delete.num_calls()),
+            (0, 0, 0),
+            "{owner:?}: another cluster's stack was touched"
+        );
+    }
+    // Control: the same stack tagged as this cluster's is planned.
+    let (store, rendered) = store_with_template();
+    let ours = stack_is(StackStatus::CreateComplete);
+    let cs = no_change_set_then(ChangeSetStatus::CreateComplete, None);
+    let create = create_ok();
+    let cfn = cfn(&[&ours, &cs, &create]);
+    steps::plan(&store, &cfn, &run(), &rendered)
+        .await
+        .expect("our own stack is planned");
+    assert_eq!(create.num_calls(), 1);
 }
 
 fn create_ok() -> Rule {

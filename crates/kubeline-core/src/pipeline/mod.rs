@@ -37,6 +37,28 @@ pub use self::status::{
 };
 pub use self::upgrade::{KUBERNETES_VERSION_OUTPUT, Refusal, Upgrade, plan_upgrade};
 
+/// The stack tag naming the cluster a stack belongs to (every stack kubeline creates has it).
+pub const CLUSTER_TAG: &str = "kubeline.io/cluster";
+
+/// Whether the existing stack `stack`, tagged `tags`, belongs to `cluster`: a stack of another
+/// cluster, or one kubeline did not create (no tag), is never changed, executed or deleted by
+/// this cluster's runs. The error says whose it is and what to do.
+pub fn check_owner(
+    stack: &str,
+    tags: &std::collections::BTreeMap<String, String>,
+    cluster: &str,
+) -> Result<(), String> {
+    match tags.get(CLUSTER_TAG) {
+        Some(owner) if owner == cluster => Ok(()),
+        Some(owner) => Err(format!(
+            "stack {stack} belongs to cluster {owner} (its {CLUSTER_TAG} tag), not {cluster}; this run changes nothing of it. Two clusters render the same stack name: rename this cluster or its node pool"
+        )),
+        None => Err(format!(
+            "stack {stack} exists but has no {CLUSTER_TAG} tag: kubeline did not create it, and this run changes nothing of it. Delete or rename that stack, or rename this cluster"
+        )),
+    }
+}
+
 /// The control-plane stack output that names the API endpoint the workers use.
 pub const NODE_API_ENDPOINT_OUTPUT: &str = "NodeApiEndpoint";
 
@@ -93,6 +115,34 @@ mod tests {
                 },
             ],
             ..Plan::default()
+        }
+    }
+
+    #[test]
+    fn only_a_cluster_s_own_stacks_are_its_to_change() {
+        let tags = |owner: Option<&str>| {
+            owner
+                .map(|o| BTreeMap::from([(CLUSTER_TAG.to_owned(), o.to_owned())]))
+                .unwrap_or_default()
+        };
+        // (tag, cluster) → Ok, or a fragment of the error.
+        let table: [(Option<&str>, &str, Result<(), &str>); 4] = [
+            (Some("prod"), "prod", Ok(())),
+            (
+                Some("prod-node-pool-x"),
+                "prod",
+                Err("belongs to cluster prod-node-pool-x"),
+            ),
+            (Some("Prod"), "prod", Err("belongs to cluster Prod")),
+            (None, "prod", Err("has no kubeline.io/cluster tag")),
+        ];
+        for (owner, cluster, want) in table {
+            let got = check_owner("kubeline-prod-network", &tags(owner), cluster);
+            match (got, want) {
+                (Ok(()), Ok(())) => {}
+                (Err(e), Err(w)) => assert!(e.contains(w), "{e}"),
+                (got, want) => panic!("{owner:?} {cluster}: {got:?}, want {want:?}"),
+            }
         }
     }
 

@@ -71,6 +71,7 @@ pub async fn apply<S: ObjectStore, C: Stacks>(
     let mut observed = Vec::new();
     for s in &rendered.stacks {
         let info = cfn.describe_stack(&s.name).await?;
+        changesets::owned(info.as_ref(), &run.cluster)?;
         // While an operation runs its change set does not matter; otherwise it says whether
         // this run's execution happened (and finished) or what is left to do.
         let busy = info.as_ref().is_some_and(|i| i.status.in_progress());

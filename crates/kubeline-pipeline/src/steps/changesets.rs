@@ -13,6 +13,18 @@ use crate::decide::ChangeSetView;
 use crate::error::StepError;
 
 /// The typed view of a described change set, for the decisions.
+/// Refuses to touch an existing stack that is not `cluster`'s ([`kubeline_core::pipeline::check_owner`]).
+pub(crate) fn owned(
+    info: Option<&kubeline_aws::stacks::StackInfo>,
+    cluster: &str,
+) -> Result<(), StepError> {
+    match info {
+        Some(i) => kubeline_core::pipeline::check_owner(&i.name, &i.tags, cluster)
+            .map_err(|e| StepError::new(ErrorName::StackNotOwned, e)),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn view(info: &ChangeSetInfo) -> ChangeSetView {
     ChangeSetView {
         status: info.status.clone(),

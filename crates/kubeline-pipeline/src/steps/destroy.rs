@@ -10,7 +10,7 @@ use kubeline_core::validate;
 use serde::{Deserialize, Serialize};
 
 use super::bucket::{YAML, get_text, put_json, set_status, status_of, timestamp};
-use super::changesets::stack_failure;
+use super::changesets::{owned, stack_failure};
 use super::start::{exact_key, take_turn};
 use super::{Progress, Run, StartInput};
 use crate::decide::destroy::{Decision, decide};
@@ -72,7 +72,9 @@ pub async fn destroy_check<S: ObjectStore, C: Stacks, X: Executions>(
     }
     names.reverse();
     for name in &names {
-        if let Some(info) = cfn.describe_stack(name).await?
+        let info = cfn.describe_stack(name).await?;
+        owned(info.as_ref(), cluster)?;
+        if let Some(info) = info
             && info.termination_protection
         {
             return Err(StepError::new(
@@ -96,8 +98,9 @@ pub async fn destroy_advance<S: ObjectStore, C: Stacks>(
 ) -> Result<Progress, StepError> {
     let mut observed = Vec::new();
     for name in &plan.stacks {
-        let status = cfn.describe_stack(name).await?.map(|i| i.status);
-        observed.push((name.as_str(), status));
+        let info = cfn.describe_stack(name).await?;
+        owned(info.as_ref(), &plan.run.cluster)?;
+        observed.push((name.as_str(), info.map(|i| i.status)));
     }
     match decide(&observed) {
         Decision::Wait(name) => return Ok(Progress::working(vec![name])),

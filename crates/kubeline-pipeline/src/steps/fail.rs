@@ -88,8 +88,10 @@ async fn clean_up<S: ObjectStore, C: Stacks>(
         {
             cfn.delete_change_set(&s.name, &cs).await.ok();
         }
+        // Another cluster's stack of the same name is never deleted.
         if let Some(info) = cfn.describe_stack(&s.name).await?
             && info.status == StackStatus::ReviewInProgress
+            && super::changesets::owned(Some(&info), &run.cluster).is_ok()
         {
             cfn.delete_stack(&s.name).await?;
         }

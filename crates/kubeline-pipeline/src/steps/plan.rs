@@ -49,6 +49,7 @@ pub async fn plan<S: ObjectStore, C: Stacks>(
     for s in &rendered.stacks {
         let cs_name = run.change_set_name(&s.name);
         let info = cfn.describe_stack(&s.name).await?;
+        changesets::owned(info.as_ref(), &run.cluster)?;
         if s.name == etcd_stack {
             etcd_answers = info.as_ref().is_some_and(|i| {
                 i.outputs

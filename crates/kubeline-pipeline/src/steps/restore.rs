@@ -120,6 +120,7 @@ pub async fn restore_start<S: ObjectStore, C: Stacks, X: Executions>(
             input.key, run.cluster
         ))
     })?;
+    super::changesets::owned(Some(&info), &run.cluster)?;
     let members = restore_members(
         info.outputs
             .get(RESTORE_ON_REQUEST_OUTPUT)
