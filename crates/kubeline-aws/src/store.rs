@@ -68,6 +68,13 @@ pub trait ObjectStore: Send + Sync {
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
     /// Deletes `key` (no error when absent).
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// The first key under `prefix`, if any (one short listing, whatever lies under it).
+    fn first_key(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send {
+        async move { Ok(self.list(prefix).await?.into_iter().next()) }
+    }
 }
 
 #[cfg(feature = "s3")]
@@ -191,6 +198,23 @@ mod s3 {
                 Some(ServerSideEncryption::Aes256),
             )
             .await
+        }
+
+        async fn first_key(&self, prefix: &str) -> Result<Option<String>, AwsError> {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .max_keys(1)
+                .send()
+                .await
+                .map_err(|e| classify("S3", &e))?;
+            Ok(out
+                .contents()
+                .first()
+                .and_then(|o| o.key())
+                .map(str::to_owned))
         }
 
         async fn list(&self, prefix: &str) -> Result<Vec<String>, AwsError> {

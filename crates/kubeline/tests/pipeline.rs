@@ -1020,6 +1020,43 @@ async fn the_client_verbs_drive_an_installation() {
     );
     assert_eq!(e.stack_statuses().await, deployed);
 
+    // A new cluster whose name extends this one's at a `-` is refused before anything exists:
+    // its derived names could be this cluster's (`demo` with pool `x-network` and
+    // `demo-node-pool-x` render the same network stack).
+    let other = ClusterKeys::new("demo-node-pool-x");
+    let text = e
+        .demo(|t| t)
+        .replace("clusterName: demo", "clusterName: demo-node-pool-x");
+    assert!(text.contains("clusterName: demo-node-pool-x"));
+    e.put(&other.config(), &text).await;
+    let mut refused = None;
+    for _ in 0..300 {
+        if let Some(s) = local::read_json::<Status>(&e.store, &other.status())
+            .await
+            .expect("read")
+            && s.phase == Phase::Failed
+        {
+            refused = s.last_error;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let err = refused.expect("the run of demo-node-pool-x fails");
+    assert_eq!(err.error, "ConfigInvalid");
+    assert!(
+        err.cause
+            .contains("cluster `demo` would share derived names"),
+        "{}",
+        err.cause
+    );
+    assert!(
+        e.cfn
+            .describe_stack("kubeline-demo-node-pool-x-network")
+            .await
+            .expect("describe")
+            .is_none()
+    );
+
     let (ok, out) = cli(&e, d, &["destroy", "demo"]).await;
     assert!(!ok && out.contains("--yes"), "{out}");
     assert_eq!(e.stack_statuses().await, vec!["CREATE_COMPLETE"; 4]);

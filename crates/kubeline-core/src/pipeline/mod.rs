@@ -59,6 +59,17 @@ pub fn check_owner(
     }
 }
 
+/// The names a new cluster `name` must not share an installation with: every name it extends
+/// at a `-` (`a` and `a-b` for `a-b-c`). Every name kubeline derives is `<prefix><cluster>-<part>`
+/// (stacks, roles, load balancers, exports), so two clusters can render the same name only
+/// when one's name is the other's followed by `-`: cluster `prod` with node pool `x-network` and
+/// cluster `prod-node-pool-x` both render the stack `kubeline-prod-node-pool-x-network`. The
+/// Start step refuses a new cluster whose name extends, or is extended by, another cluster's
+/// (the other direction is the listing prefix `clusters/<name>-`).
+pub fn shorter_names(name: &str) -> Vec<&str> {
+    name.match_indices('-').map(|(i, _)| &name[..i]).collect()
+}
+
 /// The control-plane stack output that names the API endpoint the workers use.
 pub const NODE_API_ENDPOINT_OUTPUT: &str = "NodeApiEndpoint";
 
@@ -116,6 +127,16 @@ mod tests {
             ],
             ..Plan::default()
         }
+    }
+
+    #[test]
+    fn a_new_name_conflicts_with_every_name_it_extends() {
+        assert_eq!(shorter_names("a-b-c"), ["a", "a-b"]);
+        assert_eq!(
+            shorter_names("prod-node-pool-x"),
+            ["prod", "prod-node", "prod-node-pool"]
+        );
+        assert!(shorter_names("prod").is_empty());
     }
 
     #[test]

@@ -116,6 +116,46 @@ pub(crate) fn cluster_of(key: &str) -> Result<&str, StepError> {
     })
 }
 
+/// A new cluster's name may neither extend nor be extended by another cluster's name followed
+/// by `-` ([`kubeline_core::pipeline::shorter_names`] says why); a cluster with deployed stacks
+/// keeps its name (its stacks are protected by their ownership tags).
+async fn refuse_name_prefixes<S: ObjectStore>(
+    store: &S,
+    name: &str,
+    key: &str,
+) -> Result<(), StepError> {
+    if status_of(store, name)
+        .await?
+        .is_some_and(|s| !s.stacks.is_empty())
+    {
+        return Ok(());
+    }
+    let mut others = Vec::new();
+    for shorter in kubeline_core::pipeline::shorter_names(name) {
+        if store
+            .first_key(&ClusterKeys::new(shorter).prefix)
+            .await?
+            .is_some()
+        {
+            others.push(shorter.to_owned());
+        }
+    }
+    if let Some(longer) = store.first_key(&format!("clusters/{name}-")).await?
+        && let Some(other) = ClusterKeys::cluster_of(&longer)
+    {
+        others.push(other.to_owned());
+    }
+    match others.first() {
+        None => Ok(()),
+        Some(other) => Err(StepError::new(
+            ErrorName::ConfigInvalid,
+            format!(
+                "{key}: clusterName `{name}` and this installation's cluster `{other}` would share derived names: every stack, role and load balancer is named `kubeline-<clusterName>-<part>` or `<clusterName>-<endpoint>`, and when one name is the other's followed by `-`, two different clusters can render the same one (for example cluster `prod` with node pool `x-network` and cluster `prod-node-pool-x` both render the stack `kubeline-prod-node-pool-x-network`); choose a name that is not another cluster's name followed by `-`, and whose own name followed by `-` starts no other cluster's name"
+            ),
+        )),
+    }
+}
+
 /// Refuses a key the bucket rule matched that is not exactly the layout's (EventBridge's `*`
 /// also matches deeper keys such as `clusters/a/b/cluster.yaml`).
 pub(crate) fn exact_key(route: Route, key: &str, expected: &str) -> Result<(), StepError> {
@@ -257,6 +297,7 @@ pub async fn start<S: ObjectStore, X: Executions, C: Stacks>(
             ),
         ));
     }
+    refuse_name_prefixes(store, cluster_name, &input.key).await?;
     if cluster.ami_id.is_none() {
         let channel = format!("{:?}", cluster.release_channel).to_lowercase();
         return Err(StepError::new(
