@@ -173,6 +173,7 @@ impl Ctx<'_> {
     }
 
     fn stack_tags(&mut self, tags: &BTreeMap<String, String>) {
+        // kubeline adds its own tags to every stack (`render::output`).
         if tags.len() > 50 {
             self.err(
                 root().key("stackTags"),
@@ -189,12 +190,35 @@ impl Ctx<'_> {
                     "shorten the key",
                 );
             }
-            if k.to_ascii_lowercase().starts_with("aws:") {
+            let lower = k.to_ascii_lowercase();
+            if lower.starts_with("aws:") {
                 self.err(
                     p.clone(),
                     "the aws: prefix is reserved for AWS",
                     "use another prefix",
                 );
+            } else if let Some(reserved) = RESERVED_TAG_PREFIXES
+                .iter()
+                .find(|r| lower.starts_with(*r))
+            {
+                self.err(
+                    p.clone(),
+                    format!(
+                        "the {reserved} prefix is kubeline's own: its tags say which cluster owns a resource, and a stack tag naming another cluster would claim that cluster's resources"
+                    ),
+                    "use another prefix; kubeline sets these tags itself",
+                );
+            }
+            for (what, text) in [("key", k.as_str()), ("value", v.as_str())] {
+                if !text.chars().all(is_tag_char) {
+                    self.err(
+                        p.clone(),
+                        format!(
+                            "the tag {what} {text:?} has a character tags do not allow (a CloudFormation dynamic reference `{{{{resolve:...}}}}` among them)"
+                        ),
+                        "use letters, digits, spaces and _ . : / = + - @ only",
+                    );
+                }
             }
             if v.len() > 256 {
                 self.err(
@@ -205,4 +229,19 @@ impl Ctx<'_> {
             }
         }
     }
+}
+
+/// Tag prefixes only kubeline itself may set: `kubeline.io/` (ownership), and the cluster tags
+/// the cloud provider and the cluster-autoscaler act on.
+const RESERVED_TAG_PREFIXES: &[&str] = &[
+    "kubeline.io/",
+    "kubernetes.io/cluster/",
+    "k8s.io/cluster-autoscaler/",
+];
+
+/// The characters AWS allows in tag keys and values: letters, digits, spaces and `_.:/=+-@`
+/// (the standard set across AWS services,
+/// <https://docs.aws.amazon.com/personalize/latest/dg/personalize-managing-tags.html>).
+fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c)
 }
