@@ -30,6 +30,23 @@ pub struct Chat {
     pub context: BTreeMap<String, String>,
 }
 
+/// Text kubeline did not write (values quoted from cluster.yaml, approval comments, names,
+/// AWS status reasons), made inert for client-markdown: a code span, or a fenced block when it
+/// has several lines. Chat clients render no link, mention or formatting inside code, and a
+/// backtick in the text cannot close it (it becomes `'`).
+pub fn literal(text: &str) -> String {
+    let text = text.trim();
+    if text.is_empty() {
+        return "(none)".into();
+    }
+    let text = text.replace('`', "'");
+    if text.contains('\n') {
+        format!("\n```\n{text}\n```\n")
+    } else {
+        format!("`{text}`")
+    }
+}
+
 impl Chat {
     fn base(cluster: &str, run_id: &str, outcome: &str, event: &str) -> Chat {
         let mut context = BTreeMap::new();
@@ -84,7 +101,7 @@ impl Chat {
                     r.stack,
                     r.group,
                     r.at,
-                    r.reason.replace('|', "/")
+                    literal(&r.reason.replace('|', "/"))
                 ));
             }
             d
@@ -122,7 +139,7 @@ impl Chat {
     /// The run failed.
     pub fn failed(cluster: &str, run_id: &str, error: &RunError) -> Chat {
         let mut c = Chat::base(cluster, run_id, "failed", "Failed");
-        c.description = format!("**{}**: {}", error.error, error.cause);
+        c.description = format!("**{}**: {}", error.error, literal(&error.cause));
         c.next_steps = vec![format!(
             "Fix cluster.yaml and upload it again; details in clusters/{cluster}/runs/{run_id}/"
         )];
@@ -134,8 +151,10 @@ impl Chat {
         let mut c = Chat::base(cluster, run_id, "plan rejected", "Rejected");
         c.description = format!(
             "Rejected by {}{}; nothing was applied.",
-            by.unwrap_or("an approver"),
-            comment.map(|m| format!(": {m}")).unwrap_or_default()
+            by.map(literal).unwrap_or_else(|| "an approver".into()),
+            comment
+                .map(|m| format!(": {}", literal(m)))
+                .unwrap_or_default()
         );
         c
     }
@@ -143,7 +162,7 @@ impl Chat {
     /// A newer upload replaced the run's cluster.yaml before it started.
     pub fn superseded(cluster: &str, run_id: &str, why: &str) -> Chat {
         let mut c = Chat::base(cluster, run_id, "run superseded", "Superseded");
-        c.description = format!("{why}. Nothing was applied by this run.");
+        c.description = format!("{}. Nothing was applied by this run.", literal(why));
         c
     }
 
@@ -242,5 +261,54 @@ impl Chat {
                 "additionalContext": self.context,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_from_users_is_inert_markdown() {
+        // (text, rendered)
+        let table = [
+            ("plain", "`plain`"),
+            (
+                "[click](https://evil.example) <!channel> **bold**",
+                "`[click](https://evil.example) <!channel> **bold**`",
+            ),
+            ("a `code` break-out", "`a 'code' break-out`"),
+            ("", "(none)"),
+            ("line 1\nline ```2```", "\n```\nline 1\nline '''2'''\n```\n"),
+        ];
+        for (text, want) in table {
+            assert_eq!(literal(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn approval_comments_and_causes_reach_the_chat_as_code() {
+        let c = Chat::rejected(
+            "a",
+            "r",
+            Some("<@U123>"),
+            Some("see [this](https://x.example)"),
+        );
+        assert_eq!(
+            c.description,
+            "Rejected by `<@U123>`: `see [this](https://x.example)`; nothing was applied."
+        );
+        let c = Chat::failed(
+            "a",
+            "r",
+            &RunError {
+                error: "ConfigInvalid".into(),
+                cause: "cluster.yaml:3:1: stackTags.x: \"`@here`\"".into(),
+            },
+        );
+        assert_eq!(
+            c.description,
+            "**ConfigInvalid**: `cluster.yaml:3:1: stackTags.x: \"'@here'\"`"
+        );
     }
 }
