@@ -68,6 +68,22 @@ pub trait ObjectStore: Send + Sync {
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
     /// Deletes `key` (no error when absent).
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Writes `key` only if no object has that key: `true` when written, `false` when one
+    /// exists (S3's conditional write, `If-None-Match: *`). The in-memory default is not atomic.
+    fn put_if_absent(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send {
+        async move {
+            if self.get(key, None).await?.is_some() {
+                return Ok(false);
+            }
+            self.put(key, bytes, content_type).await?;
+            Ok(true)
+        }
+    }
     /// The first key under `prefix`, if any (one short listing, whatever lies under it).
     fn first_key(
         &self,
@@ -198,6 +214,40 @@ mod s3 {
                 Some(ServerSideEncryption::Aes256),
             )
             .await
+        }
+
+        async fn put_if_absent(
+            &self,
+            key: &str,
+            bytes: Vec<u8>,
+            content_type: &str,
+        ) -> Result<bool, AwsError> {
+            let out = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type(content_type)
+                .if_none_match("*")
+                .body(ByteStream::from(bytes))
+                .send()
+                .await;
+            match out {
+                Ok(_) => Ok(true),
+                Err(e) => match classify("S3", &e) {
+                    AwsError::Invalid { code, .. } if code == "PreconditionFailed" => Ok(false),
+                    // A concurrent conditional write to the key: S3 asks to retry.
+                    AwsError::Invalid { code, message, .. }
+                        if code == "ConditionalRequestConflict" =>
+                    {
+                        Err(AwsError::Unavailable {
+                            service: "S3",
+                            message,
+                        })
+                    }
+                    other => Err(other),
+                },
+            }
         }
 
         async fn first_key(&self, prefix: &str) -> Result<Option<String>, AwsError> {

@@ -867,6 +867,37 @@ async fn two_quick_uploads_never_apply_concurrently_and_the_newest_wins() {
             .any(|c| c.resource_type == "AWS::AutoScaling::AutoScalingGroup"),
         "{plan:?}"
     );
+    // The older upload's run ended before waiting for the newer one's apply.
+    assert!(outcomes.contains(&"superseded".to_owned()), "{outcomes:?}");
+    // EventBridge delivers at least once: a second execution for the same upload ends at once,
+    // changing nothing, and leaves status.json to the run that applied it.
+    let event = serde_json::json!({"detail": {
+        "bucket": {"name": e.local.install.bucket},
+        "object": {"key": keys.config(), "version-id": v2},
+    }});
+    let replay = e
+        .sfn
+        .start_execution(
+            &e.local.install.pipeline_arn,
+            "demo-replayed-event",
+            &event.to_string(),
+        )
+        .await
+        .expect("start");
+    let info = e.finish(&replay).await;
+    assert_eq!(info.error.as_deref(), Some("Superseded"), "{info:?}");
+    assert!(
+        info.cause
+            .as_deref()
+            .is_some_and(|c| c.contains(&format!("already handled by run {}", status.run_id))),
+        "{info:?}"
+    );
+    assert_eq!(e.status().await.run_id, status.run_id);
+    assert!(
+        e.objects(&keys.run("demo-replayed-event").plan())
+            .await
+            .is_empty()
+    );
 }
 
 /// Runs the `kubeline` binary against the local installation, as a user would against a real

@@ -50,6 +50,12 @@ impl ClusterKeys {
     pub fn approval(&self, run_id: &str) -> String {
         format!("{}approvals/{run_id}.yaml", self.prefix)
     }
+    /// The claim of the run that handles one uploaded version of cluster.yaml (its run id),
+    /// written once: a second execution for the same upload (EventBridge delivers at least
+    /// once) ends at once.
+    pub fn version_claim(&self, version: &str) -> String {
+        format!("{}versions/{version}.json", self.prefix)
+    }
     /// The destroy request.
     pub fn destroy(&self) -> String {
         format!("{}destroy.yaml", self.prefix)

@@ -227,6 +227,7 @@ mod tests {
             keys.pending_approval(),
             keys.assets("h"),
             keys.etcd_restore_request(),
+            keys.version_claim("3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"),
             format!("{}etcd0.healthy", keys.etcd_restore_run_reports("r")),
             // Written by the etcd leader, not the pipeline: no run either.
             format!("{}20261202T000000Z-etcd0.db", keys.etcd_snapshots()),

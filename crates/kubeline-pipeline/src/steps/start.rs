@@ -116,6 +116,48 @@ pub(crate) fn cluster_of(key: &str) -> Result<&str, StepError> {
     })
 }
 
+/// At most one run per uploaded version: the first run claims it (a conditional write); a
+/// second execution for the same version (EventBridge delivers an event at least once) ends
+/// at once as superseded. A retried Start of the claiming run passes.
+async fn claim_version<S: ObjectStore>(
+    store: &S,
+    cluster: &str,
+    input: &StartInput,
+) -> Result<(), StepError> {
+    let Some(version) = &input.version else {
+        return Ok(());
+    };
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Claim {
+        run_id: String,
+    }
+    let key = ClusterKeys::new(cluster).version_claim(version);
+    let claim = serde_json::to_vec(&Claim {
+        run_id: input.run_id.clone(),
+    })
+    .unwrap_or_default();
+    if store
+        .put_if_absent(&key, claim, super::bucket::JSON)
+        .await?
+    {
+        return Ok(());
+    }
+    let holder = super::bucket::get_json::<_, Claim>(store, &key)
+        .await?
+        .map(|c| c.run_id)
+        .unwrap_or_default();
+    if holder == input.run_id {
+        return Ok(());
+    }
+    Err(StepError::new(
+        ErrorName::Superseded,
+        format!(
+            "cluster.yaml version {version} is already handled by run {holder} (its upload event was delivered twice); this run changes nothing"
+        ),
+    ))
+}
+
 /// A new cluster's name may neither extend nor be extended by another cluster's name followed
 /// by `-` ([`kubeline_core::pipeline::shorter_names`] says why); a cluster with deployed stacks
 /// keeps its name (its stacks are protected by their ownership tags).
@@ -232,6 +274,21 @@ pub async fn start<S: ObjectStore, X: Executions, C: Stacks>(
 ) -> Result<Run, StepError> {
     exact_key(Route::StartPipeline, &input.key, "cluster.yaml")?;
     let cluster_name = cluster_of(&input.key)?;
+    // Events can arrive out of order: only the newest upload is applied. Decided before the
+    // turn, so a stale upload ends at once instead of waiting for a running apply.
+    if let Some(v) = &input.version
+        && let Some(latest) = store.get(&input.key, None).await?
+        && latest.version.as_ref().is_some_and(|l| l != v)
+    {
+        return Err(StepError::new(
+            ErrorName::Superseded,
+            format!(
+                "cluster.yaml version {v} was replaced by version {} before this run started; the newer upload's run applies it",
+                latest.version.unwrap_or_default()
+            ),
+        ));
+    }
+    claim_version(store, cluster_name, input).await?;
     take_turn(store, sfn, cluster_name, &input.run_id).await?;
     let object = store
         .get(&input.key, input.version.as_deref())
@@ -247,19 +304,6 @@ pub async fn start<S: ObjectStore, X: Executions, C: Stacks>(
                 ),
             )
         })?;
-    // Events can arrive out of order: only the newest upload is applied.
-    if let Some(v) = &input.version
-        && let Some(latest) = store.get(&input.key, None).await?
-        && latest.version.as_ref().is_some_and(|l| l != v)
-    {
-        return Err(StepError::new(
-            ErrorName::Superseded,
-            format!(
-                "cluster.yaml version {v} was replaced by version {} before this run started; the newer upload's run applies it",
-                latest.version.unwrap_or_default()
-            ),
-        ));
-    }
     let mut run = Run::for_request(input)?;
     run.config_version = object.version.clone().or(run.config_version);
     let records = run.records();
