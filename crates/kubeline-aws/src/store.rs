@@ -84,6 +84,28 @@ pub trait ObjectStore: Send + Sync {
             Ok(true)
         }
     }
+    /// The "folders" directly under `prefix` (`clusters/` → `clusters/a/`, `clusters/b/`), from
+    /// a listing with the `/` delimiter: its cost grows with the folders, not with what is in
+    /// them.
+    fn list_folders(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send {
+        async move {
+            let mut out: Vec<String> = self
+                .list(prefix)
+                .await?
+                .iter()
+                .filter_map(|k| {
+                    let rest = k.strip_prefix(prefix)?;
+                    let (folder, _) = rest.split_once('/')?;
+                    Some(format!("{prefix}{folder}/"))
+                })
+                .collect();
+            out.dedup();
+            Ok(out)
+        }
+    }
     /// The first key under `prefix`, if any (one short listing, whatever lies under it).
     fn first_key(
         &self,
@@ -248,6 +270,34 @@ mod s3 {
                     other => Err(other),
                 },
             }
+        }
+
+        async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
+            let mut folders = Vec::new();
+            let mut token = None;
+            loop {
+                let out = self
+                    .client
+                    .list_objects_v2()
+                    .bucket(&self.bucket)
+                    .prefix(prefix)
+                    .delimiter("/")
+                    .set_continuation_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| classify("S3", &e))?;
+                folders.extend(
+                    out.common_prefixes()
+                        .iter()
+                        .filter_map(|p| p.prefix().map(str::to_owned)),
+                );
+                match out.next_continuation_token() {
+                    Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_owned()),
+                    _ => break,
+                }
+            }
+            folders.sort();
+            Ok(folders)
         }
 
         async fn first_key(&self, prefix: &str) -> Result<Option<String>, AwsError> {

@@ -66,10 +66,9 @@ pub struct DriftSummary {
 /// Drift step 1: every cluster with deployed stacks (from status.json).
 pub async fn drift_list<S: ObjectStore>(store: &S) -> Result<Vec<DriftItem>, StepError> {
     let mut out = Vec::new();
-    for key in store.list("clusters/").await? {
-        if !key.ends_with("/status.json") {
-            continue;
-        }
+    // One delimited listing of the clusters, never a walk of their runs and assets.
+    for folder in store.list_folders("clusters/").await? {
+        let key = format!("{folder}status.json");
         let Some(status) = get_json::<_, Status>(store, &key).await? else {
             continue;
         };

@@ -74,14 +74,13 @@ pub async fn rotation_list<S: ObjectStore>(
     within_days: u32,
     now: time::OffsetDateTime,
 ) -> Result<Vec<RotationItem>, StepError> {
-    let mut clusters: Vec<String> = store
-        .list("clusters/")
+    // One delimited listing of the clusters, never a walk of their runs and assets.
+    let clusters: Vec<String> = store
+        .list_folders("clusters/")
         .await?
         .iter()
-        .filter(|k| k.ends_with("/credentials/ca.pem"))
         .filter_map(|k| ClusterKeys::cluster_of(k).map(str::to_owned))
         .collect();
-    clusters.dedup();
     let mut out = Vec::new();
     for cluster in clusters {
         let prefix = ClusterKeys::new(&cluster).credentials();
