@@ -197,9 +197,8 @@ impl Ctx<'_> {
                     "the aws: prefix is reserved for AWS",
                     "use another prefix",
                 );
-            } else if let Some(reserved) = RESERVED_TAG_PREFIXES
-                .iter()
-                .find(|r| lower.starts_with(*r))
+            } else if let Some(reserved) =
+                RESERVED_TAG_PREFIXES.iter().find(|r| lower.starts_with(*r))
             {
                 self.err(
                     p.clone(),
