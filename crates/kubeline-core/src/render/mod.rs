@@ -202,21 +202,24 @@ impl Templates {
 struct Renderer<'a> {
     cluster: &'a Cluster,
     env: Environment<'a>,
-    base: Value,
+    /// The context every template shares (the cluster among it), converted once: each render
+    /// layers its own context over it without copying it, so rendering stays linear in the
+    /// number of node pools.
+    base: minijinja::Value,
 }
 
 impl Renderer<'_> {
     fn render(&self, name: &str, extra: Value) -> Result<String, RenderError> {
-        let mut ctx = self.base.clone();
-        if let (Some(c), Value::Object(e)) = (ctx.as_object_mut(), extra) {
-            c.extend(e);
-        }
+        // The last map that has a key wins: this template's context over the shared one.
+        let ctx = minijinja::value::merge_maps([
+            self.base.clone(),
+            minijinja::Value::from(minijinja::value::Serde(&extra)),
+        ]);
         let tmpl = self
             .env
             .get_template(name)
             .map_err(|e| template_error(name, &e))?;
-        tmpl.render(minijinja::value::Serde(&ctx))
-            .map_err(|e| template_error(name, &e))
+        tmpl.render(ctx).map_err(|e| template_error(name, &e))
     }
 
     fn json(&self, name: &str, extra: Value) -> Result<Value, RenderError> {
@@ -465,7 +468,7 @@ pub fn render_with(
     let r = Renderer {
         cluster: c,
         env: templates.environment()?,
-        base,
+        base: minijinja::Value::from(minijinja::value::Serde(&base)),
     };
     let mut out = Output::default();
     let network = c.stack_name("network");

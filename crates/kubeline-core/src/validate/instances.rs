@@ -218,6 +218,22 @@ impl Ctx<'_> {
                 ok = false;
             }
         }
+        if max > super::limits::MAX_GROUP_SIZE {
+            let at = if asg.max_size.is_some() {
+                ap.key("maxSize")
+            } else {
+                path.key("count")
+            };
+            self.err(
+                at,
+                format!(
+                    "a group of up to {max} instances; kubeline allows {} per group (docs/quotas.md)",
+                    super::limits::MAX_GROUP_SIZE
+                ),
+                "split the nodes over several pools, or lower the size",
+            );
+            ok = false;
+        }
         let min_in_service = asg
             .rolling_update_min_instances_in_service
             .unwrap_or(desired.saturating_sub(1));

@@ -13,6 +13,7 @@ mod controller;
 mod etcd;
 mod instances;
 mod labels;
+pub mod limits;
 mod network;
 mod repair;
 mod settings;

@@ -273,6 +273,31 @@ impl Ctx<'_> {
                 });
             }
         }
+        let pools_path = root().key("worker").key("nodePools");
+        if c.worker.node_pools.len() > super::limits::MAX_NODE_POOLS {
+            self.err(
+                pools_path.clone(),
+                format!(
+                    "{} node pools; kubeline allows {} per cluster: each pool is a CloudFormation stack, an IAM role and an instance profile, which count against the account's quotas (docs/quotas.md)",
+                    c.worker.node_pools.len(),
+                    super::limits::MAX_NODE_POOLS
+                ),
+                "merge pools that differ only in size (mixed instances cover several types in one pool)",
+            );
+            ok = false;
+        }
+        let nodes: u64 = out.iter().map(|p| u64::from(p.size.max)).sum();
+        if nodes > super::limits::MAX_CLUSTER_NODES {
+            self.err(
+                pools_path,
+                format!(
+                    "the node pools grow to {nodes} nodes; Kubernetes supports clusters of up to {} (kubernetes.io/docs/setup/best-practices/cluster-large/)",
+                    super::limits::MAX_CLUSTER_NODES
+                ),
+                "lower the pools' maxSize, or split the workloads over several clusters",
+            );
+            ok = false;
+        }
         ok.then_some(out)
     }
 }
