@@ -412,3 +412,64 @@ fn the_apply_function_may_ask_for_etcd_snapshots_and_restores_and_touch_no_snaps
         assert_eq!(evaluate(&pseudo, &policies, req), *want, "{req:?}");
     }
 }
+
+/// With approvers named (`ApproverPrincipalArns`), only they may write approval files: the
+/// bucket policy denies every other principal, whatever its own IAM policy allows; without
+/// approvers the statement is absent. Negative controls: a team's role is denied, and its
+/// cluster.yaml upload is not.
+#[test]
+fn only_the_named_approvers_may_approve() {
+    use kubeline_tests::iam::{Decision, Pseudo, Request, evaluate};
+    let t = template();
+    let statements = t["Resources"]["BucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        .as_array()
+        .expect("statements")
+        .clone();
+    let guarded = statements
+        .iter()
+        .find_map(|s| {
+            let branches = s["Fn::If"].as_array()?;
+            (branches[0] == "HasApprovers").then(|| (branches[1].clone(), branches[2].clone()))
+        })
+        .expect("the approvers statement");
+    assert_eq!(guarded.1, serde_json::json!({"Ref": "AWS::NoValue"}));
+    assert_eq!(guarded.0["Sid"], "OnlyApproversApprove");
+    // The team may write anything in its folder (its own IAM policy); the bucket policy decides.
+    let team_policy = serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::kubeline-prod/clusters/a/*"}]});
+    let bucket_policy = serde_json::json!({"Statement": [guarded.0]});
+    let mut pseudo = Pseudo::default();
+    pseudo.refs.insert("Bucket".into(), "kubeline-prod".into());
+    pseudo.refs.insert(
+        "ApproverPrincipalArns".into(),
+        "arn:aws:iam::123456789012:role/platform-approvers".into(),
+    );
+    let put = |key: &str, who: &str| {
+        Request::new("s3:PutObject", &format!("arn:aws:s3:::kubeline-prod/{key}"))
+            .with("aws:PrincipalArn", who)
+    };
+    let approver = "arn:aws:iam::123456789012:role/platform-approvers";
+    let team = "arn:aws:iam::123456789012:role/team-a";
+    let cases = [
+        (
+            put("clusters/a/approvals/r1.yaml", approver),
+            Decision::Allow,
+        ),
+        (
+            put("clusters/a/approvals/r1.yaml", team),
+            Decision::ExplicitDeny,
+        ),
+        (
+            put("clusters/a/approvals/x/r1.yaml", team),
+            Decision::ExplicitDeny,
+        ),
+        (put("clusters/a/cluster.yaml", team), Decision::Allow),
+    ];
+    for (req, want) in &cases {
+        assert_eq!(
+            evaluate(&pseudo, &[&team_policy, &bucket_policy], req),
+            *want,
+            "{req:?}"
+        );
+    }
+}

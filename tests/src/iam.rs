@@ -175,6 +175,10 @@ fn condition_holds(pseudo: &Pseudo, cond: Option<&Value>, req: &Request) -> bool
                 "StringNotEquals" => present.is_none_or(|v| wanted.iter().all(|w| w != v)),
                 "StringLike" => present.is_some_and(|v| wanted.iter().any(|w| glob(w, v))),
                 "StringNotLike" => present.is_none_or(|v| wanted.iter().all(|w| !glob(w, v))),
+                // ARN patterns match like strings for the ARNs under test (no `?`-per-segment
+                // subtleties in them).
+                "ArnLike" => present.is_some_and(|v| wanted.iter().any(|w| glob(w, v))),
+                "ArnNotLike" => present.is_none_or(|v| wanted.iter().all(|w| !glob(w, v))),
                 "Bool" => present.is_some_and(|v| wanted.iter().any(|w| w == v)),
                 other => panic!("the test evaluator does not know condition operator {other}"),
             }
