@@ -473,3 +473,63 @@ fn only_the_named_approvers_may_approve() {
         );
     }
 }
+
+/// The CloudFormation service role builds node roles (`role/kubeline-*`) but never touches the
+/// installation's own roles, even when the stack and `NamePrefix` are named `kubeline` (as
+/// README's deploy command does, so the node-role pattern matches them): its own role and the
+/// functions' and state machines' generated roles are denied every IAM action. Node roles
+/// (lower-case DNS labels) cannot match the denied patterns, which carry upper-case logical ids.
+#[test]
+fn the_service_role_cannot_touch_the_installations_roles() {
+    use kubeline_tests::iam::{Decision, Pseudo, Request, evaluate};
+    let t = template();
+    let policies: Vec<Value> = statements(&t)
+        .into_iter()
+        .filter(|(name, _)| name == "ClusterStacksRole")
+        .map(|(_, s)| serde_json::json!({"Statement": [s]}))
+        .collect();
+    let policies: Vec<&Value> = policies.iter().collect();
+    let mut pseudo = Pseudo::default();
+    pseudo.refs.insert("NamePrefix".into(), "kubeline".into());
+    pseudo
+        .refs
+        .insert("AWS::StackName".into(), "kubeline".into());
+    let role = |name: &str| format!("arn:aws:iam::123456789012:role/{name}");
+    let cases = [
+        (
+            "iam:PutRolePolicy",
+            "kubeline-demo-controller",
+            Decision::Allow,
+        ),
+        (
+            "iam:PassRole",
+            "kubeline-demo-pool-function-x",
+            Decision::Allow,
+        ),
+        (
+            "iam:PutRolePolicy",
+            "kubeline-cluster-stacks",
+            Decision::ExplicitDeny,
+        ),
+        (
+            "iam:UpdateAssumeRolePolicy",
+            "kubeline-cluster-stacks",
+            Decision::ExplicitDeny,
+        ),
+        (
+            "iam:PutRolePolicy",
+            "kubeline-ApplyFunctionRole-1A2B3C4D5E6F",
+            Decision::ExplicitDeny,
+        ),
+        (
+            "iam:PassRole",
+            "kubeline-PipelineStateMachineRole-1A2B3C4D5E6F",
+            Decision::ExplicitDeny,
+        ),
+        ("iam:PutRolePolicy", "someone-else", Decision::ImplicitDeny),
+    ];
+    for (action, name, want) in cases {
+        let req = Request::new(action, &role(name));
+        assert_eq!(evaluate(&pseudo, &policies, &req), want, "{action} {name}");
+    }
+}
