@@ -273,6 +273,23 @@ impl FromStr for S3Uri {
                 "remove the doubled '/'",
             ));
         }
+        // The prefix reaches node scripts, systemd units and IAM `Fn::Sub` strings: only
+        // characters that mean nothing to any of them (S3's "safe characters").
+        if let Some(bad) = prefix
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || "/._-".contains(*c)))
+        {
+            return Err(invalid(
+                format!("{s:?} has {bad:?} in its prefix"),
+                "use only letters, digits and / . _ - in the prefix",
+            ));
+        }
+        if prefix.split('/').any(|seg| seg == "." || seg == "..") {
+            return Err(invalid(
+                format!("{s:?} has a `.` or `..` path segment"),
+                "name the prefix's folders plainly",
+            ));
+        }
         Ok(S3Uri {
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
@@ -546,6 +563,19 @@ mod tests {
             ("my-bucket", "some/prefix")
         );
         assert!("s3://My_Bucket".parse::<S3Uri>().is_err());
+        // Prefixes reach shell scripts and Fn::Sub strings: nothing that means anything there.
+        for bad in [
+            "s3://my-bucket/a b",
+            "s3://my-bucket/$(id)",
+            "s3://my-bucket/a'b",
+            "s3://my-bucket/${AWS::Region}",
+            "s3://my-bucket/a;b",
+            "s3://my-bucket/../x",
+            "s3://my-bucket/a/./b",
+        ] {
+            assert!(bad.parse::<S3Uri>().is_err(), "{bad}");
+        }
+        assert!("s3://my-bucket/team_a/v1.2-x".parse::<S3Uri>().is_ok());
         assert!("api.example.com".parse::<DnsName>().is_ok());
         assert!("10.0.0.1".parse::<DnsName>().is_err());
         assert!("localhost".parse::<DnsName>().is_err());
