@@ -5,11 +5,18 @@
 //! S3 receives is a snapshot `etcdctl snapshot status` accepts, encrypted with the cluster's
 //! key and tagged for its retention; a wiped cluster restored from it has every key of the
 //! snapshot (and none written after it), as one new, healthy cluster; a member without a
-//! quorum uploads nothing. (One test: the members hold fixed loopback addresses.) Also: the timer's
-//! schedules (systemd's own calendar parser), the etcd role's rights on snapshots (policy
-//! evaluation with negative controls), and the installation bucket's retention rules.
+//! quorum uploads nothing. The pipeline's restore order is carried out by the same three
+//! members (`etcd-restore --requested`, etcd stopped and started through a `systemctl` shim the
+//! test serves): each restores and reports, the restored cluster is one new healthy cluster
+//! with the snapshot's keys, nothing is done twice, and every refusal or failure leaves etcd
+//! running; the controllers' hold moves the control plane's manifests out and back. (The lab
+//! tests take turns: the members hold fixed loopback addresses.) Also: the timer's schedules
+//! (systemd's own calendar parser), the etcd, controller and worker roles' rights on snapshots,
+//! orders and reports (policy evaluation with negative controls), and the installation
+//! bucket's retention rules.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use kubeline_core::layout::NodeGroup;
@@ -24,7 +31,8 @@ use serde_json::Value;
 
 /// The AWS CLI's S3 calls the scripts make, against objects in `$S3_DIR/<bucket>/<key>` (the
 /// call's flags beside each object, in `<key>.call`). Like the installation's bucket policy, it
-/// refuses uploads under `etcd-snapshots/` that are not SSE-KMS.
+/// refuses uploads under `etcd-snapshots/` that are not SSE-KMS; like the etcd role's policy,
+/// restore reports (under `etcd-restore/`) that are not SSE-S3.
 const AWS_SHIM: &str = r#"#!/usr/bin/env python3
 import json, os, shutil, sys
 args = sys.argv[1:]
@@ -54,6 +62,8 @@ elif args[:2] == ["s3api", "put-object"]:
     key = flag("--key")
     if "/etcd-snapshots/" in key and flag("--server-side-encryption") != "aws:kms":
         fail("AccessDenied", "Access Denied")
+    if "/etcd-restore/" in key and flag("--server-side-encryption") != "AES256":
+        fail("AccessDenied", "Access Denied")
     path = os.path.join(root, flag("--bucket"), key)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     shutil.copyfile(flag("--body"), path)
@@ -69,6 +79,14 @@ elif args[:2] == ["s3api", "get-object"]:
 else:
     fail("InvalidAction", "the S3 stand-in knows no " + " ".join(args[:2]))
 "#;
+
+/// The lab tests run one at a time: their members hold the same loopback addresses.
+static LAB: Mutex<()> = Mutex::new(());
+
+fn lab_turn() -> MutexGuard<'static, ()> {
+    LAB.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 struct Backup {
     lab: Lab,
@@ -111,6 +129,35 @@ impl Backup {
 
     fn restore(&self, i: usize, key: &str) -> (bool, String) {
         self.lab.run_as(i, &self.restore, &[key], &self.env())
+    }
+
+    /// One look of member I's etcd-restore-request.timer, its systemctl calls served.
+    fn requested(&mut self, i: usize) -> (bool, String) {
+        let env = [
+            ("AWS_SHIM", self.aws.as_path()),
+            ("S3_DIR", self.s3.as_path()),
+        ];
+        self.lab
+            .run_serving(i, &self.restore, &["--requested"], &env)
+    }
+
+    /// Writes the restore order as the pipeline does.
+    fn order(&self, run: &str, age: time::Duration, snapshot: &str, members: &[String]) {
+        let c = loopback_cluster();
+        let order = kubeline_core::pipeline::MemberRestoreRequest {
+            run_id: run.into(),
+            requested_at: kubeline_core::pipeline::key_time(time::OffsetDateTime::now_utc() - age),
+            snapshot: snapshot.into(),
+            members: members.to_vec(),
+        };
+        let path = self.object_path(&c.s3.key(&c.keys().etcd_restore_request()));
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, order.to_env()).expect("order");
+    }
+
+    /// The text of an object.
+    fn text(&self, key: &str) -> String {
+        std::fs::read_to_string(self.object_path(key)).unwrap_or_else(|e| panic!("{key}: {e}"))
     }
 
     /// The objects S3 holds, by key.
@@ -177,6 +224,7 @@ fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
 
 #[test]
 fn the_leader_snapshots_to_s3_and_a_wiped_cluster_is_restored_from_it() {
+    let _turn = lab_turn();
     let mut b = Backup::new();
     let c = loopback_cluster();
     let prefix = c.etcd_snapshot_prefix();
@@ -447,6 +495,512 @@ fn the_leader_snapshots_to_s3_and_a_wiped_cluster_is_restored_from_it() {
     assert_eq!(b.objects(), before);
 }
 
+/// The CLI arguments of any upload (`<key>.call`).
+fn call_args(b: &Backup, key: &str) -> Vec<String> {
+    let mut p = b.object_path(key).into_os_string();
+    p.push(".call");
+    serde_json::from_str(&std::fs::read_to_string(p).expect("call")).expect("json")
+}
+
+/// A look that does nothing: succeeds (or fails, `ok`), says `says`, uploads nothing and
+/// neither stops nor starts anything.
+fn look_does_nothing(b: &mut Backup, i: usize, ok: bool, says: &str) -> String {
+    let objects = b.objects();
+    let calls = b.lab.systemctl_calls(i);
+    let (success, out) = b.requested(i);
+    assert!(success == ok && out.contains(says), "member {i}: {out}");
+    assert_eq!(b.objects(), objects, "member {i} uploaded: {out}");
+    assert_eq!(b.lab.systemctl_calls(i), calls, "member {i}: {out}");
+    assert!(b.lab.is_started(i), "member {i} is stopped: {out}");
+    out
+}
+
+/// The pipeline's restore order, carried out by three real members: refusals and failures
+/// leave etcd running (with its old data), an order is acted on once it is RESTORE_HOLD_SECONDS
+/// old and not when stale, each member restores and reports `restored`, then `healthy` once
+/// the new cluster has its quorum, and then does nothing more; a second run from the same
+/// snapshot forms another new cluster.
+#[test]
+fn etcd_members_carry_out_the_pipeline_s_restore_order() {
+    let _turn = lab_turn();
+    let mut b = Backup::new();
+    b.lab.install_systemctl();
+    let c = loopback_cluster();
+    let prefix = c.etcd_snapshot_prefix();
+    let reports = c.s3.key(&c.keys().etcd_restore_reports());
+    let order_key = c.s3.key(&c.keys().etcd_restore_request());
+    let members: Vec<String> = b.lab.members.iter().map(|m| m.0.clone()).collect();
+    // The script waits as long as the pipeline's contract says.
+    let script = node_file(&c, "/opt/kubeline/bin/etcd-restore");
+    assert!(
+        script.contains(&format!(
+            "readonly HOLD_SECONDS={}\n",
+            kubeline_core::pipeline::RESTORE_HOLD_SECONDS
+        )),
+        "the restore script's hold is not RESTORE_HOLD_SECONDS"
+    );
+    let minutes = time::Duration::minutes;
+    b.start_all();
+    for k in 0..20 {
+        let (ok, out) = b
+            .lab
+            .etcdctl(k % 3, &["put", &format!("/registry/k{k}"), "v"]);
+        assert!(ok, "{out}");
+    }
+    for i in 0..3 {
+        let (ok, out) = b.snapshot(i, &[]);
+        assert!(ok, "member {i}: {out}");
+    }
+    let snapshots = b.objects();
+    assert_eq!(snapshots.len(), 1, "{snapshots:?}");
+    let snapshot = snapshots[0].clone();
+    let (ok, out) = b.lab.etcdctl(0, &["put", "/registry/after", "x"]);
+    assert!(ok, "{out}");
+    let old_cluster = b.field(0, "ClusterID");
+
+    // No order; an order younger than the hold; a stale one (a crashed run's); one that is
+    // not an order.
+    for i in 0..3 {
+        look_does_nothing(&mut b, i, true, "");
+    }
+    b.order(
+        "lab-young",
+        time::Duration::seconds(10),
+        &snapshot,
+        &members,
+    );
+    for i in 0..3 {
+        look_does_nothing(&mut b, i, true, "acts once the order is 120s old");
+    }
+    b.order("lab-stale", minutes(61), &snapshot, &members);
+    look_does_nothing(&mut b, 0, true, "older than 3600s; ignored");
+    let order_path = b.object_path(&order_key);
+    std::fs::write(
+        &order_path,
+        "KUBELINE_RUN_ID=$(reboot)\nKUBELINE_REQUESTED_AT=20200101T000000Z\n",
+    )
+    .expect("w");
+    look_does_nothing(&mut b, 0, false, "is not a restore order");
+
+    // Refused before anything is stopped, and reported: another cluster's snapshot, another
+    // member list. A refused run is not tried again.
+    b.order(
+        "lab-other-cluster",
+        minutes(5),
+        "clusters/other/etcd-snapshots/20260101T000000Z-etcd0.db",
+        &members,
+    );
+    let calls = b.lab.systemctl_calls(0);
+    let (ok, out) = b.requested(0);
+    assert!(!ok && out.contains("is not a snapshot of cluster"), "{out}");
+    assert_eq!(b.lab.systemctl_calls(0), calls, "{out}");
+    let failed = format!("{reports}lab-other-cluster/{}.failed", members[0]);
+    assert!(
+        b.text(&failed).contains("clusters/other/"),
+        "{}",
+        b.text(&failed)
+    );
+    assert_eq!(
+        flag(&call_args(&b, &failed), "--server-side-encryption"),
+        Some("AES256")
+    );
+    look_does_nothing(&mut b, 0, true, "does not try it again");
+    b.order("lab-two-members", minutes(5), &snapshot, &members[..2]);
+    let (ok, out) = b.requested(1);
+    assert!(!ok && out.contains("orders a restore of members"), "{out}");
+    assert!(b.lab.systemctl_calls(1).is_empty(), "{out}");
+    assert!(
+        b.objects()
+            .contains(&format!("{reports}lab-two-members/{}.failed", members[1]))
+    );
+
+    // A failed download: reported with the reason, and the member runs again with its old
+    // data, in the old cluster. Not tried again.
+    b.order(
+        "lab-missing",
+        minutes(5),
+        &format!("{prefix}20200101T000000Z-etcd0.db"),
+        &members,
+    );
+    let (ok, out) = b.requested(0);
+    assert!(!ok, "{out}");
+    let failed = format!("{reports}lab-missing/{}.failed", members[0]);
+    assert!(b.objects().contains(&failed), "{out}");
+    let why = b.text(&failed);
+    assert!(
+        why.contains("NoSuchKey") && why.contains("its previous data"),
+        "{why}"
+    );
+    assert_eq!(
+        b.lab.systemctl_calls(0),
+        [
+            "stop etcd-snapshot.timer",
+            "stop etcd-snapshot-request.timer",
+            "stop etcd-member.service",
+            "start --no-block etcd-member.service",
+            "start etcd-snapshot.timer",
+            "start etcd-snapshot-request.timer",
+        ],
+        "{out}"
+    );
+    assert!(b.lab.is_started(0));
+    b.lab.wait_healthy(0);
+    let (ok, out) = b
+        .lab
+        .etcdctl(0, &["get", "/registry/after", "--print-value-only"]);
+    assert!(ok && out.trim() == "x", "member 0 lost its data: {out}");
+    assert_eq!(b.field(0, "ClusterID"), old_cluster);
+    look_does_nothing(&mut b, 0, true, "does not try it again");
+
+    // The order. Each member, in turn, restores and reports; etcd is started without waiting
+    // (the first restored member has no quorum yet).
+    let restore_once = |b: &mut Backup, run: &str| -> String {
+        b.order(run, minutes(3), &snapshot, &members);
+        let mut tokens = Vec::new();
+        for i in 0..3 {
+            let (ok, out) = b.requested(i);
+            assert!(
+                ok && out.contains("restored from") && out.contains("reported restored"),
+                "member {i}: {out}"
+            );
+            let calls = b.lab.systemctl_calls(i);
+            assert!(
+                calls.ends_with(&[
+                    "stop etcd-member.service".to_owned(),
+                    "start --no-block etcd-member.service".to_owned(),
+                    "start etcd-snapshot.timer".to_owned(),
+                    "start etcd-snapshot-request.timer".to_owned()
+                ]),
+                "member {i}: {calls:?}"
+            );
+            assert!(b.lab.is_started(i));
+            let marker =
+                std::fs::read_to_string(b.lab.root(i).join("var/lib/etcd/kubeline-restored"))
+                    .expect("marker");
+            assert!(marker.contains(&format!("run={run}\n")), "{marker}");
+            tokens.push(
+                marker
+                    .lines()
+                    .find(|l| l.starts_with("token="))
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+        assert!(tokens.iter().all(|t| *t == tokens[0]), "{tokens:?}");
+        // The pipeline waits: every member restored, none healthy yet.
+        let run_reports = c.s3.key(&c.keys().etcd_restore_run_reports(run));
+        let keys: Vec<String> = b
+            .objects()
+            .into_iter()
+            .filter(|k| k.starts_with(&run_reports))
+            .collect();
+        assert_eq!(
+            kubeline_core::pipeline::restore_wait(
+                &run_reports,
+                &members,
+                "99991231T235959Z",
+                "20000101T000000Z",
+                &keys
+            ),
+            kubeline_core::pipeline::RestoreWait::Waiting {
+                restored: 3,
+                healthy: 0
+            },
+            "{keys:?}"
+        );
+        // The next look of each member finds the new cluster healthy.
+        for i in 0..3 {
+            b.lab.wait_healthy(i);
+        }
+        for i in 0..3 {
+            let calls = b.lab.systemctl_calls(i);
+            let (ok, out) = b.requested(i);
+            assert!(ok && out.contains("reported healthy"), "member {i}: {out}");
+            assert_eq!(b.lab.systemctl_calls(i), calls, "member {i}: {out}");
+        }
+        let keys: Vec<String> = b
+            .objects()
+            .into_iter()
+            .filter(|k| k.starts_with(&run_reports))
+            .collect();
+        assert_eq!(
+            kubeline_core::pipeline::restore_wait(
+                &run_reports,
+                &members,
+                "99991231T235959Z",
+                "20000101T000000Z",
+                &keys
+            ),
+            kubeline_core::pipeline::RestoreWait::Done,
+            "{keys:?}"
+        );
+        for k in &keys {
+            assert_eq!(
+                flag(&call_args(b, k), "--server-side-encryption"),
+                Some("AES256"),
+                "{k}"
+            );
+        }
+        // And then nothing: no second restore, no report twice.
+        for i in 0..3 {
+            look_does_nothing(b, i, true, "nothing to do");
+        }
+        tokens[0].clone()
+    };
+    let first_token = restore_once(&mut b, "lab-restore-1");
+    for i in 0..3 {
+        let (ok, out) = b
+            .lab
+            .etcdctl(i, &["get", "/registry/k19", "--print-value-only"]);
+        assert!(ok && out.trim() == "v", "member {i}: {out}");
+        let (ok, out) = b.lab.etcdctl(i, &["get", "/registry/after"]);
+        assert!(
+            ok && out.trim().is_empty(),
+            "written after the snapshot: {out}"
+        );
+    }
+    let (started, unstarted) = b.lab.member_list(0);
+    assert_eq!((started.len(), unstarted), (3, 0), "{started:?}");
+    let first_cluster = b.field(0, "ClusterID");
+    assert_ne!(first_cluster, old_cluster);
+    let leaders: Vec<String> = (0..3).map(|i| b.field(i, "Leader")).collect();
+    assert!(
+        leaders.iter().all(|l| *l == leaders[0] && l != "0"),
+        "{leaders:?}"
+    );
+    let (ok, out) = b.lab.etcdctl(1, &["put", "/registry/between", "y"]);
+    assert!(ok, "{out}");
+
+    // A second run from the same snapshot forms another new cluster (the token has the run).
+    let second_token = restore_once(&mut b, "lab-restore-2");
+    assert_ne!(first_token, second_token);
+    assert_ne!(b.field(0, "ClusterID"), first_cluster);
+    let (ok, out) = b.lab.etcdctl(2, &["get", "/registry/between"]);
+    assert!(ok && out.trim().is_empty(), "{out}");
+
+    // The run ends: the order goes, and the members do nothing.
+    std::fs::remove_file(&order_path).expect("rm");
+    for i in 0..3 {
+        look_does_nothing(&mut b, i, true, "");
+    }
+}
+
+/// `docker run [options] IMAGE ARGS...` for the controller's hold: the AWS CLI image runs
+/// `$AWS_SHIM`.
+const CLI_ONLY_DOCKER_SHIM: &str = r#"#!/bin/bash
+while [[ $# -gt 0 && "$1" != public.ecr.aws/aws-cli/* ]]; do shift; done
+[[ $# -gt 0 ]] || { echo "docker shim: not an AWS CLI run" >&2; exit 2; }
+shift
+exec "${AWS_SHIM:?}" "$@"
+"#;
+
+/// A controller's hold on its control plane while a restore order stands: the three static
+/// pod manifests move out (and nothing else), a second look changes nothing, and they move
+/// back when the order is gone or stale; a fresh order of another run keeps the hold; a
+/// manifest put back by hand while held is never lost.
+#[test]
+fn controllers_hold_their_control_plane_while_a_restore_order_stands() {
+    let (c, rendered) = render_example(&repo_root().join("examples/ha/cluster.yaml")).expect("r");
+    let (files, units, _) =
+        kubeline_tests::decode_ignition(&rendered.files["userdata/controller.json"]);
+    let script_text = kubeline_tests::inline_file(&files, "/opt/kubeline/bin/control-plane-hold")
+        .expect("the hold script")
+        .to_owned();
+    let timer = units
+        .iter()
+        .find(|u| u.name == "kubeline-control-plane-hold.timer")
+        .and_then(|u| u.contents.clone())
+        .expect("the hold timer");
+    assert!(timer.contains("OnUnitInactiveSec=1min"), "{timer}");
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let script = d.join("control-plane-hold");
+    std::fs::write(&script, &script_text).expect("w");
+    std::fs::create_dir_all(d.join("bin")).expect("mkdir");
+    std::fs::write(d.join("bin/docker"), CLI_ONLY_DOCKER_SHIM).expect("w");
+    make_executable(&d.join("bin/docker"));
+    std::fs::write(d.join("aws-shim"), AWS_SHIM).expect("w");
+    make_executable(&d.join("aws-shim"));
+    let s3 = d.join("s3");
+    std::fs::create_dir_all(s3.join(&c.s3.bucket)).expect("mkdir");
+    let root = d.join("root");
+    let manifests = root.join("etc/kubernetes/manifests");
+    let held = root.join("etc/kubernetes/held-for-etcd-restore");
+    std::fs::create_dir_all(&manifests).expect("mkdir");
+    let components = [
+        "kube-apiserver.yaml",
+        "kube-controller-manager.yaml",
+        "kube-scheduler.yaml",
+    ];
+    for m in components {
+        std::fs::write(manifests.join(m), format!("# {m}\n")).expect("w");
+    }
+    // Another static pod of the node stays where it is.
+    std::fs::write(manifests.join("other.yaml"), "# other\n").expect("w");
+    let order_path = s3
+        .join(&c.s3.bucket)
+        .join(c.s3.key(&c.keys().etcd_restore_request()));
+    std::fs::create_dir_all(order_path.parent().expect("parent")).expect("mkdir");
+    let order = |run: &str, age: time::Duration| {
+        let order = kubeline_core::pipeline::MemberRestoreRequest {
+            run_id: run.into(),
+            requested_at: kubeline_core::pipeline::key_time(time::OffsetDateTime::now_utc() - age),
+            snapshot: format!("{}20260101T000000Z-etcd0.db", c.etcd_snapshot_prefix()),
+            members: vec!["etcd0".into(), "etcd1".into(), "etcd2".into()],
+        };
+        std::fs::write(&order_path, order.to_env()).expect("order");
+    };
+    let look = || {
+        outcome(&run(std::process::Command::new(tool("bash"))
+            .arg(&script)
+            .env("PATH", kubeline_tests::path_with(&d.join("bin")))
+            .env("KUBELINE_ROOT", &root)
+            .env("AWS_SHIM", d.join("aws-shim"))
+            .env("S3_DIR", &s3)))
+    };
+    let names = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let all_back = || {
+        assert_eq!(
+            names(&manifests),
+            [
+                "kube-apiserver.yaml",
+                "kube-controller-manager.yaml",
+                "kube-scheduler.yaml",
+                "other.yaml"
+            ]
+        );
+        assert!(names(&held).is_empty(), "{:?}", names(&held));
+        for m in components {
+            assert_eq!(
+                std::fs::read_to_string(manifests.join(m)).expect("r"),
+                format!("# {m}\n")
+            );
+        }
+    };
+
+    // No order: nothing moves, and nothing is said.
+    let (ok, out) = look();
+    assert!(ok && out.trim().is_empty(), "{out}");
+    all_back();
+    // An order (even one the members do not act on yet): the control plane stops at once.
+    order("lab-restore-1", time::Duration::seconds(5));
+    let (ok, out) = look();
+    assert!(
+        ok && out.contains("stopped kube-apiserver kube-controller-manager kube-scheduler"),
+        "{out}"
+    );
+    assert_eq!(names(&manifests), ["other.yaml"]);
+    assert_eq!(
+        names(&held),
+        [
+            "kube-apiserver.yaml",
+            "kube-controller-manager.yaml",
+            "kube-scheduler.yaml",
+            "run"
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(held.join("run")).expect("r"),
+        "lab-restore-1\n"
+    );
+    // A second look changes nothing.
+    let (ok, out) = look();
+    assert!(ok && out.trim().is_empty(), "{out}");
+    assert_eq!(names(&manifests), ["other.yaml"]);
+    // The order is gone: everything back, as it was.
+    std::fs::remove_file(&order_path).expect("rm");
+    let (ok, out) = look();
+    assert!(
+        ok && out.contains("no etcd restore order") && out.contains("runs again"),
+        "{out}"
+    );
+    all_back();
+    let (ok, out) = look();
+    assert!(ok && out.trim().is_empty(), "{out}");
+    all_back();
+
+    // A fresh order of another run keeps the hold; a stale one releases it.
+    order("lab-restore-2", time::Duration::minutes(3));
+    assert!(look().0);
+    order("lab-restore-3", time::Duration::minutes(1));
+    let (ok, out) = look();
+    assert!(ok && out.contains("lab-restore-3"), "{out}");
+    assert_eq!(names(&manifests), ["other.yaml"]);
+    assert_eq!(
+        std::fs::read_to_string(held.join("run")).expect("r"),
+        "lab-restore-3\n"
+    );
+    order("lab-restore-3", time::Duration::minutes(61));
+    let (ok, out) = look();
+    assert!(ok && out.contains("older than 3600s"), "{out}");
+    all_back();
+
+    // A manifest put back by hand while held: the same one is one manifest; a different one
+    // is held and the older copy kept; on release, one put back by hand stays and the held
+    // copy is kept beside.
+    order("lab-restore-4", time::Duration::minutes(3));
+    assert!(look().0);
+    std::fs::write(
+        manifests.join("kube-scheduler.yaml"),
+        "# kube-scheduler.yaml\n",
+    )
+    .expect("w");
+    std::fs::write(manifests.join("kube-apiserver.yaml"), "# edited\n").expect("w");
+    let (ok, out) = look();
+    assert!(ok && out.contains("differs"), "{out}");
+    assert_eq!(names(&manifests), ["other.yaml"]);
+    let held_names = names(&held);
+    assert!(
+        held_names
+            .iter()
+            .any(|n| n.starts_with("kube-apiserver.yaml.older-")),
+        "{held_names:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(held.join("kube-apiserver.yaml")).expect("r"),
+        "# edited\n"
+    );
+    std::fs::write(
+        manifests.join("kube-controller-manager.yaml"),
+        "# by hand\n",
+    )
+    .expect("w");
+    std::fs::write(&order_path, "KUBELINE_RUN_ID=$(reboot)\n").expect("w");
+    // Not an order: the hold ends (and the look fails, so it shows).
+    let (ok, out) = look();
+    assert!(!ok && out.contains("is not an etcd restore order"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(manifests.join("kube-apiserver.yaml")).expect("r"),
+        "# edited\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(manifests.join("kube-controller-manager.yaml")).expect("r"),
+        "# by hand\n"
+    );
+    let kept = names(&held);
+    assert!(
+        kept.iter()
+            .any(|n| n.starts_with("kube-controller-manager.yaml.not-restored-")),
+        "{kept:?}"
+    );
+    assert!(
+        kept.iter()
+            .any(|n| n.starts_with("kube-apiserver.yaml.older-")),
+        "{kept:?}"
+    );
+    assert!(manifests.join("kube-scheduler.yaml").is_file());
+}
+
 /// `systemctl` runs the timer at the times systemd's own calendar parser computes: every
 /// interval from midnight UTC, so the first snapshot of every day is at 00:00.
 #[test]
@@ -512,6 +1066,27 @@ fn the_timer_and_scripts_follow_etcd_snapshot_settings() {
             .any(|f| f.path == "/opt/kubeline/bin/etcd-restore")
     );
     assert!(!units.iter().any(|u| u.name.starts_with("etcd-snapshot")));
+    // Restore orders are still answered (a manual snapshot can be restored), with no snapshot
+    // timer to stop, and the stack says so.
+    for unit in ["etcd-restore-request.service", "etcd-restore-request.timer"] {
+        assert!(units.iter().any(|u| u.name == unit), "{unit}");
+    }
+    let restore = kubeline_tests::inline_file(&files, "/opt/kubeline/bin/etcd-restore").expect("r");
+    assert!(
+        restore.contains("readonly TIMERS=()\n"),
+        "the timers of a cluster without snapshots"
+    );
+    let outputs = &kubeline_tests::stacks_of(&rendered)["etcd"]["Outputs"];
+    assert_eq!(
+        outputs[kubeline_core::pipeline::RESTORE_ON_REQUEST_OUTPUT]["Value"],
+        off.etcd
+            .members
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    assert!(outputs[kubeline_core::pipeline::SNAPSHOT_ON_REQUEST_OUTPUT].is_null());
     let warnings = kubeline_core::validate::load(&yaml)
         .diagnostics
         .render("cluster.yaml");
@@ -616,6 +1191,142 @@ fn the_etcd_role_may_touch_only_its_own_cluster_s_snapshots() {
         assert_ne!(
             evaluate(&pseudo, &worker, req),
             Decision::Allow,
+            "worker role: {req:?}"
+        );
+    }
+}
+
+/// The restore order: the etcd role lists and reads it and writes its members' reports (SSE-S3,
+/// this cluster's folder, only `<run>/<member>.<state>`); the controller role lists and reads
+/// it; neither writes it, and workers may do none of it. Every allow has a negative control.
+#[test]
+fn only_etcd_members_report_on_restore_orders_and_controllers_only_read_them() {
+    let (c, rendered) = render_example(&repo_root().join("examples/ha/cluster.yaml")).expect("r");
+    let pseudo = Pseudo::default();
+    let bucket = &c.s3.bucket;
+    let bucket_arn = format!("arn:aws:s3:::{bucket}");
+    let order_key = c.s3.key(&c.keys().etcd_restore_request());
+    let order = format!("{bucket_arn}/{order_key}");
+    let reports = c.s3.key(&c.keys().etcd_restore_reports());
+    let member = &c.etcd.members[0].name;
+    let report = |run: &str, name: &str| format!("{bucket_arn}/{reports}{run}/{name}");
+    let put = |arn: &str, sse: &str| {
+        Request::new("s3:PutObject", arn).with("s3:x-amz-server-side-encryption", sse)
+    };
+    let list = |prefix: &str| Request::new("s3:ListBucket", &bucket_arn).with("s3:prefix", prefix);
+    let other_reports = report("r1", member).replace(&format!("/{}/", c.name), "/other/");
+    assert_ne!(other_reports, report("r1", member));
+    let policies = |group: NodeGroup<'_>| role_policies(&rendered, &group.iam_role_name(&c.name));
+    let etcd = policies(NodeGroup::Etcd);
+    let controller = policies(NodeGroup::Controller);
+    let worker = policies(NodeGroup::Pool(&c.node_pools[0].name));
+    let (etcd, controller, worker): (Vec<&Value>, Vec<&Value>, Vec<&Value>) = (
+        etcd.iter().collect(),
+        controller.iter().collect(),
+        worker.iter().collect(),
+    );
+    let allow = Decision::Allow;
+    let deny = Decision::ImplicitDeny;
+    // (request, etcd role, controller role); workers: never allowed.
+    let cases: Vec<(Request, Decision, Decision)> = vec![
+        // The order: listed by its exact key and read by both, written by neither.
+        (list(&order_key), allow, allow),
+        (Request::new("s3:GetObject", &order), allow, allow),
+        (put(&order, "AES256"), deny, deny),
+        (Request::new("s3:DeleteObject", &order), deny, deny),
+        (
+            list(&format!("{}etcd-restore", c.keys().prefix)),
+            deny,
+            deny,
+        ),
+        (list(&reports), deny, deny),
+        (list("clusters/other/etcd-restore-request.env"), deny, deny),
+        (
+            Request::new(
+                "s3:GetObject",
+                &format!("{bucket_arn}/clusters/other/etcd-restore-request.env"),
+            ),
+            deny,
+            deny,
+        ),
+        // Reports: the members' own states, SSE-S3, this cluster's folder only.
+        (
+            put(&report("r1", &format!("{member}.restored")), "AES256"),
+            allow,
+            deny,
+        ),
+        (
+            put(&report("r1", &format!("{member}.healthy")), "AES256"),
+            allow,
+            deny,
+        ),
+        (
+            put(&report("r1", &format!("{member}.failed")), "AES256"),
+            allow,
+            deny,
+        ),
+        (
+            put(&report("r1", &format!("{member}.restored")), "aws:kms"),
+            deny,
+            deny,
+        ),
+        (
+            Request::new("s3:PutObject", &report("r1", &format!("{member}.restored"))),
+            deny,
+            deny,
+        ),
+        (
+            put(&report("r1", &format!("{member}.done")), "AES256"),
+            deny,
+            deny,
+        ),
+        (put(&report("r1", "etcd9.healthy"), "AES256"), deny, deny),
+        (
+            put(&format!("{other_reports}.healthy"), "AES256"),
+            deny,
+            deny,
+        ),
+        (
+            put(&format!("{bucket_arn}/{reports}x.txt"), "AES256"),
+            deny,
+            deny,
+        ),
+        (
+            put(
+                &format!("{bucket_arn}/{}cluster.yaml", c.keys().prefix),
+                "AES256",
+            ),
+            deny,
+            deny,
+        ),
+        (
+            put(
+                &format!("{bucket_arn}/{}restore-etcd.yaml", c.keys().prefix),
+                "AES256",
+            ),
+            deny,
+            deny,
+        ),
+        (
+            Request::new("s3:GetObject", &report("r1", &format!("{member}.failed"))),
+            deny,
+            deny,
+        ),
+    ];
+    for (req, want_etcd, want_controller) in &cases {
+        assert_eq!(
+            evaluate(&pseudo, &etcd, req),
+            *want_etcd,
+            "etcd role: {req:?}"
+        );
+        assert_eq!(
+            evaluate(&pseudo, &controller, req),
+            *want_controller,
+            "controller role: {req:?}"
+        );
+        assert_ne!(
+            evaluate(&pseudo, &worker, req),
+            allow,
             "worker role: {req:?}"
         );
     }

@@ -259,3 +259,123 @@ impl Lab {
         (started, unstarted)
     }
 }
+
+/// `systemctl [--no-block] start|stop UNIT...` for the scripts that stop and start etcd (the
+/// restore order): every call is logged to `$KUBELINE_ROOT/systemctl.log`; a start or stop of
+/// etcd-member.service is asked of the test through `$KUBELINE_ROOT/systemctl.request`, and
+/// the shim returns once the test has done it (removed the file; [`Lab::run_serving`]). Other
+/// units (the snapshot timers) are only logged.
+const SYSTEMCTL_SHIM: &str = r#"#!/bin/bash
+set -euo pipefail
+echo "$*" >>"${KUBELINE_ROOT}/systemctl.log"
+verb=""
+units=()
+for a in "$@"; do
+  case "${a}" in
+    --*) ;;
+    *) if [[ -z "${verb}" ]]; then verb="${a}"; else units+=("${a}"); fi ;;
+  esac
+done
+for u in "${units[@]}"; do
+  [[ "${u}" == etcd-member.service ]] || continue
+  case "${verb}" in
+    start | stop) ;;
+    *) echo "systemctl shim: ${verb} ${u} is not served" >&2; exit 1 ;;
+  esac
+  request="${KUBELINE_ROOT}/systemctl.request"
+  printf '%s\n' "${verb}" >"${request}.new"
+  mv "${request}.new" "${request}"
+  for ((i = 0; i < 1200; i++)); do
+    [[ -e "${request}" ]] || exit 0
+    sleep 0.05
+  done
+  echo "systemctl shim: nobody served ${verb} ${u}" >&2
+  exit 1
+done
+"#;
+
+impl Lab {
+    /// Puts the `systemctl` shim on the scripts' PATH (see [`Lab::run_serving`]).
+    pub fn install_systemctl(&self) {
+        let p = self.dir.path().join("bin/systemctl");
+        std::fs::write(&p, SYSTEMCTL_SHIM).expect("write");
+        make_executable(&p);
+    }
+
+    /// Whether the lab runs member I's etcd.
+    pub fn is_started(&self, i: usize) -> bool {
+        self.daemons.contains_key(&i)
+    }
+
+    /// The `systemctl` calls member I's scripts made, in order.
+    pub fn systemctl_calls(&self, i: usize) -> Vec<String> {
+        std::fs::read_to_string(self.root(i).join("systemctl.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Like [`Lab::run_as`], serving the script's `systemctl start|stop etcd-member.service`
+    /// (the shim of [`Lab::install_systemctl`]) as systemd would: stop stops member I's etcd;
+    /// start runs etcd-identity (the unit's ExecStartPre) and starts it with its settings.
+    pub fn run_serving(
+        &mut self,
+        i: usize,
+        script: &Path,
+        args: &[&str],
+        env: &[(&str, &Path)],
+    ) -> (bool, String) {
+        let d = self.dir.path().to_path_buf();
+        let out_path = d.join(format!("run-m{i}.out"));
+        let out = std::fs::File::create(&out_path).expect("output file");
+        let mut cmd = Command::new(tool("bash"));
+        cmd.arg(script)
+            .args(args)
+            .env("PATH", crate::path_with(&d.join("bin")))
+            .env("KUBELINE_ROOT", self.root(i))
+            .env("FAKE_IP", &self.members[i].1)
+            .env("CERTS", d.join("ssl"))
+            .env("ETCDCTL_BIN", tool("etcdctl"))
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone().expect("output file"))
+            .stderr(out);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        let request = self.root(i).join("systemctl.request");
+        let deadline = std::time::Instant::now() + Duration::from_secs(300);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if let Ok(verb) = std::fs::read_to_string(&request) {
+                match verb.trim() {
+                    "stop" => self.stop(i),
+                    "start" => {
+                        let (ok, out) = self.identity(i);
+                        assert!(ok, "etcd-identity of member {i}: {out}");
+                        self.start(i);
+                    }
+                    other => panic!("systemctl shim asked to {other:?}"),
+                }
+                std::fs::remove_file(&request).expect("served");
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{} ran for 300 s:\n{}",
+                    script.display(),
+                    std::fs::read_to_string(&out_path).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let text = std::fs::read_to_string(&out_path).unwrap_or_default();
+        (status.success(), text)
+    }
+}
