@@ -282,7 +282,7 @@ mod tests {
     fn restore_requests_are_checked() {
         let key = "clusters/a/etcd-snapshots/20261202T010000Z-etcd0.db";
         let ok = |text: &str| check_restore(text, "a", SNAPS);
-        let req = ok(&restore_request_yaml("a", key, Some("ops: \"x\""))).unwrap();
+        let req = ok(&restore_request_yaml("a", key, Some("ops: \"x\""))).expect("a valid request");
         assert_eq!(req.snapshot, key);
         assert_eq!(req.by.as_deref(), Some("ops: \"x\""));
         // (request, a fragment of the error)
@@ -318,7 +318,7 @@ mod tests {
         ];
         for (text, want) in table {
             let text = text.replace('K', key);
-            let err = ok(&text).unwrap_err();
+            let err = ok(&text).expect_err("refused");
             assert!(err.contains(want), "{text}: {err}");
         }
     }
