@@ -291,6 +291,28 @@ pub fn decide(a: DecisionArgs, approve: bool) -> Result<bool> {
     })
 }
 
+/// Writes a request (destroy, restore) and follows the run it starts to its end.
+async fn request_and_follow(
+    store: &S3Store,
+    target: &Target,
+    cluster: &str,
+    key: &str,
+    text: String,
+    what: &str,
+) -> Result<Status> {
+    let before = read_status(store, cluster).await?.map(|s| s.run_id);
+    store
+        .put(key, text.into_bytes(), "application/yaml")
+        .await?;
+    println!("wrote s3://{}/{key}; following the {what}…", target.bucket);
+    let s = follow(store, cluster, Duration::from_secs(target.timeout), |s| {
+        Some(&s.run_id) != before.as_ref()
+    })
+    .await?;
+    print_status(&s);
+    Ok(s)
+}
+
 pub fn destroy(a: DestroyArgs) -> Result<bool> {
     if !a.yes {
         bail!(
@@ -300,27 +322,9 @@ pub fn destroy(a: DestroyArgs) -> Result<bool> {
     }
     runtime()?.block_on(async {
         let store = store(&a.target.bucket).await;
-        let before = read_status(&store, &a.cluster).await?.map(|s| s.run_id);
         let key = ClusterKeys::new(&a.cluster).destroy();
-        store
-            .put(
-                &key,
-                format!("confirm: {}\nby: {}\n", a.cluster, who()).into_bytes(),
-                "application/yaml",
-            )
-            .await?;
-        println!(
-            "wrote s3://{}/{key}; following the destroy…",
-            a.target.bucket
-        );
-        let s = follow(
-            &store,
-            &a.cluster,
-            Duration::from_secs(a.target.timeout),
-            |s| Some(&s.run_id) != before.as_ref(),
-        )
-        .await?;
-        print_status(&s);
+        let text = format!("confirm: {}\nby: {}\n", a.cluster, who());
+        let s = request_and_follow(&store, &a.target, &a.cluster, &key, text, "destroy").await?;
         Ok(s.phase == Phase::Destroyed)
     })
 }
@@ -356,25 +360,10 @@ pub fn restore_etcd(a: RestoreArgs) -> Result<bool> {
                 a.target.bucket
             );
         }
-        let before = read_status(&store, &a.cluster).await?.map(|s| s.run_id);
         let key = keys.restore_request();
         let text =
             kubeline_core::pipeline::restore_request_yaml(&a.cluster, &snapshot, Some(&who()));
-        store
-            .put(&key, text.into_bytes(), "application/yaml")
-            .await?;
-        println!(
-            "wrote s3://{}/{key}; following the restore…",
-            a.target.bucket
-        );
-        let s = follow(
-            &store,
-            &a.cluster,
-            Duration::from_secs(a.target.timeout),
-            |s| Some(&s.run_id) != before.as_ref(),
-        )
-        .await?;
-        print_status(&s);
+        let s = request_and_follow(&store, &a.target, &a.cluster, &key, text, "restore").await?;
         Ok(s.phase == Phase::Restored)
     })
 }

@@ -129,11 +129,7 @@ pub struct MemberRestoreRequest {
 impl MemberRestoreRequest {
     /// Reads the object's text back (`None` when it is not an order).
     pub fn parse(text: &str) -> Option<MemberRestoreRequest> {
-        let field = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
-                .map(str::to_owned)
-        };
+        let field = |name: &str| super::snapshot::env_field(text, name);
         Some(MemberRestoreRequest {
             run_id: field("KUBELINE_RUN_ID")?,
             requested_at: field("KUBELINE_REQUESTED_AT")?,

@@ -96,14 +96,9 @@ pub struct SnapshotRequest {
 impl SnapshotRequest {
     /// Reads the object's text back (`None` when it is not a request).
     pub fn parse(text: &str) -> Option<SnapshotRequest> {
-        let field = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
-                .map(str::to_owned)
-        };
         Some(SnapshotRequest {
-            run_id: field("KUBELINE_RUN_ID")?,
-            requested_at: field("KUBELINE_REQUESTED_AT")?,
+            run_id: env_field(text, "KUBELINE_RUN_ID")?,
+            requested_at: env_field(text, "KUBELINE_REQUESTED_AT")?,
         })
     }
 
@@ -114,6 +109,13 @@ impl SnapshotRequest {
             self.run_id, self.requested_at
         )
     }
+}
+
+/// The value of `NAME=value` line `name` of an env-style request object.
+pub(crate) fn env_field(text: &str, name: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+        .map(str::to_owned)
 }
 
 /// `t` in the snapshot keys' (and run ids') time format, `YYYYMMDDTHHMMSSZ`, in UTC: the
