@@ -1028,6 +1028,41 @@ async fn the_client_verbs_drive_an_installation() {
     assert!(e.objects(&keys.etcd_restore_request()).await.is_empty());
     assert!(e.objects(&keys.restore_request()).await.is_empty());
     assert_eq!(e.stack_statuses().await, deployed);
+    // A replayed event of the carried-out request never restores a second time.
+    let version = e
+        .store
+        .get(&keys.run(&s.run_id).restore_request(), None)
+        .await
+        .expect("get")
+        .is_some();
+    assert!(version, "the run kept a copy of its request");
+    let claims = e.objects(&format!("{}versions/", keys.prefix)).await;
+    let claim = claims
+        .iter()
+        .find(|(_, body)| String::from_utf8_lossy(body).contains(&s.run_id))
+        .map(|(k, _)| k.clone())
+        .expect("the restore run claimed its request's version");
+    let restore_version = claim
+        .trim_start_matches(&format!("{}versions/", keys.prefix))
+        .trim_end_matches(".json")
+        .to_owned();
+    let event = serde_json::json!({"detail": {
+        "bucket": {"name": e.local.install.bucket},
+        "object": {"key": keys.restore_request(), "version-id": restore_version},
+    }});
+    let replay = e
+        .sfn
+        .start_execution(
+            &e.local.install.restore_arn,
+            "demo-replayed-restore",
+            &event.to_string(),
+        )
+        .await
+        .expect("start");
+    let info = e.finish(&replay).await;
+    assert_eq!(info.error.as_deref(), Some("Superseded"), "{info:?}");
+    assert_eq!(e.status().await.phase, Phase::Restored);
+    assert!(e.objects(&keys.etcd_restore_request()).await.is_empty());
     // A request that confirms another cluster fails and orders nothing.
     e.put(
         &keys.restore_request(),

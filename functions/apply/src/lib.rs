@@ -9,8 +9,9 @@ use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
 use kubeline_pipeline::StepError;
 use kubeline_pipeline::steps::{
-    self, ApplySettings, ApprovalOutput, DriftCheck, DriftItem, DriftSummary, FailInput,
-    FailOutput, PlanOutput, Progress, RenderOutput, RestorePlan, Run, SnapshotProgress, StartInput,
+    self, ApplySettings, ApprovalOutput, DriftCheck, DriftItem, DriftSummary, EventDetail,
+    FailInput, FailOutput, PlanOutput, Progress, RenderOutput, RestorePlan, Run, SnapshotProgress,
+    StartInput,
 };
 use kubeline_pipeline::telemetry::Operation;
 use serde::{Deserialize, Serialize};
@@ -61,9 +62,15 @@ pub enum Request {
     /// Record a failed run.
     Fail(FailInput),
     /// An etcd restore request was uploaded: check it and order the members to restore.
+    #[serde(rename_all = "camelCase")]
     RestoreStart {
-        /// The uploaded restore-etcd.yaml.
-        input: StartInput,
+        /// The EventBridge event's `detail` (bucket and object, with its version).
+        detail: EventDetail,
+        /// The execution name.
+        run_id: String,
+        /// The execution ARN.
+        #[serde(default)]
+        execution_arn: Option<String>,
     },
     /// Look at the members' restore reports; call until done.
     RestoreCheck {
@@ -119,9 +126,9 @@ impl Operation for Request {
                 "",
             )),
             Request::Fail(f) => f.run_ref(),
-            Request::RestoreStart { input } => Some((
-                kubeline_core::pipeline::ClusterKeys::cluster_of(&input.key).unwrap_or(""),
-                &input.run_id,
+            Request::RestoreStart { detail, run_id, .. } => Some((
+                kubeline_core::pipeline::ClusterKeys::cluster_of(&detail.object.key).unwrap_or(""),
+                run_id,
             )),
             Request::RestoreCheck { plan } => Some((&plan.run.cluster, &plan.run.run_id)),
             Request::DriftStart { item } | Request::DriftCheck { item } => {
@@ -203,7 +210,12 @@ pub async fn handler<S: ObjectStore, C: Stacks, X: Executions>(
             Response::Progress(steps::apply(store, cfn, &run, &rendered, settings).await?)
         }
         Request::Fail(input) => Response::Failed(steps::fail(store, cfn, &input).await?),
-        Request::RestoreStart { input } => {
+        Request::RestoreStart {
+            detail,
+            run_id,
+            execution_arn,
+        } => {
+            let input = StartInput::from_event(detail, &run_id, execution_arn);
             Response::Restore(steps::restore_start(store, cfn, sfn, &input).await?)
         }
         Request::RestoreCheck { plan } => {

@@ -79,9 +79,18 @@ pub async fn restore_start<S: ObjectStore, C: Stacks, X: Executions>(
 ) -> Result<RestorePlan, StepError> {
     exact_key(Route::StartRestore, &input.key, "restore-etcd.yaml")?;
     let run = Run::for_request(input)?;
+    // One run per uploaded request: a replayed event must never restore a second time.
+    super::start::claim_version(store, &run.cluster, input).await?;
     take_turn(store, sfn, &run.cluster, &run.run_id).await?;
     let keys = run.keys();
-    let text = get_text(store, &input.key).await?.ok_or_else(|| {
+    let text = match &input.version {
+        Some(v) => store
+            .get(&input.key, Some(v))
+            .await?
+            .map(|o| String::from_utf8_lossy(&o.bytes).into_owned()),
+        None => get_text(store, &input.key).await?,
+    };
+    let text = text.ok_or_else(|| {
         StepError::new(
             ErrorName::RestoreNotConfirmed,
             format!("{} is gone; nothing is restored", input.key),

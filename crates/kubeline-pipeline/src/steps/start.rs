@@ -116,10 +116,10 @@ pub(crate) fn cluster_of(key: &str) -> Result<&str, StepError> {
     })
 }
 
-/// At most one run per uploaded version: the first run claims it (a conditional write); a
+/// At most one run per uploaded version (a cluster.yaml, a restore request): the first run claims it (a conditional write); a
 /// second execution for the same version (EventBridge delivers an event at least once) ends
 /// at once as superseded. A retried Start of the claiming run passes.
-async fn claim_version<S: ObjectStore>(
+pub(crate) async fn claim_version<S: ObjectStore>(
     store: &S,
     cluster: &str,
     input: &StartInput,
