@@ -687,6 +687,26 @@ fn etcd_members_carry_out_the_pipeline_s_restore_order() {
             );
         }
         assert!(tokens.iter().all(|t| *t == tokens[0]), "{tokens:?}");
+        // Every member's revision jumps by the same amount: the order's request time in
+        // seconds times 100,000, so a later restore always jumps further.
+        let bumps: Vec<u64> = (0..3)
+            .map(|i| {
+                std::fs::read_to_string(b.lab.root(i).join("etcdutl-bumps"))
+                    .expect("the restore bumped the revision")
+                    .lines()
+                    .last()
+                    .and_then(|l| l.parse().ok())
+                    .expect("a number")
+            })
+            .collect();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
+        assert!(
+            bumps.iter().all(|x| *x == bumps[0])
+                && bumps[0] % 100_000 == 0
+                && (now - 300) * 100_000 <= bumps[0]
+                && bumps[0] <= now * 100_000,
+            "{bumps:?}"
+        );
         // The pipeline waits: every member restored, none healthy yet.
         let run_reports = c.s3.key(&c.keys().etcd_restore_run_reports(run));
         let keys: Vec<String> = b

@@ -44,7 +44,7 @@ echo "1: lo    inet ${FAKE_IP}/8 scope host lo\       valid_lft forever preferre
 /// `docker run [options] IMAGE COMMAND...`: the etcd images' etcdctl and etcdutl run the real
 /// etcdctl (this machine's etcd 3.4, whose `snapshot status|restore` subcommands take the same
 /// arguments as etcdutl's, except `--bump-revision N --mark-compacted`, which 3.4 lacks and the
-/// shim drops after checking they are there), the image's /etc/etcd/ssl mount being the
+/// shim drops after checking they are there, logging the jump to `$KUBELINE_ROOT/etcdutl-bumps`), the image's /etc/etcd/ssl mount being the
 /// test's; the AWS CLI image runs `$AWS_SHIM` with the CLI's arguments.
 const DOCKER_SHIM: &str = r#"#!/bin/bash
 args=()
@@ -70,6 +70,7 @@ if [[ "${tool}" == etcdutl && "${args[*]}" == "snapshot restore "* ]]; then
     esac
   done
   [[ "${bumped}" =~ ^[1-9][0-9]{8,}\+compacted$ ]] || { echo "docker shim: the restore bumps no revision: $*" >&2; exit 2; }
+  echo "${bumped%+compacted}" >>"${KUBELINE_ROOT:-/tmp}/etcdutl-bumps"
   args=("${kept[@]}")
 fi
 case "${tool}" in
