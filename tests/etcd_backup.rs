@@ -702,7 +702,7 @@ fn etcd_members_carry_out_the_pipeline_s_restore_order() {
         let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
         assert!(
             bumps.iter().all(|x| *x == bumps[0])
-                && bumps[0] % 100_000 == 0
+                && bumps[0].is_multiple_of(100_000)
                 && (now - 300) * 100_000 <= bumps[0]
                 && bumps[0] <= now * 100_000,
             "{bumps:?}"
