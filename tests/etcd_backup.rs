@@ -803,6 +803,43 @@ fn etcd_members_carry_out_the_pipeline_s_restore_order() {
     for i in 0..3 {
         look_does_nothing(&mut b, i, true, "");
     }
+
+    // A crash or reboot in the middle of a data swap: member 2's instance went down with the
+    // swap announced (the new data beside the old, etcd-member.service skipped while the
+    // announcement stands). Its first look finishes the swap and starts etcd, which rejoins.
+    b.lab.stop(2);
+    let data = b.lab.root(2).join("var/lib/etcd");
+    std::fs::create_dir_all(data.join("restore.new")).expect("mkdir");
+    let (ok, out) = outcome(&run(std::process::Command::new(tool("cp"))
+        .arg("-a")
+        .arg(data.join("member"))
+        .arg(data.join("restore.new/member"))));
+    assert!(ok, "{out}");
+    std::fs::write(
+        data.join("kubeline-restoring"),
+        format!(
+            "snapshot={snapshot}\nprevious={}\n",
+            data.join("member.before-restore-crash").display()
+        ),
+    )
+    .expect("announce");
+    let (ok, out) = b.requested(2);
+    assert!(
+        ok && out.contains("finished a data swap that a crash or reboot interrupted"),
+        "{out}"
+    );
+    assert!(
+        b.lab
+            .systemctl_calls(2)
+            .ends_with(&["start --no-block etcd-member.service".to_owned()]),
+        "{:?}",
+        b.lab.systemctl_calls(2)
+    );
+    assert!(b.lab.is_started(2));
+    b.lab.wait_healthy(2);
+    assert!(!data.join("kubeline-restoring").exists());
+    assert!(data.join("kubeline-restored").is_file());
+    assert!(data.join("member.before-restore-crash/snap").is_dir());
 }
 
 /// `docker run [options] IMAGE ARGS...` for the controller's hold: the AWS CLI image runs
