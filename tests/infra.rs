@@ -130,6 +130,15 @@ fn statements(t: &Value) -> Vec<(String, Value)> {
     out
 }
 
+/// Each statement of resource `name`'s IAM policies, as a policy of its own.
+fn policies_of(t: &Value, name: &str) -> Vec<Value> {
+    statements(t)
+        .into_iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, s)| serde_json::json!({"Statement": [s]}))
+        .collect()
+}
+
 fn as_list(v: &Value) -> Vec<Value> {
     match v {
         Value::Array(a) => a.clone(),
@@ -338,11 +347,7 @@ fn functions_log_json_and_the_dashboard_and_alarm_read_the_emitted_metrics() {
 fn the_apply_function_may_ask_for_etcd_snapshots_and_restores_and_touch_no_snapshot() {
     use kubeline_tests::iam::{Decision, Pseudo, Request, evaluate};
     let t = template();
-    let policies: Vec<Value> = statements(&t)
-        .into_iter()
-        .filter(|(name, _)| name == "ApplyFunction")
-        .map(|(_, s)| serde_json::json!({"Statement": [s]}))
-        .collect();
+    let policies = policies_of(&t, "ApplyFunction");
     assert!(!policies.is_empty());
     let policies: Vec<&Value> = policies.iter().collect();
     let mut pseudo = Pseudo::default();
@@ -483,11 +488,7 @@ fn only_the_named_approvers_may_approve() {
 fn the_service_role_cannot_touch_the_installations_roles() {
     use kubeline_tests::iam::{Decision, Pseudo, Request, evaluate};
     let t = template();
-    let policies: Vec<Value> = statements(&t)
-        .into_iter()
-        .filter(|(name, _)| name == "ClusterStacksRole")
-        .map(|(_, s)| serde_json::json!({"Statement": [s]}))
-        .collect();
+    let policies = policies_of(&t, "ClusterStacksRole");
     let policies: Vec<&Value> = policies.iter().collect();
     let mut pseudo = Pseudo::default();
     pseudo.refs.insert("NamePrefix".into(), "kubeline".into());

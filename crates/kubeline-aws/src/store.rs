@@ -164,6 +164,40 @@ mod s3 {
                 .map_err(|e| classify("S3", &e))?;
             Ok(out.version_id().map(str::to_owned))
         }
+
+        /// Every key under `prefix` and, with a `delimiter`, the common prefixes ("folders")
+        /// it groups keys into, both sorted, over every page (the SDK's paginator).
+        async fn listing(
+            &self,
+            prefix: &str,
+            delimiter: Option<&str>,
+        ) -> Result<(Vec<String>, Vec<String>), AwsError> {
+            let mut pages = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_delimiter(delimiter.map(str::to_owned))
+                .into_paginator()
+                .send();
+            let (mut keys, mut folders) = (Vec::new(), Vec::new());
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| classify("S3", &e))?;
+                keys.extend(
+                    page.contents()
+                        .iter()
+                        .filter_map(|o| o.key().map(str::to_owned)),
+                );
+                folders.extend(
+                    page.common_prefixes()
+                        .iter()
+                        .filter_map(|p| p.prefix().map(str::to_owned)),
+                );
+            }
+            keys.sort();
+            folders.sort();
+            Ok((keys, folders))
+        }
     }
 
     impl ObjectStore for S3Store {
@@ -273,31 +307,7 @@ mod s3 {
         }
 
         async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
-            let mut folders = Vec::new();
-            let mut token = None;
-            loop {
-                let out = self
-                    .client
-                    .list_objects_v2()
-                    .bucket(&self.bucket)
-                    .prefix(prefix)
-                    .delimiter("/")
-                    .set_continuation_token(token)
-                    .send()
-                    .await
-                    .map_err(|e| classify("S3", &e))?;
-                folders.extend(
-                    out.common_prefixes()
-                        .iter()
-                        .filter_map(|p| p.prefix().map(str::to_owned)),
-                );
-                match out.next_continuation_token() {
-                    Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_owned()),
-                    _ => break,
-                }
-            }
-            folders.sort();
-            Ok(folders)
+            Ok(self.listing(prefix, Some("/")).await?.1)
         }
 
         async fn first_key(&self, prefix: &str) -> Result<Option<String>, AwsError> {
@@ -318,30 +328,7 @@ mod s3 {
         }
 
         async fn list(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
-            let mut keys = Vec::new();
-            let mut token = None;
-            loop {
-                let out = self
-                    .client
-                    .list_objects_v2()
-                    .bucket(&self.bucket)
-                    .prefix(prefix)
-                    .set_continuation_token(token)
-                    .send()
-                    .await
-                    .map_err(|e| classify("S3", &e))?;
-                keys.extend(
-                    out.contents()
-                        .iter()
-                        .filter_map(|o| o.key().map(str::to_owned)),
-                );
-                match out.next_continuation_token() {
-                    Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_owned()),
-                    _ => break,
-                }
-            }
-            keys.sort();
-            Ok(keys)
+            Ok(self.listing(prefix, None).await?.0)
         }
 
         async fn delete(&self, key: &str) -> Result<(), AwsError> {

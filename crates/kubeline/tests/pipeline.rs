@@ -114,6 +114,21 @@ impl Env {
         panic!("{arn} did not finish in 120 s");
     }
 
+    /// Starts `machine` again for the upload of `key` at `version`, as a second delivery of its
+    /// EventBridge event would, and waits for the execution to end.
+    async fn replay(&self, machine: &str, name: &str, key: &str, version: &str) -> ExecutionInfo {
+        let event = serde_json::json!({"detail": {
+            "bucket": {"name": self.local.install.bucket},
+            "object": {"key": key, "version-id": version},
+        }});
+        let arn = self
+            .sfn
+            .start_execution(machine, name, &event.to_string())
+            .await
+            .expect("start");
+        self.finish(&arn).await
+    }
+
     async fn json<T: serde::de::DeserializeOwned>(&self, key: &str) -> T {
         local::read_json(&self.store, key)
             .await
@@ -126,9 +141,13 @@ impl Env {
     }
 
     async fn wait_phase(&self, phase: Phase) -> Status {
+        self.wait_phase_of("demo", phase).await
+    }
+
+    async fn wait_phase_of(&self, cluster: &str, phase: Phase) -> Status {
         for _ in 0..600 {
             if let Some(s) =
-                local::read_json::<Status>(&self.store, &ClusterKeys::new("demo").status())
+                local::read_json::<Status>(&self.store, &ClusterKeys::new(cluster).status())
                     .await
                     .expect("read")
                 && s.phase == phase
@@ -137,7 +156,7 @@ impl Env {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        panic!("status.json never reached {phase:?}");
+        panic!("status.json of {cluster} never reached {phase:?}");
     }
 
     async fn stack_statuses(&self) -> Vec<String> {
@@ -871,20 +890,14 @@ async fn two_quick_uploads_never_apply_concurrently_and_the_newest_wins() {
     assert!(outcomes.contains(&"superseded".to_owned()), "{outcomes:?}");
     // EventBridge delivers at least once: a second execution for the same upload ends at once,
     // changing nothing, and leaves status.json to the run that applied it.
-    let event = serde_json::json!({"detail": {
-        "bucket": {"name": e.local.install.bucket},
-        "object": {"key": keys.config(), "version-id": v2},
-    }});
-    let replay = e
-        .sfn
-        .start_execution(
+    let info = e
+        .replay(
             &e.local.install.pipeline_arn,
             "demo-replayed-event",
-            &event.to_string(),
+            &keys.config(),
+            &v2,
         )
-        .await
-        .expect("start");
-    let info = e.finish(&replay).await;
+        .await;
     assert_eq!(info.error.as_deref(), Some("Superseded"), "{info:?}");
     assert!(
         info.cause
@@ -1029,13 +1042,12 @@ async fn the_client_verbs_drive_an_installation() {
     assert!(e.objects(&keys.restore_request()).await.is_empty());
     assert_eq!(e.stack_statuses().await, deployed);
     // A replayed event of the carried-out request never restores a second time.
-    let version = e
-        .store
-        .get(&keys.run(&s.run_id).restore_request(), None)
-        .await
-        .expect("get")
-        .is_some();
-    assert!(version, "the run kept a copy of its request");
+    assert!(
+        !e.objects(&keys.run(&s.run_id).restore_request())
+            .await
+            .is_empty(),
+        "the run kept a copy of its request"
+    );
     let claims = e.objects(&format!("{}versions/", keys.prefix)).await;
     let claim = claims
         .iter()
@@ -1046,20 +1058,14 @@ async fn the_client_verbs_drive_an_installation() {
         .trim_start_matches(&format!("{}versions/", keys.prefix))
         .trim_end_matches(".json")
         .to_owned();
-    let event = serde_json::json!({"detail": {
-        "bucket": {"name": e.local.install.bucket},
-        "object": {"key": keys.restore_request(), "version-id": restore_version},
-    }});
-    let replay = e
-        .sfn
-        .start_execution(
+    let info = e
+        .replay(
             &e.local.install.restore_arn,
             "demo-replayed-restore",
-            &event.to_string(),
+            &keys.restore_request(),
+            &restore_version,
         )
-        .await
-        .expect("start");
-    let info = e.finish(&replay).await;
+        .await;
     assert_eq!(info.error.as_deref(), Some("Superseded"), "{info:?}");
     assert_eq!(e.status().await.phase, Phase::Restored);
     assert!(e.objects(&keys.etcd_restore_request()).await.is_empty());
@@ -1095,19 +1101,11 @@ async fn the_client_verbs_drive_an_installation() {
         .replace("clusterName: demo", "clusterName: demo-node-pool-x");
     assert!(text.contains("clusterName: demo-node-pool-x"));
     e.put(&other.config(), &text).await;
-    let mut refused = None;
-    for _ in 0..300 {
-        if let Some(s) = local::read_json::<Status>(&e.store, &other.status())
-            .await
-            .expect("read")
-            && s.phase == Phase::Failed
-        {
-            refused = s.last_error;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let err = refused.expect("the run of demo-node-pool-x fails");
+    let err = e
+        .wait_phase_of("demo-node-pool-x", Phase::Failed)
+        .await
+        .last_error
+        .expect("the run of demo-node-pool-x fails");
     assert_eq!(err.error, "ConfigInvalid");
     assert!(
         err.cause

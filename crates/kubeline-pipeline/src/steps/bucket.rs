@@ -44,7 +44,16 @@ pub(crate) async fn get_text<S: ObjectStore>(
     store: &S,
     key: &str,
 ) -> Result<Option<String>, StepError> {
-    match store.get(key, None).await? {
+    get_text_version(store, key, None).await
+}
+
+/// Version `version` (the newest: `None`) of the object at `key` as text.
+async fn get_text_version<S: ObjectStore>(
+    store: &S,
+    key: &str,
+    version: Option<&str>,
+) -> Result<Option<String>, StepError> {
+    match store.get(key, version).await? {
         None => Ok(None),
         Some(o) => String::from_utf8(o.bytes).map(Some).map_err(|_| {
             StepError::new(
@@ -123,6 +132,23 @@ pub(crate) async fn load_cluster<S: ObjectStore>(
             format!("{key} no longer validates"),
         )
     })
+}
+
+/// A request a team uploaded (destroy.yaml, restore-etcd.yaml): the version the run is for
+/// (the newest when the event named none), copied to the run's record `record` before
+/// anything reads it. Gone: error `gone` (the request did nothing).
+pub(crate) async fn take_request<S: ObjectStore>(
+    store: &S,
+    input: &super::StartInput,
+    record: &str,
+    gone: ErrorName,
+    what: &str,
+) -> Result<String, StepError> {
+    let text = get_text_version(store, &input.key, input.version.as_deref())
+        .await?
+        .ok_or_else(|| StepError::new(gone, format!("{} is gone; nothing is {what}", input.key)))?;
+    store.put(record, text.clone().into_bytes(), YAML).await?;
+    Ok(text)
 }
 
 /// The cluster's status.json, if any.

@@ -9,7 +9,7 @@ use kubeline_core::pipeline::{Chat, Outcome, Phase, Route, RunResult};
 use kubeline_core::validate;
 use serde::{Deserialize, Serialize};
 
-use super::bucket::{YAML, get_text, put_json, set_status, status_of, timestamp};
+use super::bucket::{get_text, put_json, set_status, status_of, take_request, timestamp};
 use super::changesets::{owned, stack_failure};
 use super::start::{exact_key, take_turn};
 use super::{Progress, Run, StartInput};
@@ -40,19 +40,14 @@ pub async fn destroy_check<S: ObjectStore, C: Stacks, X: Executions>(
     take_turn(store, sfn, &run.cluster, &run.run_id).await?;
     let cluster = run.cluster.as_str();
     let keys = run.keys();
-    let text = get_text(store, &input.key).await?.ok_or_else(|| {
-        StepError::new(
-            ErrorName::DestroyNotConfirmed,
-            format!("{} is gone; nothing is destroyed", input.key),
-        )
-    })?;
-    store
-        .put(
-            &run.records().destroy_request(),
-            text.clone().into_bytes(),
-            YAML,
-        )
-        .await?;
+    let text = take_request(
+        store,
+        input,
+        &run.records().destroy_request(),
+        ErrorName::DestroyNotConfirmed,
+        "destroyed",
+    )
+    .await?;
     kubeline_core::pipeline::check_destroy(&text, cluster).map_err(|e| {
         StepError::new(
             ErrorName::DestroyNotConfirmed,

@@ -17,7 +17,7 @@ use kubeline_core::pipeline::{
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::bucket::{YAML, get_text, put_json, set_status, timestamp};
+use super::bucket::{get_text, put_json, set_status, take_request, timestamp};
 use super::start::{exact_key, take_turn};
 use super::{Run, StartInput};
 use crate::error::StepError;
@@ -83,26 +83,14 @@ pub async fn restore_start<S: ObjectStore, C: Stacks, X: Executions>(
     super::start::claim_version(store, &run.cluster, input).await?;
     take_turn(store, sfn, &run.cluster, &run.run_id).await?;
     let keys = run.keys();
-    let text = match &input.version {
-        Some(v) => store
-            .get(&input.key, Some(v))
-            .await?
-            .map(|o| String::from_utf8_lossy(&o.bytes).into_owned()),
-        None => get_text(store, &input.key).await?,
-    };
-    let text = text.ok_or_else(|| {
-        StepError::new(
-            ErrorName::RestoreNotConfirmed,
-            format!("{} is gone; nothing is restored", input.key),
-        )
-    })?;
-    store
-        .put(
-            &run.records().restore_request(),
-            text.clone().into_bytes(),
-            YAML,
-        )
-        .await?;
+    let text = take_request(
+        store,
+        input,
+        &run.records().restore_request(),
+        ErrorName::RestoreNotConfirmed,
+        "restored",
+    )
+    .await?;
     let request = check_restore(&text, &run.cluster, &keys.etcd_snapshots()).map_err(|e| {
         StepError::new(
             ErrorName::RestoreNotConfirmed,
