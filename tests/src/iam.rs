@@ -241,6 +241,108 @@ pub fn evaluate(pseudo: &Pseudo, policies: &[&Value], req: &Request) -> Decision
     }
 }
 
+/// Every policy statement of the installation template's IAM policies, with the resource
+/// that holds it.
+pub fn template_statements(t: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (name, r) in t["Resources"].as_object().expect("Resources") {
+        let p = &r["Properties"];
+        let mut docs: Vec<&Value> = Vec::new();
+        for pol in p["Policies"].as_array().into_iter().flatten() {
+            if pol.get("PolicyDocument").is_some() {
+                docs.push(&pol["PolicyDocument"]);
+            } else {
+                docs.push(pol);
+            }
+        }
+        if r["Type"] == "AWS::IAM::Policy" || r["Type"] == "AWS::IAM::ManagedPolicy" {
+            docs.push(&p["PolicyDocument"]);
+        }
+        for d in docs {
+            for s in d["Statement"].as_array().into_iter().flatten() {
+                out.push((name.clone(), s.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Each statement of resource `name`'s IAM policies, as a policy of its own.
+pub fn policies_of(t: &Value, name: &str) -> Vec<Value> {
+    template_statements(t)
+        .into_iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, s)| serde_json::json!({"Statement": [s]}))
+        .collect()
+}
+
+/// `v` with the deploy-time functions decided: `Fn::If` by `conditions`, `Ref` of a list
+/// parameter by `lists`, `Fn::Join` and `Fn::Split` evaluated (CloudFormation's meaning:
+/// docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference.html).
+pub fn decided(
+    v: &Value,
+    conditions: &BTreeMap<&str, bool>,
+    lists: &BTreeMap<&str, Vec<&str>>,
+) -> Value {
+    let strings = |v: &Value| -> Vec<String> {
+        match decided(v, conditions, lists) {
+            Value::Array(a) => a
+                .iter()
+                .map(|x| x.as_str().expect("a string").to_owned())
+                .collect(),
+            Value::String(s) => vec![s],
+            other => panic!("not a string list: {other}"),
+        }
+    };
+    match v {
+        Value::Object(m) if m.contains_key("Fn::If") => {
+            let a = m["Fn::If"].as_array().expect("Fn::If list");
+            let c = a[0].as_str().expect("condition name");
+            let take = *conditions.get(c).unwrap_or_else(|| panic!("condition {c}"));
+            decided(&a[if take { 1 } else { 2 }], conditions, lists)
+        }
+        Value::Object(m)
+            if m.get("Ref")
+                .and_then(Value::as_str)
+                .is_some_and(|r| lists.contains_key(r)) =>
+        {
+            let r = m["Ref"].as_str().unwrap_or_default();
+            Value::Array(
+                lists[r]
+                    .iter()
+                    .map(|s| Value::String((*s).to_owned()))
+                    .collect(),
+            )
+        }
+        Value::Object(m) if m.contains_key("Fn::Join") => {
+            let a = m["Fn::Join"].as_array().expect("Fn::Join list");
+            let sep = a[0].as_str().expect("a literal delimiter");
+            let parts: Vec<String> = match decided(&a[1], conditions, lists) {
+                Value::Array(items) => items.iter().flat_map(&strings).collect(),
+                other => panic!("Fn::Join of {other}"),
+            };
+            Value::String(parts.join(sep))
+        }
+        Value::Object(m) if m.contains_key("Fn::Split") => {
+            let a = m["Fn::Split"].as_array().expect("Fn::Split list");
+            let sep = a[0].as_str().expect("a literal delimiter");
+            let text = strings(&a[1]).concat();
+            Value::Array(
+                text.split(sep)
+                    .map(|s| Value::String(s.to_owned()))
+                    .collect(),
+            )
+        }
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), decided(x, conditions, lists)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(|x| decided(x, conditions, lists)).collect()),
+        other => other.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

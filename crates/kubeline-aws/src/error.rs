@@ -75,7 +75,8 @@ impl AwsError {
     feature = "s3",
     feature = "cloudformation",
     feature = "sfn",
-    feature = "route53"
+    feature = "route53",
+    feature = "ec2"
 ))]
 pub(crate) fn classify<E, R>(
     service: &'static str,

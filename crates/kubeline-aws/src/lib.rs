@@ -8,6 +8,7 @@ pub mod dns;
 pub mod error;
 pub mod executions;
 pub mod kms;
+pub mod networks;
 pub mod sdk;
 pub mod sealed;
 pub mod stacks;

@@ -35,3 +35,9 @@ pub fn sfn(conf: &SdkConfig) -> aws_sdk_sfn::Client {
 pub fn route53(conf: &SdkConfig) -> aws_sdk_route53::Client {
     aws_sdk_route53::Client::new(conf)
 }
+
+/// An EC2 client.
+#[cfg(feature = "ec2")]
+pub fn ec2(conf: &SdkConfig) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::new(conf)
+}

@@ -30,6 +30,11 @@ error_names! {
     ConfigInvalid,
     /// The uploaded object (or the run's pinned copy) is gone.
     ConfigMissing,
+    /// cluster.yaml breaks a rule of the installation policy (installation.yaml, or a
+    /// deploy parameter such as HostedZoneIds); the message names the setting and the rule.
+    PolicyRefused,
+    /// installation.yaml cannot be read as the installation policy.
+    PolicyInvalid,
     /// Stored credentials are malformed or do not match the cluster.
     CredentialsInvalid,
     /// The cluster has no CA and may not generate one.

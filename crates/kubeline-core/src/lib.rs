@@ -18,6 +18,7 @@ pub mod model;
 pub mod pipeline;
 #[cfg(feature = "pki")]
 pub mod pki;
+pub mod policy;
 #[cfg(feature = "pki")]
 pub mod reconcile;
 #[cfg(feature = "render")]

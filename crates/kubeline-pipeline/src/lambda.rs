@@ -45,6 +45,28 @@ pub fn env_flag(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| v == "true")
 }
 
+/// The text in the environment variable `name`, if set and not blank.
+pub fn env_text(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The comma-separated list in the environment variable `name` (a CommaDelimitedList
+/// parameter); unset or blank is empty.
+pub fn env_list(name: &str) -> Vec<String> {
+    env_text(name)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The number in the environment variable `name`, if set; an error names a bad value.
 pub fn env_number(name: &str) -> Result<Option<u32>, lambda_runtime::Error> {
     match std::env::var(name) {

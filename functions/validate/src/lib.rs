@@ -3,10 +3,13 @@
 
 use kubeline_aws::dns::Dns;
 use kubeline_aws::executions::Executions;
+use kubeline_aws::networks::Networks;
 use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
 use kubeline_pipeline::StepError;
-use kubeline_pipeline::steps::{self, CheckOutput, EventDetail, RenderOutput, Run, StartInput};
+use kubeline_pipeline::steps::{
+    self, CheckOutput, EventDetail, RenderOutput, Run, StartInput, StartSettings,
+};
 use kubeline_pipeline::telemetry::Operation;
 use serde::{Deserialize, Serialize};
 
@@ -61,7 +64,7 @@ pub enum Response {
 
 /// The ports this function uses.
 #[derive(Debug, Clone)]
-pub struct Ports<S, C, D, X> {
+pub struct Ports<S, C, D, X, N> {
     /// The installation bucket.
     pub store: S,
     /// CloudFormation.
@@ -70,18 +73,16 @@ pub struct Ports<S, C, D, X> {
     pub dns: D,
     /// Step Functions (the turn of runs).
     pub sfn: X,
+    /// EC2 (the tags of existing VPCs and subnets).
+    pub net: N,
 }
 
-/// The installation's settings this function reads.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Settings {
-    /// Every plan waits for approval (the installation's RequireApproval parameter).
-    pub require_approval: bool,
-}
+/// The installation's settings this function reads (its deploy parameters).
+pub type Settings = StartSettings;
 
 /// Handles one request.
-pub async fn handler<S: ObjectStore, C: Stacks, D: Dns, X: Executions>(
-    p: &Ports<S, C, D, X>,
+pub async fn handler<S: ObjectStore, C: Stacks, D: Dns, X: Executions, N: Networks>(
+    p: &Ports<S, C, D, X, N>,
     settings: &Settings,
     req: Request,
 ) -> Result<Response, StepError> {
@@ -92,7 +93,7 @@ pub async fn handler<S: ObjectStore, C: Stacks, D: Dns, X: Executions>(
             execution_arn,
         } => {
             let input = StartInput::from_event(detail, &run_id, execution_arn);
-            let run = steps::start(&p.store, &p.sfn, &p.cfn, &input, settings.require_approval);
+            let run = steps::start(&p.store, &p.sfn, &p.cfn, &p.net, &input, settings);
             Ok(Response::Run(run.await?))
         }
         Request::Templates { run, rendered } => {

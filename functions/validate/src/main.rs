@@ -5,6 +5,7 @@
 
 use kubeline_aws::dns::Route53;
 use kubeline_aws::executions::StepFunctions;
+use kubeline_aws::networks::Ec2;
 use kubeline_aws::stacks::CloudFormation;
 use kubeline_aws::store::S3Store;
 use kubeline_fn_validate::{Ports, Settings, handler};
@@ -18,9 +19,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         cfn: CloudFormation::new(kubeline_aws::sdk::cloudformation(&conf)),
         dns: Route53::new(kubeline_aws::sdk::route53(&conf)),
         sfn: StepFunctions::new(kubeline_aws::sdk::sfn(&conf)),
+        net: Ec2::new(kubeline_aws::sdk::ec2(&conf)),
     };
     let settings = Settings {
         require_approval: lambda::env_flag("KUBELINE_REQUIRE_APPROVAL"),
+        hosted_zone_ids: lambda::env_list("KUBELINE_HOSTED_ZONE_IDS"),
+        kms_key_arn: lambda::env_text("KUBELINE_KMS_KEY_ARN"),
     };
     lambda::serve("validate", move |req| {
         let ports = ports.clone();

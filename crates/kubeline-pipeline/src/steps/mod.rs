@@ -50,7 +50,7 @@ pub use self::rotation::{
     rotation_summary,
 };
 pub use self::snapshot::{SnapshotProgress, SnapshotRecord, snapshot_check, snapshot_request};
-pub use self::start::{EventBucket, EventDetail, EventObject, StartInput, start};
+pub use self::start::{EventBucket, EventDetail, EventObject, StartInput, StartSettings, start};
 
 /// What every later step gets: which run of which cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

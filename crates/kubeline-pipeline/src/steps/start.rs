@@ -2,11 +2,13 @@
 //! move of the workers' API endpoint, records the run in `runs/<id>/` and starts status.json.
 
 use kubeline_aws::executions::Executions;
+use kubeline_aws::networks::Networks;
 use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
 use kubeline_core::errors::ErrorName;
 use kubeline_core::model::Approval;
 use kubeline_core::pipeline::{ClusterKeys, Phase, Route};
+use kubeline_core::policy::{self, ExistingNetworks, Installation};
 use kubeline_core::validate;
 use serde::{Deserialize, Serialize};
 
@@ -261,16 +263,111 @@ pub(crate) async fn take_turn<S: ObjectStore, X: Executions>(
     }
 }
 
-/// Step 1: waits its turn, validates the uploaded cluster.yaml (the pinned version) and that it
-/// does not move running workers to another API endpoint, records it in `runs/<id>/`, and
-/// starts `status.json`. With `require_approval` (the installation's policy) every plan waits
-/// for approval, whatever cluster.yaml says.
-pub async fn start<S: ObjectStore, X: Executions, C: Stacks>(
+/// The installation's deploy parameters Start applies (the validate function's environment).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartSettings {
+    /// Every plan waits for approval, whatever cluster.yaml says (`RequireApproval`).
+    pub require_approval: bool,
+    /// The hosted zones clusters may use (`HostedZoneIds`); empty allows any.
+    pub hosted_zone_ids: Vec<String>,
+    /// The installation's KMS key, which clusters must use unless installation.yaml allows
+    /// another (`None`: any key).
+    pub kms_key_arn: Option<String>,
+}
+
+/// Refuses a cluster outside the installation policy (installation.yaml and the deploy
+/// parameters), with every rule it breaks; existing VPCs and subnets must be tagged for the
+/// cluster or its team unless the policy allows any.
+async fn check_policy<S: ObjectStore, N: Networks>(
+    store: &S,
+    net: &N,
+    cluster: &kubeline_core::cluster::Cluster,
+    settings: &StartSettings,
+    key: &str,
+) -> Result<(), StepError> {
+    let params = || {
+        Installation::without_policy(
+            settings.hosted_zone_ids.clone(),
+            settings.kms_key_arn.clone(),
+        )
+    };
+    let inst = match store.get(policy::POLICY_KEY, None).await? {
+        None => params(),
+        Some(object) => {
+            let text = String::from_utf8(object.bytes).map_err(|_| {
+                StepError::new(
+                    ErrorName::PolicyInvalid,
+                    format!("{} is not UTF-8 text", policy::POLICY_KEY),
+                )
+            })?;
+            Installation {
+                policy: policy::parse(&text)
+                    .map_err(|e| StepError::new(ErrorName::PolicyInvalid, clip(&e)))?,
+                ..params()
+            }
+        }
+    };
+    let mut refusals: Vec<String> = policy::check(cluster, &inst)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let (vpc, subnets) = policy::existing_network(cluster);
+    if inst.policy.network.existing == ExistingNetworks::Tagged
+        && (vpc.is_some() || !subnets.is_empty())
+    {
+        let name = cluster.name.as_str();
+        let tenant = policy::tenant_of(&inst.policy, name);
+        let mut named: Vec<(String, &str)> =
+            vpc.map(|v| ("vpc.id".to_owned(), v)).into_iter().collect();
+        named.extend(
+            subnets
+                .iter()
+                .map(|(i, id)| (format!("subnets[{i}].id"), *id)),
+        );
+        let ids: Vec<String> = named.iter().map(|(_, id)| (*id).to_owned()).collect();
+        let tags = net.tags_of(&ids).await?;
+        let wanted = match tenant {
+            Some(t) => format!(
+                "`{}={name}` or `{}={t}`",
+                policy::CLUSTER_TAG,
+                policy::TENANT_TAG
+            ),
+            None => format!("`{}={name}`", policy::CLUSTER_TAG),
+        };
+        for (path, id) in &named {
+            let given = tags
+                .get(*id)
+                .is_some_and(|t| policy::network_is_given(t, name, tenant));
+            if !given {
+                refusals.push(format!(
+                    "{path}: {id} is not tagged {wanted} (or does not exist); ask the installation's admins to tag it for this cluster, or give a CIDR so the cluster creates its own (installation setting `network.existing`)"
+                ));
+            }
+        }
+    }
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    Err(StepError::new(
+        ErrorName::PolicyRefused,
+        clip(&format!(
+            "{key}: this installation's policy refuses the cluster:\n- {}",
+            refusals.join("\n- ")
+        )),
+    ))
+}
+
+/// Step 1: waits its turn, validates the uploaded cluster.yaml (the pinned version), checks it
+/// against the installation policy and that it does not move running workers to another API
+/// endpoint, records it in `runs/<id>/`, and starts `status.json`. With
+/// `settings.require_approval` every plan waits for approval, whatever cluster.yaml says.
+pub async fn start<S: ObjectStore, X: Executions, C: Stacks, N: Networks>(
     store: &S,
     sfn: &X,
     cfn: &C,
+    net: &N,
     input: &StartInput,
-    require_approval: bool,
+    settings: &StartSettings,
 ) -> Result<Run, StepError> {
     exact_key(Route::StartPipeline, &input.key, "cluster.yaml")?;
     let cluster_name = cluster_of(&input.key)?;
@@ -342,6 +439,7 @@ pub async fn start<S: ObjectStore, X: Executions, C: Stacks>(
         ));
     }
     refuse_name_prefixes(store, cluster_name, &input.key).await?;
+    check_policy(store, net, &cluster, settings, &input.key).await?;
     if cluster.ami_id.is_none() {
         let channel = format!("{:?}", cluster.release_channel).to_lowercase();
         return Err(StepError::new(
@@ -380,7 +478,7 @@ pub async fn start<S: ObjectStore, X: Executions, C: Stacks>(
         .map(Box::new);
     }
     // The installation may require approval of every plan (its RequireApproval parameter).
-    run.approval = if require_approval {
+    run.approval = if settings.require_approval {
         Approval::Manual
     } else {
         cluster.approval

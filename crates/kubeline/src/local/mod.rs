@@ -80,7 +80,7 @@ impl LocalPipeline {
         let install = Installation::create(&conf, root).await?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         // One set of clients serves both the task worker and the event router.
-        let functions = worker::Functions::new(&conf, &install.bucket);
+        let functions = worker::Functions::new(&conf, &install);
         let tasks = vec![
             tokio::spawn(worker::serve_tasks(
                 conf.clone(),

@@ -6,6 +6,7 @@ use aws_config::SdkConfig;
 use kubeline_aws::dns::Route53;
 use kubeline_aws::executions::{Executions, StepFunctions};
 use kubeline_aws::kms::AwsKms;
+use kubeline_aws::networks::Ec2;
 use kubeline_aws::stacks::CloudFormation;
 use kubeline_aws::store::S3Store;
 use kubeline_core::pipeline::{
@@ -21,7 +22,7 @@ use super::Installation;
 /// Every function's ports, over the emulator's clients.
 #[derive(Debug, Clone)]
 pub struct Functions {
-    validate: kubeline_fn_validate::Ports<S3Store, CloudFormation, Route53, StepFunctions>,
+    validate: kubeline_fn_validate::Ports<S3Store, CloudFormation, Route53, StepFunctions, Ec2>,
     validate_settings: kubeline_fn_validate::Settings,
     credentials: kubeline_fn_credentials::Ports<S3Store, AwsKms>,
     credentials_settings: kubeline_fn_credentials::Settings,
@@ -32,9 +33,10 @@ pub struct Functions {
 }
 
 impl Functions {
-    /// The ports of every function.
-    pub fn new(conf: &SdkConfig, bucket: &str) -> Functions {
-        let store = S3Store::new(kubeline_aws::sdk::s3(conf), bucket);
+    /// The ports of every function, with the settings a deployed installation of
+    /// `install` gives them (its hosted zone and KMS key are the only ones clusters may use).
+    pub fn new(conf: &SdkConfig, install: &Installation) -> Functions {
+        let store = S3Store::new(kubeline_aws::sdk::s3(conf), &install.bucket);
         let cfn = CloudFormation::new(kubeline_aws::sdk::cloudformation(conf));
         let sfn = StepFunctions::new(kubeline_aws::sdk::sfn(conf));
         Functions {
@@ -43,8 +45,13 @@ impl Functions {
                 cfn: cfn.clone(),
                 dns: Route53::new(kubeline_aws::sdk::route53(conf)),
                 sfn: sfn.clone(),
+                net: Ec2::new(kubeline_aws::sdk::ec2(conf)),
             },
-            validate_settings: kubeline_fn_validate::Settings::default(),
+            validate_settings: kubeline_fn_validate::Settings {
+                require_approval: false,
+                hosted_zone_ids: vec![install.zone_id.clone()],
+                kms_key_arn: Some(install.kms_key_arn.clone()),
+            },
             credentials: kubeline_fn_credentials::Ports {
                 store: store.clone(),
                 kms: AwsKms::new(kubeline_aws::sdk::kms(conf)),

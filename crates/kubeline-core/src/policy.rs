@@ -1,0 +1,377 @@
+//! The installation policy: what the platform team allows every cluster of a shared
+//! installation (`installation.yaml` at the bucket's root, plus the deploy parameters that
+//! IAM must know), and the pure check of a cluster against it.
+//!
+//! Start reads the policy and refuses a cluster outside it before anything changes; each
+//! refusal names the setting and the rule (`docs/security.md`, "Installation policy").
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::Cluster;
+
+/// The bucket key of the policy file (outside `clusters/`, so no team's folder grant covers
+/// it; the bucket policy lets only the installation's admins write it).
+pub const POLICY_KEY: &str = "installation.yaml";
+
+/// The tag that gives an existing VPC or subnet to one cluster.
+pub const CLUSTER_TAG: &str = crate::pipeline::CLUSTER_TAG;
+
+/// The tag that gives an existing VPC or subnet to every cluster of one team.
+pub const TENANT_TAG: &str = "kubeline.io/tenant";
+
+/// `installation.yaml`. Every section is optional; an absent file allows what kubeline
+/// always allowed (any existing VPC, any instance type), within the deploy parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InstallationPolicy {
+    /// DNS names.
+    #[serde(default)]
+    pub dns: DnsPolicy,
+    /// Existing VPCs and subnets.
+    #[serde(default)]
+    pub network: NetworkPolicy,
+    /// KMS keys.
+    #[serde(default)]
+    pub kms: KmsPolicy,
+    /// Sizes and instance types.
+    #[serde(default)]
+    pub quotas: Quotas,
+    /// Teams: each team's cluster names (exact, or a prefix followed by `*`).
+    #[serde(default)]
+    pub tenants: BTreeMap<String, Vec<String>>,
+}
+
+/// `dns`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DnsPolicy {
+    /// Every API endpoint's `dnsName` is `<clusterName>.<baseDomain>` or ends with
+    /// `.<clusterName>.<baseDomain>`, so no cluster claims another's names.
+    #[serde(default)]
+    pub base_domain: Option<String>,
+}
+
+/// `network`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NetworkPolicy {
+    /// Whether clusters may use existing VPCs and subnets (`vpc.id`, `subnets[].id`).
+    #[serde(default)]
+    pub existing: ExistingNetworks,
+}
+
+/// `network.existing`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ExistingNetworks {
+    /// Only VPCs and subnets tagged `kubeline.io/cluster=<clusterName>` or
+    /// `kubeline.io/tenant=<the cluster's team>` (the default of a policy file).
+    #[default]
+    Tagged,
+    /// None: every cluster creates its own VPC and subnets.
+    Refused,
+    /// Any (an installation without a policy file).
+    Any,
+}
+
+/// `kms`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KmsPolicy {
+    /// Keys clusters may use besides the installation's own (the credentials function must
+    /// also be granted `kms:GenerateDataKey` and `kms:Decrypt` on them).
+    #[serde(default)]
+    pub allowed_key_arns: Vec<String>,
+}
+
+/// `quotas`: tighter than kubeline's own caps (docs/quotas.md), never looser.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Quotas {
+    /// Node pools per cluster.
+    #[serde(default)]
+    pub max_node_pools: Option<usize>,
+    /// Nodes per cluster: controllers' and pools' `maxSize` plus etcd members.
+    #[serde(default)]
+    pub max_nodes: Option<u64>,
+    /// `maxSize` of any one pool.
+    #[serde(default)]
+    pub max_nodes_per_pool: Option<u32>,
+    /// Instance families (the part of an instance type before `.`, such as `m7i`) every
+    /// node may use; empty allows any.
+    #[serde(default)]
+    pub instance_families: Vec<String>,
+}
+
+/// Parses `installation.yaml`; the error names the file and the fix.
+pub fn parse(text: &str) -> Result<InstallationPolicy, String> {
+    serde_saphyr::from_str::<Option<InstallationPolicy>>(text)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| format!("{POLICY_KEY}: {e}; see docs/security.md, \"Installation policy\""))
+}
+
+/// Everything Start checks a cluster against: the policy file and the deploy parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Installation {
+    /// `installation.yaml` ([`ExistingNetworks::Any`] when there is none).
+    pub policy: InstallationPolicy,
+    /// The `HostedZoneIds` parameter: the only zones the service role may change; empty
+    /// allows any.
+    pub hosted_zone_ids: Vec<String>,
+    /// The installation's own KMS key (`None` outside AWS: any key).
+    pub kms_key_arn: Option<String>,
+}
+
+impl Installation {
+    /// The installation without a policy file.
+    pub fn without_policy(hosted_zone_ids: Vec<String>, kms_key_arn: Option<String>) -> Self {
+        let mut policy = InstallationPolicy::default();
+        policy.network.existing = ExistingNetworks::Any;
+        Installation {
+            policy,
+            hosted_zone_ids,
+            kms_key_arn,
+        }
+    }
+}
+
+/// One rule a cluster breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The cluster.yaml key that breaks it.
+    pub path: String,
+    /// The installation setting.
+    pub setting: &'static str,
+    /// What the rule says and how to comply.
+    pub rule: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} (installation setting `{}`)",
+            self.path, self.rule, self.setting
+        )
+    }
+}
+
+/// The team a cluster belongs to: the first tenant with a pattern matching its name.
+pub fn tenant_of<'a>(policy: &'a InstallationPolicy, cluster: &str) -> Option<&'a str> {
+    policy.tenants.iter().find_map(|(team, patterns)| {
+        patterns
+            .iter()
+            .any(|p| match p.strip_suffix('*') {
+                Some(prefix) => cluster.starts_with(prefix),
+                None => p == cluster,
+            })
+            .then_some(team.as_str())
+    })
+}
+
+/// Whether an existing VPC or subnet with `tags` is the cluster's to use.
+pub fn network_is_given(
+    tags: &BTreeMap<String, String>,
+    cluster: &str,
+    tenant: Option<&str>,
+) -> bool {
+    tags.get(CLUSTER_TAG).is_some_and(|c| c == cluster)
+        || tenant.is_some_and(|t| tags.get(TENANT_TAG).is_some_and(|v| v == t))
+}
+
+/// The existing VPC and subnets a cluster names (`vpc.id`, `subnets[].id`).
+pub fn existing_network(cluster: &Cluster) -> (Option<&str>, Vec<(usize, &str)>) {
+    let subnets = cluster
+        .subnets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.existing_id.as_deref().map(|id| (i, id)))
+        .collect();
+    (cluster.vpc.existing_id.as_deref(), subnets)
+}
+
+fn zone_id(id: &str) -> &str {
+    id.trim_start_matches("/hostedzone/")
+}
+
+fn family(instance_type: &str) -> &str {
+    instance_type.split('.').next().unwrap_or(instance_type)
+}
+
+/// Every rule of `inst` that `cluster` breaks, except the tags of existing networks (which
+/// need EC2: [`existing_network`], [`network_is_given`]).
+pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let name = cluster.name.as_str();
+    let mut refuse = |path: String, setting: &'static str, rule: String| {
+        out.push(Violation {
+            path,
+            setting,
+            rule,
+        });
+    };
+    for (i, ep) in cluster.api_endpoints.iter().enumerate() {
+        if ep.added_for_nodes {
+            continue;
+        }
+        let path = format!("apiEndpoints[{i}]");
+        if let Some(zone) = &ep.hosted_zone_id
+            && !inst.hosted_zone_ids.is_empty()
+            && !inst
+                .hosted_zone_ids
+                .iter()
+                .any(|z| zone_id(z) == zone_id(zone))
+        {
+            refuse(
+                format!("{path}.loadBalancer.hostedZone.id"),
+                "HostedZoneIds",
+                format!(
+                    "hosted zone {zone} is not one this installation's clusters may use; use one of {}",
+                    inst.hosted_zone_ids.join(", ")
+                ),
+            );
+        }
+        if let Some(base) = &inst.policy.dns.base_domain {
+            let base = base.trim_end_matches('.').to_ascii_lowercase();
+            let own = format!("{name}.{base}");
+            let dns = ep
+                .dns_name
+                .as_str()
+                .trim_end_matches('.')
+                .to_ascii_lowercase();
+            if dns != own && !dns.ends_with(&format!(".{own}")) {
+                refuse(
+                    format!("{path}.dnsName"),
+                    "dns.baseDomain",
+                    format!(
+                        "`{dns}` is outside this cluster's domain; use `{own}` or a name ending in `.{own}`"
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(own) = &inst.kms_key_arn
+        && cluster.kms_key_arn.as_str() != own
+        && !inst
+            .policy
+            .kms
+            .allowed_key_arns
+            .iter()
+            .any(|k| k == cluster.kms_key_arn.as_str())
+    {
+        refuse(
+            "kmsKeyArn".into(),
+            "kms.allowedKeyArns",
+            format!(
+                "key {} is neither the installation's key nor one it allows; use {own}",
+                cluster.kms_key_arn.as_str()
+            ),
+        );
+    }
+    let (vpc, subnets) = existing_network(cluster);
+    if inst.policy.network.existing == ExistingNetworks::Refused {
+        let rule = "this installation's clusters create their own VPC and subnets; remove the id and give a CIDR instead";
+        if vpc.is_some() {
+            refuse("vpc.id".into(), "network.existing", rule.into());
+        }
+        for (i, _) in subnets {
+            refuse(format!("subnets[{i}].id"), "network.existing", rule.into());
+        }
+    }
+    check_quotas(cluster, &inst.policy.quotas, &mut refuse);
+    out
+}
+
+fn check_quotas(
+    cluster: &Cluster,
+    q: &Quotas,
+    refuse: &mut impl FnMut(String, &'static str, String),
+) {
+    if let Some(max) = q.max_node_pools
+        && cluster.node_pools.len() > max
+    {
+        refuse(
+            "worker.nodePools".into(),
+            "quotas.maxNodePools",
+            format!(
+                "{} node pools; this installation allows at most {max} per cluster",
+                cluster.node_pools.len()
+            ),
+        );
+    }
+    for (i, pool) in cluster.node_pools.iter().enumerate() {
+        if let Some(max) = q.max_nodes_per_pool
+            && pool.size.max > max
+        {
+            refuse(
+                format!("worker.nodePools[{i}].autoScalingGroup.maxSize"),
+                "quotas.maxNodesPerPool",
+                format!(
+                    "pool `{}` may grow to {} nodes; this installation allows at most {max} per pool",
+                    pool.name, pool.size.max
+                ),
+            );
+        }
+    }
+    if let Some(max) = q.max_nodes {
+        let nodes = u64::from(cluster.controller.size.max)
+            + cluster.etcd.members.len() as u64
+            + cluster
+                .node_pools
+                .iter()
+                .map(|p| u64::from(p.size.max))
+                .sum::<u64>();
+        if nodes > max {
+            refuse(
+                "worker.nodePools".into(),
+                "quotas.maxNodes",
+                format!(
+                    "the cluster may grow to {nodes} nodes (controllers, etcd members and every pool's maxSize); this installation allows at most {max}"
+                ),
+            );
+        }
+    }
+    if q.instance_families.is_empty() {
+        return;
+    }
+    let allowed = |t: &str| q.instance_families.iter().any(|f| f == family(t));
+    let mut types = vec![
+        (
+            "controller.instanceType".to_owned(),
+            &cluster.controller.instance_type,
+        ),
+        ("etcd.instanceType".to_owned(), &cluster.etcd.instance_type),
+    ];
+    for (i, pool) in cluster.node_pools.iter().enumerate() {
+        types.push((
+            format!("worker.nodePools[{i}].instanceType"),
+            &pool.instance_type,
+        ));
+        for (j, t) in pool
+            .mixed
+            .iter()
+            .flat_map(|m| &m.instance_types)
+            .enumerate()
+        {
+            types.push((
+                format!("worker.nodePools[{i}].autoScalingGroup.mixedInstances.instanceTypes[{j}]"),
+                t,
+            ));
+        }
+    }
+    for (path, t) in types {
+        if !allowed(t) {
+            refuse(
+                path,
+                "quotas.instanceFamilies",
+                format!(
+                    "instance type {t} is not in an allowed family; use one of {}",
+                    q.instance_families.join(", ")
+                ),
+            );
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The installation policy, table-driven: each rule with the hostile cluster.yaml it refuses
+//! (and the message), the compliant one it lets through, and the policy file's own errors.
+
+use std::collections::BTreeMap;
+
+use kubeline_core::cluster::Cluster;
+use kubeline_core::policy::{self, ExistingNetworks, Installation};
+use kubeline_core::validate;
+
+const KEY: &str = "arn:aws:kms:eu-west-1:123456789012:key/installation";
+
+fn cluster(name: &str, extra: &str) -> Cluster {
+    let text = format!(
+        "clusterName: {name}\ns3URI: s3://kubeline-assets\nregion: eu-west-1\n\
+availabilityZone: eu-west-1a\nkmsKeyArn: {KEY}\n{extra}"
+    );
+    let l = validate::load(&text);
+    l.cluster
+        .unwrap_or_else(|| panic!("{}", l.diagnostics.render("cluster.yaml")))
+}
+
+fn endpoint(dns: &str, zone: &str) -> String {
+    format!(
+        "apiEndpoints:\n  - name: public\n    dnsName: {dns}\n    loadBalancer: {{hostedZone: {{id: {zone}}}}}\n"
+    )
+}
+
+fn installation(policy: &str) -> Installation {
+    Installation {
+        policy: policy::parse(policy).expect("policy"),
+        hosted_zone_ids: vec!["Z0TEAMZONE".into(), "/hostedzone/Z0OTHER".into()],
+        kms_key_arn: Some(KEY.into()),
+    }
+}
+
+/// `(cluster.yaml extra, installation.yaml, expected "path setting" of every violation)`.
+#[test]
+fn each_rule_refuses_what_it_names_and_passes_the_rest() {
+    let ok = endpoint("api.demo.k8s.example.com", "Z0TEAMZONE");
+    let pools = |n: usize, max: u32| {
+        let mut s = String::from("worker:\n  nodePools:\n");
+        for i in 0..n {
+            s += &format!(
+                "    - name: p{i}\n      instanceType: m7i.large\n      autoScalingGroup: {{minSize: 1, maxSize: {max}}}\n"
+            );
+        }
+        s
+    };
+    let cases: Vec<(String, &str, Vec<&str>)> = vec![
+        (ok.clone(), "", vec![]),
+        (ok.clone(), "dns: {baseDomain: k8s.example.com}", vec![]),
+        (
+            endpoint("demo.k8s.example.com", "Z0OTHER"),
+            "dns: {baseDomain: k8s.example.com.}",
+            vec![],
+        ),
+        // Another cluster's name, and a name outside the base domain.
+        (
+            endpoint("api.prod.k8s.example.com", "Z0TEAMZONE"),
+            "dns: {baseDomain: k8s.example.com}",
+            vec!["apiEndpoints[0].dnsName dns.baseDomain"],
+        ),
+        (
+            endpoint("xdemo.k8s.example.com", "Z0TEAMZONE"),
+            "dns: {baseDomain: k8s.example.com}",
+            vec!["apiEndpoints[0].dnsName dns.baseDomain"],
+        ),
+        // A zone the installation does not give its clusters.
+        (
+            endpoint("api.demo.k8s.example.com", "Z0SOMEONEELSE"),
+            "",
+            vec!["apiEndpoints[0].loadBalancer.hostedZone.id HostedZoneIds"],
+        ),
+        // Existing networks refused outright.
+        (
+            format!(
+                "{ok}vpc: {{id: vpc-0123456789abcdef0}}\nrouteTableId: rtb-0123456789abcdef0\nsubnets:\n  - name: a\n    availabilityZone: eu-west-1a\n    instanceCIDR: 10.0.0.0/24\n    id: subnet-0123456789abcdef0\n"
+            ),
+            "network: {existing: refused}",
+            vec!["vpc.id network.existing", "subnets[0].id network.existing"],
+        ),
+        (
+            format!("{ok}{}", pools(3, 2)),
+            "quotas: {maxNodePools: 3, maxNodesPerPool: 2, maxNodes: 11}",
+            vec![],
+        ),
+        (
+            format!("{ok}{}", pools(4, 3)),
+            "quotas: {maxNodePools: 3, maxNodesPerPool: 2, maxNodes: 11}",
+            vec![
+                "worker.nodePools quotas.maxNodePools",
+                "worker.nodePools[0].autoScalingGroup.maxSize quotas.maxNodesPerPool",
+                "worker.nodePools[1].autoScalingGroup.maxSize quotas.maxNodesPerPool",
+                "worker.nodePools[2].autoScalingGroup.maxSize quotas.maxNodesPerPool",
+                "worker.nodePools[3].autoScalingGroup.maxSize quotas.maxNodesPerPool",
+                "worker.nodePools quotas.maxNodes",
+            ],
+        ),
+        (
+            format!(
+                "{ok}controller: {{instanceType: m7i.large}}\netcd: {{instanceType: t3.medium}}\n{}",
+                pools(1, 1)
+            ),
+            "quotas: {instanceFamilies: [m7i, t3]}",
+            vec![],
+        ),
+        (
+            format!(
+                "{ok}controller: {{instanceType: p5.48xlarge}}\netcd: {{instanceType: t3.medium}}\n{}",
+                pools(1, 1)
+            ),
+            "quotas: {instanceFamilies: [m7i, t3]}",
+            vec!["controller.instanceType quotas.instanceFamilies"],
+        ),
+    ];
+    for (extra, file, expected) in cases {
+        let got: Vec<String> = policy::check(&cluster("demo", &extra), &installation(file))
+            .iter()
+            .map(|v| format!("{} {}", v.path, v.setting))
+            .collect();
+        assert_eq!(
+            got, expected,
+            "cluster.yaml extra:\n{extra}\ninstallation.yaml: {file}"
+        );
+    }
+}
+
+#[test]
+fn the_messages_name_the_rule_and_the_fix() {
+    let c = cluster("demo", &endpoint("api.prod.k8s.example.com", "Z0NOTOURS"));
+    let v = policy::check(&c, &installation("dns: {baseDomain: k8s.example.com}"));
+    let text: Vec<String> = v.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        text,
+        [
+            "apiEndpoints[0].loadBalancer.hostedZone.id: hosted zone Z0NOTOURS is not one this installation's clusters may use; use one of Z0TEAMZONE, /hostedzone/Z0OTHER (installation setting `HostedZoneIds`)",
+            "apiEndpoints[0].dnsName: `api.prod.k8s.example.com` is outside this cluster's domain; use `demo.k8s.example.com` or a name ending in `.demo.k8s.example.com` (installation setting `dns.baseDomain`)",
+        ]
+    );
+}
+
+#[test]
+fn only_the_installations_key_or_an_allowed_one() {
+    let other = "arn:aws:kms:eu-west-1:123456789012:key/other-team";
+    let extra = endpoint("api.demo.k8s.example.com", "Z0TEAMZONE");
+    let text = format!(
+        "clusterName: demo\ns3URI: s3://kubeline-assets\nregion: eu-west-1\navailabilityZone: eu-west-1a\nkmsKeyArn: {other}\n{extra}"
+    );
+    let c = validate::load(&text).cluster.expect("cluster");
+    let refused = policy::check(&c, &installation(""));
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].path, "kmsKeyArn");
+    assert!(
+        refused[0].rule.ends_with(&format!("use {KEY}")),
+        "{}",
+        refused[0]
+    );
+    let allowed = installation(&format!("kms: {{allowedKeyArns: [{other}]}}"));
+    assert!(policy::check(&c, &allowed).is_empty());
+    // Outside AWS (no installation key known) any key passes.
+    let local = Installation::without_policy(Vec::new(), None);
+    assert!(policy::check(&c, &local).is_empty());
+}
+
+#[test]
+fn existing_networks_must_be_given_to_the_cluster_or_its_team() {
+    let p = policy::parse("tenants: {payments: [pay-*, billing]}").expect("policy");
+    assert_eq!(p.network.existing, ExistingNetworks::Tagged);
+    assert_eq!(policy::tenant_of(&p, "pay-prod"), Some("payments"));
+    assert_eq!(policy::tenant_of(&p, "billing"), Some("payments"));
+    assert_eq!(policy::tenant_of(&p, "billing-2"), None);
+    let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let cases = [
+        (
+            tags(&[("kubeline.io/cluster", "pay-prod")]),
+            "pay-prod",
+            None,
+            true,
+        ),
+        (
+            tags(&[("kubeline.io/cluster", "pay-dev")]),
+            "pay-prod",
+            None,
+            false,
+        ),
+        (
+            tags(&[("kubeline.io/tenant", "payments")]),
+            "pay-prod",
+            Some("payments"),
+            true,
+        ),
+        (
+            tags(&[("kubeline.io/tenant", "payments")]),
+            "search",
+            Some("search"),
+            false,
+        ),
+        (
+            tags(&[("kubeline.io/tenant", "payments")]),
+            "search",
+            None,
+            false,
+        ),
+        (
+            tags(&[("Name", "pay-prod")]),
+            "pay-prod",
+            Some("payments"),
+            false,
+        ),
+    ];
+    for (t, cluster, tenant, expected) in cases {
+        assert_eq!(
+            policy::network_is_given(&t, cluster, tenant),
+            expected,
+            "{t:?} for {cluster} of {tenant:?}"
+        );
+    }
+    // Without a policy file, any existing network (kubeline's behaviour before policies).
+    assert_eq!(
+        Installation::without_policy(Vec::new(), None)
+            .policy
+            .network
+            .existing,
+        ExistingNetworks::Any
+    );
+}
+
+#[test]
+fn a_policy_file_with_an_unknown_or_mistyped_setting_is_refused() {
+    assert_eq!(policy::parse("").expect("empty"), Default::default());
+    for (text, says) in [
+        ("dns: {baseDomian: x}", "baseDomian"),
+        ("quotas: {maxNodePools: many}", "maxNodePools"),
+        ("network: {existing: sometimes}", "sometimes"),
+    ] {
+        let e = policy::parse(text).expect_err(text);
+        assert!(e.starts_with("installation.yaml: "), "{e}");
+        assert!(e.contains(says), "{text}: {e}");
+    }
+}
