@@ -1,0 +1,136 @@
+//! The installation policy end to end on moto through the local runner: a hostile
+//! cluster.yaml (another hosted zone, a name outside its domain, a VPC that is not its own)
+//! fails at Start with every rule named and nothing created; a broken installation.yaml fails
+//! every run; a VPC and subnet tagged for the cluster's team pass.
+
+mod support;
+
+use kubeline_aws::store::ObjectStore;
+use kubeline_core::pipeline::ClusterKeys;
+use support::*;
+
+async fn tagged_network(e: &Env, tags: &[(&str, &str)]) -> (String, String) {
+    let ec2 = aws_sdk_ec2::Client::new(&e.conf);
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.1.0.0/16")
+        .send()
+        .await
+        .expect("create VPC")
+        .vpc
+        .and_then(|v| v.vpc_id)
+        .expect("VPC id");
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.1.0.0/24")
+        .availability_zone("eu-west-1a")
+        .send()
+        .await
+        .expect("create subnet")
+        .subnet
+        .and_then(|s| s.subnet_id)
+        .expect("subnet id");
+    if !tags.is_empty() {
+        let tags = tags
+            .iter()
+            .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(*k).value(*v).build());
+        ec2.create_tags()
+            .resources(&vpc)
+            .resources(&subnet)
+            .set_tags(Some(tags.collect()))
+            .send()
+            .await
+            .expect("tag");
+    }
+    (vpc, subnet)
+}
+
+fn in_network(text: &str, vpc: &str, subnet: &str) -> String {
+    format!(
+        "{text}\nvpc: {{id: {vpc}}}\nsubnets:\n  - name: a\n    availabilityZone: eu-west-1a\n    instanceCIDR: 10.1.0.0/24\n    id: {subnet}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_installation_policy_refuses_a_hostile_cluster_before_anything_changes() {
+    let mut e = env().await;
+    let keys = ClusterKeys::new("demo");
+    e.put(
+        "installation.yaml",
+        "dns: {baseDomain: k8s.example.com}\ntenants: {payments: [demo, pay-*]}\n",
+    )
+    .await;
+    let r53 = aws_sdk_route53::Client::new(&e.conf);
+    let corporate = r53
+        .create_hosted_zone()
+        .name("corp.example.com")
+        .caller_reference("tenancy-test")
+        .send()
+        .await
+        .expect("zone")
+        .hosted_zone
+        .map(|z| z.id.trim_start_matches("/hostedzone/").to_owned())
+        .expect("zone id");
+    let (other_vpc, other_subnet) =
+        tagged_network(&e, &[("kubeline.io/cluster", "search-prod")]).await;
+
+    // Another team's zone and name, and another cluster's VPC: every rule named at once.
+    let own_zone = e.local.install.zone_id.clone();
+    let hostile = e.demo(|t| {
+        in_network(
+            &t.replace(&own_zone, &corporate)
+                .replace("demo.k8s.example.com", "api.corp.example.com"),
+            &other_vpc,
+            &other_subnet,
+        )
+    });
+    let (arn, _) = e.upload(&hostile).await;
+    let info = e.finish(&arn).await;
+    assert_eq!(info.error.as_deref(), Some("PolicyRefused"), "{info:?}");
+    let cause = e.status().await.last_error.expect("last error").cause;
+    for says in [
+        "apiEndpoints[0].loadBalancer.hostedZone.id: hosted zone",
+        "(installation setting `HostedZoneIds`)",
+        "apiEndpoints[0].dnsName: `api.corp.example.com` is outside this cluster's domain; use `demo.k8s.example.com`",
+        &format!(
+            "vpc.id: {other_vpc} is not tagged `kubeline.io/cluster=demo` or `kubeline.io/tenant=payments`"
+        ),
+        &format!("subnets[0].id: {other_subnet} is not tagged"),
+    ] {
+        assert!(cause.contains(says), "{says:?} missing from:\n{cause}");
+    }
+    assert_eq!(e.stack_statuses().await, vec!["NONE"; 4]);
+    assert!(e.objects(&keys.credentials()).await.is_empty());
+
+    // A broken policy file fails every run, naming the file.
+    e.put("installation.yaml", "dns: {baseDomian: k8s.example.com}\n")
+        .await;
+    let (arn, _) = e.upload(&e.demo(|t| t)).await;
+    let info = e.finish(&arn).await;
+    assert_eq!(info.error.as_deref(), Some("PolicyInvalid"), "{info:?}");
+    let cause = e.status().await.last_error.expect("last error").cause;
+    assert!(
+        cause.starts_with("installation.yaml: ") && cause.contains("baseDomian"),
+        "{cause}"
+    );
+    assert_eq!(e.stack_statuses().await, vec!["NONE"; 4]);
+
+    // The team's own network, tagged for the team, passes Start and the cluster is created.
+    e.put(
+        "installation.yaml",
+        "dns: {baseDomain: k8s.example.com}\ntenants: {payments: [demo, pay-*]}\n",
+    )
+    .await;
+    let (vpc, subnet) = tagged_network(&e, &[("kubeline.io/tenant", "payments")]).await;
+    let (arn, _) = e.upload(&e.demo(|t| in_network(&t, &vpc, &subnet))).await;
+    let info = e.finish(&arn).await;
+    assert_eq!(info.status, "SUCCEEDED", "{info:?}");
+    assert!(
+        e.store
+            .get(&keys.status(), None)
+            .await
+            .expect("get")
+            .is_some()
+    );
+}
