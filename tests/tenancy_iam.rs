@@ -161,3 +161,287 @@ fn the_validate_function_reads_the_policy_and_network_tags_and_writes_neither() 
         assert_eq!(evaluate(&pseudo(), &policies, r), *want, "{r:?}");
     }
 }
+
+const BOUNDARY: &str = "arn:aws:iam::123456789012:policy/kubeline-node-role-boundary";
+
+fn service_role() -> Vec<Value> {
+    let t = installation_template();
+    let conditions = BTreeMap::from([("HasHostedZones", false)]);
+    policies_of(&t, "ClusterStacksRole")
+        .iter()
+        .map(|p| decided(p, &conditions, &BTreeMap::new()))
+        .collect()
+}
+
+fn with_boundary() -> Pseudo {
+    let mut p = pseudo();
+    p.refs.insert("NodeRoleBoundary".into(), BOUNDARY.into());
+    p
+}
+
+#[test]
+fn the_service_role_creates_node_roles_only_within_the_boundary_and_passes_them_only_to_ec2() {
+    let policies = service_role();
+    let policies: Vec<&Value> = policies.iter().collect();
+    let role = "arn:aws:iam::123456789012:role/kubeline-demo-controller";
+    let other_policy = "arn:aws:iam::123456789012:policy/AdministratorAccess";
+    let r = |action: &str| Request::new(action, role);
+    let cases = [
+        (
+            r("iam:CreateRole").with("iam:PermissionsBoundary", BOUNDARY),
+            Decision::Allow,
+        ),
+        (r("iam:CreateRole"), Decision::ImplicitDeny),
+        (
+            r("iam:CreateRole").with("iam:PermissionsBoundary", other_policy),
+            Decision::ImplicitDeny,
+        ),
+        (
+            r("iam:PutRolePermissionsBoundary").with("iam:PermissionsBoundary", BOUNDARY),
+            Decision::Allow,
+        ),
+        (
+            r("iam:PutRolePermissionsBoundary").with("iam:PermissionsBoundary", other_policy),
+            Decision::ImplicitDeny,
+        ),
+        (
+            r("iam:PutRolePolicy").with("iam:PermissionsBoundary", BOUNDARY),
+            Decision::Allow,
+        ),
+        // A role without the boundary (or with another) gets no new rights.
+        (r("iam:PutRolePolicy"), Decision::ImplicitDeny),
+        (
+            r("iam:PutRolePolicy").with("iam:PermissionsBoundary", other_policy),
+            Decision::ImplicitDeny,
+        ),
+        // Managed policies are never attached (kubeline renders inline policies only).
+        (
+            r("iam:AttachRolePolicy").with("iam:PermissionsBoundary", BOUNDARY),
+            Decision::ImplicitDeny,
+        ),
+        // Taking rights away, and deleting (CloudFormation removes the boundary when it
+        // deletes a role), stay possible.
+        (r("iam:DeleteRolePolicy"), Decision::Allow),
+        (r("iam:DeleteRolePermissionsBoundary"), Decision::Allow),
+        (r("iam:DeleteRole"), Decision::Allow),
+        (
+            r("iam:PassRole").with("iam:PassedToService", "ec2.amazonaws.com"),
+            Decision::Allow,
+        ),
+        (
+            r("iam:PassRole").with("iam:PassedToService", "lambda.amazonaws.com"),
+            Decision::ImplicitDeny,
+        ),
+        (r("iam:PassRole"), Decision::ImplicitDeny),
+        // The boundary itself is the installation's: the service role cannot change it.
+        (
+            Request::new("iam:CreatePolicyVersion", BOUNDARY),
+            Decision::ImplicitDeny,
+        ),
+        (
+            Request::new("iam:DeletePolicy", BOUNDARY),
+            Decision::ImplicitDeny,
+        ),
+        // Nor any role outside kubeline's node roles, with or without the boundary.
+        (
+            Request::new("iam:CreateRole", "arn:aws:iam::123456789012:role/admin")
+                .with("iam:PermissionsBoundary", BOUNDARY),
+            Decision::ImplicitDeny,
+        ),
+        (
+            Request::new(
+                "iam:PutRolePolicy",
+                "arn:aws:iam::123456789012:role/kubeline-cluster-stacks",
+            )
+            .with("iam:PermissionsBoundary", BOUNDARY),
+            Decision::ExplicitDeny,
+        ),
+    ];
+    for (req, want) in &cases {
+        assert_eq!(evaluate(&with_boundary(), &policies, req), *want, "{req:?}");
+    }
+    // The apply function hands the boundary to the stacks (their NodeRoleBoundary parameter).
+    let t = installation_template();
+    let env = &t["Resources"]["ApplyFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        env["KUBELINE_NODE_ROLE_BOUNDARY_ARN"]["Ref"],
+        "NodeRoleBoundary"
+    );
+}
+
+/// Every node role of every rendered scenario (the render snapshots) declares the boundary,
+/// and every right it is given lies within it, so the boundary never breaks a node; a right
+/// kubeline never renders is outside it.
+#[test]
+fn every_rendered_node_right_lies_within_the_boundary() {
+    let t = installation_template();
+    let boundary = &t["Resources"]["NodeRoleBoundary"]["Properties"]["PolicyDocument"];
+    let mut roles = 0;
+    let mut rights = 0;
+    // Every example with every add-on, as an installation deploys it: s3URI is the
+    // installation's bucket itself (Start refuses a prefix).
+    for (example, path) in kubeline_tests::examples_and_demo() {
+        let text = std::fs::read_to_string(&path).expect("example");
+        let text: String = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("s3URI:") {
+                    "s3URI: s3://kubeline-prod".to_owned()
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let loaded = kubeline_core::validate::load(&text);
+        let cluster = loaded
+            .cluster
+            .unwrap_or_else(|| panic!("{example}: {}", loaded.diagnostics.render("cluster.yaml")));
+        let rendered =
+            kubeline_core::render::render(&cluster, &kubeline_core::render::Templates::builtin())
+                .expect("render");
+        for (name, template) in kubeline_tests::stacks_of(&rendered) {
+            let name = format!("{example} {name}");
+            let body = template.to_string();
+            let mut p = pseudo();
+            // The installation's region is the cluster's (its stacks are created there).
+            if let Some(region) = body
+                .split("arn:aws:kms:")
+                .nth(1)
+                .and_then(|rest| rest.split(':').next())
+            {
+                p.region = region.to_owned();
+            }
+            p.refs.insert("Bucket".into(), "kubeline-prod".into());
+            for (id, r) in template["Resources"].as_object().into_iter().flatten() {
+                if r["Type"] != "AWS::IAM::Role" {
+                    continue;
+                }
+                roles += 1;
+                assert_eq!(
+                    r["Properties"]["PermissionsBoundary"]["Fn::If"][1]["Ref"], "NodeRoleBoundary",
+                    "{name} {id} has no boundary"
+                );
+                for pol in r["Properties"]["Policies"].as_array().into_iter().flatten() {
+                    for st in pol["PolicyDocument"]["Statement"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                    {
+                        let actions = match &st["Action"] {
+                            Value::Array(a) => a.clone(),
+                            a => vec![a.clone()],
+                        };
+                        let resources = match &st["Resource"] {
+                            Value::Array(a) => a.clone(),
+                            a => vec![a.clone()],
+                        };
+                        for a in &actions {
+                            for res in &resources {
+                                // A concrete request the rendered statement allows: its ARN with
+                                // each wildcard filled, and its condition values as context.
+                                let arn = match res {
+                                    Value::String(s) => s.clone(),
+                                    // `Fn::Sub`, or a `Fn::GetAtt` of the stack's own resource.
+                                    Value::Object(m) => m
+                                        .get("Fn::Sub")
+                                        .and_then(Value::as_str)
+                                        .unwrap_or("*")
+                                        .to_owned(),
+                                    _ => continue,
+                                };
+                                let arn = arn
+                                    .replace("${AWS::Partition}", "aws")
+                                    .replace("${AWS::Region}", &p.region)
+                                    .replace("${AWS::AccountId}", "123456789012")
+                                    .replace('*', "x");
+                                let action = a.as_str().expect("action");
+                                // `*`: a resource of the action's own service, as AWS would see it.
+                                let arn = if arn == "x" {
+                                    let svc = action.split(':').next().unwrap_or_default();
+                                    let kind = if svc == "kms" { "key/x" } else { "x" };
+                                    format!("arn:aws:{svc}:{}:123456789012:{kind}", p.region)
+                                } else {
+                                    arn
+                                };
+                                let mut req = Request::new(action, &arn);
+                                // The one service-linked role nodes create: Elastic Load
+                                // Balancing's, which the cloud-controller-manager's `*` covers.
+                                if action == "iam:CreateServiceLinkedRole" {
+                                    req = Request::new(action, "arn:aws:iam::123456789012:role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing")
+                                    .with("iam:AWSServiceName", "elasticloadbalancing.amazonaws.com");
+                                }
+                                for (_, keys) in st["Condition"].as_object().into_iter().flatten() {
+                                    for (k, v) in keys.as_object().into_iter().flatten() {
+                                        let v = match v {
+                                            Value::Array(a) => a[0].clone(),
+                                            v => v.clone(),
+                                        };
+                                        if let Some(v) = v.as_str() {
+                                            req = req.with(k, &v.replace('*', "x"));
+                                        }
+                                    }
+                                }
+                                let mut concrete = st.clone();
+                                concrete["Resource"] = Value::String(req.resource.clone());
+                                let one = serde_json::json!({"Statement": [concrete]});
+                                if evaluate(&p, &[&one], &req) != Decision::Allow {
+                                    continue;
+                                }
+                                rights += 1;
+                                assert_eq!(
+                                    evaluate(&p, &[boundary], &req),
+                                    Decision::Allow,
+                                    "{name} {id}: {req:?} is outside NodeRoleBoundary"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        roles >= 15 && rights >= 100,
+        "{roles} roles, {rights} rights checked"
+    );
+    // Negative controls: what no node may ever do.
+    let p = {
+        let mut p = pseudo();
+        p.refs.insert("Bucket".into(), "kubeline-assets".into());
+        p
+    };
+    for req in [
+        Request::new("iam:CreateRole", "arn:aws:iam::123456789012:role/x"),
+        Request::new("iam:PassRole", "arn:aws:iam::123456789012:role/x"),
+        Request::new("s3:GetObject", "arn:aws:s3:::someone-elses-bucket/secret"),
+        Request::new(
+            "s3:DeleteObject",
+            "arn:aws:s3:::kubeline-assets/clusters/a/cluster.yaml",
+        ),
+        Request::new(
+            "s3:GetObject",
+            "arn:aws:s3:::kubeline-assets/installation.yaml",
+        ),
+        Request::new(
+            "ec2:RunInstances",
+            "arn:aws:ec2:eu-west-1:123456789012:instance/x",
+        ),
+        Request::new(
+            "kms:ScheduleKeyDeletion",
+            "arn:aws:kms:eu-west-1:123456789012:key/x",
+        ),
+        Request::new("sts:AssumeRole", "arn:aws:iam::123456789012:role/x"),
+        Request::new(
+            "iam:CreateServiceLinkedRole",
+            "arn:aws:iam::123456789012:role/aws-service-role/x",
+        )
+        .with("iam:AWSServiceName", "spot.amazonaws.com"),
+    ] {
+        assert_ne!(
+            evaluate(&p, &[boundary], &req),
+            Decision::Allow,
+            "{req:?} is within the boundary"
+        );
+    }
+}

@@ -42,6 +42,10 @@ pub struct ChangeSetRequest {
     pub create: bool,
     /// Stack tags.
     pub tags: BTreeMap<String, String>,
+    /// The installation-supplied parameters its template declares; the adapter gives each
+    /// the value it was configured with ([`CloudFormation::with_parameter`]), and leaves a
+    /// parameter it has no value for at the template's default.
+    pub parameters: Vec<String>,
 }
 
 /// A change set as described.
@@ -156,7 +160,9 @@ pub use self::cfn::CloudFormation;
 #[cfg(feature = "cloudformation")]
 mod cfn {
     use aws_sdk_cloudformation::Client;
-    use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Tag};
+    use std::collections::BTreeMap;
+
+    use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter, Tag};
     use kubeline_core::pipeline::ResourceChange;
 
     use aws_sdk_cloudformation::types::StackResourceDriftStatus;
@@ -174,6 +180,7 @@ mod cfn {
     pub struct CloudFormation {
         client: Client,
         role_arn: Option<String>,
+        parameters: BTreeMap<String, String>,
     }
 
     impl CloudFormation {
@@ -182,6 +189,7 @@ mod cfn {
             CloudFormation {
                 client,
                 role_arn: None,
+                parameters: BTreeMap::new(),
             }
         }
 
@@ -189,6 +197,16 @@ mod cfn {
         /// caller needs no rights on the resources themselves (only iam:PassRole on it).
         pub fn with_service_role(mut self, role_arn: Option<String>) -> CloudFormation {
             self.role_arn = role_arn.filter(|r| !r.is_empty());
+            self
+        }
+
+        /// Gives template parameter `name` the installation's `value` in every change set
+        /// whose request names it (an unset or empty value is not passed: the template's
+        /// default applies).
+        pub fn with_parameter(mut self, name: &str, value: Option<String>) -> CloudFormation {
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                self.parameters.insert(name.to_owned(), v);
+            }
             self
         }
     }
@@ -252,6 +270,16 @@ mod cfn {
                 .set_template_url(req.template_url.clone());
             for (k, v) in &req.tags {
                 call = call.tags(Tag::builder().key(k).value(v).build());
+            }
+            for name in &req.parameters {
+                if let Some(v) = self.parameters.get(name) {
+                    call = call.parameters(
+                        Parameter::builder()
+                            .parameter_key(name)
+                            .parameter_value(v)
+                            .build(),
+                    );
+                }
             }
             let out = call.send().await.map_err(|e| classify(SERVICE, &e))?;
             Ok(out.id().unwrap_or(&req.name).to_owned())

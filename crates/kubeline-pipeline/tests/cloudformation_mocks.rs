@@ -87,6 +87,7 @@ fn store_with_template() -> (MemStore, RenderOutput) {
             tags: BTreeMap::new(),
             needs_template_url: false,
             rollout_wave: None,
+            parameters: vec![],
         }],
         addons: vec![],
     };
@@ -590,4 +591,49 @@ async fn a_rolling_update_shows_each_groups_progress_in_status_json_and_chat() {
         rollout[0].reason.starts_with("New instance(s) added") && !rollout[0].at.is_empty(),
         "{rollout:?}"
     );
+}
+
+/// The installation's boundary reaches exactly the change sets whose templates declare the
+/// parameter (a parameter a template lacks would fail the change set), and an installation
+/// without one passes nothing, so the template's default (no boundary) applies.
+#[tokio::test]
+async fn the_node_role_boundary_goes_only_to_stacks_that_declare_it() {
+    const BOUNDARY: &str = "arn:aws:iam::123456789012:policy/kubeline-node-role-boundary";
+    let param = kubeline_core::pipeline::NODE_ROLE_BOUNDARY_PARAMETER;
+    for (declared, configured, expected) in [
+        (true, Some(BOUNDARY), Some(BOUNDARY)),
+        (false, Some(BOUNDARY), None),
+        (true, None, None),
+        (true, Some(""), None),
+    ] {
+        let (store, mut rendered) = store_with_template();
+        if declared {
+            rendered.stacks[0].parameters = vec![param.to_owned()];
+        }
+        let missing = no_stack();
+        let cs = no_change_set_then(ChangeSetStatus::CreateComplete, None);
+        let create = mock!(Client::create_change_set)
+            .match_requests(move |r| {
+                let got: Vec<(Option<&str>, Option<&str>)> = r
+                    .parameters()
+                    .iter()
+                    .map(|p| (p.parameter_key(), p.parameter_value()))
+                    .collect();
+                match expected {
+                    Some(v) => got == [(Some(param), Some(v))],
+                    None => got.is_empty(),
+                }
+            })
+            .then_output(|| CreateChangeSetOutput::builder().id("cs-1").build());
+        let cfn =
+            cfn(&[&missing, &cs, &create]).with_parameter(param, configured.map(str::to_owned));
+        steps::plan(&store, &cfn, &run(), &rendered)
+            .await
+            .unwrap_or_else(|e| panic!("{declared} {configured:?}: {e}"));
+        assert_eq!(
+            create.num_calls(),
+            1,
+            "{declared} {configured:?}: the request did not match"
+        );
+    }
 }

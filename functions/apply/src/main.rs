@@ -16,7 +16,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let ports = Ports {
         store: S3Store::new(kubeline_aws::sdk::s3(&conf), lambda::bucket()?),
         cfn: CloudFormation::new(kubeline_aws::sdk::cloudformation(&conf))
-            .with_service_role(std::env::var("KUBELINE_CFN_ROLE_ARN").ok()),
+            .with_service_role(std::env::var("KUBELINE_CFN_ROLE_ARN").ok())
+            .with_parameter(
+                kubeline_core::pipeline::NODE_ROLE_BOUNDARY_PARAMETER,
+                lambda::env_text("KUBELINE_NODE_ROLE_BOUNDARY_ARN"),
+            ),
         sfn: StepFunctions::new(kubeline_aws::sdk::sfn(&conf)),
     };
     let settings = ApplySettings {

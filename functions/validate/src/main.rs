@@ -21,13 +21,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         sfn: StepFunctions::new(kubeline_aws::sdk::sfn(&conf)),
         net: Ec2::new(kubeline_aws::sdk::ec2(&conf)),
     };
-    let settings = Settings {
+    let settings = std::sync::Arc::new(Settings {
         require_approval: lambda::env_flag("KUBELINE_REQUIRE_APPROVAL"),
         hosted_zone_ids: lambda::env_list("KUBELINE_HOSTED_ZONE_IDS"),
         kms_key_arn: lambda::env_text("KUBELINE_KMS_KEY_ARN"),
-    };
+    });
     lambda::serve("validate", move |req| {
         let ports = ports.clone();
+        let settings = settings.clone();
         async move { handler(&ports, &settings, req).await }
     })
     .await

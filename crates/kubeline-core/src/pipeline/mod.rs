@@ -40,6 +40,14 @@ pub use self::upgrade::{KUBERNETES_VERSION_OUTPUT, Refusal, Upgrade, plan_upgrad
 /// The stack tag naming the cluster a stack belongs to (every stack kubeline creates has it).
 pub const CLUSTER_TAG: &str = "kubeline.io/cluster";
 
+/// The stack parameter through which the pipeline gives node roles the installation's
+/// permissions boundary (its `NodeRoleBoundary` managed policy).
+pub const NODE_ROLE_BOUNDARY_PARAMETER: &str = "NodeRoleBoundary";
+
+/// The template parameters the pipeline supplies (from the installation's settings) when a
+/// template declares them; every other parameter keeps its default.
+pub const PIPELINE_PARAMETERS: [&str; 1] = [NODE_ROLE_BOUNDARY_PARAMETER];
+
 /// Whether the existing stack `stack`, tagged `tags`, belongs to `cluster`: a stack of another
 /// cluster, or one kubeline did not create (no tag), is never changed, executed or deleted by
 /// this cluster's runs. The error says whose it is and what to do.

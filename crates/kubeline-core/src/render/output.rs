@@ -51,6 +51,9 @@ pub struct StackPlan {
     /// executes only once every pool of an earlier wave has settled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollout_wave: Option<u32>,
+    /// The [`crate::pipeline::PIPELINE_PARAMETERS`] its template declares.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<String>,
 }
 
 /// A file that must be uploaded to S3 before the stacks are applied.
@@ -200,6 +203,11 @@ impl Output {
             size,
             needs_template_url: size > TEMPLATE_BODY_LIMIT,
             rollout_wave: None,
+            parameters: crate::pipeline::PIPELINE_PARAMETERS
+                .iter()
+                .filter(|p| value["Parameters"].get(**p).is_some())
+                .map(|p| (*p).to_owned())
+                .collect(),
         });
     }
 }

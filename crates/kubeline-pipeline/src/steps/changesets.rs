@@ -66,6 +66,7 @@ pub(crate) async fn request<S: ObjectStore>(
         template_url,
         create,
         tags: s.tags.clone(),
+        parameters: s.parameters.clone(),
     })
 }
 

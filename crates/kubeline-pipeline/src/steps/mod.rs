@@ -162,6 +162,10 @@ pub struct RenderedStack {
     /// Its rollout wave (node pools; see `worker.nodePoolRollingStrategy`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout_wave: Option<u32>,
+    /// The parameters the pipeline supplies that its template declares
+    /// ([`kubeline_core::pipeline::PIPELINE_PARAMETERS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<String>,
 }
 
 /// What the render step produced.

@@ -79,6 +79,7 @@ pub async fn render<S: ObjectStore>(store: &S, run: &Run) -> Result<RenderOutput
                 tags: s.tags.clone(),
                 needs_template_url: s.needs_template_url,
                 rollout_wave: s.rollout_wave,
+                parameters: s.parameters.clone(),
             })
             .collect(),
         assets,
