@@ -9,6 +9,7 @@ mod generation;
 pub mod ignition;
 mod network;
 mod output;
+pub mod shell;
 
 pub use self::generation::{credentials_generation, stored_view};
 pub use self::output::{
@@ -191,6 +192,7 @@ impl Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| AutoEscape::None);
+        env.add_filter("sh", shell::filter);
         for (name, src) in &self.sources {
             env.add_template(name.as_str(), src.as_str())
                 .map_err(|e| template_error(name, &e))?;
