@@ -519,3 +519,46 @@ fn the_service_role_cannot_touch_the_installations_roles() {
         assert_eq!(evaluate(&pseudo, &policies, &req), want, "{action} {name}");
     }
 }
+
+/// A run's rendered files expire, but never while a run may still read them, and what nodes
+/// read (node configs, tagged as assets) keeps its current version forever.
+#[test]
+fn rendered_files_expire_after_every_run_and_node_configs_never_do() {
+    let t = template();
+    let rules = t["Resources"]["Bucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+        .as_array()
+        .expect("rules")
+        .clone();
+    let rule_of = |tag: &str| {
+        let (k, v) = tag.split_once('=').expect("key=value");
+        rules
+            .iter()
+            .find(|r| r["TagFilters"][0]["Key"] == k && r["TagFilters"][0]["Value"] == v)
+            .unwrap_or_else(|| panic!("no lifecycle rule for {tag}"))
+            .clone()
+    };
+    let rendered = rule_of(kubeline_aws::store::RENDERED_ASSET_TAG);
+    assert_eq!(
+        rendered["ExpirationInDays"]["Ref"],
+        "RenderedAssetRetentionDays"
+    );
+    let min_days = t["Parameters"]["RenderedAssetRetentionDays"]["MinValue"]
+        .as_u64()
+        .expect("MinValue");
+    let pipeline: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("statemachine/pipeline.asl.json"))
+            .expect("pipeline definition"),
+    )
+    .expect("JSON");
+    let run_limit = pipeline["TimeoutSeconds"].as_u64().expect("TimeoutSeconds");
+    assert!(
+        min_days * 86_400 > run_limit,
+        "rendered files may expire ({min_days} days) before a run ends ({run_limit} s)"
+    );
+    let node_configs = rule_of(kubeline_aws::store::ASSET_TAG);
+    assert!(
+        node_configs.get("ExpirationInDays").is_none(),
+        "{node_configs}"
+    );
+    assert!(node_configs.get("NoncurrentVersionExpiration").is_some());
+}

@@ -16,8 +16,15 @@ pub struct Object {
     pub sse_s3: bool,
 }
 
-/// The tag of rendered assets (URL-encoded tag set), matched by the bucket's lifecycle rule.
+/// The tag of objects nodes read (node configs; URL-encoded tag set), matched by the bucket's
+/// lifecycle rule that expires their overwritten versions (the current one stays: nodes that
+/// boot later read it).
 pub const ASSET_TAG: &str = "kubeline-lifecycle=asset";
+
+/// The tag of a run's rendered files under `clusters/<name>/assets/<hash>/`, which only the
+/// run that rendered them reads: the bucket's lifecycle rule expires them after
+/// `RenderedAssetRetentionDays` (longer than a run may last), so they do not pile up.
+pub const RENDERED_ASSET_TAG: &str = "kubeline-lifecycle=rendered-asset";
 
 /// The installation bucket.
 pub trait ObjectStore: Send + Sync {
@@ -34,8 +41,9 @@ pub trait ObjectStore: Send + Sync {
         bytes: Vec<u8>,
         content_type: &str,
     ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
-    /// Writes a rendered asset: like [`ObjectStore::put`], tagged `kubeline-lifecycle=asset`
-    /// so the bucket's lifecycle rule expires its old versions (audit records are never tagged).
+    /// Writes a run's rendered file: like [`ObjectStore::put`], tagged [`RENDERED_ASSET_TAG`]
+    /// so the bucket's lifecycle rule expires it once no run can need it (audit records are
+    /// never tagged).
     fn put_asset(
         &self,
         key: &str,
@@ -250,8 +258,14 @@ mod s3 {
             bytes: Vec<u8>,
             content_type: &str,
         ) -> Result<Option<String>, AwsError> {
-            self.put_tagged(key, bytes, content_type, Some(super::ASSET_TAG), None)
-                .await
+            self.put_tagged(
+                key,
+                bytes,
+                content_type,
+                Some(super::RENDERED_ASSET_TAG),
+                None,
+            )
+            .await
         }
 
         async fn put_node_object(

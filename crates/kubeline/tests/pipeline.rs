@@ -92,7 +92,7 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
         .into_iter()
         .next()
         .expect("an asset");
-    assert_eq!(tags(asset).await, ["kubeline-lifecycle=asset"]);
+    assert_eq!(tags(asset).await, ["kubeline-lifecycle=rendered-asset"]);
     assert!(tags(keys.run(&run).result()).await.is_empty());
     let creds = e.objects(&keys.credentials()).await;
     assert!(creds.iter().any(|(k, _)| k.ends_with("/ca.pem")));
