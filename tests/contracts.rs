@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use kubeline_core::errors::ErrorName;
-use kubeline_core::pipeline::{Chat, ROUTES, Route};
+use kubeline_core::pipeline::{ROUTES, Route};
 use kubeline_pipeline::steps::StartInput;
 use kubeline_tests::{installation_template, outcome, repo_root, run};
 use serde_json::Value;
@@ -236,26 +236,15 @@ fn template_rules() -> Vec<(Route, String, String, Option<String>)> {
                 "DestroyStateMachine" => Route::StartDestroy,
                 "RestoreStateMachine" => Route::StartRestore,
                 "ApplyFunction" => Route::Approval,
+                "ValidateFunction" => Route::ConfigDeleted,
                 other => panic!("{other} has an S3 rule the router does not know"),
             };
             let input = &e["Properties"]["InputTransformer"]["InputTemplate"];
             add(route, &e["Properties"]["Pattern"], Some(input));
         }
-        if r["Type"] == "AWS::Events::Rule" {
-            let targets = r["Properties"]["Targets"].as_array().expect("Targets");
-            assert_eq!(targets.len(), 1, "{name}");
-            assert_eq!(
-                targets[0]["Arn"],
-                serde_json::json!({"Ref": "Topic"}),
-                "{name}"
-            );
-            let input = &targets[0]["InputTransformer"]["InputTemplate"];
-            add(
-                Route::ConfigDeleted,
-                &r["Properties"]["EventPattern"],
-                Some(input),
-            );
-        }
+        // Every S3 rule is a function's or a state machine's event (no bare rule sends a
+        // message the code did not build).
+        assert_ne!(r["Type"], "AWS::Events::Rule", "{name}");
     }
     out
 }
@@ -274,15 +263,18 @@ fn the_installations_event_rules_are_the_routers() {
             "{r:?} has no rule in infra/template.yaml: {rules:?}"
         );
     }
-    // Production tells the chat about a deleted cluster.yaml with the message the local runner
-    // sends (its input transformer fills in the key).
+    // A deleted cluster.yaml goes to the validate function, which builds the chat message
+    // like every other (the local runner calls the same op).
     let deleted = rules
         .iter()
         .find(|r| r.0 == Route::ConfigDeleted)
         .expect("rule");
-    let transformer: Value =
-        serde_json::from_str(deleted.3.as_deref().unwrap_or_default()).expect("a JSON template");
-    assert_eq!(transformer, Chat::config_deleted("<key>").to_json());
+    assert_eq!(
+        deleted.3.as_deref(),
+        Some(r#"{"op": "config-deleted", "key": <key>}"#)
+    );
+    let filled = r#"{"op": "config-deleted", "key": "clusters/a/cluster.yaml"}"#;
+    assert!(serde_json::from_str::<kubeline_fn_validate::Request>(filled).is_ok());
     let approval = rules.iter().find(|r| r.0 == Route::Approval).expect("rule");
     assert_eq!(
         approval.3.as_deref(),

@@ -76,7 +76,8 @@ impl AwsError {
     feature = "cloudformation",
     feature = "sfn",
     feature = "route53",
-    feature = "ec2"
+    feature = "ec2",
+    feature = "sns"
 ))]
 pub(crate) fn classify<E, R>(
     service: &'static str,

@@ -9,6 +9,7 @@ pub mod error;
 pub mod executions;
 pub mod kms;
 pub mod networks;
+pub mod notify;
 pub mod sdk;
 pub mod sealed;
 pub mod stacks;

@@ -41,3 +41,9 @@ pub fn route53(conf: &SdkConfig) -> aws_sdk_route53::Client {
 pub fn ec2(conf: &SdkConfig) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::new(conf)
 }
+
+/// An SNS client.
+#[cfg(feature = "sns")]
+pub fn sns(conf: &SdkConfig) -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::new(conf)
+}

@@ -505,16 +505,19 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
             .is_some_and(|d| d.contains("ConfigInvalid"))
     );
 
-    // Deleting cluster.yaml destroys nothing; the chat is told how to destroy, in the message
-    // production's input transformer sends (it knows only the key).
+    // Deleting cluster.yaml destroys nothing; the validate function tells the chat how to
+    // destroy, in the cluster's thread.
     e.store.delete(&keys.config()).await.expect("delete");
     let notes = e.wait_notifications(1).await;
-    assert_eq!(titles(&notes), ["kubeline: cluster.yaml deleted"]);
+    assert_eq!(titles(&notes), ["kubeline: demo cluster.yaml deleted"]);
+    assert_eq!(notes[0]["metadata"]["threadId"], "kubeline-demo");
     assert!(
         notes[0]["content"]["description"]
             .as_str()
-            .is_some_and(|d| d.contains("clusters/demo/cluster.yaml was deleted")
-                && d.contains("upload destroy.yaml next to it, saying `confirm:`"))
+            .is_some_and(|d| d.contains("`clusters/demo/cluster.yaml` was deleted")
+                && d.contains("upload destroy.yaml next to it, saying `confirm: demo`")),
+        "{}",
+        notes[0]
     );
     assert_eq!(e.stack_statuses().await, deployed);
 

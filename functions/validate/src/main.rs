@@ -6,6 +6,7 @@
 use kubeline_aws::dns::Route53;
 use kubeline_aws::executions::StepFunctions;
 use kubeline_aws::networks::Ec2;
+use kubeline_aws::notify::Sns;
 use kubeline_aws::stacks::CloudFormation;
 use kubeline_aws::store::S3Store;
 use kubeline_fn_validate::{Ports, Settings, handler};
@@ -20,6 +21,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         dns: Route53::new(kubeline_aws::sdk::route53(&conf)),
         sfn: StepFunctions::new(kubeline_aws::sdk::sfn(&conf)),
         net: Ec2::new(kubeline_aws::sdk::ec2(&conf)),
+        chat: Sns::new(
+            kubeline_aws::sdk::sns(&conf),
+            lambda::env_text("KUBELINE_TOPIC_ARN").ok_or("KUBELINE_TOPIC_ARN is not set")?,
+        ),
     };
     let settings = std::sync::Arc::new(Settings {
         require_approval: lambda::env_flag("KUBELINE_REQUIRE_APPROVAL"),

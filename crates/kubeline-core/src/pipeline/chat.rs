@@ -178,23 +178,22 @@ impl Chat {
         c
     }
 
-    /// A cluster.yaml was deleted (nothing is destroyed). Production sends this message from
-    /// an EventBridge input transformer that knows only the object key, so the message is built
-    /// from the key alone: `Chat::config_deleted("<key>")` is that transformer's template.
-    pub fn config_deleted(key: &str) -> Chat {
-        Chat {
-            title: "kubeline: cluster.yaml deleted".into(),
-            description: format!(
-                "{key} was deleted; nothing was destroyed. To delete the cluster, upload destroy.yaml next to it, saying `confirm:` and the cluster's name."
-            ),
-            next_steps: vec![],
-            keywords: vec!["kubeline".into(), "ConfigDeleted".into()],
-            thread_id: "kubeline-config-deleted".into(),
-            summary: format!("{key} deleted; nothing destroyed"),
-            event_type: "ConfigDeleted".into(),
-            related: vec![],
-            context: BTreeMap::from([("key".to_owned(), key.to_owned())]),
-        }
+    /// A cluster's cluster.yaml was deleted: nothing is destroyed, and the team is told how to
+    /// destroy. The validate function sends it for a deleted `clusters/<name>/cluster.yaml`
+    /// whose `<name>` is a valid cluster name (any other key is no cluster's), so no text in it
+    /// is the uploader's but a DNS label; the key is still quoted as a literal.
+    pub fn config_deleted(cluster: &crate::types::ClusterName) -> Chat {
+        let name = cluster.as_str();
+        let key = super::ClusterKeys::new(name).config();
+        let mut c = Chat::base(name, "", "cluster.yaml deleted", "ConfigDeleted");
+        c.description = format!(
+            "{} was deleted; nothing was destroyed. To delete the cluster, upload destroy.yaml next to it, saying `confirm: {name}`.",
+            literal(&key)
+        );
+        c.summary = format!("{name}: cluster.yaml deleted; nothing destroyed");
+        c.context.remove("runId");
+        c.context.insert("key".into(), key);
+        c
     }
 
     /// The cluster was destroyed.
@@ -266,6 +265,23 @@ impl Chat {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_deleted_config_is_told_in_the_clusters_thread() {
+        let name: crate::types::ClusterName = "demo".parse().expect("name");
+        let c = super::Chat::config_deleted(&name);
+        assert_eq!(c.title, "kubeline: demo cluster.yaml deleted");
+        assert_eq!(c.thread_id, "kubeline-demo");
+        assert_eq!(c.event_type, "ConfigDeleted");
+        assert!(
+            c.description
+                .starts_with("`clusters/demo/cluster.yaml` was deleted; nothing was destroyed."),
+            "{}",
+            c.description
+        );
+        assert_eq!(c.context["key"], "clusters/demo/cluster.yaml");
+        assert!(!c.context.contains_key("runId"));
+    }
+
     use super::*;
 
     #[test]

@@ -12,6 +12,7 @@ mod changesets;
 mod check;
 #[cfg(feature = "pki")]
 mod credentials;
+mod deleted;
 mod destroy;
 mod drift;
 mod fail;
@@ -34,6 +35,7 @@ pub use self::approval::{ApprovalOutput, approval_request, await_approval};
 pub use self::check::{CheckOutput, check_templates};
 #[cfg(feature = "pki")]
 pub use self::credentials::{CredentialsOutput, credentials};
+pub use self::deleted::{ConfigDeletedOutput, config_deleted, deleted_cluster};
 pub use self::destroy::{DestroyPlan, destroy_advance, destroy_check};
 pub use self::drift::{
     DriftCheck, DriftItem, DriftSummary, drift_check, drift_list, drift_start, drift_summary,

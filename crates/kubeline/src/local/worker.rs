@@ -7,11 +7,10 @@ use kubeline_aws::dns::Route53;
 use kubeline_aws::executions::{Executions, StepFunctions};
 use kubeline_aws::kms::AwsKms;
 use kubeline_aws::networks::Ec2;
+use kubeline_aws::notify::Sns;
 use kubeline_aws::stacks::CloudFormation;
 use kubeline_aws::store::S3Store;
-use kubeline_core::pipeline::{
-    BucketEvent, Chat, ClusterKeys, EventKind, MemberReport, Route, route,
-};
+use kubeline_core::pipeline::{BucketEvent, ClusterKeys, EventKind, MemberReport, Route, route};
 use kubeline_pipeline::steps::ApplySettings;
 use kubeline_pipeline::telemetry::{Context, Operation, traced};
 use kubeline_pipeline::{ErrorName, StepError};
@@ -22,7 +21,8 @@ use super::Installation;
 /// Every function's ports, over the emulator's clients.
 #[derive(Debug, Clone)]
 pub struct Functions {
-    validate: kubeline_fn_validate::Ports<S3Store, CloudFormation, Route53, StepFunctions, Ec2>,
+    validate:
+        kubeline_fn_validate::Ports<S3Store, CloudFormation, Route53, StepFunctions, Ec2, Sns>,
     validate_settings: kubeline_fn_validate::Settings,
     credentials: kubeline_fn_credentials::Ports<S3Store, AwsKms>,
     credentials_settings: kubeline_fn_credentials::Settings,
@@ -46,6 +46,7 @@ impl Functions {
                 dns: Route53::new(kubeline_aws::sdk::route53(conf)),
                 sfn: sfn.clone(),
                 net: Ec2::new(kubeline_aws::sdk::ec2(conf)),
+                chat: Sns::new(kubeline_aws::sdk::sns(conf), &install.topic_arn),
             },
             validate_settings: kubeline_fn_validate::Settings {
                 require_approval: false,
@@ -289,7 +290,6 @@ pub async fn route_events(
 ) {
     let sqs = aws_sdk_sqs::Client::new(&conf);
     let sfn = StepFunctions::new(kubeline_aws::sdk::sfn(&conf));
-    let sns = aws_sdk_sns::Client::new(&conf);
     let s3 = kubeline_aws::sdk::s3(&conf);
     loop {
         for m in receive(&sqs, &install.events_queue).await {
@@ -339,13 +339,13 @@ pub async fn route_events(
                     eprintln!("kubeline local: approval {key}: {e}");
                 }
             } else {
-                let chat = Chat::config_deleted(&key);
-                let _ = sns
-                    .publish()
-                    .topic_arn(&install.topic_arn)
-                    .message(chat.to_json().to_string())
-                    .send()
+                // The same function production's rule calls (infra/template.yaml).
+                let out = functions
+                    .invoke("validate", json!({"op": "config-deleted", "key": key}))
                     .await;
+                if let Err(e) = out {
+                    eprintln!("kubeline local: deleted {key}: {e}");
+                }
             }
         }
     }
