@@ -22,6 +22,10 @@ fn pseudo() -> Pseudo {
         "Key.Arn".into(),
         "arn:aws:kms:eu-west-1:123456789012:key/installation".into(),
     );
+    p.refs.insert(
+        "Topic".into(),
+        "arn:aws:sns:eu-west-1:123456789012:kubeline-chat".into(),
+    );
     p
 }
 
@@ -156,6 +160,15 @@ fn the_validate_function_reads_the_policy_and_network_tags_and_writes_neither() 
             Decision::ImplicitDeny,
         ),
         (Request::new("ec2:CreateTags", "*"), Decision::ImplicitDeny),
+        // It tells the chat of a deleted cluster.yaml, on the installation's topic only.
+        (
+            Request::new("sns:Publish", "arn:aws:sns:eu-west-1:123456789012:kubeline-chat"),
+            Decision::Allow,
+        ),
+        (
+            Request::new("sns:Publish", "arn:aws:sns:eu-west-1:123456789012:other"),
+            Decision::ImplicitDeny,
+        ),
     ];
     for (r, want) in &cases {
         assert_eq!(evaluate(&pseudo(), &policies, r), *want, "{r:?}");
@@ -443,5 +456,132 @@ fn every_rendered_node_right_lies_within_the_boundary() {
             Decision::Allow,
             "{req:?} is within the boundary"
         );
+    }
+}
+
+/// A team cannot rewrite what the pipeline checked or rendered (its run's copy of
+/// cluster.yaml, the rendered templates, status.json, credentials, node configs, the etcd
+/// orders and snapshots): only the functions (and the etcd members, for their snapshots and
+/// reports) write there, whatever the team's own grant on its folder says.
+#[test]
+fn only_the_pipeline_writes_its_records_and_renders() {
+    let t = installation_template();
+    let statement = t["Resources"]["BucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .find(|s| s["Sid"] == "OnlyThePipelineWritesItsRecords")
+        .expect("the statement")
+        .clone();
+    let bucket_policy = serde_json::json!({ "Statement": [statement] });
+    let grant = serde_json::json!({"Statement": [{"Effect": "Allow",
+        "Action": ["s3:PutObject", "s3:DeleteObject", "s3:PutObjectTagging"],
+        "Resource": "arn:aws:s3:::kubeline-prod/clusters/*"}]});
+    let team = "arn:aws:iam::123456789012:role/team-a";
+    let render = "arn:aws:iam::123456789012:role/kubeline-RenderFunctionRole-1A2B3C4D5E6F";
+    let etcd = "arn:aws:iam::123456789012:role/kubeline-a-etcd";
+    let worker = "arn:aws:iam::123456789012:role/kubeline-a-pool-general";
+    let req = |action: &str, key: &str, who: &str| {
+        Request::new(
+            action,
+            &format!("arn:aws:s3:::kubeline-prod/clusters/a/{key}"),
+        )
+        .with("aws:PrincipalArn", who)
+    };
+    use Decision::{Allow, ExplicitDeny};
+    let cases = [
+        (req("s3:PutObject", "cluster.yaml", team), Allow),
+        (req("s3:PutObject", "destroy.yaml", team), Allow),
+        (req("s3:PutObject", "restore-etcd.yaml", team), Allow),
+        (req("s3:PutObject", "approvals/r1.yaml", team), Allow),
+        (
+            req("s3:PutObject", "runs/r1/cluster.yaml", team),
+            ExplicitDeny,
+        ),
+        (
+            req(
+                "s3:PutObject",
+                "assets/0123abcd/stack-templates/network.json",
+                team,
+            ),
+            ExplicitDeny,
+        ),
+        (req("s3:DeleteObject", "status.json", team), ExplicitDeny),
+        (req("s3:PutObject", "versions/v1.json", team), ExplicitDeny),
+        (
+            req("s3:PutObject", "credentials/ca.pem", team),
+            ExplicitDeny,
+        ),
+        (
+            req("s3:PutObject", "userdata/worker-general-0123.json", team),
+            ExplicitDeny,
+        ),
+        (
+            req("s3:PutObject", "etcd-restore-request.env", team),
+            ExplicitDeny,
+        ),
+        (
+            req("s3:PutObjectTagging", "etcd-snapshots/hourly/x.db", team),
+            ExplicitDeny,
+        ),
+        (
+            req("s3:PutObject", "etcd-snapshots/hourly/x.db", worker),
+            ExplicitDeny,
+        ),
+        (req("s3:PutObject", "runs/r1/cluster.yaml", render), Allow),
+        (
+            req(
+                "s3:PutObject",
+                "assets/0123abcd/stack-templates/network.json",
+                render,
+            ),
+            Allow,
+        ),
+        (
+            req("s3:PutObject", "etcd-snapshots/hourly/x.db", etcd),
+            Allow,
+        ),
+        (
+            req("s3:PutObject", "etcd-restore/r1/member-0.json", etcd),
+            Allow,
+        ),
+    ];
+    for (r, want) in &cases {
+        assert_eq!(
+            evaluate(&pseudo(), &[&grant, &bucket_policy], r),
+            *want,
+            "{r:?}"
+        );
+    }
+}
+
+/// No node can give a VPC or subnet to a cluster: the boundary denies kubeline.io/ tags on
+/// EC2, while the cloud provider keeps tagging with its own keys.
+#[test]
+fn no_node_sets_kubeline_tags() {
+    let t = installation_template();
+    let boundary = &t["Resources"]["NodeRoleBoundary"]["Properties"]["PolicyDocument"];
+    let tag = |keys: &str| {
+        Request::new(
+            "ec2:CreateTags",
+            "arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-0123456789abcdef0",
+        )
+        .with("aws:TagKeys", keys)
+    };
+    let cases = [
+        (tag("kubernetes.io/cluster/demo"), Decision::Allow),
+        (tag("kubeline.io/cluster"), Decision::ExplicitDeny),
+        (tag("Name,kubeline.io/tenant"), Decision::ExplicitDeny),
+        (
+            Request::new(
+                "ec2:DeleteTags",
+                "arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-1",
+            )
+            .with("aws:TagKeys", "kubeline.io/cluster"),
+            Decision::ExplicitDeny,
+        ),
+    ];
+    for (r, want) in &cases {
+        assert_eq!(evaluate(&pseudo(), &[boundary], r), *want, "{r:?}");
     }
 }

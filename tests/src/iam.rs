@@ -3,7 +3,8 @@
 //! sessions). It knows the parts kubeline's policies use: `Action`/`NotAction` with `*` and `?`
 //! wildcards (case-insensitive), `Resource` with wildcards (case-sensitive), `Fn::Sub` of the
 //! pseudo parameters, `Fn::GetAtt` of named attributes (`refs["X.Arn"]`), `Principal` (`*` or a service), and the condition operators `StringEquals`,
-//! `ArnEquals`, `StringNotEquals`, `StringLike`, `StringNotLike` and `Bool`, each with AND across keys and
+//! `ArnEquals`, `StringNotEquals`, `StringLike`, `StringNotLike`, `Bool` and
+//! `ForAnyValue:StringLike` (a multi-valued key as comma-separated values), each with AND across keys and
 //! OR across values. Any other operator makes the evaluator panic, so a policy it cannot
 //! judge fails the test rather than passing it.
 //!
@@ -180,6 +181,10 @@ fn condition_holds(pseudo: &Pseudo, cond: Option<&Value>, req: &Request) -> bool
                 "ArnLike" => present.is_some_and(|v| wanted.iter().any(|w| glob(w, v))),
                 "ArnNotLike" => present.is_none_or(|v| wanted.iter().all(|w| !glob(w, v))),
                 "Bool" => present.is_some_and(|v| wanted.iter().any(|w| w == v)),
+                // A multi-valued key (aws:TagKeys) is written as comma-separated values; it
+                // holds when any of them matches any pattern, and never when absent.
+                "ForAnyValue:StringLike" => present
+                    .is_some_and(|v| v.split(',').any(|one| wanted.iter().any(|w| glob(w, one)))),
                 other => panic!("the test evaluator does not know condition operator {other}"),
             }
         })
