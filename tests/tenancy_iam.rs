@@ -162,7 +162,10 @@ fn the_validate_function_reads_the_policy_and_network_tags_and_writes_neither() 
         (Request::new("ec2:CreateTags", "*"), Decision::ImplicitDeny),
         // It tells the chat of a deleted cluster.yaml, on the installation's topic only.
         (
-            Request::new("sns:Publish", "arn:aws:sns:eu-west-1:123456789012:kubeline-chat"),
+            Request::new(
+                "sns:Publish",
+                "arn:aws:sns:eu-west-1:123456789012:kubeline-chat",
+            ),
             Decision::Allow,
         ),
         (

@@ -106,11 +106,22 @@ pub struct Quotas {
     pub instance_families: Vec<String>,
 }
 
-/// Parses `installation.yaml`; the error names the file and the fix.
+/// Parses `installation.yaml`; the error names the file, the setting and the fix.
 pub fn parse(text: &str) -> Result<InstallationPolicy, String> {
-    serde_saphyr::from_str::<Option<InstallationPolicy>>(text)
+    let policy = serde_saphyr::from_str::<Option<InstallationPolicy>>(text)
         .map(Option::unwrap_or_default)
-        .map_err(|e| format!("{POLICY_KEY}: {e}; see docs/security.md, \"Installation policy\""))
+        .map_err(|e| format!("{POLICY_KEY}: {e}; see docs/security.md, \"Installation policy\""))?;
+    for (team, patterns) in &policy.tenants {
+        for p in patterns {
+            let name = p.strip_suffix("-*").unwrap_or(p);
+            if name.parse::<crate::types::ClusterName>().is_err() {
+                return Err(format!(
+                    "{POLICY_KEY}: tenants.{team}: `{p}` is neither a cluster name nor a prefix followed by `-*` (such as `payments-*`); a bare `*` or a prefix without `-` would give the team other teams' clusters"
+                ));
+            }
+        }
+    }
+    Ok(policy)
 }
 
 /// Everything Start checks a cluster against: the policy file and the deploy parameters.
@@ -159,17 +170,28 @@ impl fmt::Display for Violation {
     }
 }
 
-/// The team a cluster belongs to: the first tenant with a pattern matching its name.
-pub fn tenant_of<'a>(policy: &'a InstallationPolicy, cluster: &str) -> Option<&'a str> {
-    policy.tenants.iter().find_map(|(team, patterns)| {
-        patterns
-            .iter()
-            .any(|p| match p.strip_suffix('*') {
+/// The teams whose patterns match a cluster's name (one, for a well-made policy: [`check`]
+/// refuses a cluster two teams claim).
+pub fn tenants_of<'a>(policy: &'a InstallationPolicy, cluster: &str) -> Vec<&'a str> {
+    policy
+        .tenants
+        .iter()
+        .filter(|(_, patterns)| {
+            patterns.iter().any(|p| match p.strip_suffix('*') {
                 Some(prefix) => cluster.starts_with(prefix),
                 None => p == cluster,
             })
-            .then_some(team.as_str())
-    })
+        })
+        .map(|(team, _)| team.as_str())
+        .collect()
+}
+
+/// The team a cluster belongs to, if exactly one team claims it.
+pub fn tenant_of<'a>(policy: &'a InstallationPolicy, cluster: &str) -> Option<&'a str> {
+    match tenants_of(policy, cluster).as_slice() {
+        [one] => Some(one),
+        _ => None,
+    }
 }
 
 /// Whether an existing VPC or subnet with `tags` is the cluster's to use.
@@ -193,8 +215,9 @@ pub fn existing_network(cluster: &Cluster) -> (Option<&str>, Vec<(usize, &str)>)
     (cluster.vpc.existing_id.as_deref(), subnets)
 }
 
-fn zone_id(id: &str) -> &str {
-    id.trim_start_matches("/hostedzone/")
+/// The Region and account of a KMS key ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`).
+fn key_scope(arn: &str) -> Vec<&str> {
+    arn.split(':').skip(3).take(2).collect()
 }
 
 fn family(instance_type: &str) -> &str {
@@ -220,10 +243,7 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
         let path = format!("apiEndpoints[{i}]");
         if let Some(zone) = &ep.hosted_zone_id
             && !inst.hosted_zone_ids.is_empty()
-            && !inst
-                .hosted_zone_ids
-                .iter()
-                .any(|z| zone_id(z) == zone_id(zone))
+            && !inst.hosted_zone_ids.iter().any(|z| z == zone)
         {
             refuse(
                 format!("{path}.loadBalancer.hostedZone.id"),
@@ -268,6 +288,32 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
             format!(
                 "key {} is neither the installation's key nor one it allows; use {own}",
                 cluster.kms_key_arn.as_str()
+            ),
+        );
+    }
+    if let Some(own) = &inst.kms_key_arn
+        && cluster.kms_key_arn.as_str() != own
+    {
+        // Node roles may use only this account's keys of this Region (NodeRoleBoundary).
+        if key_scope(cluster.kms_key_arn.as_str()) != key_scope(own) {
+            refuse(
+                "kmsKeyArn".into(),
+                "kms.allowedKeyArns",
+                format!(
+                    "key {} is not in this installation's account and Region, whose node roles may use only their own account's keys; use {own}",
+                    cluster.kms_key_arn.as_str()
+                ),
+            );
+        }
+    }
+    let teams = tenants_of(&inst.policy, name);
+    if teams.len() > 1 {
+        refuse(
+            "clusterName".into(),
+            "tenants",
+            format!(
+                "`{name}` is claimed by the teams {}; ask the installation's admins to make their patterns exclusive",
+                teams.join(" and ")
             ),
         );
     }

@@ -28,7 +28,7 @@ fn endpoint(dns: &str, zone: &str) -> String {
 fn installation(policy: &str) -> Installation {
     Installation {
         policy: policy::parse(policy).expect("policy"),
-        hosted_zone_ids: vec!["Z0TEAMZONE".into(), "/hostedzone/Z0OTHER".into()],
+        hosted_zone_ids: vec!["Z0TEAMZONE".into(), "Z0OTHER".into()],
         kms_key_arn: Some(KEY.into()),
     }
 }
@@ -133,7 +133,7 @@ fn the_messages_name_the_rule_and_the_fix() {
     assert_eq!(
         text,
         [
-            "apiEndpoints[0].loadBalancer.hostedZone.id: hosted zone Z0NOTOURS is not one this installation's clusters may use; use one of Z0TEAMZONE, /hostedzone/Z0OTHER (installation setting `HostedZoneIds`)",
+            "apiEndpoints[0].loadBalancer.hostedZone.id: hosted zone Z0NOTOURS is not one this installation's clusters may use; use one of Z0TEAMZONE, Z0OTHER (installation setting `HostedZoneIds`)",
             "apiEndpoints[0].dnsName: `api.prod.k8s.example.com` is outside this cluster's domain; use `demo.k8s.example.com` or a name ending in `.demo.k8s.example.com` (installation setting `dns.baseDomain`)",
         ]
     );
@@ -157,6 +157,22 @@ fn only_the_installations_key_or_an_allowed_one() {
     );
     let allowed = installation(&format!("kms: {{allowedKeyArns: [{other}]}}"));
     assert!(policy::check(&c, &allowed).is_empty());
+    // Another account's key, even when allowed, is one the nodes' boundary refuses.
+    let foreign = "arn:aws:kms:eu-west-1:999999999999:key/theirs";
+    let text = text.replace(other, foreign);
+    let c = validate::load(&text).cluster.expect("cluster");
+    let refused = policy::check(
+        &c,
+        &installation(&format!("kms: {{allowedKeyArns: [{foreign}]}}")),
+    );
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0]
+            .rule
+            .contains("not in this installation's account and Region"),
+        "{}",
+        refused[0]
+    );
     // Outside AWS (no installation key known) any key passes.
     let local = Installation::without_policy(Vec::new(), None);
     assert!(policy::check(&c, &local).is_empty());
@@ -228,6 +244,48 @@ fn existing_networks_must_be_given_to_the_cluster_or_its_team() {
             .existing,
         ExistingNetworks::Any
     );
+}
+
+#[test]
+fn the_hosted_zone_parameter_matches_exactly_as_iam_does() {
+    // IAM compares the zone ARN built from the parameter, so `/hostedzone/Z...` there would
+    // let Start pass a zone the service role cannot change: Start compares exactly too.
+    let mut inst = installation("");
+    inst.hosted_zone_ids = vec!["/hostedzone/Z0TEAMZONE".into()];
+    let c = cluster("demo", &endpoint("api.demo.k8s.example.com", "Z0TEAMZONE"));
+    assert_eq!(policy::check(&c, &inst).len(), 1);
+}
+
+#[test]
+fn a_cluster_two_teams_claim_is_refused_and_patterns_cannot_claim_everything() {
+    let p = policy::parse("tenants: {payments: [pay-*], platform: [pay-core]}").expect("policy");
+    assert_eq!(policy::tenants_of(&p, "pay-core"), ["payments", "platform"]);
+    assert_eq!(policy::tenant_of(&p, "pay-core"), None);
+    let inst = Installation {
+        policy: p,
+        ..installation("")
+    };
+    let c = cluster(
+        "pay-core",
+        &endpoint("api.pay-core.k8s.example.com", "Z0TEAMZONE"),
+    );
+    let v = policy::check(&c, &inst);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(
+        (v[0].path.as_str(), v[0].setting),
+        ("clusterName", "tenants")
+    );
+    for bad in [
+        "tenants: {all: ['*']}",
+        "tenants: {a: [pay*]}",
+        "tenants: {a: ['Pay-*']}",
+    ] {
+        let e = policy::parse(bad).expect_err(bad);
+        assert!(
+            e.contains("neither a cluster name nor a prefix followed by `-*`"),
+            "{bad}: {e}"
+        );
+    }
 }
 
 #[test]
