@@ -1426,9 +1426,19 @@ fn the_installation_keeps_snapshots_for_their_retention_and_only_encrypted() {
     pseudo
         .refs
         .insert("Bucket".into(), "kubeline-123456789012-eu-west-1".into());
+    pseudo
+        .refs
+        .insert("AWS::StackName".into(), "kubeline".into());
     let key = "arn:aws:s3:::kubeline-123456789012-eu-west-1/clusters/a/etcd-snapshots/x.db";
-    let put =
-        |sse: &str| Request::new("s3:PutObject", key).with("s3:x-amz-server-side-encryption", sse);
+    // As the cluster's etcd members write them (only they may: the bucket policy).
+    let put = |sse: &str| {
+        Request::new("s3:PutObject", key)
+            .with("s3:x-amz-server-side-encryption", sse)
+            .with(
+                "aws:PrincipalArn",
+                "arn:aws:iam::123456789012:role/kubeline-a-etcd",
+            )
+    };
     assert_eq!(
         evaluate(&pseudo, &[policy], &put("AES256")),
         Decision::ExplicitDeny

@@ -195,9 +195,17 @@ fn the_bucket_policy_keeps_node_objects_sse_s3() {
     let policy = &t["Resources"]["BucketPolicy"]["Properties"]["PolicyDocument"];
     let mut pseudo = Pseudo::default();
     pseudo.refs.insert("Bucket".into(), "inst".into());
+    pseudo
+        .refs
+        .insert("AWS::StackName".into(), "kubeline".into());
+    // As the functions write them (only they may: the bucket policy).
     let put = |key: &str, sse: Option<&str>| {
         let mut r = Request::new("s3:PutObject", &format!("arn:aws:s3:::inst/{key}"))
-            .with("aws:SecureTransport", "true");
+            .with("aws:SecureTransport", "true")
+            .with(
+                "aws:PrincipalArn",
+                "arn:aws:iam::123456789012:role/kubeline-RenderFunctionRole-1A2B3C4D5E6F",
+            );
         if let Some(s) = sse {
             r = r.with("s3:x-amz-server-side-encryption", s);
         }
