@@ -1,7 +1,8 @@
 //! The installation policy end to end on moto through the local runner: a hostile
 //! cluster.yaml (another hosted zone, a name outside its domain, a VPC that is not its own)
 //! fails at Start with every rule named and nothing created; a broken installation.yaml fails
-//! every run; a VPC and subnet tagged for the cluster's team pass.
+//! every run; a VPC and subnet tagged for the cluster's team pass; a stack of the cluster's
+//! name that another cluster owns is never touched.
 
 mod support;
 
@@ -133,4 +134,53 @@ async fn the_installation_policy_refuses_a_hostile_cluster_before_anything_chang
             .expect("get")
             .is_some()
     );
+}
+
+/// A stack with one of the cluster's stack names, tagged as another cluster's (a collision
+/// from before the name rules, or a planted one): the run fails loudly at the plan, and that
+/// stack is neither changed nor deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stack_another_cluster_owns_is_never_touched() {
+    let mut e = env().await;
+    let cfn = aws_sdk_cloudformation::Client::new(&e.conf);
+    let theirs = "kubeline-demo-network";
+    let template = r#"{"Resources": {"Marker": {"Type": "AWS::SNS::Topic"}}}"#;
+    cfn.create_stack()
+        .stack_name(theirs)
+        .template_body(template)
+        .tags(
+            aws_sdk_cloudformation::types::Tag::builder()
+                .key("kubeline.io/cluster")
+                .value("demo-old")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("their stack");
+    let (arn, _) = e.upload(&e.demo(|t| t)).await;
+    let info = e.finish(&arn).await;
+    assert_eq!(info.error.as_deref(), Some("StackNotOwned"), "{info:?}");
+    let cause = e.status().await.last_error.expect("last error").cause;
+    assert!(
+        cause.contains(theirs) && cause.contains("demo-old"),
+        "{cause}"
+    );
+    let stacks = cfn
+        .describe_stacks()
+        .stack_name(theirs)
+        .send()
+        .await
+        .expect("describe");
+    let stack = stacks.stacks().first().expect("their stack is still there");
+    assert_eq!(
+        stack.stack_status().map(|s| s.as_str()),
+        Some("CREATE_COMPLETE")
+    );
+    let changes = cfn
+        .list_change_sets()
+        .stack_name(theirs)
+        .send()
+        .await
+        .expect("change sets");
+    assert!(changes.summaries().is_empty(), "{:?}", changes.summaries());
 }
