@@ -1,8 +1,10 @@
-//! docs/kube-aws.md, the table "kube-aws key → kubeline", is complete and true: it has one row
+//! kube-aws's keys and kubeline's answers: the core's table (`kube_aws/keys.tsv`) has one row
 //! per key of kube-aws's last cluster.yaml template (the list stored in
-//! `tests/data/kube-aws-keys.txt`), in the same order, and a key is marked *supported*
-//! exactly when kubeline's schema (docs/cluster.schema.json) accepts that path.
+//! `tests/data/kube-aws-keys.txt`), in the same order; docs/kube-aws.md prints exactly that
+//! table; a key is *supported* exactly when kubeline's schema (docs/cluster.schema.json)
+//! accepts that path; and every refused key a user can write gets a replacement.
 
+use kubeline_core::kube_aws::{self, KeyStatus};
 use kubeline_tests::repo_root;
 use serde_json::Value;
 
@@ -57,6 +59,20 @@ fn accepts(schema: &Value, path: &str) -> bool {
     walk(schema, schema, &segments)
 }
 
+/// The table of docs/kube-aws.md as kubeline's own key table prints it.
+fn table_from_core() -> Vec<String> {
+    kube_aws::keys()
+        .iter()
+        .map(|k| {
+            let status = match k.status {
+                KeyStatus::Supported => "supported",
+                KeyStatus::Refused => "refused",
+            };
+            format!("| `{}` | {status} | {} |", k.path, kube_aws::note(k))
+        })
+        .collect()
+}
+
 #[test]
 fn the_kube_aws_table_has_every_key_and_tells_the_truth() {
     let keys: Vec<String> = read("tests/data/kube-aws-keys.txt")
@@ -65,35 +81,54 @@ fn the_kube_aws_table_has_every_key_and_tells_the_truth() {
         .map(str::to_owned)
         .collect();
     assert!(keys.len() > 600, "only {} keys", keys.len());
-    let schema: Value = serde_json::from_str(&read("docs/cluster.schema.json")).expect("schema");
-    let doc = read("docs/kube-aws.md");
-    let rows: Vec<(String, String)> = doc
-        .lines()
-        .filter_map(|l| {
-            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
-            let key = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
-            Some((key.to_owned(), (*cells.get(2)?).to_owned()))
-        })
-        .collect();
-    let table_keys: Vec<&String> = rows.iter().map(|(k, _)| k).collect();
+    let core: Vec<&str> = kube_aws::keys().iter().map(|k| k.path).collect();
     assert_eq!(
-        table_keys,
-        keys.iter().collect::<Vec<_>>(),
-        "docs/kube-aws.md must list every key of tests/data/kube-aws-keys.txt, in order"
+        core,
+        keys.iter().map(String::as_str).collect::<Vec<_>>(),
+        "crates/kubeline-core/src/kube_aws/keys.tsv must have one row per key of \
+         tests/data/kube-aws-keys.txt, in order"
     );
+    // docs/kube-aws.md prints exactly the core's table (regenerate with
+    // `KUBELINE_BLESS=1 cargo test -p kubeline-tests --test kube_aws_keys`).
+    let doc = read("docs/kube-aws.md");
+    let doc_rows: Vec<&str> = doc.lines().filter(|l| l.starts_with("| `")).collect();
+    let expected = table_from_core();
+    if doc_rows != expected && std::env::var_os("KUBELINE_BLESS").is_some() {
+        let lines: Vec<&str> = doc.lines().collect();
+        let first = lines
+            .iter()
+            .position(|l| l.starts_with("| `"))
+            .expect("a table");
+        let last = lines
+            .iter()
+            .rposition(|l| l.starts_with("| `"))
+            .expect("a table");
+        let mut out: Vec<String> = lines[..first].iter().map(|l| (*l).to_owned()).collect();
+        out.extend(expected.iter().cloned());
+        out.extend(lines[last + 1..].iter().map(|l| (*l).to_owned()));
+        std::fs::write(repo_root().join("docs/kube-aws.md"), out.join("\n") + "\n")
+            .expect("write docs");
+        return;
+    }
+    assert_eq!(
+        doc_rows, expected,
+        "docs/kube-aws.md's table differs from kubeline-core's kube_aws/keys.tsv"
+    );
+    let schema: Value = serde_json::from_str(&read("docs/cluster.schema.json")).expect("schema");
     let mut supported = 0;
-    for (key, status) in &rows {
-        let accepted = accepts(&schema, key);
-        match status.as_str() {
-            "supported" => assert!(
+    for k in kube_aws::keys() {
+        let accepted = accepts(&schema, k.path);
+        match k.status {
+            KeyStatus::Supported => assert!(
                 accepted,
-                "{key} is marked supported but the schema refuses it"
+                "{} is marked supported but the schema refuses it",
+                k.path
             ),
-            "missing" => assert!(
+            KeyStatus::Refused => assert!(
                 !accepted,
-                "{key} is accepted by the schema: mark it supported"
+                "{} is accepted by the schema: mark it supported",
+                k.path
             ),
-            other => panic!("{key}: unknown status {other:?}"),
         }
         supported += usize::from(accepted);
     }
@@ -108,4 +143,33 @@ fn the_kube_aws_table_has_every_key_and_tells_the_truth() {
         "worker.nodePools[].spotFleet.targetCapacity"
     ));
     assert!(!accepts(&schema, "clusterName.x"));
+}
+
+/// The parent of a dotted path (`a.b[].c` → `a.b[]`), `""` at the top.
+fn parent(path: &str) -> &str {
+    path.rfind(['.', '[']).map_or("", |i| &path[..i])
+}
+
+#[test]
+fn every_refused_key_a_user_can_write_names_what_replaces_it() {
+    let schema: Value = serde_json::from_str(&read("docs/cluster.schema.json")).expect("schema");
+    let mut reachable = 0;
+    for k in kube_aws::keys() {
+        let p = parent(k.path);
+        // Only a refused key under an accepted parent is reported; deeper ones go with it.
+        if k.status != KeyStatus::Refused || !(p.is_empty() || accepts(&schema, p)) {
+            continue;
+        }
+        reachable += 1;
+        let refusal = kube_aws::refusal(k.path).expect("a refusal");
+        assert!(
+            refusal.instead.is_some(),
+            "{}: its row (or an ancestor's) must say what to write instead (\"; Now: ...\")",
+            k.path
+        );
+    }
+    assert!(reachable > 50, "{reachable}");
+    // Negative controls: supported and unknown paths are not refused.
+    assert!(kube_aws::refusal("clusterName").is_none());
+    assert!(kube_aws::refusal("notAKubeAwsKey").is_none());
 }

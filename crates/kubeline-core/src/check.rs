@@ -72,6 +72,9 @@ fn convert(err: &ValidationError<'_>, doc: &Located, out: &mut Vec<Diagnostic>) 
             let allowed = allowed_keys(err);
             for key in unexpected {
                 let p = path.key(key);
+                if kube_aws_refusals(doc, &p, instance.and_then(|v| v.get(key)), out) {
+                    continue;
+                }
                 let hint = match did_you_mean(key, allowed.iter().map(String::as_str)) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None if allowed.is_empty() => "remove it".to_owned(),
@@ -163,6 +166,63 @@ fn convert(err: &ValidationError<'_>, doc: &Located, out: &mut Vec<Diagnostic>) 
             err.to_string(),
             "see `kubeline schema` for the expected shape".into(),
         )),
+    }
+}
+
+/// Reports a kube-aws key the user carried over: the outermost keys under `path` (itself
+/// included) whose rows name their own replacement, or else `path` with its nearest
+/// ancestor's answer.
+/// Returns false when `path` is not a refused kube-aws key.
+fn kube_aws_refusals(
+    doc: &Located,
+    path: &Path,
+    value: Option<&Value>,
+    out: &mut Vec<Diagnostic>,
+) -> bool {
+    let Some(refusal) = crate::kube_aws::refusal(&path.pattern()) else {
+        return false;
+    };
+    let mut answered = Vec::new();
+    collect_answered(path, value, &mut answered);
+    if answered.is_empty() {
+        answered.push((path.clone(), refusal));
+    }
+    for (p, r) in answered {
+        out.push(Diagnostic {
+            severity: Severity::Error,
+            pos: doc.key_pos(&p),
+            path: p,
+            message: r.message,
+            hint: r.hint,
+        });
+    }
+    true
+}
+
+fn collect_answered(
+    path: &Path,
+    value: Option<&Value>,
+    out: &mut Vec<(Path, crate::kube_aws::Refusal)>,
+) {
+    let pattern = path.pattern();
+    if crate::kube_aws::has_own_answer(&pattern)
+        && let Some(r) = crate::kube_aws::refusal(&pattern)
+    {
+        out.push((path.clone(), r));
+        return;
+    }
+    match value {
+        Some(Value::Object(map)) => {
+            for (k, v) in map {
+                collect_answered(&path.key(k), Some(v), out);
+            }
+        }
+        Some(Value::Array(items)) => {
+            for (i, v) in items.iter().enumerate() {
+                collect_answered(&path.index(i), Some(v), out);
+            }
+        }
+        _ => {}
     }
 }
 

@@ -13,6 +13,7 @@ pub mod envelope;
 pub mod errors;
 #[cfg(feature = "render")]
 pub mod init;
+pub mod kube_aws;
 pub mod layout;
 pub mod model;
 pub mod pipeline;

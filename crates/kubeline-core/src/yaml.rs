@@ -57,6 +57,22 @@ impl Path {
         p.0.push(Seg::Index(i));
         p
     }
+    /// The path with every index written `[]`: `worker.nodePools[].name`, the form of
+    /// kube-aws's key table ([`crate::kube_aws`]).
+    pub fn pattern(&self) -> String {
+        let mut out = String::new();
+        for seg in &self.0 {
+            match seg {
+                Seg::Key(k) if out.is_empty() => out.push_str(k),
+                Seg::Key(k) => {
+                    out.push('.');
+                    out.push_str(k);
+                }
+                Seg::Index(_) => out.push_str("[]"),
+            }
+        }
+        out
+    }
     /// Parses a JSON pointer such as `/worker/nodePools/0/name`.
     pub fn from_pointer(ptr: &str) -> Self {
         let mut segs = Vec::new();
