@@ -230,11 +230,26 @@ fn the_service_role_creates_node_roles_only_within_the_boundary_and_passes_them_
             r("iam:PutRolePolicy").with("iam:PermissionsBoundary", other_policy),
             Decision::ImplicitDeny,
         ),
-        // Managed policies are never attached (kubeline renders inline policies only).
+        // Managed policies (kube-aws's iam.role.managedPolicies) only onto a role with the
+        // boundary, which caps what they grant.
         (
             r("iam:AttachRolePolicy").with("iam:PermissionsBoundary", BOUNDARY),
+            Decision::Allow,
+        ),
+        (r("iam:AttachRolePolicy"), Decision::ImplicitDeny),
+        (
+            r("iam:AttachRolePolicy").with("iam:PermissionsBoundary", other_policy),
             Decision::ImplicitDeny,
         ),
+        (
+            Request::new(
+                "iam:AttachRolePolicy",
+                "arn:aws:iam::123456789012:role/kubeline-cluster-stacks",
+            )
+            .with("iam:PermissionsBoundary", BOUNDARY),
+            Decision::ExplicitDeny,
+        ),
+        (r("iam:DetachRolePolicy"), Decision::Allow),
         // Taking rights away, and deleting (CloudFormation removes the boundary when it
         // deletes a role), stay possible.
         (r("iam:DeleteRolePolicy"), Decision::Allow),

@@ -183,6 +183,22 @@ pub struct Controller {
     /// Instances a rolling update replaces at once (`waitSignal.maxBatchSize`; 1 without
     /// signals).
     pub max_batch_size: u32,
+    /// Extra taints (`controller.taints`), besides the control-plane taint.
+    pub taints: Vec<Taint>,
+    /// Tenancy, extra security groups and managed policies.
+    pub extras: GroupExtras,
+}
+
+/// What kube-aws let every node group add to what kubeline creates for it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GroupExtras {
+    /// EC2 tenancy (`tenancy`).
+    pub tenancy: crate::model::Tenancy,
+    /// Existing security groups attached besides the group's own (`securityGroupIds`, and a
+    /// pool's `loadBalancer` / `targetGroup` ones), at most 4.
+    pub security_group_ids: Vec<String>,
+    /// Managed policies attached to the group's role (`iam.role.managedPolicies[].arn`).
+    pub managed_policy_arns: Vec<String>,
 }
 
 /// One etcd member, with a stable address and data volume.
@@ -217,6 +233,8 @@ pub struct Etcd {
     pub snapshots: Option<EtcdSnapshots>,
     /// Restore on.
     pub disaster_recovery_automated: bool,
+    /// Tenancy, extra security groups and managed policies.
+    pub extras: GroupExtras,
 }
 
 /// Scheduled etcd snapshots: when the timer fires (`OnCalendar=`). Where they go is
@@ -284,6 +302,12 @@ pub struct NodePool {
     /// Instances a rolling update replaces at once (`waitSignal.maxBatchSize`; 1 without
     /// signals).
     pub max_batch_size: u32,
+    /// Tenancy, extra security groups and managed policies.
+    pub extras: GroupExtras,
+    /// Existing Classic Load Balancers the group registers its nodes with.
+    pub load_balancer_names: Vec<String>,
+    /// Existing target groups the group registers its nodes with.
+    pub target_group_arns: Vec<String>,
 }
 
 /// Certificate lifetimes.

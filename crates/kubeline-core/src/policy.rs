@@ -36,6 +36,9 @@ pub struct InstallationPolicy {
     /// KMS keys.
     #[serde(default)]
     pub kms: KmsPolicy,
+    /// Node roles.
+    #[serde(default)]
+    pub iam: IamPolicy,
     /// Sizes and instance types.
     #[serde(default)]
     pub quotas: Quotas,
@@ -85,6 +88,27 @@ pub struct KmsPolicy {
     /// also be granted `kms:GenerateDataKey` and `kms:Decrypt` on them).
     #[serde(default)]
     pub allowed_key_arns: Vec<String>,
+}
+
+/// `iam`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IamPolicy {
+    /// Managed policies node groups may attach to their roles (`iam.role.managedPolicies`);
+    /// none when absent. The permissions boundary caps them anyway, but the boundary is one
+    /// ceiling for every cluster: a broad policy could reach another cluster's objects.
+    #[serde(default)]
+    pub managed_policy_arns: Vec<String>,
+    /// Any managed policy (an installation without a policy file).
+    #[serde(skip)]
+    pub any_managed_policy: bool,
+}
+
+impl IamPolicy {
+    /// The managed policies allowed, or `None` for any.
+    pub fn allowed_managed_policies(&self) -> Option<&[String]> {
+        (!self.any_managed_policy).then_some(self.managed_policy_arns.as_slice())
+    }
 }
 
 /// `quotas`: tighter than kubeline's own caps (docs/quotas.md), never looser.
@@ -141,6 +165,7 @@ impl Installation {
     pub fn without_policy(hosted_zone_ids: Vec<String>, kms_key_arn: Option<String>) -> Self {
         let mut policy = InstallationPolicy::default();
         policy.network.existing = ExistingNetworks::Any;
+        policy.iam.any_managed_policy = true;
         Installation {
             policy,
             hosted_zone_ids,
@@ -204,15 +229,33 @@ pub fn network_is_given(
         || tenant.is_some_and(|t| tags.get(TENANT_TAG).is_some_and(|v| v == t))
 }
 
-/// The existing VPC and subnets a cluster names (`vpc.id`, `subnets[].id`).
-pub fn existing_network(cluster: &Cluster) -> (Option<&str>, Vec<(usize, &str)>) {
-    let subnets = cluster
-        .subnets
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| s.existing_id.as_deref().map(|id| (i, id)))
-        .collect();
-    (cluster.vpc.existing_id.as_deref(), subnets)
+/// Every existing EC2 resource a cluster names, with the cluster.yaml key that names it: the
+/// VPC (`vpc.id`), subnets (`subnets[].id`) and the node groups' existing security groups
+/// (`securityGroupIds`, with a pool's `loadBalancer`/`targetGroup` ones). Each must be
+/// given to the cluster or its team when the policy says `network.existing: tagged`.
+pub fn existing_network(cluster: &Cluster) -> Vec<(String, &str)> {
+    let mut out: Vec<(String, &str)> = Vec::new();
+    if let Some(v) = cluster.vpc.existing_id.as_deref() {
+        out.push(("vpc.id".into(), v));
+    }
+    for (i, s) in cluster.subnets.iter().enumerate() {
+        if let Some(id) = s.existing_id.as_deref() {
+            out.push((format!("subnets[{i}].id"), id));
+        }
+    }
+    let mut groups = vec![
+        ("controller".to_owned(), &cluster.controller.extras),
+        ("etcd".to_owned(), &cluster.etcd.extras),
+    ];
+    for (i, p) in cluster.node_pools.iter().enumerate() {
+        groups.push((format!("worker.nodePools[{i}]"), &p.extras));
+    }
+    for (path, extras) in groups {
+        for id in &extras.security_group_ids {
+            out.push((format!("{path}.securityGroupIds"), id.as_str()));
+        }
+    }
+    out
 }
 
 /// The Region and account of a KMS key ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`).
@@ -224,8 +267,8 @@ fn family(instance_type: &str) -> &str {
     instance_type.split('.').next().unwrap_or(instance_type)
 }
 
-/// Every rule of `inst` that `cluster` breaks, except the tags of existing networks (which
-/// need EC2: [`existing_network`], [`network_is_given`]).
+/// Every rule of `inst` that `cluster` breaks, except the tags of existing networks and
+/// security groups (which need EC2: [`existing_network`], [`network_is_given`]).
 pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
     let mut out = Vec::new();
     let name = cluster.name.as_str();
@@ -317,14 +360,67 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
             ),
         );
     }
-    let (vpc, subnets) = existing_network(cluster);
     if inst.policy.network.existing == ExistingNetworks::Refused {
-        let rule = "this installation's clusters create their own VPC and subnets; remove the id and give a CIDR instead";
-        if vpc.is_some() {
-            refuse("vpc.id".into(), "network.existing", rule.into());
+        for (path, id) in existing_network(cluster) {
+            let rule = if path.ends_with("securityGroupIds") {
+                format!(
+                    "this installation's nodes carry only their cluster's own security groups; remove {id}"
+                )
+            } else {
+                "this installation's clusters create their own VPC and subnets; remove the id and give a CIDR instead".to_owned()
+            };
+            refuse(path, "network.existing", rule);
         }
-        for (i, _) in subnets {
-            refuse(format!("subnets[{i}].id"), "network.existing", rule.into());
+    }
+    if inst.policy.network.existing != ExistingNetworks::Any {
+        // EC2 tags cannot show who owns a load balancer or target group: attaching a pool to
+        // one would put its nodes behind another team's traffic.
+        for (i, p) in cluster.node_pools.iter().enumerate() {
+            let path = format!("worker.nodePools[{i}]");
+            if !p.load_balancer_names.is_empty() {
+                refuse(
+                    format!("{path}.loadBalancer.names"),
+                    "network.existing",
+                    "only an installation with `network.existing: any` lets pools join existing load balancers; expose the pool with a Service of type LoadBalancer instead".into(),
+                );
+            }
+            if !p.target_group_arns.is_empty() {
+                refuse(
+                    format!("{path}.targetGroup.arns"),
+                    "network.existing",
+                    "only an installation with `network.existing: any` lets pools join existing target groups; expose the pool with a Service of type LoadBalancer instead".into(),
+                );
+            }
+        }
+    }
+    if let Some(allowed) = inst.policy.iam.allowed_managed_policies() {
+        let mut groups = vec![
+            ("controller".to_owned(), &cluster.controller.extras),
+            ("etcd".to_owned(), &cluster.etcd.extras),
+        ];
+        for (i, p) in cluster.node_pools.iter().enumerate() {
+            groups.push((format!("worker.nodePools[{i}]"), &p.extras));
+        }
+        for (path, extras) in groups {
+            for (j, arn) in extras.managed_policy_arns.iter().enumerate() {
+                if !allowed.iter().any(|a| a == arn) {
+                    let rule = if allowed.is_empty() {
+                        format!(
+                            "{arn} may not be attached: this installation allows no managed policies on node roles"
+                        )
+                    } else {
+                        format!(
+                            "{arn} may not be attached to node roles; use one of {}",
+                            allowed.join(", ")
+                        )
+                    };
+                    refuse(
+                        format!("{path}.iam.role.managedPolicies[{j}].arn"),
+                        "iam.managedPolicyArns",
+                        rule,
+                    );
+                }
+            }
         }
     }
     check_quotas(cluster, &inst.policy.quotas, &mut refuse);

@@ -46,6 +46,18 @@ fn each_rule_refuses_what_it_names_and_passes_the_rest() {
         }
         s
     };
+    let extras = [
+        "controller: {securityGroupIds: [sg-0123456789abcdef0]}",
+        "worker:",
+        "  nodePools:",
+        "    - name: web",
+        "      securityGroupIds: [sg-0123456789abcdef1]",
+        "      iam: {role: {managedPolicies: [{arn: arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy}]}}",
+        "      loadBalancer: {enabled: true, names: [legacy-web]}",
+        "      targetGroup: {enabled: true, arns: [arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef]}",
+        "",
+    ]
+    .join("\n");
     let cases: Vec<(String, &str, Vec<&str>)> = vec![
         (ok.clone(), "", vec![]),
         (ok.clone(), "dns: {baseDomain: k8s.example.com}", vec![]),
@@ -112,6 +124,37 @@ fn each_rule_refuses_what_it_names_and_passes_the_rest() {
             "quotas: {instanceFamilies: [m7i, t3]}",
             vec!["controller.instanceType quotas.instanceFamilies"],
         ),
+        // kube-aws's extras: managed policies only from the policy's list (none by default);
+        // existing security groups refused with existing networks; existing load balancers
+        // and target groups only where any existing resource is allowed.
+        (
+            format!("{ok}{extras}"),
+            "network: {existing: any}\niam: {managedPolicyArns: [arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy]}",
+            vec![],
+        ),
+        (
+            format!("{ok}{extras}"),
+            "network: {existing: any}",
+            vec!["worker.nodePools[0].iam.role.managedPolicies[0].arn iam.managedPolicyArns"],
+        ),
+        (
+            format!("{ok}{extras}"),
+            "network: {existing: refused}\niam: {managedPolicyArns: [arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy]}",
+            vec![
+                "controller.securityGroupIds network.existing",
+                "worker.nodePools[0].securityGroupIds network.existing",
+                "worker.nodePools[0].loadBalancer.names network.existing",
+                "worker.nodePools[0].targetGroup.arns network.existing",
+            ],
+        ),
+        (
+            format!("{ok}{extras}"),
+            "iam: {managedPolicyArns: [arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy]}",
+            vec![
+                "worker.nodePools[0].loadBalancer.names network.existing",
+                "worker.nodePools[0].targetGroup.arns network.existing",
+            ],
+        ),
     ];
     for (extra, file, expected) in cases {
         let got: Vec<String> = policy::check(&cluster("demo", &extra), &installation(file))
@@ -123,6 +166,9 @@ fn each_rule_refuses_what_it_names_and_passes_the_rest() {
             "cluster.yaml extra:\n{extra}\ninstallation.yaml: {file}"
         );
     }
+    // An installation without a policy file takes kube-aws's extras as they are.
+    let local = Installation::without_policy(vec!["Z0TEAMZONE".into()], Some(KEY.into()));
+    assert!(policy::check(&cluster("demo", &format!("{ok}{extras}")), &local).is_empty());
 }
 
 #[test]

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use kubeline_core::render::{self, RenderError, Templates};
 use kubeline_core::validate;
 
-const EXAMPLES: [&str; 5] = [
+const EXAMPLES: [&str; 6] = [
+    "kube-aws-migrated",
     "minimal",
     "ha",
     "spot-pool",

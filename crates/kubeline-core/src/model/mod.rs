@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 mod nodes;
 
 pub use self::nodes::{
-    AutoScalingGroupConfig, Automated, ControllerConfig, DEFAULT_CONTROLLER_COUNT,
+    ArnRef, AutoScalingGroupConfig, Automated, ControllerConfig, DEFAULT_CONTROLLER_COUNT,
     DEFAULT_POOL_COUNT, DataVolumeConfig, EtcdConfig, EtcdSnapshotConfig, MixedInstancesConfig,
-    NodePoolConfig, RollingStrategy, SnapshotInterval, SpotAllocationStrategy, Taint, TaintEffect,
+    NodeIamConfig, NodePoolConfig, NodeRoleConfig, PoolLoadBalancerConfig, PoolTargetGroupConfig,
+    RollingStrategy, SnapshotInterval, SpotAllocationStrategy, Taint, TaintEffect, Tenancy,
     VolumeConfig, VolumeType, WaitSignalConfig, WorkerConfig,
 };
 

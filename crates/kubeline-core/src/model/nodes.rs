@@ -165,6 +165,100 @@ pub struct ControllerConfig {
     /// Extra kubelet labels.
     #[serde(default)]
     pub node_labels: BTreeMap<String, String>,
+    /// Extra taints, besides `node-role.kubernetes.io/control-plane:NoSchedule` (kube-aws's
+    /// `controller.taints`); kubeline's control-plane add-ons tolerate them.
+    #[serde(default)]
+    pub taints: Vec<Taint>,
+    /// EC2 tenancy of the controllers.
+    #[serde(default)]
+    pub tenancy: Tenancy,
+    /// Existing security groups attached to the controllers too (at most 4).
+    #[serde(default)]
+    pub security_group_ids: Vec<String>,
+    /// IAM: extra managed policies on the controllers' role.
+    #[serde(default)]
+    pub iam: NodeIamConfig,
+}
+
+/// EC2 tenancy of a node group's instances (kube-aws's `tenancy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Tenancy {
+    /// Shared hardware (EC2's default).
+    #[default]
+    Default,
+    /// Dedicated Instances: hardware dedicated to this account.
+    Dedicated,
+}
+
+impl Tenancy {
+    /// The value EC2 takes (`Placement.Tenancy`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tenancy::Default => "default",
+            Tenancy::Dedicated => "dedicated",
+        }
+    }
+}
+
+/// kube-aws's `iam` of a node group. kubeline always creates the group's role; `role.name`,
+/// `role.strictName` and `instanceProfile` are refused (docs/kube-aws.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeIamConfig {
+    /// The group's role.
+    #[serde(default)]
+    pub role: NodeRoleConfig,
+}
+
+/// `iam.role`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeRoleConfig {
+    /// Managed policies attached to the role (at most 10, IAM's default quota), bounded by
+    /// the installation's permissions boundary.
+    #[serde(default)]
+    pub managed_policies: Vec<ArnRef>,
+}
+
+/// A reference by ARN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArnRef {
+    /// The ARN.
+    pub arn: String,
+}
+
+/// kube-aws's `worker.nodePools[].loadBalancer`: existing Classic Load Balancers the pool's
+/// group registers its nodes with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PoolLoadBalancerConfig {
+    /// Attach the load balancers (default false: `names` are then ignored, as kube-aws did).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Names of the Classic Load Balancers.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// Existing security groups attached to the pool's nodes so the load balancers reach them.
+    #[serde(default)]
+    pub security_group_ids: Vec<String>,
+}
+
+/// kube-aws's `worker.nodePools[].targetGroup`: existing ALB/NLB target groups the pool's
+/// group registers its nodes with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PoolTargetGroupConfig {
+    /// Attach the target groups (default false: `arns` are then ignored, as kube-aws did).
+    #[serde(default)]
+    pub enabled: bool,
+    /// ARNs of the target groups.
+    #[serde(default)]
+    pub arns: Vec<String>,
+    /// Existing security groups attached to the pool's nodes so the load balancers reach them.
+    #[serde(default)]
+    pub security_group_ids: Vec<String>,
 }
 
 /// kube-aws's `waitSignal`: with `enabled` (the default) CloudFormation waits for each new
@@ -207,6 +301,10 @@ impl Default for ControllerConfig {
             subnets: Vec::new(),
             auto_scaling_group: AutoScalingGroupConfig::default(),
             node_labels: BTreeMap::new(),
+            taints: Vec::new(),
+            tenancy: Tenancy::default(),
+            security_group_ids: Vec::new(),
+            iam: NodeIamConfig::default(),
         }
     }
 }
@@ -370,6 +468,15 @@ pub struct EtcdConfig {
     /// Automatic restore from the latest snapshot.
     #[serde(default)]
     pub disaster_recovery: Automated,
+    /// EC2 tenancy of the members.
+    #[serde(default)]
+    pub tenancy: Tenancy,
+    /// Existing security groups attached to the members too (at most 4).
+    #[serde(default)]
+    pub security_group_ids: Vec<String>,
+    /// IAM: extra managed policies on the members' role.
+    #[serde(default)]
+    pub iam: NodeIamConfig,
 }
 
 fn default_etcd_count() -> u32 {
@@ -390,6 +497,9 @@ impl Default for EtcdConfig {
             version: default_etcd_version(),
             snapshot: EtcdSnapshotConfig::default(),
             disaster_recovery: Automated::default(),
+            tenancy: Tenancy::default(),
+            security_group_ids: Vec::new(),
+            iam: NodeIamConfig::default(),
         }
     }
 }
@@ -494,6 +604,22 @@ pub struct NodePoolConfig {
     /// itself Ready (kube-aws's `worker.nodePools[].waitSignal`).
     #[serde(default)]
     pub wait_signal: WaitSignalConfig,
+    /// EC2 tenancy of the pool's nodes.
+    #[serde(default)]
+    pub tenancy: Tenancy,
+    /// Existing security groups attached to the pool's nodes too (at most 4, together with
+    /// those of `loadBalancer` and `targetGroup`).
+    #[serde(default)]
+    pub security_group_ids: Vec<String>,
+    /// IAM: extra managed policies on the pool's role.
+    #[serde(default)]
+    pub iam: NodeIamConfig,
+    /// Existing Classic Load Balancers to register the nodes with.
+    #[serde(default)]
+    pub load_balancer: PoolLoadBalancerConfig,
+    /// Existing target groups to register the nodes with.
+    #[serde(default)]
+    pub target_group: PoolTargetGroupConfig,
 }
 
 /// Nodes of a pool when neither `count` nor `autoScalingGroup.minSize` says otherwise.

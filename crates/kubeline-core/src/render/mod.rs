@@ -294,8 +294,18 @@ impl Renderer<'_> {
                 .any(|p| p.name == name && p.wait_signal)
                 .then(|| c.stack_name(&format!("node-pool-{name}"))),
         };
+        let extras = match group {
+            NodeGroup::Etcd => Some(&c.etcd.extras),
+            NodeGroup::Controller => Some(&c.controller.extras),
+            NodeGroup::Pool(name) => c
+                .node_pools
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| &p.extras),
+        };
         json!({
             "kind": group.kind(),
+            "extras": extras,
             "iam_name": group.iam_role_name(&self.cluster.name),
             "s3_read": layout::readable_keys(self.cluster, group),
             "secrets": layout::node_credentials(group.role()).secret,
@@ -304,6 +314,14 @@ impl Renderer<'_> {
             "signal_stack": signal_stack,
         })
     }
+}
+
+/// Taints as the kubelet's `--register-with-taints` takes them: `key=value:Effect`.
+fn taint_flags(taints: &[crate::cluster::Taint]) -> Vec<String> {
+    taints
+        .iter()
+        .map(|t| format!("{}={}:{}", t.key, t.value, t.effect.as_str()))
+        .collect()
 }
 
 fn line_of(text: &str, line: usize) -> String {
@@ -531,6 +549,7 @@ pub fn render_with(
             "creds": layout::node_credentials(controller.role()),
             "replaceable": true,
             "node_labels": labels(&c.controller.node_labels),
+            "extra_taints": taint_flags(&c.controller.taints),
             "kubelet_url": kubelet_url(&c.kubernetes_version),
             "addon_files": addon_files,
             "addon_inventory": addons::inventory_file(&rendered_addons),
@@ -588,7 +607,7 @@ pub fn render_with(
                 "replaceable": true,
                 "pool": p,
                 "node_labels": labels(&p.node_labels),
-                "taints": p.taints.iter().map(|t| format!("{}={}:{}", t.key, t.value, t.effect.as_str())).collect::<Vec<_>>(),
+                "taints": taint_flags(&p.taints),
                 "kubelet_url": kubelet_url(&p.kubernetes_version),
                 "api_server_url": c.node_api_endpoint(),
                 "signal_stack": r.role(group)["signal_stack"],

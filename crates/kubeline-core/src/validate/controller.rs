@@ -1,5 +1,6 @@
-//! The rules of `controller`: instance type, root volume, subnets, group size, node labels and
-//! rolling-update signals (`waitSignal`, shared with the node pools) of the controllers.
+//! The rules of `controller`: instance type, root volume, subnets, group size, node labels,
+//! taints, kube-aws's extras and rolling-update signals (`waitSignal`, shared with the node
+//! pools) of the controllers.
 
 use super::{Ctx, root};
 use crate::cluster::{Controller, Subnet};
@@ -63,6 +64,13 @@ impl Ctx<'_> {
             );
         }
         self.labels(p.key("nodeLabels"), &ct.node_labels);
+        let taints = self.taints(p.key("taints"), &ct.taints);
+        let extras = self.group_extras(
+            &p,
+            ct.tenancy,
+            &[(p.key("securityGroupIds"), &ct.security_group_ids)],
+            &ct.iam,
+        );
         // kube-aws's top-level `waitSignal` is the controllers'.
         let signals = self.wait_signal(
             root().key("waitSignal"),
@@ -90,6 +98,8 @@ impl Ctx<'_> {
             node_labels: ct.node_labels.clone(),
             wait_signal,
             max_batch_size,
+            taints,
+            extras,
         })
     }
 

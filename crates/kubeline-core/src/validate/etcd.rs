@@ -1,5 +1,5 @@
 //! The rules of `etcd`: member count and placement (fixed addresses in their subnets),
-//! volumes, and the etcd version a Kubernetes release supports.
+//! volumes, the etcd version a Kubernetes release supports, and kube-aws's extras.
 
 use std::collections::BTreeSet;
 
@@ -114,6 +114,12 @@ impl Ctx<'_> {
                 "restore a snapshot with the runbook in docs/etcd-backup.md",
             );
         }
+        let extras = self.group_extras(
+            &p,
+            e.tenancy,
+            &[(p.key("securityGroupIds"), &e.security_group_ids)],
+            &e.iam,
+        );
         Some(Etcd {
             instance_type: e.instance_type.clone(),
             root_volume: root_volume?,
@@ -133,6 +139,7 @@ impl Ctx<'_> {
                 on_calendar: e.snapshot.interval.on_calendar().to_owned(),
             }),
             disaster_recovery_automated: e.disaster_recovery.automated,
+            extras,
         })
     }
 

@@ -4,13 +4,14 @@
 //! methods of one `Ctx` that collects the diagnostics: `repair` prepares the parsed tree,
 //! `toplevel` checks the top-level keys and assembles the [`Cluster`], `network` the VPC and
 //! subnets, `api_endpoints` the API load balancers, `controller`, `etcd` and `worker` the node
-//! groups (with `instances` and `labels` for what they share), `addons` the add-ons and
+//! groups (with `instances`, `labels` and `extras` for what they share), `addons` the add-ons and
 //! `settings` certificate lifetimes, extra SANs and the kubelet artifact.
 
 mod addons;
 mod api_endpoints;
 mod controller;
 mod etcd;
+mod extras;
 mod instances;
 mod labels;
 pub mod limits;

@@ -1,13 +1,13 @@
-//! The rules of `worker.nodePools`: names, sizes, labels and taints, spot and mixed instances,
+//! The rules of `worker.nodePools`: names, sizes, labels and taints (with kube-aws's extras
+//! and existing load balancers), spot and mixed instances,
 //! the kubelet version skew and the rolling-update signals (`waitSignal`) of each node pool.
 
 use std::collections::BTreeSet;
 
-use super::labels::{label_key, label_value};
 use super::{Ctx, root};
-use crate::cluster::{Mixed, NodePool, Subnet, Taint};
+use crate::cluster::{Mixed, NodePool, Subnet};
 use crate::diag::Severity;
-use crate::model::{ClusterConfig, TaintEffect};
+use crate::model::ClusterConfig;
 use crate::types::{ClusterName, KubeVersion, is_dns_label};
 
 impl Ctx<'_> {
@@ -93,51 +93,25 @@ impl Ctx<'_> {
                 np.wait_signal.max_batch_size,
                 size.as_ref().map(|s| s.max),
             );
-            let mut taints = Vec::new();
-            for (t, taint) in np.taints.iter().enumerate() {
-                let tp = p.key("taints").index(t);
-                if let Err(m) = label_key(&taint.key) {
-                    self.err(
-                        tp.key("key"),
-                        format!("taint key {:?} {m}", taint.key),
-                        "use [prefix/]name like dedicated or example.com/gpu",
-                    );
-                }
-                if !taint.value.is_empty() && !label_value(&taint.value) {
-                    self.err(
-                        tp.key("value"),
-                        format!("taint value {:?} is not valid", taint.value),
-                        "use up to 63 of A-Z a-z 0-9 - _ .",
-                    );
-                }
-                let effect = match taint.effect.as_str() {
-                    "NoSchedule" => Some(TaintEffect::NoSchedule),
-                    "PreferNoSchedule" => Some(TaintEffect::PreferNoSchedule),
-                    "NoExecute" => Some(TaintEffect::NoExecute),
-                    other => {
-                        let hint = match crate::diag::did_you_mean(
-                            other,
-                            ["NoSchedule", "PreferNoSchedule", "NoExecute"],
-                        ) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => "use NoSchedule, PreferNoSchedule or NoExecute".into(),
-                        };
-                        self.err(
-                            tp.key("effect"),
-                            format!("{other:?} is not a taint effect"),
-                            hint,
-                        );
-                        None
-                    }
-                };
-                if let Some(effect) = effect {
-                    taints.push(Taint {
-                        key: taint.key.clone(),
-                        value: taint.value.clone(),
-                        effect,
-                    });
-                }
-            }
+            let taints = self.taints(p.key("taints"), &np.taints);
+            let extras = self.group_extras(
+                &p,
+                np.tenancy,
+                &[
+                    (p.key("securityGroupIds"), &np.security_group_ids),
+                    (
+                        p.key("loadBalancer").key("securityGroupIds"),
+                        &np.load_balancer.security_group_ids,
+                    ),
+                    (
+                        p.key("targetGroup").key("securityGroupIds"),
+                        &np.target_group.security_group_ids,
+                    ),
+                ],
+                &np.iam,
+            );
+            let (load_balancer_names, target_group_arns) =
+                self.attachments(&p, &np.load_balancer, &np.target_group, Some(&c.region));
             let spot_price = np.spot_price.as_ref().and_then(|sp| {
                 let valid = sp.parse::<f64>().is_ok_and(|f| f > 0.0 && f < 1000.0)
                     && sp.chars().all(|c| c.is_ascii_digit() || c == '.');
@@ -270,6 +244,9 @@ impl Ctx<'_> {
                     kubernetes_version,
                     wait_signal,
                     max_batch_size,
+                    extras,
+                    load_balancer_names,
+                    target_group_arns,
                 });
             }
         }

@@ -311,19 +311,10 @@ async fn check_policy<S: ObjectStore, N: Networks>(
         .iter()
         .map(ToString::to_string)
         .collect();
-    let (vpc, subnets) = policy::existing_network(cluster);
-    if inst.policy.network.existing == ExistingNetworks::Tagged
-        && (vpc.is_some() || !subnets.is_empty())
-    {
+    let named = policy::existing_network(cluster);
+    if inst.policy.network.existing == ExistingNetworks::Tagged && !named.is_empty() {
         let name = cluster.name.as_str();
         let tenant = policy::tenant_of(&inst.policy, name);
-        let mut named: Vec<(String, &str)> =
-            vpc.map(|v| ("vpc.id".to_owned(), v)).into_iter().collect();
-        named.extend(
-            subnets
-                .iter()
-                .map(|(i, id)| (format!("subnets[{i}].id"), *id)),
-        );
         let ids: Vec<String> = named.iter().map(|(_, id)| (*id).to_owned()).collect();
         let tags = net.tags_of(&ids).await?;
         let wanted = match tenant {
@@ -339,8 +330,13 @@ async fn check_policy<S: ObjectStore, N: Networks>(
                 .get(*id)
                 .is_some_and(|t| policy::network_is_given(t, name, tenant));
             if !given {
+                let own = if path.ends_with("securityGroupIds") {
+                    "or remove it"
+                } else {
+                    "or give a CIDR so the cluster creates its own"
+                };
                 refusals.push(format!(
-                    "{path}: {id} is not tagged {wanted} (or does not exist); ask the installation's admins to tag it for this cluster, or give a CIDR so the cluster creates its own (installation setting `network.existing`)"
+                    "{path}: {id} is not tagged {wanted} (or does not exist); ask the installation's admins to tag it for this cluster, {own} (installation setting `network.existing`)"
                 ));
             }
         }

@@ -1,0 +1,383 @@
+//! What kube-aws let a node group add to what kubeline creates for it: taints, EC2 tenancy,
+//! existing security groups, managed policies on its role, and (pools) existing load
+//! balancers and target groups (docs/kube-aws.md).
+
+use std::collections::BTreeSet;
+
+use super::Ctx;
+use super::labels::{label_key, label_value};
+use crate::cluster::{GroupExtras, Taint};
+use crate::model::{
+    NodeIamConfig, PoolLoadBalancerConfig, PoolTargetGroupConfig, TaintEffect, Tenancy,
+};
+use crate::yaml::Path;
+
+/// Most existing security groups per node: EC2 allows 5 per network interface by default and
+/// each group has one of kubeline's own (kube-aws's limit too).
+pub const MAX_EXTRA_SECURITY_GROUPS: usize = 4;
+
+/// Most managed policies per role: IAM's default quota (10; raisable to 20).
+pub const MAX_MANAGED_POLICIES: usize = 10;
+
+/// The taint kubeline itself puts on every controller.
+pub const CONTROL_PLANE_TAINT_KEY: &str = "node-role.kubernetes.io/control-plane";
+
+impl Ctx<'_> {
+    /// A group's taints: valid keys, values and effects, no key and effect given twice, and
+    /// not kubeline's own control-plane taint.
+    pub(super) fn taints(&mut self, path: Path, taints: &[crate::model::Taint]) -> Vec<Taint> {
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (t, taint) in taints.iter().enumerate() {
+            let tp = path.index(t);
+            if let Err(m) = label_key(&taint.key) {
+                self.err(
+                    tp.key("key"),
+                    format!("taint key {:?} {m}", taint.key),
+                    "use [prefix/]name like dedicated or example.com/gpu",
+                );
+            }
+            if taint.key == CONTROL_PLANE_TAINT_KEY {
+                self.err(
+                    tp.key("key"),
+                    format!("kubeline sets the taint {CONTROL_PLANE_TAINT_KEY} itself"),
+                    "remove this taint",
+                );
+            }
+            if !taint.value.is_empty() && !label_value(&taint.value) {
+                self.err(
+                    tp.key("value"),
+                    format!("taint value {:?} is not valid", taint.value),
+                    "use up to 63 of A-Z a-z 0-9 - _ .",
+                );
+            }
+            let effect = match taint.effect.as_str() {
+                "NoSchedule" => TaintEffect::NoSchedule,
+                "PreferNoSchedule" => TaintEffect::PreferNoSchedule,
+                "NoExecute" => TaintEffect::NoExecute,
+                other => {
+                    let hint = match crate::diag::did_you_mean(
+                        other,
+                        ["NoSchedule", "PreferNoSchedule", "NoExecute"],
+                    ) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "use NoSchedule, PreferNoSchedule or NoExecute".into(),
+                    };
+                    self.err(
+                        tp.key("effect"),
+                        format!("{other:?} is not a taint effect"),
+                        hint,
+                    );
+                    continue;
+                }
+            };
+            if !seen.insert((taint.key.clone(), effect.as_str())) {
+                self.err(
+                    tp,
+                    format!(
+                        "taint {}:{} is given twice (the API server refuses a Node with both)",
+                        taint.key,
+                        effect.as_str()
+                    ),
+                    "keep one of them",
+                );
+                continue;
+            }
+            out.push(Taint {
+                key: taint.key.clone(),
+                value: taint.value.clone(),
+                effect,
+            });
+        }
+        out
+    }
+
+    /// A group's tenancy, existing security groups (each list under its own key; together at
+    /// most [`MAX_EXTRA_SECURITY_GROUPS`], none twice) and managed policies.
+    pub(super) fn group_extras(
+        &mut self,
+        path: &Path,
+        tenancy: Tenancy,
+        security_groups: &[(Path, &[String])],
+        iam: &NodeIamConfig,
+    ) -> GroupExtras {
+        let mut ids: Vec<String> = Vec::new();
+        for (list_path, list) in security_groups {
+            for (i, id) in list.iter().enumerate() {
+                let p = list_path.index(i);
+                let Some(id) = self.id(p.clone(), id, "sg-") else {
+                    continue;
+                };
+                if ids.contains(&id) {
+                    self.err(p, format!("security group {id} is given twice"), "keep one");
+                    continue;
+                }
+                ids.push(id);
+            }
+        }
+        if ids.len() > MAX_EXTRA_SECURITY_GROUPS {
+            let first = security_groups
+                .iter()
+                .find(|(_, l)| !l.is_empty())
+                .map_or_else(|| path.key("securityGroupIds"), |(p, _)| p.clone());
+            self.err(
+                first,
+                format!(
+                    "{} existing security groups for one node group; at most {MAX_EXTRA_SECURITY_GROUPS} fit",
+                    ids.len()
+                ),
+                "EC2 allows 5 security groups per network interface by default and kubeline attaches one: merge the rules into fewer groups",
+            );
+        }
+        let policies_path = path.key("iam").key("role").key("managedPolicies");
+        let mut arns: Vec<String> = Vec::new();
+        for (i, p) in iam.role.managed_policies.iter().enumerate() {
+            let ap = policies_path.index(i).key("arn");
+            if let Err(why) = managed_policy_arn(&p.arn) {
+                self.err(
+                    ap,
+                    format!("{:?} is not a managed policy ARN: {why}", p.arn),
+                    "write arn:aws:iam::123456789012:policy/NAME or arn:aws:iam::aws:policy/NAME",
+                );
+                continue;
+            }
+            if arns.contains(&p.arn) {
+                self.err(ap, format!("{} is given twice", p.arn), "keep one");
+                continue;
+            }
+            arns.push(p.arn.clone());
+        }
+        if arns.len() > MAX_MANAGED_POLICIES {
+            self.err(
+                policies_path,
+                format!(
+                    "{} managed policies on one role; IAM allows {MAX_MANAGED_POLICIES} by default",
+                    arns.len()
+                ),
+                "combine them into fewer customer managed policies",
+            );
+        }
+        GroupExtras {
+            tenancy,
+            security_group_ids: ids,
+            managed_policy_arns: arns,
+        }
+    }
+
+    /// A pool's existing Classic Load Balancers and target groups (only when `enabled`, as
+    /// kube-aws did; a list given without it is warned about).
+    pub(super) fn attachments(
+        &mut self,
+        path: &Path,
+        lb: &PoolLoadBalancerConfig,
+        tg: &PoolTargetGroupConfig,
+        region: Option<&str>,
+    ) -> (Vec<String>, Vec<String>) {
+        let mut names = Vec::new();
+        let lb_path = path.key("loadBalancer");
+        if !lb.enabled && !lb.names.is_empty() {
+            self.warn(
+                lb_path.key("names"),
+                "the pool is not attached to these load balancers: loadBalancer.enabled is false",
+                "set loadBalancer.enabled: true, or remove names",
+            );
+        }
+        if lb.enabled {
+            if lb.names.is_empty() {
+                self.err(
+                    lb_path.key("names"),
+                    "loadBalancer.enabled needs the names of the load balancers",
+                    "list the Classic Load Balancers' names",
+                );
+            }
+            for (i, n) in lb.names.iter().enumerate() {
+                if !classic_lb_name(n) {
+                    self.err(
+                        lb_path.key("names").index(i),
+                        format!("{n:?} is not a Classic Load Balancer name"),
+                        "use up to 32 letters, digits and hyphens, not starting or ending with a hyphen",
+                    );
+                } else if names.contains(n) {
+                    self.err(
+                        lb_path.key("names").index(i),
+                        format!("{n} is given twice"),
+                        "keep one",
+                    );
+                } else {
+                    names.push(n.clone());
+                }
+            }
+        }
+        let mut arns = Vec::new();
+        let tg_path = path.key("targetGroup");
+        if !tg.enabled && !tg.arns.is_empty() {
+            self.warn(
+                tg_path.key("arns"),
+                "the pool is not attached to these target groups: targetGroup.enabled is false",
+                "set targetGroup.enabled: true, or remove arns",
+            );
+        }
+        if tg.enabled {
+            if tg.arns.is_empty() {
+                self.err(
+                    tg_path.key("arns"),
+                    "targetGroup.enabled needs the ARNs of the target groups",
+                    "list the target groups' ARNs",
+                );
+            }
+            for (i, a) in tg.arns.iter().enumerate() {
+                let ap = tg_path.key("arns").index(i);
+                match target_group_arn(a) {
+                    Err(why) => self.err(
+                        ap,
+                        format!("{a:?} is not a target group ARN: {why}"),
+                        "write arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID",
+                    ),
+                    Ok(r) if region.is_some_and(|own| own != r) => self.err(
+                        ap,
+                        format!(
+                            "target group {a} is in {r}, the cluster in {}",
+                            region.unwrap_or_default()
+                        ),
+                        "an Auto Scaling group attaches only target groups of its own Region",
+                    ),
+                    Ok(_) if arns.contains(a) => {
+                        self.err(ap, format!("{a} is given twice"), "keep one");
+                    }
+                    Ok(_) => arns.push(a.clone()),
+                }
+            }
+        }
+        (names, arns)
+    }
+}
+
+/// `arn:PARTITION:iam::ACCOUNT|aws:policy/[PATH/]NAME`.
+fn managed_policy_arn(arn: &str) -> Result<(), &'static str> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts[..] else {
+        return Err("it has fewer than six colon-separated parts");
+    };
+    if prefix != "arn" || !matches!(partition, "aws" | "aws-cn" | "aws-us-gov") {
+        return Err("it does not start with arn:aws:, arn:aws-cn: or arn:aws-us-gov:");
+    }
+    if service != "iam" || !region.is_empty() {
+        return Err("it is not an IAM ARN (arn:aws:iam::...)");
+    }
+    if account != "aws" && !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) {
+        return Err("the account is neither 12 digits nor `aws`");
+    }
+    let Some(rest) = resource.strip_prefix("policy/") else {
+        return Err("it names no policy (policy/NAME)");
+    };
+    let name = rest.rsplit('/').next().unwrap_or_default();
+    let ok_chars = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+    };
+    if name.is_empty()
+        || name.len() > 128
+        || arn.len() > 2048
+        || !ok_chars(name)
+        || !rest.split('/').all(ok_chars)
+    {
+        return Err("the policy name may hold only letters, digits and +=,.@_-");
+    }
+    Ok(())
+}
+
+/// `arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID`; the Region.
+fn target_group_arn(arn: &str) -> Result<&str, &'static str> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts[..] else {
+        return Err("it has fewer than six colon-separated parts");
+    };
+    if prefix != "arn" || !matches!(partition, "aws" | "aws-cn" | "aws-us-gov") {
+        return Err("it does not start with arn:aws:, arn:aws-cn: or arn:aws-us-gov:");
+    }
+    if service != "elasticloadbalancing" {
+        return Err("it is not an Elastic Load Balancing ARN");
+    }
+    if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) {
+        return Err("the account is not 12 digits");
+    }
+    let segs: Vec<&str> = resource.split('/').collect();
+    let [kind, name, id] = segs[..] else {
+        return Err("it names no target group (targetgroup/NAME/ID)");
+    };
+    let region_ok = !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if kind != "targetgroup" || !region_ok || !classic_lb_name(name) || id.len() != 16 {
+        return Err("it names no target group (targetgroup/NAME/ID)");
+    }
+    if !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("its ID is not 16 hex digits");
+    }
+    Ok(region)
+}
+
+/// A Classic Load Balancer (or target group) name: 1–32 letters, digits and hyphens, no
+/// hyphen at either end.
+fn classic_lb_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 32
+        && !n.starts_with('-')
+        && !n.ends_with('-')
+        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn managed_policy_arns() {
+        for (arn, ok) in [
+            ("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", true),
+            ("arn:aws:iam::123456789012:policy/team/node-extra", true),
+            ("arn:aws-cn:iam::123456789012:policy/x", true),
+            ("arn:aws:iam::123456789012:role/x", false),
+            ("arn:aws:s3:::bucket", false),
+            ("arn:aws:iam:eu-west-1:123456789012:policy/x", false),
+            ("arn:aws:iam::12345:policy/x", false),
+            ("arn:aws:iam::aws:policy/", false),
+            ("arn:aws:iam::aws:policy/a b", false),
+            ("{{resolve:ssm:x}}", false),
+        ] {
+            assert_eq!(managed_policy_arn(arn).is_ok(), ok, "{arn}");
+        }
+    }
+
+    #[test]
+    fn target_group_arns() {
+        let good =
+            "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef";
+        assert_eq!(target_group_arn(good), Ok("eu-west-1"));
+        for bad in [
+            "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/0123456789abcdef",
+            "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123",
+            "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/-web/0123456789abcdef",
+            "arn:aws:elasticloadbalancing::123456789012:targetgroup/web/0123456789abcdef",
+            "arn:aws:iam::123456789012:targetgroup/web/0123456789abcdef",
+        ] {
+            assert!(target_group_arn(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn classic_load_balancer_names() {
+        for (n, ok) in [
+            ("web", true),
+            ("web-1", true),
+            ("-web", false),
+            ("web-", false),
+            ("web_1", false),
+            ("", false),
+        ] {
+            assert_eq!(classic_lb_name(n), ok, "{n}");
+        }
+        assert!(!classic_lb_name(&"a".repeat(33)));
+    }
+}
