@@ -99,6 +99,9 @@ pub struct Subnet {
     pub existing_id: Option<String>,
     /// Existing NAT gateway.
     pub nat_gateway_id: Option<String>,
+    /// Pre-allocated Elastic IP of the NAT gateway kubeline creates for this (private)
+    /// subnet's zone (`natGateway.eipAllocationId`).
+    pub nat_eip_allocation_id: Option<String>,
     /// Existing route table.
     pub route_table_id: Option<String>,
 }

@@ -230,7 +230,8 @@ pub fn network_is_given(
 }
 
 /// Every existing EC2 resource a cluster names, with the cluster.yaml key that names it: the
-/// VPC (`vpc.id`), subnets (`subnets[].id`) and the node groups' existing security groups
+/// VPC (`vpc.id`), subnets (`subnets[].id`), NAT gateways' Elastic IPs
+/// (`subnets[].natGateway.eipAllocationId`) and the node groups' existing security groups
 /// (`securityGroupIds`, with a pool's `loadBalancer`/`targetGroup` ones). Each must be
 /// given to the cluster or its team when the policy says `network.existing: tagged`.
 pub fn existing_network(cluster: &Cluster) -> Vec<(String, &str)> {
@@ -241,6 +242,9 @@ pub fn existing_network(cluster: &Cluster) -> Vec<(String, &str)> {
     for (i, s) in cluster.subnets.iter().enumerate() {
         if let Some(id) = s.existing_id.as_deref() {
             out.push((format!("subnets[{i}].id"), id));
+        }
+        if let Some(id) = s.nat_eip_allocation_id.as_deref() {
+            out.push((format!("subnets[{i}].natGateway.eipAllocationId"), id));
         }
     }
     let mut groups = vec![
@@ -362,7 +366,9 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
     }
     if inst.policy.network.existing == ExistingNetworks::Refused {
         for (path, id) in existing_network(cluster) {
-            let rule = if path.ends_with("securityGroupIds") {
+            let rule = if path.ends_with("eipAllocationId") {
+                format!("this installation's NAT gateways take new addresses; remove {id}")
+            } else if path.ends_with("securityGroupIds") {
                 format!(
                     "this installation's nodes carry only their cluster's own security groups; remove {id}"
                 )

@@ -209,6 +209,20 @@ pub struct NameRef {
     pub name: String,
 }
 
+/// `subnets[].natGateway` (kube-aws's keys): exactly one of `id` and `eipAllocationId`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NatGatewayConfig {
+    /// Existing NAT gateway (`nat-...`) the subnet routes through.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Elastic IP allocation (`eipalloc-...`) of the NAT gateway kubeline creates for the
+    /// subnet's zone, so its public address is known in advance (say, for a partner's
+    /// allow-list).
+    #[serde(default)]
+    pub eip_allocation_id: Option<String>,
+}
+
 /// A subnet of the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -226,9 +240,10 @@ pub struct SubnetConfig {
     /// Use an existing subnet instead of creating one.
     #[serde(default)]
     pub id: Option<String>,
-    /// Existing NAT gateway for a private subnet.
+    /// A private subnet's NAT gateway: an existing one (`id`), or the one kubeline creates in
+    /// the zone's public subnet with a pre-allocated Elastic IP (`eipAllocationId`).
     #[serde(default)]
-    pub nat_gateway: Option<IdRef>,
+    pub nat_gateway: Option<NatGatewayConfig>,
     /// Existing route table for this subnet.
     #[serde(default)]
     pub route_table: Option<IdRef>,

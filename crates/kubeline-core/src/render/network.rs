@@ -61,8 +61,13 @@ pub(super) fn network_context(c: &Cluster) -> Value {
                 .iter()
                 .find(|s| !s.private && s.availability_zone.as_str() == zone)
         {
-            nat_gateways
-                .push(json!({"zone": zone, "suffix": suffix, "subnet_ref": subnet_ref(public)}));
+            // The zone's pre-allocated Elastic IP, if one of its private subnets names it.
+            let eip = c
+                .subnets
+                .iter()
+                .filter(|s| s.private && s.availability_zone.as_str() == zone)
+                .find_map(|s| s.nat_eip_allocation_id.clone());
+            nat_gateways.push(json!({"zone": zone, "suffix": suffix, "subnet_ref": subnet_ref(public), "eip_allocation_id": eip}));
         }
     }
     let mut route_table_of = serde_json::Map::new();

@@ -107,6 +107,7 @@ impl Ctx<'_> {
                 private: false,
                 existing_id: None,
                 nat_gateway_id: None,
+                nat_eip_allocation_id: None,
                 route_table_id: None,
             });
             return out;
@@ -200,10 +201,37 @@ impl Ctx<'_> {
                 }
                 placed.push((i, cidr));
             }
-            let nat_gateway_id = s
-                .nat_gateway
-                .as_ref()
-                .and_then(|n| self.id(p.key("natGateway").key("id"), &n.id, "nat-"));
+            let nat = s.nat_gateway.as_ref();
+            let nat_gateway_id = nat
+                .and_then(|n| n.id.as_ref())
+                .and_then(|id| self.id(p.key("natGateway").key("id"), id, "nat-"));
+            let nat_eip_allocation_id =
+                nat.and_then(|n| n.eip_allocation_id.as_ref())
+                    .and_then(|id| {
+                        self.id(p.key("natGateway").key("eipAllocationId"), id, "eipalloc-")
+                    });
+            if let Some(n) = nat {
+                match (&n.id, &n.eip_allocation_id) {
+                    (Some(_), Some(_)) => self.err(
+                        p.key("natGateway").key("eipAllocationId"),
+                        "an existing NAT gateway (natGateway.id) already has its address",
+                        "keep id (use that gateway) or eipAllocationId (kubeline creates one with this address), not both",
+                    ),
+                    (None, None) => self.err(
+                        p.key("natGateway"),
+                        "natGateway names neither an existing gateway nor an Elastic IP",
+                        "set id: nat-... or eipAllocationId: eipalloc-..., or remove natGateway",
+                    ),
+                    _ => {}
+                }
+            }
+            if nat_eip_allocation_id.is_some() && (s.id.is_some() || s.route_table.is_some()) {
+                self.err(
+                    p.key("natGateway").key("eipAllocationId"),
+                    "kubeline creates no NAT gateway for a subnet with an existing id or route table",
+                    "remove eipAllocationId, or let kubeline create the subnet and its route table",
+                );
+            }
             if s.nat_gateway.is_some() && !s.private {
                 self.err(
                     p.key("natGateway"),
@@ -224,6 +252,7 @@ impl Ctx<'_> {
                     private: s.private,
                     existing_id,
                     nat_gateway_id,
+                    nat_eip_allocation_id,
                     route_table_id,
                 });
             }
@@ -268,6 +297,17 @@ impl Ctx<'_> {
                 })
             {
                 self.err(p.key("natGateway"), format!("private subnets of {} share one route table, but subnets[{j}] ({:?}) uses a different NAT gateway", s.availability_zone, other.name), "give the private subnets of one zone the same natGateway.id (or none)");
+            }
+            if s.private
+                && s.nat_eip_allocation_id.is_some()
+                && let Some((j, _)) = subnets.iter().enumerate().take(i).find(|(_, o)| {
+                    o.private
+                        && o.availability_zone == s.availability_zone
+                        && o.nat_eip_allocation_id.is_some()
+                        && o.nat_eip_allocation_id != s.nat_eip_allocation_id
+                })
+            {
+                self.err(p.key("natGateway").key("eipAllocationId"), format!("the private subnets of {} share one NAT gateway, but subnets[{j}] gives it another Elastic IP", s.availability_zone), "give the private subnets of one zone the same eipAllocationId (or give it on one of them)");
             }
             if s.private && s.nat_gateway_id.is_none() {
                 let has_public = subnets

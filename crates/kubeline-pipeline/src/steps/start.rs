@@ -330,7 +330,8 @@ async fn check_policy<S: ObjectStore, N: Networks>(
                 .get(*id)
                 .is_some_and(|t| policy::network_is_given(t, name, tenant));
             if !given {
-                let own = if path.ends_with("securityGroupIds") {
+                let own = if path.ends_with("securityGroupIds") || path.ends_with("eipAllocationId")
+                {
                     "or remove it"
                 } else {
                     "or give a CIDR so the cluster creates its own"
