@@ -45,6 +45,11 @@ pub struct Cluster {
     pub kubernetes_service_ip: Ipv4Addr,
     /// API endpoints.
     pub api_endpoints: Vec<ApiEndpoint>,
+    /// The endpoint the admin kubeconfig names (`adminAPIEndpointName`; default the first).
+    pub admin_api_endpoint_name: Option<String>,
+    /// The endpoint the workers use (`worker.apiEndpointName`; default as
+    /// [`Cluster::node_api_endpoint`] says).
+    pub worker_api_endpoint_name: Option<String>,
     /// SSH sources.
     pub ssh_access_allowed_source_cidrs: Vec<Cidr>,
     /// Control plane.
@@ -200,6 +205,9 @@ pub struct GroupExtras {
     /// Existing security groups attached besides the group's own (`securityGroupIds`, and a
     /// pool's `loadBalancer` / `targetGroup` ones), at most 4.
     pub security_group_ids: Vec<String>,
+    /// The cluster.yaml key each of `security_group_ids` comes from, in the same order.
+    #[serde(skip)]
+    pub security_group_keys: Vec<String>,
     /// Managed policies attached to the group's role (`iam.role.managedPolicies[].arn`).
     pub managed_policy_arns: Vec<String>,
 }
@@ -387,17 +395,31 @@ pub fn logical_id(name: &str) -> String {
 }
 
 impl Cluster {
-    /// The API endpoint nodes use: the one named `nodes` (kubeline adds it when no endpoint is
-    /// private), else the first private one, else the first. The control-plane stack exports
+    /// The API endpoint nodes use: the one `worker.apiEndpointName` names, else the one named
+    /// `nodes` (kubeline adds it when no endpoint is private), else the first private one,
+    /// else the first. The control-plane stack exports
     /// it as `NodeApiEndpoint`.
     pub fn node_api_endpoint(&self) -> String {
-        let e = self
-            .api_endpoints
-            .iter()
-            .find(|e| e.name == NODES_ENDPOINT)
+        let named = |name: &Option<String>| {
+            name.as_ref()
+                .and_then(|n| self.api_endpoints.iter().find(|e| &e.name == n))
+        };
+        let e = named(&self.worker_api_endpoint_name)
+            .or_else(|| self.api_endpoints.iter().find(|e| e.name == NODES_ENDPOINT))
             .or_else(|| self.api_endpoints.iter().find(|e| e.private))
             .or_else(|| self.api_endpoints.first());
         e.map(|e| format!("https://{}", e.dns_name))
+            .unwrap_or_default()
+    }
+
+    /// The DNS name the admin kubeconfig's server names: `adminAPIEndpointName`'s endpoint,
+    /// else the first.
+    pub fn admin_api_endpoint(&self) -> String {
+        self.admin_api_endpoint_name
+            .as_ref()
+            .and_then(|n| self.api_endpoints.iter().find(|e| &e.name == n))
+            .or_else(|| self.api_endpoints.first())
+            .map(|e| e.dns_name.to_string())
             .unwrap_or_default()
     }
 

@@ -255,8 +255,13 @@ pub fn existing_network(cluster: &Cluster) -> Vec<(String, &str)> {
         groups.push((format!("worker.nodePools[{i}]"), &p.extras));
     }
     for (path, extras) in groups {
-        for id in &extras.security_group_ids {
-            out.push((format!("{path}.securityGroupIds"), id.as_str()));
+        for (i, id) in extras.security_group_ids.iter().enumerate() {
+            let key = extras
+                .security_group_keys
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("{path}.securityGroupIds"));
+            out.push((key, id.as_str()));
         }
     }
     out
@@ -368,7 +373,7 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
         for (path, id) in existing_network(cluster) {
             let rule = if path.ends_with("eipAllocationId") {
                 format!("this installation's NAT gateways take new addresses; remove {id}")
-            } else if path.ends_with("securityGroupIds") {
+            } else if path.contains("securityGroupIds") {
                 format!(
                     "this installation's nodes carry only their cluster's own security groups; remove {id}"
                 )
@@ -396,6 +401,34 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
                     "network.existing",
                     "only an installation with `network.existing: any` lets pools join existing target groups; expose the pool with a Service of type LoadBalancer instead".into(),
                 );
+            }
+        }
+    }
+    // IAM attaches only AWS managed policies and the role's own account's.
+    if let Some(own) = inst
+        .kms_key_arn
+        .as_deref()
+        .and_then(|k| key_scope(k).get(1).copied())
+    {
+        let mut groups = vec![
+            ("controller".to_owned(), &cluster.controller.extras),
+            ("etcd".to_owned(), &cluster.etcd.extras),
+        ];
+        for (i, p) in cluster.node_pools.iter().enumerate() {
+            groups.push((format!("worker.nodePools[{i}]"), &p.extras));
+        }
+        for (path, extras) in groups {
+            for (j, arn) in extras.managed_policy_arns.iter().enumerate() {
+                let account = arn.split(':').nth(4).unwrap_or_default();
+                if account != "aws" && account != own {
+                    refuse(
+                        format!("{path}.iam.role.managedPolicies[{j}].arn"),
+                        "iam.managedPolicyArns",
+                        format!(
+                            "{arn} belongs to account {account}, and IAM attaches to this installation's roles (account {own}) only its own and AWS managed policies"
+                        ),
+                    );
+                }
             }
         }
     }

@@ -643,3 +643,69 @@ fn the_nodes_endpoint_is_added_only_without_a_private_one() {
         }
     }
 }
+
+/// kube-aws's `adminAPIEndpointName` and `worker.apiEndpointName`: which endpoint the admin
+/// kubeconfig and the workers use, table-driven `(keys, admin server, workers' server,
+/// diagnostics)`.
+#[test]
+fn the_endpoint_name_keys_pick_the_admin_and_worker_endpoints() {
+    let base = [
+        "clusterName: demo",
+        "s3URI: s3://kubeline-assets",
+        "region: eu-west-1",
+        "availabilityZone: eu-west-1a",
+        "kmsKeyArn: arn:aws:kms:eu-west-1:123456789012:key/k",
+        "apiEndpoints:",
+        "  - name: public",
+        "    dnsName: api.demo.example.com",
+        "    loadBalancer: {hostedZone: {id: Z0123456789ABCDEFGHIJ}}",
+        "  - name: vpn",
+        "    dnsName: vpn.demo.example.com",
+        "    loadBalancer: {private: true, hostedZone: {id: Z0123456789ABCDEFGHIJ}}",
+        "",
+    ]
+    .join("\n");
+    let cases: [(&str, Option<(&str, &str)>, &str); 5] = [
+        (
+            "",
+            Some(("api.demo.example.com", "https://vpn.demo.example.com")),
+            "",
+        ),
+        (
+            "adminAPIEndpointName: vpn\n",
+            Some(("vpn.demo.example.com", "https://vpn.demo.example.com")),
+            "",
+        ),
+        (
+            "worker: {apiEndpointName: public}\n",
+            Some(("api.demo.example.com", "https://api.demo.example.com")),
+            "warning: worker.apiEndpointName: workers reach the public endpoint \"public\"",
+        ),
+        (
+            "adminAPIEndpointName: pubilc\n",
+            None,
+            "adminAPIEndpointName: no API endpoint is named \"pubilc\"; did you mean `public`?",
+        ),
+        (
+            "worker: {apiEndpointName: nowhere}\n",
+            None,
+            "worker.apiEndpointName: no API endpoint is named \"nowhere\"; use one of public, vpn",
+        ),
+    ];
+    for (extra, want, diag) in cases {
+        let loaded = validate::load(&format!("{base}{extra}"));
+        let rendered = loaded.diagnostics.render("cluster.yaml");
+        assert!(rendered.contains(diag), "{extra}: {rendered}");
+        match (want, loaded.cluster) {
+            (Some((admin, workers)), Some(c)) => {
+                assert_eq!(c.admin_api_endpoint(), admin, "{extra}");
+                assert_eq!(c.node_api_endpoint(), workers, "{extra}");
+            }
+            (None, None) => {}
+            (want, got) => panic!(
+                "{extra}: expected {want:?}, got {:?}\n{rendered}",
+                got.is_some()
+            ),
+        }
+    }
+}

@@ -47,6 +47,8 @@ fn each_rule_refuses_what_it_names_and_passes_the_rest() {
         s
     };
     let extras = [
+        "vpc: {id: vpc-0123456789abcdef0}",
+        "internetGateway: {id: igw-0123456789abcdef0}",
         "controller: {securityGroupIds: [sg-0123456789abcdef0]}",
         "worker:",
         "  nodePools:",
@@ -141,8 +143,9 @@ fn each_rule_refuses_what_it_names_and_passes_the_rest() {
             format!("{ok}{extras}"),
             "network: {existing: refused}\niam: {managedPolicyArns: [arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy]}",
             vec![
-                "controller.securityGroupIds network.existing",
-                "worker.nodePools[0].securityGroupIds network.existing",
+                "vpc.id network.existing",
+                "controller.securityGroupIds[0] network.existing",
+                "worker.nodePools[0].securityGroupIds[0] network.existing",
                 "worker.nodePools[0].loadBalancer.names network.existing",
                 "worker.nodePools[0].targetGroup.arns network.existing",
             ],

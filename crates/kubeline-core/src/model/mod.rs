@@ -87,6 +87,10 @@ pub struct ClusterConfig {
     /// manages (`hostedZone` set, `recordSetManaged` true), in that zone (docs/api-endpoints.md).
     #[serde(default)]
     pub api_endpoints: Vec<ApiEndpointConfig>,
+    /// The endpoint the admin kubeconfig names (kube-aws's `adminAPIEndpointName`). Default:
+    /// the first endpoint.
+    #[serde(default, rename = "adminAPIEndpointName")]
+    pub admin_api_endpoint_name: Option<String>,
     /// Source CIDRs allowed to SSH into nodes. Default: none (SSH closed).
     #[serde(default, rename = "sshAccessAllowedSourceCIDRs")]
     pub ssh_access_allowed_source_cidrs: Vec<String>,

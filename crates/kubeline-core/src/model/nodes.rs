@@ -517,6 +517,10 @@ pub struct WorkerConfig {
     /// the order they first appear; every pool must then sit in one zone).
     #[serde(default)]
     pub node_pool_rolling_strategy: RollingStrategy,
+    /// The endpoint every pool's kubelets use (kube-aws's `worker.apiEndpointName`). Default:
+    /// the endpoint named `nodes`, else the first private one (docs/api-endpoints.md).
+    #[serde(default)]
+    pub api_endpoint_name: Option<String>,
 }
 
 /// How node pools roll out (`worker.nodePoolRollingStrategy`).

@@ -630,7 +630,10 @@ pub fn render_with(
     }
 
     // The admin kubeconfig: checked to be YAML, written as rendered.
-    let (kubeconfig, _) = r.yaml::<Value>("kubeconfig.j2", json!({}))?;
+    let (kubeconfig, _) = r.yaml::<Value>(
+        "kubeconfig.j2",
+        json!({"admin_api_endpoint": c.admin_api_endpoint()}),
+    )?;
     out.files
         .insert("kubeconfig".into(), kubeconfig.into_bytes());
 

@@ -1,5 +1,7 @@
 //! The rules of `apiEndpoints`: the API load balancers, their DNS names and records, and the
-//! internal endpoint kubeline adds for nodes when no endpoint is private.
+//! internal endpoint kubeline adds for nodes when no endpoint is private, and which endpoint
+//! the admin kubeconfig and the workers use (kube-aws's `adminAPIEndpointName`,
+//! `worker.apiEndpointName`).
 
 use std::collections::BTreeSet;
 
@@ -7,6 +9,7 @@ use super::{Ctx, MAX_SOURCE_CIDRS, root};
 use crate::cluster::{ApiEndpoint, NODES_DNS_PREFIX, NODES_ENDPOINT, Subnet, logical_id};
 use crate::model::ClusterConfig;
 use crate::types::{ClusterName, DnsName, is_dns_label};
+use crate::yaml::Path;
 
 impl Ctx<'_> {
     pub(super) fn api_endpoints(
@@ -283,5 +286,55 @@ impl Ctx<'_> {
             ),
             added_for_nodes: true,
         })
+    }
+}
+
+impl Ctx<'_> {
+    /// kube-aws's `adminAPIEndpointName` and `worker.apiEndpointName`: each names one of the
+    /// endpoints (kubeline's `nodes` included). Workers sent to a public endpoint reach it
+    /// from public addresses, which its allowed sources must then include.
+    pub(super) fn endpoint_names(
+        &mut self,
+        c: &ClusterConfig,
+        endpoints: &[ApiEndpoint],
+    ) -> (Option<String>, Option<String>) {
+        let names: Vec<&str> = endpoints.iter().map(|e| e.name.as_str()).collect();
+        let pick = |ctx: &mut Self, path: Path, name: &Option<String>| -> Option<String> {
+            let n = name.as_ref()?;
+            if names.contains(&n.as_str()) {
+                return Some(n.clone());
+            }
+            let hint = match crate::diag::did_you_mean(n, names.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("use one of {}", names.join(", ")),
+            };
+            ctx.err(path, format!("no API endpoint is named {n:?}"), hint);
+            None
+        };
+        let admin = pick(
+            self,
+            root().key("adminAPIEndpointName"),
+            &c.admin_api_endpoint_name,
+        );
+        let workers = pick(
+            self,
+            root().key("worker").key("apiEndpointName"),
+            &c.worker.api_endpoint_name,
+        );
+        if let Some(e) = workers
+            .as_ref()
+            .and_then(|n| endpoints.iter().find(|e| &e.name == n))
+            .filter(|e| !e.private)
+        {
+            self.warn(
+                root().key("worker").key("apiEndpointName"),
+                format!(
+                    "workers reach the public endpoint {:?} from their NAT gateways' (or their own) public addresses, which its security group admits only if apiAccessAllowedSourceCIDRs lists them",
+                    e.name
+                ),
+                "list those addresses in the endpoint's apiAccessAllowedSourceCIDRs, or name a private endpoint",
+            );
+        }
+        (admin, workers)
     }
 }

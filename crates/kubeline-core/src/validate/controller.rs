@@ -64,12 +64,14 @@ impl Ctx<'_> {
             );
         }
         self.labels(p.key("nodeLabels"), &ct.node_labels);
-        let taints = self.taints(p.key("taints"), &ct.taints);
+        let taints = self.taints(p.key("taints"), &ct.taints, true);
         let extras = self.group_extras(
             &p,
             ct.tenancy,
             &[(p.key("securityGroupIds"), &ct.security_group_ids)],
             &ct.iam,
+            c.vpc.is_some(),
+            super::extras::partition_of(&c.region),
         );
         // kube-aws's top-level `waitSignal` is the controllers'.
         let signals = self.wait_signal(

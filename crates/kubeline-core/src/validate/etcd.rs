@@ -119,6 +119,8 @@ impl Ctx<'_> {
             e.tenancy,
             &[(p.key("securityGroupIds"), &e.security_group_ids)],
             &e.iam,
+            c.vpc.is_some(),
+            super::extras::partition_of(&c.region),
         );
         Some(Etcd {
             instance_type: e.instance_type.clone(),

@@ -24,8 +24,13 @@ pub const CONTROL_PLANE_TAINT_KEY: &str = "node-role.kubernetes.io/control-plane
 
 impl Ctx<'_> {
     /// A group's taints: valid keys, values and effects, no key and effect given twice, and
-    /// not kubeline's own control-plane taint.
-    pub(super) fn taints(&mut self, path: Path, taints: &[crate::model::Taint]) -> Vec<Taint> {
+    /// (on controllers) not kubeline's own control-plane taint.
+    pub(super) fn taints(
+        &mut self,
+        path: Path,
+        taints: &[crate::model::Taint],
+        controller: bool,
+    ) -> Vec<Taint> {
         let mut out = Vec::new();
         let mut seen = BTreeSet::new();
         for (t, taint) in taints.iter().enumerate() {
@@ -37,10 +42,12 @@ impl Ctx<'_> {
                     "use [prefix/]name like dedicated or example.com/gpu",
                 );
             }
-            if taint.key == CONTROL_PLANE_TAINT_KEY {
+            if controller && taint.key == CONTROL_PLANE_TAINT_KEY && taint.effect == "NoSchedule" {
                 self.err(
                     tp.key("key"),
-                    format!("kubeline sets the taint {CONTROL_PLANE_TAINT_KEY} itself"),
+                    format!(
+                        "kubeline sets the taint {CONTROL_PLANE_TAINT_KEY}:NoSchedule on every controller itself"
+                    ),
                     "remove this taint",
                 );
             }
@@ -100,8 +107,11 @@ impl Ctx<'_> {
         tenancy: Tenancy,
         security_groups: &[(Path, &[String])],
         iam: &NodeIamConfig,
+        has_vpc: bool,
+        partition: &str,
     ) -> GroupExtras {
         let mut ids: Vec<String> = Vec::new();
+        let mut keys: Vec<String> = Vec::new();
         for (list_path, list) in security_groups {
             for (i, id) in list.iter().enumerate() {
                 let p = list_path.index(i);
@@ -112,7 +122,15 @@ impl Ctx<'_> {
                     self.err(p, format!("security group {id} is given twice"), "keep one");
                     continue;
                 }
+                if !has_vpc && ids.is_empty() {
+                    self.err(
+                        p.clone(),
+                        format!("{id} is an existing security group, and kubeline creates this cluster's VPC: a node can carry only groups of its own VPC"),
+                        "set vpc.id to the VPC the groups belong to, or remove them",
+                    );
+                }
                 ids.push(id);
+                keys.push(p.to_string());
             }
         }
         if ids.len() > MAX_EXTRA_SECURITY_GROUPS {
@@ -133,7 +151,7 @@ impl Ctx<'_> {
         let mut arns: Vec<String> = Vec::new();
         for (i, p) in iam.role.managed_policies.iter().enumerate() {
             let ap = policies_path.index(i).key("arn");
-            if let Err(why) = managed_policy_arn(&p.arn) {
+            if let Err(why) = managed_policy_arn(&p.arn, partition) {
                 self.err(
                     ap,
                     format!("{:?} is not a managed policy ARN: {why}", p.arn),
@@ -160,6 +178,7 @@ impl Ctx<'_> {
         GroupExtras {
             tenancy,
             security_group_ids: ids,
+            security_group_keys: keys,
             managed_policy_arns: arns,
         }
     }
@@ -172,7 +191,31 @@ impl Ctx<'_> {
         lb: &PoolLoadBalancerConfig,
         tg: &PoolTargetGroupConfig,
         region: Option<&str>,
+        has_vpc: bool,
     ) -> (Vec<String>, Vec<String>) {
+        for (on, key) in [(lb.enabled, "loadBalancer"), (tg.enabled, "targetGroup")] {
+            if on && !has_vpc {
+                self.err(
+                    path.key(key).key("enabled"),
+                    "an existing load balancer or target group takes only instances of its own VPC, and kubeline creates this cluster's VPC",
+                    "set vpc.id to the load balancer's VPC, or remove the attachment",
+                );
+            }
+        }
+        if !lb.enabled && !lb.security_group_ids.is_empty() {
+            self.warn(
+                path.key("loadBalancer").key("securityGroupIds"),
+                "these security groups are not attached: loadBalancer.enabled is false",
+                "set loadBalancer.enabled: true, or remove securityGroupIds",
+            );
+        }
+        if !tg.enabled && !tg.security_group_ids.is_empty() {
+            self.warn(
+                path.key("targetGroup").key("securityGroupIds"),
+                "these security groups are not attached: targetGroup.enabled is false",
+                "set targetGroup.enabled: true, or remove securityGroupIds",
+            );
+        }
         let mut names = Vec::new();
         let lb_path = path.key("loadBalancer");
         if !lb.enabled && !lb.names.is_empty() {
@@ -253,13 +296,16 @@ impl Ctx<'_> {
 }
 
 /// `arn:PARTITION:iam::ACCOUNT|aws:policy/[PATH/]NAME`.
-fn managed_policy_arn(arn: &str) -> Result<(), &'static str> {
+fn managed_policy_arn(arn: &str, own_partition: &str) -> Result<(), &'static str> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [prefix, partition, service, region, account, resource] = parts[..] else {
         return Err("it has fewer than six colon-separated parts");
     };
     if prefix != "arn" || !matches!(partition, "aws" | "aws-cn" | "aws-us-gov") {
         return Err("it does not start with arn:aws:, arn:aws-cn: or arn:aws-us-gov:");
+    }
+    if partition != own_partition {
+        return Err("it is in another partition than the cluster's Region");
     }
     if service != "iam" || !region.is_empty() {
         return Err("it is not an IAM ARN (arn:aws:iam::...)");
@@ -287,6 +333,17 @@ fn managed_policy_arn(arn: &str) -> Result<(), &'static str> {
 }
 
 /// `arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID`; the Region.
+/// The ARN partition of a Region: `aws-cn` for `cn-*`, `aws-us-gov` for `us-gov-*`, else `aws`.
+pub(super) fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
 fn target_group_arn(arn: &str) -> Result<&str, &'static str> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [prefix, partition, service, region, account, resource] = parts[..] else {
@@ -337,7 +394,7 @@ mod tests {
         for (arn, ok) in [
             ("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", true),
             ("arn:aws:iam::123456789012:policy/team/node-extra", true),
-            ("arn:aws-cn:iam::123456789012:policy/x", true),
+            ("arn:aws-cn:iam::123456789012:policy/x", false),
             ("arn:aws:iam::123456789012:role/x", false),
             ("arn:aws:s3:::bucket", false),
             ("arn:aws:iam:eu-west-1:123456789012:policy/x", false),
@@ -346,7 +403,7 @@ mod tests {
             ("arn:aws:iam::aws:policy/a b", false),
             ("{{resolve:ssm:x}}", false),
         ] {
-            assert_eq!(managed_policy_arn(arn).is_ok(), ok, "{arn}");
+            assert_eq!(managed_policy_arn(arn, "aws").is_ok(), ok, "{arn}");
         }
     }
 

@@ -132,6 +132,10 @@ impl Ctx<'_> {
             );
         }
         let api_endpoints = self.api_endpoints(c, name.as_ref(), &subnets);
+        let (admin_api_endpoint_name, worker_api_endpoint_name) = match &api_endpoints {
+            Some(eps) => self.endpoint_names(c, eps),
+            None => (None, None),
+        };
         let controller = self.controller(c, &subnets);
         let kube: Option<KubeVersion> =
             self.parse(root().key("kubernetesVersion"), &c.kubernetes_version);
@@ -158,6 +162,8 @@ impl Ctx<'_> {
             dns_service_ip: dns_ip?,
             kubernetes_service_ip: kubernetes_service_ip?,
             api_endpoints: api_endpoints?,
+            admin_api_endpoint_name,
+            worker_api_endpoint_name,
             ssh_access_allowed_source_cidrs: ssh,
             controller: controller?,
             etcd: etcd?,

@@ -93,7 +93,10 @@ impl Ctx<'_> {
                 np.wait_signal.max_batch_size,
                 size.as_ref().map(|s| s.max),
             );
-            let taints = self.taints(p.key("taints"), &np.taints);
+            let taints = self.taints(p.key("taints"), &np.taints, false);
+            // The glue groups of an attachment go on the nodes only with the attachment, as
+            // in kube-aws.
+            let no_groups: &[String] = &[];
             let extras = self.group_extras(
                 &p,
                 np.tenancy,
@@ -101,17 +104,32 @@ impl Ctx<'_> {
                     (p.key("securityGroupIds"), &np.security_group_ids),
                     (
                         p.key("loadBalancer").key("securityGroupIds"),
-                        &np.load_balancer.security_group_ids,
+                        if np.load_balancer.enabled {
+                            &np.load_balancer.security_group_ids
+                        } else {
+                            no_groups
+                        },
                     ),
                     (
                         p.key("targetGroup").key("securityGroupIds"),
-                        &np.target_group.security_group_ids,
+                        if np.target_group.enabled {
+                            &np.target_group.security_group_ids
+                        } else {
+                            no_groups
+                        },
                     ),
                 ],
                 &np.iam,
+                c.vpc.is_some(),
+                super::extras::partition_of(&c.region),
             );
-            let (load_balancer_names, target_group_arns) =
-                self.attachments(&p, &np.load_balancer, &np.target_group, Some(&c.region));
+            let (load_balancer_names, target_group_arns) = self.attachments(
+                &p,
+                &np.load_balancer,
+                &np.target_group,
+                Some(&c.region),
+                c.vpc.is_some(),
+            );
             let spot_price = np.spot_price.as_ref().and_then(|sp| {
                 let valid = sp.parse::<f64>().is_ok_and(|f| f > 0.0 && f < 1000.0)
                     && sp.chars().all(|c| c.is_ascii_digit() || c == '.');

@@ -330,7 +330,7 @@ async fn check_policy<S: ObjectStore, N: Networks>(
                 .get(*id)
                 .is_some_and(|t| policy::network_is_given(t, name, tenant));
             if !given {
-                let own = if path.ends_with("securityGroupIds") || path.ends_with("eipAllocationId")
+                let own = if path.contains("securityGroupIds") || path.ends_with("eipAllocationId")
                 {
                     "or remove it"
                 } else {
