@@ -665,7 +665,9 @@ fn the_endpoint_name_keys_pick_the_admin_and_worker_endpoints() {
         "",
     ]
     .join("\n");
-    let cases: [(&str, Option<(&str, &str)>, &str); 5] = [
+    // (cluster.yaml extra, (admin server, workers' server) or refused, a diagnostic).
+    type Case<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a str);
+    let cases: [Case; 5] = [
         (
             "",
             Some(("api.demo.example.com", "https://vpn.demo.example.com")),
