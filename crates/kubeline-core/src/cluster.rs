@@ -72,6 +72,23 @@ pub struct Cluster {
     pub approval: Approval,
     /// Add-ons applied from the controllers.
     pub addons: crate::addons::Addons,
+    /// The API server's audit log (`experimental.auditLog`); `None` when disabled.
+    pub audit_log: Option<AuditLog>,
+}
+
+/// Where and how long the API server keeps its audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditLog {
+    /// The file (`--audit-log-path`).
+    pub path: String,
+    /// Its directory, mounted into the API server's pod.
+    pub dir: String,
+    /// `--audit-log-maxage` (days).
+    pub max_age: u32,
+    /// `--audit-log-maxbackup` (files).
+    pub max_backup: u32,
+    /// `--audit-log-maxsize` (MB).
+    pub max_size: u32,
 }
 
 /// The cluster's VPC.

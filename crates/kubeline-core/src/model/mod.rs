@@ -136,6 +136,66 @@ pub struct ClusterConfig {
     /// kube-proxy's mode (kube-aws's key).
     #[serde(default)]
     pub kube_proxy: KubeProxyConfig,
+    /// kube-aws's `experimental` section: only `auditLog` is still taken (every other
+    /// experimental feature has its own answer in docs/kube-aws.md).
+    #[serde(default)]
+    pub experimental: ExperimentalConfig,
+}
+
+/// `experimental`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExperimentalConfig {
+    /// The API server's audit log.
+    #[serde(default)]
+    pub audit_log: AuditLogConfig,
+}
+
+/// `experimental.auditLog`: kube-aws's keys, kubeline's defaults (on, 30 days, 10 files of
+/// 100 MB) as the API server's `--audit-log-*` flags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditLogConfig {
+    /// Write the audit log (default true; kube-aws's default was false).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The log file on the controller, under /var/log/.
+    #[serde(default = "default_audit_log_path")]
+    pub log_path: String,
+    /// Days to keep rotated files.
+    #[serde(default = "default_audit_max_age")]
+    pub max_age: u32,
+    /// Rotated files kept.
+    #[serde(default = "default_audit_max_backup")]
+    pub max_backup: u32,
+    /// Megabytes before a file is rotated.
+    #[serde(default = "default_audit_max_size")]
+    pub max_size: u32,
+}
+
+fn default_audit_log_path() -> String {
+    "/var/log/kubernetes/audit.log".into()
+}
+fn default_audit_max_age() -> u32 {
+    30
+}
+fn default_audit_max_backup() -> u32 {
+    10
+}
+fn default_audit_max_size() -> u32 {
+    100
+}
+
+impl Default for AuditLogConfig {
+    fn default() -> Self {
+        AuditLogConfig {
+            enabled: true,
+            log_path: default_audit_log_path(),
+            max_age: default_audit_max_age(),
+            max_backup: default_audit_max_backup(),
+            max_size: default_audit_max_size(),
+        }
+    }
 }
 
 fn default_service_cidr() -> String {

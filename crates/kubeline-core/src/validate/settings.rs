@@ -1,8 +1,9 @@
 //! Cluster-wide settings outside the node groups: certificate lifetimes (`tls*`), extra API
-//! server SANs (`customApiServerSettings`) and the kubelet download (`kubernetesArtifacts`).
+//! server SANs (`customApiServerSettings`), the kubelet download (`kubernetesArtifacts`) and
+//! the API server's audit log (`experimental.auditLog`).
 
 use super::{Ctx, root};
-use crate::cluster::{ApiServerSans, Artifact, Tls};
+use crate::cluster::{ApiServerSans, Artifact, AuditLog, Tls};
 use crate::model::ClusterConfig;
 use crate::types::DnsName;
 
@@ -90,5 +91,57 @@ impl Ctx<'_> {
             base_url: a.base_url.trim_end_matches('/').to_owned(),
             hash,
         }
+    }
+}
+
+impl Ctx<'_> {
+    /// kube-aws's `experimental.auditLog`: a file under /var/log/ (its directory is mounted
+    /// into the API server's pod; the path reaches a static pod's flags, so only safe
+    /// characters), rotation limits, or no audit log at all (warned about).
+    pub(super) fn audit_log(&mut self, c: &ClusterConfig) -> Option<AuditLog> {
+        let a = &c.experimental.audit_log;
+        let p = root().key("experimental").key("auditLog");
+        if !a.enabled {
+            self.warn(
+                p.key("enabled"),
+                "without the API server's audit log nobody can tell who changed what in the cluster",
+                "remove `enabled: false` (kubeline keeps the audit log on by default)",
+            );
+            return None;
+        }
+        let path = a.log_path.as_str();
+        let safe = path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._/-".contains(&b));
+        let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or_default();
+        let file = path.rsplit('/').next().unwrap_or_default();
+        if !safe
+            || !path.starts_with("/var/log/")
+            || path.split('/').any(|seg| seg == "..")
+            || file.is_empty()
+            || dir.len() < "/var/log".len()
+        {
+            self.err(
+                p.key("logPath"),
+                format!("{path:?} is not a file path under /var/log/"),
+                "use a path such as /var/log/kubernetes/audit.log (letters, digits, . _ - /)",
+            );
+            return None;
+        }
+        if a.max_size == 0 {
+            self.err(
+                p.key("maxSize"),
+                "a maximum size of 0 MB keeps nothing",
+                "use the size in MB before a file is rotated, e.g. 100",
+            );
+            return None;
+        }
+        Some(AuditLog {
+            path: path.to_owned(),
+            dir: dir.to_owned(),
+            max_age: a.max_age,
+            max_backup: a.max_backup,
+            max_size: a.max_size,
+        })
     }
 }

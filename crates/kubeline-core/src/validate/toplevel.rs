@@ -144,6 +144,7 @@ impl Ctx<'_> {
         let tls = self.tls(c);
         let api_server_sans = self.sans(c);
         let kubelet_artifact = self.artifacts(c);
+        let audit_log = self.audit_log(c);
         let addons = kube.and_then(|k| self.addons(c, &k));
 
         Some(Cluster {
@@ -175,6 +176,7 @@ impl Ctx<'_> {
             kubelet_artifact,
             approval: c.pipeline.approval,
             addons: addons?,
+            audit_log,
         })
     }
 
