@@ -74,6 +74,8 @@ pub struct Cluster {
     pub addons: crate::addons::Addons,
     /// The API server's audit log (`experimental.auditLog`); `None` when disabled.
     pub audit_log: Option<AuditLog>,
+    /// `customSettings`, for overridden templates.
+    pub custom_settings: BTreeMap<String, serde_json::Value>,
 }
 
 /// Where and how long the API server keeps its audit log.
@@ -336,6 +338,8 @@ pub struct NodePool {
     pub load_balancer_names: Vec<String>,
     /// Existing target groups the group registers its nodes with.
     pub target_group_arns: Vec<String>,
+    /// `customSettings` of the pool, for overridden templates.
+    pub custom_settings: BTreeMap<String, serde_json::Value>,
 }
 
 /// Certificate lifetimes.

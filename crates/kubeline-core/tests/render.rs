@@ -263,6 +263,64 @@ fn a_template_override_changes_only_what_it_overrides() {
     );
 }
 
+/// kube-aws's `customSettings` reach overridden templates: the cluster's as
+/// `cluster.custom_settings`, a pool's as `pool.custom_settings`; bad names and dynamic
+/// references are refused.
+#[test]
+fn custom_settings_reach_overridden_templates() {
+    let text = std::fs::read_to_string(examples_dir().join("minimal/cluster.yaml"))
+        .expect("example")
+        .replace(
+            "worker:\n  nodePools:\n    - name: general\n",
+            "customSettings: {costCenter: \"4711\"}\nworker:\n  nodePools:\n    - name: general\n      customSettings: {team: {name: search, oncall: [ana]}}\n",
+        );
+    let loaded = validate::load(&text);
+    let c = loaded
+        .cluster
+        .unwrap_or_else(|| panic!("{}", loaded.diagnostics.render("cluster.yaml")));
+    let t = edited("stack-templates/node-pool.json.j2", |s| {
+        s.replacen(
+            "\"Description\": {{ (\"kubeline \" ~ c.name ~ \": node pool \" ~ p.name) | tojson }},",
+            "\"Description\": {{ (\"cost \" ~ cluster.custom_settings.costCenter ~ \" team \" ~ p.custom_settings.team.name ~ \" \" ~ p.custom_settings.team.oncall[0]) | tojson }},",
+            1,
+        )
+    });
+    let rendered = render::render(&c, &t).expect("render");
+    let stack: serde_json::Value =
+        serde_json::from_slice(&rendered.files["stack-templates/node-pool-general.json"])
+            .expect("json");
+    assert_eq!(stack["Description"], "cost 4711 team search ana");
+    // The built-in templates read none of it: the same stacks as without.
+    let plain = validate::load(
+        &std::fs::read_to_string(examples_dir().join("minimal/cluster.yaml")).expect("example"),
+    )
+    .cluster
+    .expect("valid");
+    let builtin = render::render(&c, &Templates::builtin()).expect("render");
+    let without = render::render(&plain, &Templates::builtin()).expect("render");
+    assert_eq!(builtin.files, without.files);
+    for (bad, message) in [
+        ("{\"cost-center\": x}", "is not a name a template can use"),
+        (
+            "{secret: \"{{resolve:secretsmanager:db}}\"}",
+            "dynamic reference",
+        ),
+        ("{ami: {\"Fn::ImportValue\": other}}", "dynamic reference"),
+    ] {
+        let text = format!(
+            "{}customSettings: {bad}\n",
+            std::fs::read_to_string(examples_dir().join("minimal/cluster.yaml")).expect("example")
+        );
+        let l = validate::load(&text);
+        assert!(l.cluster.is_none(), "{bad} accepted");
+        assert!(
+            l.diagnostics.render("cluster.yaml").contains(message),
+            "{bad}: {}",
+            l.diagnostics.render("cluster.yaml")
+        );
+    }
+}
+
 #[test]
 fn unknown_override_names_are_rejected_with_the_known_names() {
     let err = Templates::builtin()

@@ -136,6 +136,10 @@ pub struct ClusterConfig {
     /// kube-proxy's mode (kube-aws's key).
     #[serde(default)]
     pub kube_proxy: KubeProxyConfig,
+    /// kube-aws's `customSettings`: free-form values an overridden template reads as
+    /// `cluster.custom_settings` (the built-in templates read none).
+    #[serde(default)]
+    pub custom_settings: BTreeMap<String, serde_json::Value>,
     /// kube-aws's `experimental` section: only `auditLog` is still taken (every other
     /// experimental feature has its own answer in docs/kube-aws.md).
     #[serde(default)]

@@ -624,6 +624,10 @@ pub struct NodePoolConfig {
     /// Existing target groups to register the nodes with.
     #[serde(default)]
     pub target_group: PoolTargetGroupConfig,
+    /// kube-aws's `customSettings`: free-form values an overridden node-pool template reads
+    /// as `pool.custom_settings`.
+    #[serde(default)]
+    pub custom_settings: BTreeMap<String, serde_json::Value>,
 }
 
 /// Nodes of a pool when neither `count` nor `autoScalingGroup.minSize` says otherwise.

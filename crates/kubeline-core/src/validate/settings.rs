@@ -1,11 +1,14 @@
 //! Cluster-wide settings outside the node groups: certificate lifetimes (`tls*`), extra API
 //! server SANs (`customApiServerSettings`), the kubelet download (`kubernetesArtifacts`) and
-//! the API server's audit log (`experimental.auditLog`).
+//! the API server's audit log (`experimental.auditLog`) and `customSettings`.
+
+use std::collections::BTreeMap;
 
 use super::{Ctx, root};
 use crate::cluster::{ApiServerSans, Artifact, AuditLog, Tls};
 use crate::model::ClusterConfig;
 use crate::types::DnsName;
+use crate::yaml::Path;
 
 impl Ctx<'_> {
     pub(super) fn tls(&mut self, c: &ClusterConfig) -> Tls {
@@ -143,5 +146,73 @@ impl Ctx<'_> {
             max_backup: a.max_backup,
             max_size: a.max_size,
         })
+    }
+}
+
+/// Most bytes of one `customSettings` map (as JSON): the values end up in templates, and a
+/// stack template is at most 1 MB.
+pub const MAX_CUSTOM_SETTINGS_BYTES: usize = 16 * 1024;
+
+impl Ctx<'_> {
+    /// kube-aws's `customSettings`: names a template can address (`[A-Za-z_][A-Za-z0-9_]*`),
+    /// at most 16 KiB, and no CloudFormation dynamic reference in any text (a template that
+    /// copies a value into a stack must not let it fetch secrets at deploy time).
+    pub(super) fn custom_settings(
+        &mut self,
+        path: Path,
+        settings: &BTreeMap<String, serde_json::Value>,
+    ) -> BTreeMap<String, serde_json::Value> {
+        let mut ok = true;
+        for (k, v) in settings {
+            let name_ok = k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !name_ok {
+                self.err(
+                    path.key(k),
+                    format!("{k:?} is not a name a template can use"),
+                    "use letters, digits and _, starting with a letter",
+                );
+                ok = false;
+            }
+            if let Some(bad) = dynamic_reference(v) {
+                self.err(
+                    path.key(k),
+                    format!("{bad:?} holds a CloudFormation dynamic reference or intrinsic"),
+                    "write the value itself",
+                );
+                ok = false;
+            }
+        }
+        let size = serde_json::to_string(settings).map_or(0, |s| s.len());
+        if size > MAX_CUSTOM_SETTINGS_BYTES {
+            self.err(
+                path.clone(),
+                format!("{size} bytes of customSettings; at most {MAX_CUSTOM_SETTINGS_BYTES}"),
+                "keep large data out of cluster.yaml",
+            );
+            ok = false;
+        }
+        if ok {
+            settings.clone()
+        } else {
+            BTreeMap::new()
+        }
+    }
+}
+
+/// The first text in `v` (keys included) that looks like a CloudFormation dynamic reference
+/// (`{{resolve:`) or an intrinsic function key (`Fn::`, `Ref`).
+fn dynamic_reference(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) if s.contains("{{resolve:") => Some(s.clone()),
+        serde_json::Value::Array(items) => items.iter().find_map(dynamic_reference),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.starts_with("Fn::") || k == "Ref" || k.contains("{{resolve:") {
+                Some(k.clone())
+            } else {
+                dynamic_reference(v)
+            }
+        }),
+        _ => None,
     }
 }

@@ -145,6 +145,8 @@ impl Ctx<'_> {
         let api_server_sans = self.sans(c);
         let kubelet_artifact = self.artifacts(c);
         let audit_log = self.audit_log(c);
+        let custom_settings =
+            self.custom_settings(root().key("customSettings"), &c.custom_settings);
         let addons = kube.and_then(|k| self.addons(c, &k));
 
         Some(Cluster {
@@ -177,6 +179,7 @@ impl Ctx<'_> {
             approval: c.pipeline.approval,
             addons: addons?,
             audit_log,
+            custom_settings,
         })
     }
 

@@ -123,6 +123,8 @@ impl Ctx<'_> {
                 c.vpc.is_some(),
                 super::extras::partition_of(&c.region),
             );
+            let custom_settings =
+                self.custom_settings(p.key("customSettings"), &np.custom_settings);
             let (load_balancer_names, target_group_arns) = self.attachments(
                 &p,
                 &np.load_balancer,
@@ -265,6 +267,7 @@ impl Ctx<'_> {
                     extras,
                     load_balancer_names,
                     target_group_arns,
+                    custom_settings,
                 });
             }
         }
