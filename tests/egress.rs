@@ -73,7 +73,7 @@ fn resolve_subnet(network: &Value, v: &Value) -> Result<SubnetRef, String> {
 fn subnet_name(cluster: &Cluster, s: &SubnetRef) -> String {
     let found = cluster.subnets.iter().find(|c| match s {
         SubnetRef::Created(l) => &c.logical_id == l && c.existing_id.is_none(),
-        SubnetRef::Existing(id) => c.existing_id.as_deref() == Some(id),
+        SubnetRef::Existing(id) => c.existing_id.as_ref().and_then(|e| e.id()) == Some(id),
     });
     match (found, s) {
         (Some(c), SubnetRef::Created(l)) => format!("{} ({l})", c.name),
@@ -93,7 +93,7 @@ fn walk(cluster: &Cluster, network: &Value, s: &SubnetRef, depth: u8) -> Result<
             let declared = cluster
                 .subnets
                 .iter()
-                .find(|c| c.existing_id.as_deref() == Some(id))
+                .find(|c| c.existing_id.as_ref().and_then(|e| e.id()) == Some(id))
                 .ok_or_else(|| format!("existing subnet {id} is not declared in cluster.yaml"))?;
             return Ok(Path0::User(format!(
                 "existing subnet {} ({id}), declared {}",
@@ -127,7 +127,7 @@ fn walk(cluster: &Cluster, network: &Value, s: &SubnetRef, depth: u8) -> Result<
                 || cluster
                     .subnets
                     .iter()
-                    .any(|c| c.route_table_id.as_deref() == Some(id));
+                    .any(|c| c.route_table_id.as_ref().and_then(|e| e.id()) == Some(id));
             return if declared {
                 Ok(Path0::User(format!("existing route table {id}")))
             } else {
@@ -149,7 +149,14 @@ fn walk(cluster: &Cluster, network: &Value, s: &SubnetRef, depth: u8) -> Result<
     if let Some(gw) = route.get("GatewayId") {
         return match (ref_of(gw), gw.as_str()) {
             (Some(l), _) if res[l]["Type"] == "AWS::EC2::InternetGateway" => Ok(Path0::Igw),
-            (None, Some(id)) if cluster.vpc.internet_gateway_id.as_deref() == Some(id) => {
+            (None, Some(id))
+                if cluster
+                    .vpc
+                    .internet_gateway_id
+                    .as_ref()
+                    .and_then(|e| e.id())
+                    == Some(id) =>
+            {
                 Ok(Path0::Igw)
             }
             _ => Err(format!(
@@ -180,7 +187,7 @@ fn walk(cluster: &Cluster, network: &Value, s: &SubnetRef, depth: u8) -> Result<
                 if cluster
                     .subnets
                     .iter()
-                    .any(|c| c.nat_gateway_id.as_deref() == Some(id)) =>
+                    .any(|c| c.nat_gateway_id.as_ref().and_then(|e| e.id()) == Some(id)) =>
             {
                 Ok(Path0::Nat)
             }
@@ -345,7 +352,9 @@ fn check(example: &str, cluster: &Cluster, stacks: &Stacks) -> (Vec<String>, Vec
                         .subnets
                         .iter()
                         .find(|c| match &s {
-                            SubnetRef::Existing(id) => c.existing_id.as_deref() == Some(id),
+                            SubnetRef::Existing(id) => {
+                                c.existing_id.as_ref().and_then(|e| e.id()) == Some(id)
+                            }
                             SubnetRef::Created(l) => &c.logical_id == l,
                         })
                         .is_some_and(|c| c.private);

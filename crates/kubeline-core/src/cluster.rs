@@ -93,17 +93,60 @@ pub struct AuditLog {
     pub max_size: u32,
 }
 
+/// An existing resource: its ID, or another stack's export of it (`idFromStackOutput`).
+/// Templates see the ID itself or `{"Fn::ImportValue": export}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Existing {
+    /// The resource's ID.
+    Id(String),
+    /// The name of the export that holds the ID.
+    Export(String),
+}
+
+impl Existing {
+    /// The literal ID, when given as one.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Existing::Id(id) => Some(id),
+            Existing::Export(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Existing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Existing::Id(id) => f.write_str(id),
+            Existing::Export(name) => write!(f, "the export {name}"),
+        }
+    }
+}
+
+impl Serialize for Existing {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Existing::Id(id) => s.serialize_str(id),
+            Existing::Export(name) => {
+                use serde::ser::SerializeMap;
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("Fn::ImportValue", name)?;
+                m.end()
+            }
+        }
+    }
+}
+
 /// The cluster's VPC.
 #[derive(Debug, Clone, Serialize)]
 pub struct Vpc {
     /// Existing VPC, or None when kubeline creates one.
-    pub existing_id: Option<String>,
+    pub existing_id: Option<Existing>,
     /// CIDR of a created VPC.
     pub cidr: Option<Cidr>,
     /// Existing route table for created subnets.
     pub route_table_id: Option<String>,
     /// Existing internet gateway.
-    pub internet_gateway_id: Option<String>,
+    pub internet_gateway_id: Option<Existing>,
 }
 
 /// A subnet.
@@ -119,15 +162,15 @@ pub struct Subnet {
     pub cidr: Option<Cidr>,
     /// Private subnets route through NAT.
     pub private: bool,
-    /// Existing subnet ID.
-    pub existing_id: Option<String>,
+    /// Existing subnet.
+    pub existing_id: Option<Existing>,
     /// Existing NAT gateway.
-    pub nat_gateway_id: Option<String>,
+    pub nat_gateway_id: Option<Existing>,
     /// Pre-allocated Elastic IP of the NAT gateway kubeline creates for this (private)
     /// subnet's zone (`natGateway.eipAllocationId`).
     pub nat_eip_allocation_id: Option<String>,
     /// Existing route table.
-    pub route_table_id: Option<String>,
+    pub route_table_id: Option<Existing>,
 }
 
 /// An API endpoint and its load balancer.

@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, Existing};
 
 /// The bucket key of the policy file (outside `clusters/`, so no team's folder grant covers
 /// it; the bucket policy lets only the installation's admins write it).
@@ -236,11 +236,11 @@ pub fn network_is_given(
 /// given to the cluster or its team when the policy says `network.existing: tagged`.
 pub fn existing_network(cluster: &Cluster) -> Vec<(String, &str)> {
     let mut out: Vec<(String, &str)> = Vec::new();
-    if let Some(v) = cluster.vpc.existing_id.as_deref() {
+    if let Some(v) = cluster.vpc.existing_id.as_ref().and_then(Existing::id) {
         out.push(("vpc.id".into(), v));
     }
     for (i, s) in cluster.subnets.iter().enumerate() {
-        if let Some(id) = s.existing_id.as_deref() {
+        if let Some(id) = s.existing_id.as_ref().and_then(Existing::id) {
             out.push((format!("subnets[{i}].id"), id));
         }
         if let Some(id) = s.nat_eip_allocation_id.as_deref() {
@@ -262,6 +262,33 @@ pub fn existing_network(cluster: &Cluster) -> Vec<(String, &str)> {
                 .cloned()
                 .unwrap_or_else(|| format!("{path}.securityGroupIds"));
             out.push((key, id.as_str()));
+        }
+    }
+    out
+}
+
+/// Every existing network resource a cluster takes from another stack's export
+/// (`idFromStackOutput`), with the cluster.yaml key.
+pub fn imported_network(cluster: &Cluster) -> Vec<(String, &Existing)> {
+    let mut out = Vec::new();
+    fn exported(e: &Option<Existing>) -> Option<&Existing> {
+        e.as_ref().filter(|e| e.id().is_none())
+    }
+    if let Some(e) = exported(&cluster.vpc.existing_id) {
+        out.push(("vpc.idFromStackOutput".to_owned(), e));
+    }
+    if let Some(e) = exported(&cluster.vpc.internet_gateway_id) {
+        out.push(("internetGateway.idFromStackOutput".to_owned(), e));
+    }
+    for (i, s) in cluster.subnets.iter().enumerate() {
+        if let Some(e) = exported(&s.existing_id) {
+            out.push((format!("subnets[{i}].idFromStackOutput"), e));
+        }
+        if let Some(e) = exported(&s.nat_gateway_id) {
+            out.push((format!("subnets[{i}].natGateway.idFromStackOutput"), e));
+        }
+        if let Some(e) = exported(&s.route_table_id) {
+            out.push((format!("subnets[{i}].routeTable.idFromStackOutput"), e));
         }
     }
     out
@@ -384,6 +411,17 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
         }
     }
     if inst.policy.network.existing != ExistingNetworks::Any {
+        // An export's value is known only when CloudFormation resolves it, after Start: its
+        // tags cannot be checked first.
+        for (path, export) in imported_network(cluster) {
+            refuse(
+                path,
+                "network.existing",
+                format!(
+                    "{export}'s value cannot be checked for this cluster's tags before the stacks resolve it; only an installation with `network.existing: any` takes idFromStackOutput: give the id instead"
+                ),
+            );
+        }
         // EC2 tags cannot show who owns a load balancer or target group: attaching a pool to
         // one would put its nodes behind another team's traffic.
         for (i, p) in cluster.node_pools.iter().enumerate() {

@@ -126,6 +126,24 @@ fn each_rule_refuses_what_it_names_and_passes_the_rest() {
             "quotas: {instanceFamilies: [m7i, t3]}",
             vec!["controller.instanceType quotas.instanceFamilies"],
         ),
+        // Networks from another stack's exports: only where any existing network is allowed.
+        (
+            format!(
+                "{ok}vpc: {{idFromStackOutput: net-VpcId}}\ninternetGateway: {{idFromStackOutput: net-Igw}}\n"
+            ),
+            "",
+            vec![
+                "vpc.idFromStackOutput network.existing",
+                "internetGateway.idFromStackOutput network.existing",
+            ],
+        ),
+        (
+            format!(
+                "{ok}vpc: {{idFromStackOutput: net-VpcId}}\ninternetGateway: {{idFromStackOutput: net-Igw}}\n"
+            ),
+            "network: {existing: any}",
+            vec![],
+        ),
         // kube-aws's extras: managed policies only from the policy's list (none by default);
         // existing security groups refused with existing networks; existing load balancers
         // and target groups only where any existing resource is allowed.

@@ -321,6 +321,75 @@ fn custom_settings_reach_overridden_templates() {
     }
 }
 
+/// kube-aws's `idFromStackOutput`: an existing VPC, internet gateway, subnet, NAT gateway or
+/// route table named by another stack's export reaches the network stack as
+/// `Fn::ImportValue` of that export, wherever its ID would have been.
+#[test]
+fn id_from_stack_output_imports_the_exported_ids() {
+    let text = std::fs::read_to_string(examples_dir().join("existing-vpc/cluster.yaml"))
+        .expect("example")
+        .replace(
+            "vpc:\n  id: vpc-0a1b2c3d4e5f67890",
+            "vpc:\n  idFromStackOutput: network-VpcId",
+        )
+        .replace(
+            "internetGateway:\n  id: igw-0a1b2c3d4e5f67890",
+            "internetGateway:\n  idFromStackOutput: network-IgwId",
+        )
+        .replace(
+            "    id: subnet-0a1b2c3d4e5f67891\n",
+            "    idFromStackOutput: network-SubnetA\n",
+        );
+    let loaded = validate::load(&text);
+    let c = loaded
+        .cluster
+        .unwrap_or_else(|| panic!("{}", loaded.diagnostics.render("cluster.yaml")));
+    let rendered = render::render(&c, &Templates::builtin()).expect("render");
+    let stack: serde_json::Value =
+        serde_json::from_slice(&rendered.files["stack-templates/network.json"]).expect("json");
+    let text = stack.to_string();
+    for export in ["network-VpcId", "network-IgwId", "network-SubnetA"] {
+        assert!(
+            text.contains(&format!("{{\"Fn::ImportValue\":\"{export}\"}}")),
+            "{export} is not imported:\n{text}"
+        );
+    }
+    assert!(
+        !text.contains("vpc-0a1b2c3d4e5f67890"),
+        "the literal VPC ID is left"
+    );
+    assert!(
+        !text.contains("subnet-0a1b2c3d4e5f67891"),
+        "the literal subnet ID is left"
+    );
+    // The imported subnet is re-exported for the other stacks like an existing one.
+    let outputs = stack["Outputs"].as_object().expect("outputs");
+    assert!(
+        outputs
+            .values()
+            .any(|o| o["Value"]["Fn::ImportValue"] == "network-SubnetA")
+    );
+    for (bad, message) in [
+        (
+            "vpc:\n  id: vpc-0a1b2c3d4e5f67890\n  idFromStackOutput: x",
+            "name the same resource twice",
+        ),
+        (
+            "vpc:\n  idFromStackOutput: \"net-${AWS::Region}\"",
+            "is not an export name kubeline takes",
+        ),
+        ("vpc: {}", "needs its id or idFromStackOutput"),
+    ] {
+        let text = std::fs::read_to_string(examples_dir().join("existing-vpc/cluster.yaml"))
+            .expect("example")
+            .replace("vpc:\n  id: vpc-0a1b2c3d4e5f67890", bad);
+        let l = validate::load(&text);
+        assert!(l.cluster.is_none(), "{bad} accepted");
+        let d = l.diagnostics.render("cluster.yaml");
+        assert!(d.contains(message), "{bad}: {d}");
+    }
+}
+
 #[test]
 fn unknown_override_names_are_rejected_with_the_known_names() {
     let err = Templates::builtin()

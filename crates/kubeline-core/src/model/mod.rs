@@ -56,7 +56,7 @@ pub struct ClusterConfig {
     pub stack_tags: BTreeMap<String, String>,
     /// An existing VPC to build the cluster in.
     #[serde(default)]
-    pub vpc: Option<IdRef>,
+    pub vpc: Option<ExistingRef>,
     /// CIDR of the VPC kubeline creates (not with `vpc.id`). Default `10.0.0.0/16`.
     #[serde(default, rename = "vpcCIDR")]
     pub vpc_cidr: Option<String>,
@@ -68,7 +68,7 @@ pub struct ClusterConfig {
     pub route_table_id: Option<String>,
     /// Internet gateway of an existing VPC.
     #[serde(default)]
-    pub internet_gateway: Option<IdRef>,
+    pub internet_gateway: Option<ExistingRef>,
     /// CIDR of Kubernetes services. Default `10.3.0.0/24`.
     #[serde(default = "default_service_cidr", rename = "serviceCIDR")]
     pub service_cidr: String,
@@ -277,18 +277,36 @@ pub struct NameRef {
     pub name: String,
 }
 
-/// `subnets[].natGateway` (kube-aws's keys): exactly one of `id` and `eipAllocationId`.
+/// `subnets[].natGateway` (kube-aws's keys): exactly one of `id`, `idFromStackOutput` and
+/// `eipAllocationId`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NatGatewayConfig {
     /// Existing NAT gateway (`nat-...`) the subnet routes through.
     #[serde(default)]
     pub id: Option<String>,
+    /// An existing NAT gateway another stack exports (the export's name).
+    #[serde(default)]
+    pub id_from_stack_output: Option<String>,
     /// Elastic IP allocation (`eipalloc-...`) of the NAT gateway kubeline creates for the
     /// subnet's zone, so its public address is known in advance (say, for a partner's
     /// allow-list).
     #[serde(default)]
     pub eip_allocation_id: Option<String>,
+}
+
+/// An existing resource, by its ID or by another stack's export of it (kube-aws's
+/// `idFromStackOutput`): exactly one of the two.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExistingRef {
+    /// The resource's ID.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The name of another stack's export whose value is the ID (`Fn::ImportValue`; that
+    /// stack cannot then change or delete the export while this cluster uses it).
+    #[serde(default)]
+    pub id_from_stack_output: Option<String>,
 }
 
 /// A subnet of the cluster.
@@ -308,13 +326,16 @@ pub struct SubnetConfig {
     /// Use an existing subnet instead of creating one.
     #[serde(default)]
     pub id: Option<String>,
+    /// Use an existing subnet another stack exports (the export's name).
+    #[serde(default)]
+    pub id_from_stack_output: Option<String>,
     /// A private subnet's NAT gateway: an existing one (`id`), or the one kubeline creates in
     /// the zone's public subnet with a pre-allocated Elastic IP (`eipAllocationId`).
     #[serde(default)]
     pub nat_gateway: Option<NatGatewayConfig>,
     /// Existing route table for this subnet.
     #[serde(default)]
-    pub route_table: Option<IdRef>,
+    pub route_table: Option<ExistingRef>,
 }
 
 /// A Kubernetes API endpoint.

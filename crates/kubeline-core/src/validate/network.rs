@@ -1,20 +1,24 @@
-//! The network rules: the VPC (new or existing), its subnets, every subnet's way out (internet
-//! or NAT gateway), and references to subnets by name.
+//! The network rules: the VPC (new or existing, by ID or another stack's export), its subnets,
+//! every subnet's way out (internet or NAT gateway), and references to subnets by name.
 
 use std::collections::BTreeMap;
 
 use super::{Ctx, root};
-use crate::cluster::{Subnet, Vpc, logical_id};
+use crate::cluster::{Existing, Subnet, Vpc, logical_id};
 use crate::model::{ClusterConfig, NameRef};
 use crate::types::{AvailabilityZone, Cidr, Region};
 use crate::yaml::Path;
 
 impl Ctx<'_> {
     pub(super) fn vpc(&mut self, c: &ClusterConfig) -> Vpc {
-        let existing_id = c
-            .vpc
-            .as_ref()
-            .and_then(|v| self.id(root().key("vpc").key("id"), &v.id, "vpc-"));
+        let existing_id = c.vpc.as_ref().and_then(|v| {
+            self.existing(
+                root().key("vpc"),
+                v.id.as_deref(),
+                v.id_from_stack_output.as_deref(),
+                "vpc-",
+            )
+        });
         let mut cidr = None;
         if c.vpc.is_some() && c.vpc_cidr.is_some() {
             self.err(
@@ -49,10 +53,14 @@ impl Ctx<'_> {
                 "set vpc.id to the VPC of the route table, or remove routeTableId",
             );
         }
-        let internet_gateway_id = c
-            .internet_gateway
-            .as_ref()
-            .and_then(|g| self.id(root().key("internetGateway").key("id"), &g.id, "igw-"));
+        let internet_gateway_id = c.internet_gateway.as_ref().and_then(|g| {
+            self.existing(
+                root().key("internetGateway"),
+                g.id.as_deref(),
+                g.id_from_stack_output.as_deref(),
+                "igw-",
+            )
+        });
         if c.internet_gateway.is_some() && c.vpc.is_none() {
             self.err(
                 root().key("internetGateway").key("id"),
@@ -162,10 +170,20 @@ impl Ctx<'_> {
                 .instance_cidr
                 .as_ref()
                 .and_then(|x| self.parse::<Cidr>(p.key("instanceCIDR"), x));
-            let existing_id =
-                s.id.as_ref()
-                    .and_then(|x| self.id(p.key("id"), x, "subnet-"));
-            if s.id.is_some() && vpc.existing_id.is_none() && c.vpc.is_none() {
+            let existing_id = if s.id.is_some() || s.id_from_stack_output.is_some() {
+                self.existing(
+                    p.clone(),
+                    s.id.as_deref(),
+                    s.id_from_stack_output.as_deref(),
+                    "subnet-",
+                )
+            } else {
+                None
+            };
+            if (s.id.is_some() || s.id_from_stack_output.is_some())
+                && vpc.existing_id.is_none()
+                && c.vpc.is_none()
+            {
                 self.err(
                     p.key("id"),
                     "an existing subnet needs the existing VPC it belongs to",
@@ -203,15 +221,23 @@ impl Ctx<'_> {
             }
             let nat = s.nat_gateway.as_ref();
             let nat_gateway_id = nat
-                .and_then(|n| n.id.as_ref())
-                .and_then(|id| self.id(p.key("natGateway").key("id"), id, "nat-"));
+                .filter(|n| n.id.is_some() || n.id_from_stack_output.is_some())
+                .and_then(|n| {
+                    self.existing(
+                        p.key("natGateway"),
+                        n.id.as_deref(),
+                        n.id_from_stack_output.as_deref(),
+                        "nat-",
+                    )
+                });
             let nat_eip_allocation_id =
                 nat.and_then(|n| n.eip_allocation_id.as_ref())
                     .and_then(|id| {
                         self.id(p.key("natGateway").key("eipAllocationId"), id, "eipalloc-")
                     });
             if let Some(n) = nat {
-                match (&n.id, &n.eip_allocation_id) {
+                let existing = n.id.as_ref().or(n.id_from_stack_output.as_ref());
+                match (existing, &n.eip_allocation_id) {
                     (Some(_), Some(_)) => self.err(
                         p.key("natGateway").key("eipAllocationId"),
                         "an existing NAT gateway (natGateway.id) already has its address",
@@ -220,12 +246,14 @@ impl Ctx<'_> {
                     (None, None) => self.err(
                         p.key("natGateway"),
                         "natGateway names neither an existing gateway nor an Elastic IP",
-                        "set id: nat-... or eipAllocationId: eipalloc-..., or remove natGateway",
+                        "set id: nat-..., idFromStackOutput: EXPORT or eipAllocationId: eipalloc-..., or remove natGateway",
                     ),
                     _ => {}
                 }
             }
-            if nat_eip_allocation_id.is_some() && (s.id.is_some() || s.route_table.is_some()) {
+            if nat_eip_allocation_id.is_some()
+                && (s.id.is_some() || s.id_from_stack_output.is_some() || s.route_table.is_some())
+            {
                 self.err(
                     p.key("natGateway").key("eipAllocationId"),
                     "kubeline creates no NAT gateway for a subnet with an existing id or route table",
@@ -239,10 +267,14 @@ impl Ctx<'_> {
                     "set `private: true` or remove natGateway",
                 );
             }
-            let route_table_id = s
-                .route_table
-                .as_ref()
-                .and_then(|r| self.id(p.key("routeTable").key("id"), &r.id, "rtb-"));
+            let route_table_id = s.route_table.as_ref().and_then(|r| {
+                self.existing(
+                    p.key("routeTable"),
+                    r.id.as_deref(),
+                    r.id_from_stack_output.as_deref(),
+                    "rtb-",
+                )
+            });
             if let Some(az) = az {
                 out.push(Subnet {
                     name: s.name.clone(),
@@ -363,5 +395,58 @@ impl Ctx<'_> {
             }
         }
         out
+    }
+}
+
+/// Most characters of an export name kubeline takes (CloudFormation export names are
+/// region-unique strings; kubeline allows letters, digits and `:_-`).
+const MAX_EXPORT_NAME: usize = 255;
+
+impl Ctx<'_> {
+    /// An existing resource at `path`: `id` (with its `prefix`) or `idFromStackOutput` (an
+    /// export name), exactly one.
+    pub(super) fn existing(
+        &mut self,
+        path: Path,
+        id: Option<&str>,
+        export: Option<&str>,
+        prefix: &str,
+    ) -> Option<Existing> {
+        match (id, export) {
+            (Some(_), Some(_)) => {
+                self.err(
+                    path.key("idFromStackOutput"),
+                    "id and idFromStackOutput name the same resource twice",
+                    "keep one of them",
+                );
+                None
+            }
+            (Some(id), None) => self.id(path.key("id"), id, prefix).map(Existing::Id),
+            (None, Some(name)) => {
+                let ok = !name.is_empty()
+                    && name.len() <= MAX_EXPORT_NAME
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ":_-".contains(c));
+                if ok {
+                    Some(Existing::Export(name.to_owned()))
+                } else {
+                    self.err(
+                        path.key("idFromStackOutput"),
+                        format!("{name:?} is not an export name kubeline takes"),
+                        format!("use the name of another stack's export (letters, digits, : _ -, at most {MAX_EXPORT_NAME}) whose value is the {prefix}... ID"),
+                    );
+                    None
+                }
+            }
+            (None, None) => {
+                self.err(
+                    path.clone(),
+                    "an existing resource needs its id or idFromStackOutput",
+                    format!("set id: {prefix}... or idFromStackOutput: EXPORT"),
+                );
+                None
+            }
+        }
     }
 }
