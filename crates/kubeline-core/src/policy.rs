@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{Cluster, Existing};
+use crate::cluster::{Cluster, Existing, GroupExtras};
 
 /// The bucket key of the policy file (outside `clusters/`, so no team's folder grant covers
 /// it; the bucket policy lets only the installation's admins write it).
@@ -247,14 +247,7 @@ pub fn existing_network(cluster: &Cluster) -> Vec<(String, &str)> {
             out.push((format!("subnets[{i}].natGateway.eipAllocationId"), id));
         }
     }
-    let mut groups = vec![
-        ("controller".to_owned(), &cluster.controller.extras),
-        ("etcd".to_owned(), &cluster.etcd.extras),
-    ];
-    for (i, p) in cluster.node_pools.iter().enumerate() {
-        groups.push((format!("worker.nodePools[{i}]"), &p.extras));
-    }
-    for (path, extras) in groups {
+    for (path, extras) in groups_of(cluster) {
         for (i, id) in extras.security_group_ids.iter().enumerate() {
             let key = extras
                 .security_group_keys
@@ -265,6 +258,18 @@ pub fn existing_network(cluster: &Cluster) -> Vec<(String, &str)> {
         }
     }
     out
+}
+
+/// Each node group's cluster.yaml key and its kube-aws extras.
+fn groups_of(cluster: &Cluster) -> Vec<(String, &GroupExtras)> {
+    let mut groups = vec![
+        ("controller".to_owned(), &cluster.controller.extras),
+        ("etcd".to_owned(), &cluster.etcd.extras),
+    ];
+    for (i, p) in cluster.node_pools.iter().enumerate() {
+        groups.push((format!("worker.nodePools[{i}]"), &p.extras));
+    }
+    groups
 }
 
 /// Every existing network resource a cluster takes from another stack's export
@@ -448,14 +453,7 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
         .as_deref()
         .and_then(|k| key_scope(k).get(1).copied())
     {
-        let mut groups = vec![
-            ("controller".to_owned(), &cluster.controller.extras),
-            ("etcd".to_owned(), &cluster.etcd.extras),
-        ];
-        for (i, p) in cluster.node_pools.iter().enumerate() {
-            groups.push((format!("worker.nodePools[{i}]"), &p.extras));
-        }
-        for (path, extras) in groups {
+        for (path, extras) in groups_of(cluster) {
             for (j, arn) in extras.managed_policy_arns.iter().enumerate() {
                 let account = arn.split(':').nth(4).unwrap_or_default();
                 if account != "aws" && account != own {
@@ -471,14 +469,7 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
         }
     }
     if let Some(allowed) = inst.policy.iam.allowed_managed_policies() {
-        let mut groups = vec![
-            ("controller".to_owned(), &cluster.controller.extras),
-            ("etcd".to_owned(), &cluster.etcd.extras),
-        ];
-        for (i, p) in cluster.node_pools.iter().enumerate() {
-            groups.push((format!("worker.nodePools[{i}]"), &p.extras));
-        }
-        for (path, extras) in groups {
+        for (path, extras) in groups_of(cluster) {
             for (j, arn) in extras.managed_policy_arns.iter().enumerate() {
                 if !allowed.iter().any(|a| a == arn) {
                     let rule = if allowed.is_empty() {
