@@ -170,7 +170,15 @@ fn walk(cluster: &Cluster, network: &Value, s: &SubnetRef, depth: u8) -> Result<
                 // A created NAT gateway needs an Elastic IP and a subnet routed to an IGW.
                 let p = &res[l]["Properties"];
                 let eip = p["AllocationId"]["Fn::GetAtt"][0].as_str().unwrap_or("");
-                if res[eip]["Type"] != "AWS::EC2::EIP" {
+                // Or the pre-allocated Elastic IP cluster.yaml names for the zone
+                // (`natGateway.eipAllocationId`).
+                let declared = p["AllocationId"].as_str().is_some_and(|id| {
+                    cluster
+                        .subnets
+                        .iter()
+                        .any(|s| s.nat_eip_allocation_id.as_deref() == Some(id))
+                });
+                if !declared && res[eip]["Type"] != "AWS::EC2::EIP" {
                     return Err(format!("NAT gateway {l} has no Elastic IP"));
                 }
                 let sub = resolve_local_subnet(&p["SubnetId"])
