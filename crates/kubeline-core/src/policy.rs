@@ -416,14 +416,14 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
         }
     }
     if inst.policy.network.existing != ExistingNetworks::Any {
-        // An export's value is known only when CloudFormation resolves it, after Start: its
-        // tags cannot be checked first.
+        // Start does not resolve exports (cloudformation:ListExports could), so an exported
+        // resource's tags are not checked: refused.
         for (path, export) in imported_network(cluster) {
             refuse(
                 path,
                 "network.existing",
                 format!(
-                    "{export}'s value cannot be checked for this cluster's tags before the stacks resolve it; only an installation with `network.existing: any` takes idFromStackOutput: give the id instead"
+                    "kubeline does not resolve {export} at Start, so its tags cannot be checked; only an installation with `network.existing: any` takes idFromStackOutput (where existing networks are tagged, give the tagged resource's id instead)"
                 ),
             );
         }

@@ -91,7 +91,7 @@ pub fn check_node_endpoint(deployed: Option<&str>, rendered: &str) -> Result<(),
         Some(old) if !old.is_empty() && old != rendered => {
             let host = old.trim_start_matches("https://");
             Err(format!(
-                "apiEndpoints: the workers reach the API at {old}, and this cluster.yaml moves them to {rendered} in one run: CloudFormation would change the control plane (and drop {host} from the load balancers, DNS records or certificate) before the node pools are replaced, and running workers would lose the API. Keep {host} as the endpoint nodes use: list it in apiEndpoints first among the private ones, or, if kubeline added it, as `{{name: {nodes}, dnsName: {host}, loadBalancer: {{private: true, ...}}}}` with the type, hostedZone and subnets of the one kubeline added (the plan then shows no change)",
+                "apiEndpoints: the workers reach the API at {old}, and this cluster.yaml moves them to {rendered} in one run: CloudFormation would change the control plane (and drop {host} from the load balancers, DNS records or certificate) before the node pools are replaced, and running workers would lose the API. Keep {host} as the endpoint nodes use: list it in apiEndpoints first among the private ones, or, if kubeline added it, as `{{name: {nodes}, dnsName: {host}, loadBalancer: {{private: true, ...}}}}` with the type, hostedZone and subnets of the one kubeline added (the plan then shows no change); when worker.apiEndpointName is set, set it to the endpoint whose dnsName is {host}",
                 nodes = crate::cluster::NODES_ENDPOINT,
             ))
         }

@@ -190,7 +190,7 @@ impl Ctx<'_> {
                     "set vpc.id, or remove id to let kubeline create the subnet",
                 );
             }
-            if s.id.is_none() && s.instance_cidr.is_none() {
+            if s.id.is_none() && s.id_from_stack_output.is_none() && s.instance_cidr.is_none() {
                 self.err(p.clone(), "a subnet kubeline creates needs instanceCIDR", "add `instanceCIDR: 10.0.N.0/24` inside vpcCIDR, or `id:` of an existing subnet");
             }
             if let Some(cidr) = cidr {
@@ -329,6 +329,14 @@ impl Ctx<'_> {
                 })
             {
                 self.err(p.key("natGateway"), format!("private subnets of {} share one route table, but subnets[{j}] ({:?}) uses a different NAT gateway", s.availability_zone, other.name), "give the private subnets of one zone the same natGateway.id (or none)");
+            }
+            if let Some(eip) = &s.nat_eip_allocation_id
+                && let Some((j, other)) = subnets.iter().enumerate().take(i).find(|(_, o)| {
+                    o.availability_zone != s.availability_zone
+                        && o.nat_eip_allocation_id.as_ref() == Some(eip)
+                })
+            {
+                self.err(p.key("natGateway").key("eipAllocationId"), format!("{eip} is already the NAT gateway address of {} (subnets[{j}]); an Elastic IP serves one NAT gateway", other.availability_zone), "give each zone's NAT gateway its own Elastic IP");
             }
             if s.private
                 && s.nat_eip_allocation_id.is_some()

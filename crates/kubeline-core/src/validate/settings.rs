@@ -112,6 +112,13 @@ impl Ctx<'_> {
             );
             return None;
         }
+        if a.max_age == 0 && a.max_backup == 0 {
+            self.warn(
+                p.clone(),
+                "with maxAge and maxBackup both 0 the API server keeps every rotated audit file until the controller's disk is full",
+                "set maxAge (days) or maxBackup (files)",
+            );
+        }
         let path = a.log_path.as_str();
         let safe = path
             .bytes()
@@ -122,20 +129,12 @@ impl Ctx<'_> {
             || !path.starts_with("/var/log/")
             || path.split('/').any(|seg| seg == "..")
             || file.is_empty()
-            || dir.len() < "/var/log".len()
+            || !dir.starts_with("/var/log/")
         {
             self.err(
                 p.key("logPath"),
-                format!("{path:?} is not a file path under /var/log/"),
-                "use a path such as /var/log/kubernetes/audit.log (letters, digits, . _ - /)",
-            );
-            return None;
-        }
-        if a.max_size == 0 {
-            self.err(
-                p.key("maxSize"),
-                "a maximum size of 0 MB keeps nothing",
-                "use the size in MB before a file is rotated, e.g. 100",
+                format!("{path:?} is not a file in a directory of its own under /var/log/ (the directory is mounted into the API server's pod, so /var/log itself would expose every log of the node)"),
+                "use a path such as /var/log/kubernetes/audit.log (letters, digits, . _ - /); kube-aws's /var/log/kube-apiserver-audit.log becomes /var/log/kube-apiserver/audit.log",
             );
             return None;
         }
@@ -170,7 +169,7 @@ impl Ctx<'_> {
                 self.err(
                     path.key(k),
                     format!("{k:?} is not a name a template can use"),
-                    "use letters, digits and _, starting with a letter",
+                    "use letters, digits and _, starting with a letter or _",
                 );
                 ok = false;
             }
