@@ -1,7 +1,8 @@
 //! The installation policy end to end on moto through the local runner: a hostile
-//! cluster.yaml (another hosted zone, a name outside its domain, a VPC that is not its own)
+//! cluster.yaml (another hosted zone, a name outside its domain, a VPC and a security group
+//! that are not its own)
 //! fails at Start with every rule named and nothing created; a broken installation.yaml fails
-//! every run; a VPC and subnet tagged for the cluster's team pass; a stack of the cluster's
+//! every run; a VPC, subnet and security group tagged for the cluster's team pass; a stack of the cluster's
 //! name that another cluster owns is never touched.
 
 mod support;
@@ -47,6 +48,31 @@ async fn tagged_network(e: &Env, tags: &[(&str, &str)]) -> (String, String) {
     (vpc, subnet)
 }
 
+/// A security group in `vpc` with `tags` (kube-aws's `securityGroupIds` name such groups).
+async fn tagged_group(e: &Env, vpc: &str, name: &str, tags: &[(&str, &str)]) -> String {
+    let ec2 = aws_sdk_ec2::Client::new(&e.conf);
+    let sg = ec2
+        .create_security_group()
+        .group_name(name)
+        .description("glue group")
+        .vpc_id(vpc)
+        .send()
+        .await
+        .expect("create security group")
+        .group_id
+        .expect("group id");
+    let tags = tags
+        .iter()
+        .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(*k).value(*v).build());
+    ec2.create_tags()
+        .resources(&sg)
+        .set_tags(Some(tags.collect()))
+        .send()
+        .await
+        .expect("tag");
+    sg
+}
+
 fn in_network(text: &str, vpc: &str, subnet: &str) -> String {
     format!(
         "{text}\nvpc: {{id: {vpc}}}\nsubnets:\n  - name: a\n    availabilityZone: eu-west-1a\n    instanceCIDR: 10.1.0.0/24\n    id: {subnet}\n"
@@ -75,6 +101,13 @@ async fn the_installation_policy_refuses_a_hostile_cluster_before_anything_chang
         .expect("zone id");
     let (other_vpc, other_subnet) =
         tagged_network(&e, &[("kubeline.io/cluster", "search-prod")]).await;
+    let other_group = tagged_group(
+        &e,
+        &other_vpc,
+        "search-prod-glue",
+        &[("kubeline.io/cluster", "search-prod")],
+    )
+    .await;
 
     // Another team's zone and name, and another cluster's VPC: every rule named at once.
     let own_zone = e.local.install.zone_id.clone();
@@ -84,7 +117,7 @@ async fn the_installation_policy_refuses_a_hostile_cluster_before_anything_chang
                 .replace("demo.k8s.example.com", "api.corp.example.com"),
             &other_vpc,
             &other_subnet,
-        )
+        ) + &format!("etcd:\n  securityGroupIds: [{other_group}]\n")
     });
     let (arn, _) = e.upload(&hostile).await;
     let info = e.finish(&arn).await;
@@ -98,6 +131,8 @@ async fn the_installation_policy_refuses_a_hostile_cluster_before_anything_chang
             "vpc.id: {other_vpc} is not tagged `kubeline.io/cluster=demo` or `kubeline.io/tenant=payments`"
         ),
         &format!("subnets[0].id: {other_subnet} is not tagged"),
+        // Another cluster's security group on this cluster's etcd members.
+        &format!("etcd.securityGroupIds[0]: {other_group} is not tagged"),
     ] {
         assert!(cause.contains(says), "{says:?} missing from:\n{cause}");
     }
@@ -124,7 +159,18 @@ async fn the_installation_policy_refuses_a_hostile_cluster_before_anything_chang
     )
     .await;
     let (vpc, subnet) = tagged_network(&e, &[("kubeline.io/tenant", "payments")]).await;
-    let (arn, _) = e.upload(&e.demo(|t| in_network(&t, &vpc, &subnet))).await;
+    let group = tagged_group(
+        &e,
+        &vpc,
+        "payments-glue",
+        &[("kubeline.io/tenant", "payments")],
+    )
+    .await;
+    let (arn, _) = e
+        .upload(&e.demo(|t| {
+            in_network(&t, &vpc, &subnet) + &format!("etcd:\n  securityGroupIds: [{group}]\n")
+        }))
+        .await;
     let info = e.finish(&arn).await;
     assert_eq!(info.status, "SUCCEEDED", "{info:?}");
     assert!(
