@@ -163,6 +163,22 @@ impl Region {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// The ARN partition of the region ([`partition_of`]).
+    pub fn partition(&self) -> &'static str {
+        partition_of(&self.0)
+    }
+}
+
+/// The ARN partition of a region name: `aws-cn` for `cn-*`, `aws-us-gov` for `us-gov-*`, else
+/// `aws`.
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
 }
 
 impl FromStr for Region {

@@ -71,7 +71,7 @@ impl Ctx<'_> {
             &[(p.key("securityGroupIds"), &ct.security_group_ids)],
             &ct.iam,
             c.vpc.is_some(),
-            super::extras::partition_of(&c.region),
+            crate::types::partition_of(&c.region),
         );
         // kube-aws's top-level `waitSignal` is the controllers'.
         let signals = self.wait_signal(

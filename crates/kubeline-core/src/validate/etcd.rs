@@ -120,7 +120,7 @@ impl Ctx<'_> {
             &[(p.key("securityGroupIds"), &e.security_group_ids)],
             &e.iam,
             c.vpc.is_some(),
-            super::extras::partition_of(&c.region),
+            crate::types::partition_of(&c.region),
         );
         Some(Etcd {
             instance_type: e.instance_type.clone(),

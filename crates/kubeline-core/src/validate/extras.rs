@@ -333,17 +333,6 @@ fn managed_policy_arn(arn: &str, own_partition: &str) -> Result<(), &'static str
 }
 
 /// `arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID`; the Region.
-/// The ARN partition of a Region: `aws-cn` for `cn-*`, `aws-us-gov` for `us-gov-*`, else `aws`.
-pub(super) fn partition_of(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
-
 fn target_group_arn(arn: &str) -> Result<&str, &'static str> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [prefix, partition, service, region, account, resource] = parts[..] else {

@@ -121,7 +121,7 @@ impl Ctx<'_> {
                 ],
                 &np.iam,
                 c.vpc.is_some(),
-                super::extras::partition_of(&c.region),
+                crate::types::partition_of(&c.region),
             );
             let custom_settings =
                 self.custom_settings(p.key("customSettings"), &np.custom_settings);
