@@ -193,7 +193,10 @@ impl Ctx<'_> {
         region: Option<&str>,
         has_vpc: bool,
     ) -> (Vec<String>, Vec<String>) {
-        for (on, key) in [(lb.enabled, "loadBalancer"), (tg.enabled, "targetGroup")] {
+        for (on, key, groups) in [
+            (lb.enabled, "loadBalancer", &lb.security_group_ids),
+            (tg.enabled, "targetGroup", &tg.security_group_ids),
+        ] {
             if on && !has_vpc {
                 self.err(
                     path.key(key).key("enabled"),
@@ -201,20 +204,13 @@ impl Ctx<'_> {
                     "set vpc.id to the load balancer's VPC, or remove the attachment",
                 );
             }
-        }
-        if !lb.enabled && !lb.security_group_ids.is_empty() {
-            self.warn(
-                path.key("loadBalancer").key("securityGroupIds"),
-                "these security groups are not attached: loadBalancer.enabled is false",
-                "set loadBalancer.enabled: true, or remove securityGroupIds",
-            );
-        }
-        if !tg.enabled && !tg.security_group_ids.is_empty() {
-            self.warn(
-                path.key("targetGroup").key("securityGroupIds"),
-                "these security groups are not attached: targetGroup.enabled is false",
-                "set targetGroup.enabled: true, or remove securityGroupIds",
-            );
+            if !on && !groups.is_empty() {
+                self.warn(
+                    path.key(key).key("securityGroupIds"),
+                    format!("these security groups are not attached: {key}.enabled is false"),
+                    format!("set {key}.enabled: true, or remove securityGroupIds"),
+                );
+            }
         }
         let mut names = Vec::new();
         let lb_path = path.key("loadBalancer");
