@@ -25,6 +25,9 @@ pub const FRONT_PROXY_CA_KEY: &str = "front-proxy-ca-key.pem";
 pub const SA_KEY: &str = "service-account-key.pem";
 /// Its public key (for verifiers outside the cluster).
 pub const SA_PUB: &str = "service-account-pub.pem";
+/// Its public key as a JSON Web Key Set: the service-account issuer's JWKS, which the pipeline
+/// publishes for IAM roles for service accounts (`oidc`).
+pub const SA_JWKS: &str = "service-account-jwks.json";
 /// kube-apiserver's static token file.
 pub const TOKENS: &str = "tokens.csv";
 /// The token kubelets present to bootstrap their client certificates.

@@ -16,6 +16,7 @@ pub mod init;
 pub mod kube_aws;
 pub mod layout;
 pub mod model;
+pub mod oidc;
 pub mod pipeline;
 #[cfg(feature = "pki")]
 pub mod pki;

@@ -32,6 +32,20 @@ impl ClusterKeys {
     pub fn assets(&self, content_hash: &str) -> String {
         format!("{}assets/{content_hash}/", self.prefix)
     }
+    /// The service-account issuer's folder (IAM roles for service accounts): its two
+    /// documents below are the only objects of the bucket anyone may read
+    /// ([`crate::oidc`]).
+    pub fn oidc(&self) -> String {
+        format!("{}oidc/", self.prefix)
+    }
+    /// The issuer's OpenID Connect discovery document.
+    pub fn oidc_discovery(&self) -> String {
+        format!("{}oidc/.well-known/openid-configuration", self.prefix)
+    }
+    /// The issuer's JSON Web Key Set (the service-account key's public half).
+    pub fn oidc_jwks(&self) -> String {
+        format!("{}oidc/keys.json", self.prefix)
+    }
     /// The cluster's current status.
     pub fn status(&self) -> String {
         format!("{}status.json", self.prefix)

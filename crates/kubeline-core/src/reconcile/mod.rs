@@ -47,7 +47,17 @@ pub fn expected_files(cluster: &Cluster) -> Vec<String> {
         names.push(format!("{}.pem", spec.name));
         names.push(format!("{}-key.pem", spec.name));
     }
-    names.extend([SA_KEY, SA_PUB, TOKENS, BOOTSTRAP_TOKEN, ENCRYPTION_CONFIG].map(str::to_owned));
+    names.extend(
+        [
+            SA_KEY,
+            SA_PUB,
+            SA_JWKS,
+            TOKENS,
+            BOOTSTRAP_TOKEN,
+            ENCRYPTION_CONFIG,
+        ]
+        .map(str::to_owned),
+    );
     names
 }
 

@@ -3,7 +3,7 @@
 
 use super::error::{CredentialsError, file_err, text};
 use super::report::Writer;
-use super::{BOOTSTRAP_TOKEN, ENCRYPTION_CONFIG, Files, SA_KEY, SA_PUB, TOKENS};
+use super::{BOOTSTRAP_TOKEN, ENCRYPTION_CONFIG, Files, SA_JWKS, SA_KEY, SA_PUB, TOKENS};
 use crate::cluster::Cluster;
 use crate::pki::{self, Key};
 
@@ -32,6 +32,12 @@ pub(super) fn secrets(
     };
     w.put(SA_KEY, sa.pem.clone().into_bytes(), "");
     w.put(SA_PUB, sa.public_pem().into_bytes(), "derived from the key");
+    let jwks = crate::oidc::jwks(&sa.spki()).map_err(|e| CredentialsError::Inconsistent {
+        file: SA_KEY.into(),
+        message: e.to_string(),
+        fix: format!("replace {SA_KEY} with an RSA or ECDSA P-256 key"),
+    })?;
+    w.put(SA_JWKS, jwks.into_bytes(), "derived from the key");
 
     let token = match text(current, BOOTSTRAP_TOKEN)? {
         Some(t) if is_token(t.trim()) => t.trim().to_owned(),
