@@ -76,6 +76,21 @@ pub struct Cluster {
     pub audit_log: Option<AuditLog>,
     /// `customSettings`, for overridden templates.
     pub custom_settings: BTreeMap<String, serde_json::Value>,
+    /// `serviceAccounts`: the service accounts that get IAM roles of their own.
+    pub service_accounts: Vec<ServiceAccountRole>,
+}
+
+/// A service account's IAM role (`serviceAccounts[]`; [`crate::oidc`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceAccountRole {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The role's name ([`crate::oidc::role_name`]).
+    pub role_name: String,
+    /// Managed policies attached to it.
+    pub managed_policy_arns: Vec<String>,
 }
 
 /// Where and how long the API server keeps its audit log.

@@ -3,6 +3,7 @@
 //! only objects anyone may read there), and the roles service accounts assume with the
 //! tokens kube-apiserver signs. Facts and sources: docs/service-accounts.md.
 
+use crate::addons::AddonName;
 use crate::cluster::Cluster;
 use crate::types::Region;
 use serde::Serialize;
@@ -19,6 +20,15 @@ pub const IN_CLUSTER_ISSUER: &str = "https://kubernetes.default.svc.cluster.loca
 pub const TOKEN_DIR: &str = "/var/run/secrets/eks.amazonaws.com/serviceaccount";
 /// The projected token's lifetime: kubelet renews it at 80 % of it.
 pub const TOKEN_SECONDS: u32 = 86_400;
+
+/// The service accounts of kubeline's own add-ons that call AWS, each with a role of its own
+/// while the add-on is enabled (the instance roles carry none of their permissions).
+pub const ADDON_SERVICE_ACCOUNTS: [(AddonName, &str, &str); 4] = [
+    (AddonName::CloudControllerManager, "kube-system", "cloud-controller-manager"),
+    (AddonName::EbsCsiDriver, "kube-system", "ebs-csi-controller-sa"),
+    (AddonName::ClusterAutoscaler, "kube-system", "cluster-autoscaler"),
+    (AddonName::NodeTerminationHandler, "kube-system", "aws-node-termination-handler"),
+];
 
 /// A cluster's service-account issuer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,18 +48,24 @@ pub struct Issuer {
 }
 
 /// The issuer of `cluster`, served from its bucket in `bucket_region` (the installation's
-/// region; the CLI assumes the cluster's). Virtual-hosted-style on the regional endpoint: the
-/// form S3 documents for every bucket without dots (validation refuses dotted buckets).
+/// region; the CLI assumes the cluster's), on the bucket's regional endpoint.
 pub fn issuer(cluster: &Cluster, bucket_region: &Region) -> Issuer {
     let keys = cluster.keys();
     let folder = cluster.s3.key(&keys.oidc());
     let folder = folder.trim_end_matches('/');
-    let host_path = format!(
-        "{}.s3.{}.{}/{folder}",
-        cluster.s3.bucket,
+    let (bucket, region, suffix) = (
+        &cluster.s3.bucket,
         bucket_region.as_str(),
-        cluster.kms_key_arn.dns_suffix()
+        cluster.kms_key_arn.dns_suffix(),
     );
+    // A bucket name with dots does not match S3's wildcard certificate in virtual-hosted
+    // style; its issuer is path-style (the form of the pod identity webhook's self-hosted
+    // guide).
+    let host_path = if bucket.contains('.') {
+        format!("s3.{region}.{suffix}/{bucket}/{folder}")
+    } else {
+        format!("{bucket}.s3.{region}.{suffix}/{folder}")
+    };
     Issuer {
         url: format!("https://{host_path}"),
         jwks_url: format!("https://{host_path}/keys.json"),
@@ -94,6 +110,78 @@ pub fn jwks_algorithms(jwks: &str) -> Vec<String> {
         }
     }
     algs
+}
+
+/// The IAM role of a service account: `kubeline-<cluster>-sa-<8 hex digits of the SHA-256 of
+/// "<namespace>/<name>">` (at most 45 characters; never a node role's name, whose last part is
+/// `controller`, `etcd` or `pool-...`). Validation refuses two accounts whose digits collide.
+pub fn role_name(cluster: &str, namespace: &str, name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{namespace}/{name}").as_bytes());
+    format!(
+        "{}{cluster}-sa-{}",
+        crate::cluster::STACK_PREFIX,
+        hex::encode(&digest[..4])
+    )
+}
+
+/// A role a service account assumes: one per enabled add-on of
+/// [`ADDON_SERVICE_ACCOUNTS`], then one per `serviceAccounts[]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceAccountRoleSpec {
+    /// The role's logical ID in the control-plane stack (`ServiceAccountRole` and the role
+    /// name's 8 hex digits).
+    pub logical_id: String,
+    /// The role's name ([`role_name`]).
+    pub role_name: String,
+    /// The role's ARN (the value of `AWS_ROLE_ARN` in the pods).
+    pub arn: String,
+    /// The service account's namespace.
+    pub namespace: String,
+    /// The service account's name.
+    pub name: String,
+    /// The `sub` its tokens carry, the only one the role trusts.
+    pub sub: String,
+    /// The add-on whose policy the role has (none: a `serviceAccounts[]` entry).
+    pub addon: Option<AddonName>,
+    /// Managed policies attached (`serviceAccounts[].managedPolicies`).
+    pub managed_policy_arns: Vec<String>,
+}
+
+/// Every service-account role of `cluster`, add-ons first.
+pub fn roles(cluster: &Cluster) -> Vec<ServiceAccountRoleSpec> {
+    let arn_of = |name: &str| {
+        format!(
+            "arn:{}:iam::{}:role/{name}",
+            cluster.region.partition(),
+            cluster.kms_key_arn.account()
+        )
+    };
+    let spec = |namespace: &str, name: &str, addon, arns: Vec<String>| {
+        let role_name = role_name(cluster.name.as_str(), namespace, name);
+        ServiceAccountRoleSpec {
+            logical_id: format!(
+                "ServiceAccountRole{}",
+                role_name.rsplit('-').next().unwrap_or_default()
+            ),
+            arn: arn_of(&role_name),
+            role_name,
+            namespace: namespace.into(),
+            name: name.into(),
+            sub: subject(namespace, name),
+            addon,
+            managed_policy_arns: arns,
+        }
+    };
+    let addons = ADDON_SERVICE_ACCOUNTS
+        .iter()
+        .filter(|(addon, _, _)| cluster.addons.get(*addon).is_some())
+        .map(|(addon, ns, name)| spec(ns, name, Some(*addon), Vec::new()));
+    let own = cluster
+        .service_accounts
+        .iter()
+        .map(|sa| spec(&sa.namespace, &sa.name, None, sa.managed_policy_arns.clone()));
+    addons.chain(own).collect()
 }
 
 /// The `sub` claim of a service account's tokens.

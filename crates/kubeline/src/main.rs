@@ -246,11 +246,18 @@ fn load_and_render(
         return Ok(None);
     };
     let templates = files::load_templates(config)?;
-    // The same credentials generation the pipeline computes from the bucket's sealed store.
+    // The same credentials generation the pipeline computes from the bucket's sealed store,
+    // and the service-account key's JWKS (the issuer's documents are rendered with it). The
+    // issuer is served from the bucket in the cluster's region (the pipeline: the
+    // installation's).
     let inputs = render::Inputs {
         credentials_generation: credentials
             .map(|c| render::credentials_generation(&render::stored_view(c)))
             .unwrap_or_default(),
+        bucket_region: None,
+        service_account_jwks: credentials
+            .and_then(|c| c.get(kubeline_core::credential_files::SA_JWKS))
+            .and_then(|b| String::from_utf8(b.clone()).ok()),
     };
     let rendered = render::render_with(&cluster, &templates, &inputs)?;
     for l in &rendered.limits {

@@ -5,6 +5,7 @@ use kubeline_aws::store::ObjectStore;
 use kubeline_pipeline::StepError;
 use kubeline_pipeline::steps::{self, RenderOutput, Run};
 use kubeline_pipeline::telemetry::Operation;
+use kubeline_core::types::Region;
 use serde::Deserialize;
 
 /// What the state machine asks.
@@ -33,6 +34,8 @@ impl Operation for Request {
 pub struct Ports<S> {
     /// The installation bucket.
     pub store: S,
+    /// Its region (the function's), where the service-account issuer is served from.
+    pub bucket_region: Option<Region>,
 }
 
 /// Handles one request.
@@ -41,6 +44,6 @@ pub async fn handler<S: ObjectStore>(
     req: Request,
 ) -> Result<RenderOutput, StepError> {
     match req {
-        Request::Render { run } => steps::render(&p.store, &run).await,
+        Request::Render { run } => steps::render(&p.store, &run, p.bucket_region.as_ref()).await,
     }
 }

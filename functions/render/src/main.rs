@@ -12,6 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let conf = lambda::aws_config().await;
     let ports = Ports {
         store: S3Store::new(kubeline_aws::sdk::s3(&conf), lambda::bucket()?),
+        bucket_region: conf.region().and_then(|r| r.as_ref().parse().ok()),
     };
     lambda::serve("render", move |req| {
         let ports = ports.clone();

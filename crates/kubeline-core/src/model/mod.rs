@@ -140,6 +140,11 @@ pub struct ClusterConfig {
     /// `cluster.custom_settings` (the built-in templates read none).
     #[serde(default)]
     pub custom_settings: BTreeMap<String, serde_json::Value>,
+    /// IAM roles for service accounts: each entry gives one Kubernetes service account an
+    /// IAM role of its own, which its pods assume with their projected token (the successor
+    /// of kube-aws's kiam and kube2iam; docs/service-accounts.md).
+    #[serde(default)]
+    pub service_accounts: Vec<ServiceAccountConfig>,
     /// kube-aws's `experimental` section: only `auditLog` is still taken (every other
     /// experimental feature has its own answer in docs/kube-aws.md).
     #[serde(default)]
@@ -609,4 +614,18 @@ impl Default for IpvsModeConfig {
             min_sync_period: default_ipvs_min_sync_period(),
         }
     }
+}
+
+/// One `serviceAccounts[]` entry: the service account and the policies of its role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceAccountConfig {
+    /// The service account's namespace (a DNS label).
+    pub namespace: String,
+    /// The service account's name (a DNS subdomain name).
+    pub name: String,
+    /// Managed policies attached to its role (1 to 10), bounded by the installation's
+    /// permissions boundary and, in a shared installation, by `iam.managedPolicyArns`.
+    #[serde(default)]
+    pub managed_policies: Vec<ArnRef>,
 }

@@ -28,6 +28,7 @@ use self::output::Output;
 use crate::addons::AddonName;
 use crate::cluster::{Cluster, STACK_PREFIX};
 use crate::layout::{self, NodeGroup};
+use crate::oidc;
 
 /// How long the node drainer drains one node (its NODE_TERMINATION_GRACE_PERIOD), seconds.
 pub const DRAIN_TIMEOUT_SECONDS: u32 = 300;
@@ -89,6 +90,7 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "addons/cluster-autoscaler.yaml.j2",
     "addons/aws-ebs-csi-driver.yaml.j2",
     "addons/aws-node-termination-handler.yaml.j2",
+    "addons/_irsa.j2",
     "userdata/scripts/addons-apply.sh.j2",
 ];
 
@@ -361,6 +363,12 @@ pub struct Inputs {
     /// node configs and the next apply replaces the nodes that use them; unchanged credentials
     /// change nothing. Absent: `none`.
     pub credentials_generation: BTreeMap<String, String>,
+    /// The region of the bucket the service-account issuer is served from (the installation's,
+    /// in the pipeline). Absent: the cluster's region.
+    pub bucket_region: Option<crate::types::Region>,
+    /// The service-account key's JWKS (the credentials' `service-account-jwks.json`). Given,
+    /// the issuer's discovery document and JWKS are rendered to be published.
+    pub service_account_jwks: Option<String>,
 }
 
 impl Inputs {
@@ -461,7 +469,25 @@ pub fn render_with(
         "heartbeat_seconds": DRAIN_HOOK_HEARTBEAT_SECONDS,
         "probes_port": DRAIN_PROBES_PORT,
     });
+    // IAM roles for service accounts: the issuer, and the roles of the add-ons and of
+    // `serviceAccounts` (docs/service-accounts.md).
+    let issuer = oidc::issuer(c, inputs.bucket_region.as_ref().unwrap_or(&c.region));
+    let sa_roles = oidc::roles(c);
+    let addon_role_arns: BTreeMap<&str, &str> = sa_roles
+        .iter()
+        .filter_map(|r| r.addon.map(|a| (a.as_str(), r.arn.as_str())))
+        .collect();
+    let service_accounts = json!({
+        "issuer": issuer,
+        "in_cluster_issuer": oidc::IN_CLUSTER_ISSUER,
+        "audience": oidc::AUDIENCE,
+        "token_dir": oidc::TOKEN_DIR,
+        "token_seconds": oidc::TOKEN_SECONDS,
+        "roles": sa_roles,
+        "addon_role_arns": addon_role_arns,
+    });
     let base = json!({
+        "service_accounts": service_accounts,
         "drain": drain,
         "cluster": c,
         "s3": {"bucket": c.s3.bucket, "cluster_prefix": c.s3_cluster_prefix(), "etcd_snapshot_prefix": c.etcd_snapshot_prefix(), "etcd_snapshot_request": c.s3.key(&c.keys().etcd_snapshot_request()), "etcd_restore_request": c.s3.key(&c.keys().etcd_restore_request()), "etcd_restore_reports": c.s3.key(&c.keys().etcd_restore_reports())},
@@ -629,6 +655,23 @@ pub fn render_with(
         }
     }
 
+    // The service-account issuer's documents, when the key's JWKS is given.
+    if let Some(jwks) = &inputs.service_account_jwks {
+        let algorithms = oidc::jwks_algorithms(jwks);
+        if algorithms.is_empty() {
+            return Err(RenderError::Template {
+                name: crate::credential_files::SA_JWKS.into(),
+                message: "is not a JWKS with signing keys; delete it and run the credentials step to derive it again".into(),
+            });
+        }
+        out.publish(
+            "oidc/openid-configuration.json",
+            &issuer.discovery_key,
+            oidc::discovery_document(&issuer, &algorithms).into_bytes(),
+        );
+        out.publish("oidc/keys.json", &issuer.jwks_key, jwks.clone().into_bytes());
+    }
+
     // The admin kubeconfig: checked to be YAML, written as rendered.
     let (kubeconfig, _) = r.yaml::<Value>(
         "kubeconfig.j2",
@@ -643,6 +686,7 @@ pub fn render_with(
         "kubernetesVersion": c.kubernetes_version,
         "stacks": out.stacks,
         "uploads": out.uploads,
+        "published": out.published,
         "overriddenTemplates": templates.overridden().collect::<Vec<_>>(),
         "addons": rendered_addons,
     });
@@ -652,6 +696,7 @@ pub fn render_with(
         files: out.files,
         stacks: out.stacks,
         uploads: out.uploads,
+        published: out.published,
         limits: out.limits,
     })
 }

@@ -77,6 +77,9 @@ pub struct Rendered {
     pub stacks: Vec<StackPlan>,
     /// Node configs to upload.
     pub uploads: Vec<Upload>,
+    /// The service-account issuer's documents, published for anyone to read (never an asset
+    /// that expires; [`crate::oidc`]).
+    pub published: Vec<Upload>,
     /// Size findings.
     pub limits: Vec<LimitFinding>,
 }
@@ -124,6 +127,7 @@ pub(super) struct Output {
     pub(super) files: BTreeMap<String, Vec<u8>>,
     pub(super) stacks: Vec<StackPlan>,
     pub(super) uploads: Vec<Upload>,
+    pub(super) published: Vec<Upload>,
     pub(super) limits: Vec<LimitFinding>,
 }
 
@@ -164,6 +168,16 @@ impl Output {
     }
 
     /// Stores a stack template, checks its limits and records it in apply order.
+    /// Stores a document the bucket publishes (the service-account issuer's) under `file`.
+    pub(super) fn publish(&mut self, file: &str, key: &str, bytes: Vec<u8>) {
+        self.published.push(Upload {
+            file: file.into(),
+            key: key.into(),
+            sha512: sha512_hex(&bytes),
+        });
+        self.files.insert(file.into(), bytes);
+    }
+
     pub(super) fn stack(
         &mut self,
         c: &Cluster,

@@ -8,7 +8,7 @@ use super::Ctx;
 use super::labels::{label_key, label_value};
 use crate::cluster::{GroupExtras, Taint};
 use crate::model::{
-    NodeIamConfig, PoolLoadBalancerConfig, PoolTargetGroupConfig, TaintEffect, Tenancy,
+    ArnRef, NodeIamConfig, PoolLoadBalancerConfig, PoolTargetGroupConfig, TaintEffect, Tenancy,
 };
 use crate::yaml::Path;
 
@@ -147,9 +147,29 @@ impl Ctx<'_> {
                 "EC2 allows 5 security groups per network interface by default and kubeline attaches one: merge the rules into fewer groups",
             );
         }
-        let policies_path = path.key("iam").key("role").key("managedPolicies");
+        let arns = self.managed_policies(
+            path.key("iam").key("role").key("managedPolicies"),
+            &iam.role.managed_policies,
+            partition,
+        );
+        GroupExtras {
+            tenancy,
+            security_group_ids: ids,
+            security_group_keys: keys,
+            managed_policy_arns: arns,
+        }
+    }
+
+    /// Managed policy ARNs for one role (at most [`MAX_MANAGED_POLICIES`], none twice, in the
+    /// cluster's partition): the valid ones, in order.
+    pub(super) fn managed_policies(
+        &mut self,
+        policies_path: Path,
+        list: &[ArnRef],
+        partition: &str,
+    ) -> Vec<String> {
         let mut arns: Vec<String> = Vec::new();
-        for (i, p) in iam.role.managed_policies.iter().enumerate() {
+        for (i, p) in list.iter().enumerate() {
             let ap = policies_path.index(i).key("arn");
             if let Err(why) = managed_policy_arn(&p.arn, partition) {
                 self.err(
@@ -175,12 +195,7 @@ impl Ctx<'_> {
                 "combine them into fewer customer managed policies",
             );
         }
-        GroupExtras {
-            tenancy,
-            security_group_ids: ids,
-            security_group_keys: keys,
-            managed_policy_arns: arns,
-        }
+        arns
     }
 
     /// A pool's existing Classic Load Balancers and target groups (only when `enabled`, as

@@ -13,3 +13,8 @@ pub const MAX_GROUP_SIZE: u32 = 1000;
 /// Nodes per cluster, summed over the pools' `maxSize`: Kubernetes supports up to 5,000
 /// (<https://kubernetes.io/docs/setup/best-practices/cluster-large/>).
 pub const MAX_CLUSTER_NODES: u64 = 5000;
+
+/// Service accounts with IAM roles per cluster (`serviceAccounts`): each is one IAM role in the
+/// control-plane stack, which with the add-ons' four keeps a cluster's roles well inside an
+/// account's default 1,000.
+pub const MAX_SERVICE_ACCOUNTS: usize = 50;

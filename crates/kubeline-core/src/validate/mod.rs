@@ -17,6 +17,7 @@ mod labels;
 pub mod limits;
 mod network;
 mod repair;
+mod service_accounts;
 mod settings;
 mod toplevel;
 mod worker;

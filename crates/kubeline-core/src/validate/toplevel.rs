@@ -148,6 +148,11 @@ impl Ctx<'_> {
         let custom_settings =
             self.custom_settings(root().key("customSettings"), &c.custom_settings);
         let addons = kube.and_then(|k| self.addons(c, &k));
+        let service_accounts = self.service_accounts(
+            name.as_ref().map(|n| n.as_str()),
+            &c.service_accounts,
+            crate::types::partition_of(&c.region),
+        );
 
         Some(Cluster {
             name: name?,
@@ -180,6 +185,7 @@ impl Ctx<'_> {
             addons: addons?,
             audit_log,
             custom_settings,
+            service_accounts,
         })
     }
 

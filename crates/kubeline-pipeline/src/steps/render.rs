@@ -3,7 +3,9 @@
 
 use kubeline_aws::store::ObjectStore;
 use kubeline_core::errors::ErrorName;
+use kubeline_core::credential_files::SA_JWKS;
 use kubeline_core::render::{self, Templates};
+use kubeline_core::types::Region;
 use sha2::{Digest, Sha256};
 
 use super::bucket::{JSON, load_cluster, put_json, read_prefix};
@@ -12,7 +14,13 @@ use crate::error::StepError;
 
 /// Step 3: renders stacks and node configs; uploads node configs (content-addressed) and the
 /// stack templates under `assets/<content-hash>/`.
-pub async fn render<S: ObjectStore>(store: &S, run: &Run) -> Result<RenderOutput, StepError> {
+/// `bucket_region` is the installation bucket's region (the function's), where the
+/// service-account issuer is served from.
+pub async fn render<S: ObjectStore>(
+    store: &S,
+    run: &Run,
+    bucket_region: Option<&Region>,
+) -> Result<RenderOutput, StepError> {
     let cluster = load_cluster(store, run).await?;
     // Public certificates and the secrets' fingerprints: never a secret.
     let (stored, _) = read_prefix(store, &run.keys().credentials(), |name| {
@@ -21,6 +29,10 @@ pub async fn render<S: ObjectStore>(store: &S, run: &Run) -> Result<RenderOutput
     .await?;
     let inputs = render::Inputs {
         credentials_generation: render::credentials_generation(&stored),
+        bucket_region: bucket_region.cloned(),
+        service_account_jwks: stored
+            .get(SA_JWKS)
+            .and_then(|b| String::from_utf8(b.clone()).ok()),
     };
     let rendered = render::render_with(&cluster, &Templates::builtin(), &inputs)
         .map_err(|e| StepError::new(ErrorName::TemplateInvalid, e.to_string()))?;
@@ -48,8 +60,17 @@ pub async fn render<S: ObjectStore>(store: &S, run: &Run) -> Result<RenderOutput
                 .await?;
         }
     }
+    // The service-account issuer's documents: SSE-S3 (anonymous readers cannot use KMS), no
+    // asset tag (they never expire), at the two keys the bucket policy lets anyone read.
+    for up in &rendered.published {
+        if let Some(bytes) = rendered.files.get(&up.file) {
+            store
+                .put_node_object(&up.key, bytes.clone(), JSON, false)
+                .await?;
+        }
+    }
     for (name, bytes) in &rendered.files {
-        if !name.starts_with("userdata/") {
+        if !name.starts_with("userdata/") && !name.starts_with("oidc/") {
             store
                 .put_asset(&format!("{assets}{name}"), bytes.clone(), JSON)
                 .await?;

@@ -63,6 +63,7 @@ impl Functions {
             apply_settings: ApplySettings::default(),
             render: kubeline_fn_render::Ports {
                 store: store.clone(),
+                bucket_region: super::REGION.parse().ok(),
             },
             apply: kubeline_fn_apply::Ports {
                 store: store.clone(),
