@@ -24,10 +24,26 @@ pub const TOKEN_SECONDS: u32 = 86_400;
 /// The service accounts of kubeline's own add-ons that call AWS, each with a role of its own
 /// while the add-on is enabled (the instance roles carry none of their permissions).
 pub const ADDON_SERVICE_ACCOUNTS: [(AddonName, &str, &str); 4] = [
-    (AddonName::CloudControllerManager, "kube-system", "cloud-controller-manager"),
-    (AddonName::EbsCsiDriver, "kube-system", "ebs-csi-controller-sa"),
-    (AddonName::ClusterAutoscaler, "kube-system", "cluster-autoscaler"),
-    (AddonName::NodeTerminationHandler, "kube-system", "aws-node-termination-handler"),
+    (
+        AddonName::CloudControllerManager,
+        "kube-system",
+        "cloud-controller-manager",
+    ),
+    (
+        AddonName::EbsCsiDriver,
+        "kube-system",
+        "ebs-csi-controller-sa",
+    ),
+    (
+        AddonName::ClusterAutoscaler,
+        "kube-system",
+        "cluster-autoscaler",
+    ),
+    (
+        AddonName::NodeTerminationHandler,
+        "kube-system",
+        "aws-node-termination-handler",
+    ),
 ];
 
 /// A cluster's service-account issuer.
@@ -177,10 +193,14 @@ pub fn roles(cluster: &Cluster) -> Vec<ServiceAccountRoleSpec> {
         .iter()
         .filter(|(addon, _, _)| cluster.addons.get(*addon).is_some())
         .map(|(addon, ns, name)| spec(ns, name, Some(*addon), Vec::new()));
-    let own = cluster
-        .service_accounts
-        .iter()
-        .map(|sa| spec(&sa.namespace, &sa.name, None, sa.managed_policy_arns.clone()));
+    let own = cluster.service_accounts.iter().map(|sa| {
+        spec(
+            &sa.namespace,
+            &sa.name,
+            None,
+            sa.managed_policy_arns.clone(),
+        )
+    });
     addons.chain(own).collect()
 }
 

@@ -20,6 +20,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .with_parameter(
                 kubeline_core::pipeline::NODE_ROLE_BOUNDARY_PARAMETER,
                 lambda::env_text("KUBELINE_NODE_ROLE_BOUNDARY_ARN"),
+            )
+            .with_parameter(
+                kubeline_core::pipeline::SERVICE_ACCOUNT_ROLE_BOUNDARY_PARAMETER,
+                lambda::env_text("KUBELINE_SERVICE_ACCOUNT_ROLE_BOUNDARY_ARN"),
             ),
         sfn: StepFunctions::new(kubeline_aws::sdk::sfn(&conf)),
     };

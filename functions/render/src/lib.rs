@@ -2,10 +2,10 @@
 //! content-addressed, stack templates under `assets/<hash>/`).
 
 use kubeline_aws::store::ObjectStore;
+use kubeline_core::types::Region;
 use kubeline_pipeline::StepError;
 use kubeline_pipeline::steps::{self, RenderOutput, Run};
 use kubeline_pipeline::telemetry::Operation;
-use kubeline_core::types::Region;
 use serde::Deserialize;
 
 /// What the state machine asks.

@@ -44,9 +44,16 @@ pub const CLUSTER_TAG: &str = "kubeline.io/cluster";
 /// permissions boundary (its `NodeRoleBoundary` managed policy).
 pub const NODE_ROLE_BOUNDARY_PARAMETER: &str = "NodeRoleBoundary";
 
+/// The stack parameter through which the pipeline gives the roles of `serviceAccounts` the
+/// installation's permissions boundary for workloads (its `ServiceAccountRoleBoundary`).
+pub const SERVICE_ACCOUNT_ROLE_BOUNDARY_PARAMETER: &str = "ServiceAccountRoleBoundary";
+
 /// The template parameters the pipeline supplies (from the installation's settings) when a
 /// template declares them; every other parameter keeps its default.
-pub const PIPELINE_PARAMETERS: [&str; 1] = [NODE_ROLE_BOUNDARY_PARAMETER];
+pub const PIPELINE_PARAMETERS: [&str; 2] = [
+    NODE_ROLE_BOUNDARY_PARAMETER,
+    SERVICE_ACCOUNT_ROLE_BOUNDARY_PARAMETER,
+];
 
 /// Whether the existing stack `stack`, tagged `tags`, belongs to `cluster`: a stack of another
 /// cluster, or one kubeline did not create (no tag), is never changed, executed or deleted by

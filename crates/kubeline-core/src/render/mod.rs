@@ -669,7 +669,11 @@ pub fn render_with(
             &issuer.discovery_key,
             oidc::discovery_document(&issuer, &algorithms).into_bytes(),
         );
-        out.publish("oidc/keys.json", &issuer.jwks_key, jwks.clone().into_bytes());
+        out.publish(
+            "oidc/keys.json",
+            &issuer.jwks_key,
+            jwks.clone().into_bytes(),
+        );
     }
 
     // The admin kubeconfig: checked to be YAML, written as rendered.

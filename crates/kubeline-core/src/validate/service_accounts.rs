@@ -1,8 +1,8 @@
 //! `serviceAccounts`: the service accounts that get IAM roles of their own (IAM roles for
 //! service accounts; [`crate::oidc`]).
 
-use super::{Ctx, root};
 use super::limits::MAX_SERVICE_ACCOUNTS;
+use super::{Ctx, root};
 use crate::cluster::ServiceAccountRole;
 use crate::model::ServiceAccountConfig;
 use crate::oidc;
@@ -59,7 +59,8 @@ impl Ctx<'_> {
                 ok = false;
             }
             let policies_path = p.key("managedPolicies");
-            let arns = self.managed_policies(policies_path.clone(), &sa.managed_policies, partition);
+            let arns =
+                self.managed_policies(policies_path.clone(), &sa.managed_policies, partition);
             if sa.managed_policies.is_empty() {
                 self.err(
                     policies_path,

@@ -2,8 +2,8 @@
 //! node configs are uploaded content-addressed, templates under `assets/<content-hash>/`.
 
 use kubeline_aws::store::ObjectStore;
-use kubeline_core::errors::ErrorName;
 use kubeline_core::credential_files::SA_JWKS;
+use kubeline_core::errors::ErrorName;
 use kubeline_core::render::{self, Templates};
 use kubeline_core::types::Region;
 use sha2::{Digest, Sha256};

@@ -6,7 +6,9 @@ fails on warnings; AWS's checks syntax only, so only cfn-lint errors fail it her
 deletion leaves route tables with (faked) subnet associations behind, which then blocks the
 VPC; deleting a VPC here drops them first, as deleting the stack's resources would. moto sends
 no event when a delete marker is created in a versioned bucket; S3 sends "Object Deleted", and
-so does this launcher. Started by `kubeline local ...`; prints
+so does this launcher. moto's CloudFormation has no AWS::IAM::OIDCProvider (the
+service-account issuer of IAM roles for service accounts); this launcher adds it over moto's
+own IAM OIDC providers. Started by `kubeline local ...`; prints
 `ready` when listening and stops on SIGTERM or when stdin closes."""
 
 import os
@@ -119,6 +121,81 @@ def send_task_failure(self):
 
 
 sfn_responses.StepFunctionResponse.send_task_failure = send_task_failure
+
+from moto.core.common_models import CloudFormationModel  # noqa: E402
+from moto.iam.models import iam_backends  # noqa: E402
+from moto.utilities.utils import get_partition  # noqa: E402
+
+
+class OidcProvider(CloudFormationModel):
+    """AWS::IAM::OIDCProvider: Ref and Arn give the provider's ARN; a new Url replaces it."""
+
+    # moto's model registry names a model's service after its module (moto.<service>...).
+    __module__ = "moto.iam.kubeline"
+
+    def __init__(self, provider):
+        self.provider = provider
+
+    @property
+    def physical_resource_id(self):
+        return self.provider.arn
+
+    @staticmethod
+    def cloudformation_name_type():
+        return ""
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::IAM::OIDCProvider"
+
+    @classmethod
+    def has_cfn_attr(cls, attr):
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name):
+        return self.provider.arn
+
+    @staticmethod
+    def _backend(account_id, region_name):
+        return iam_backends[account_id][get_partition(region_name)]
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    ):
+        props = cloudformation_json["Properties"]
+        provider = cls._backend(account_id, region_name).create_open_id_connect_provider(
+            props["Url"],
+            props.get("ThumbprintList", []),
+            props.get("ClientIdList", []),
+            props.get("Tags", []),
+        )
+        return cls(provider)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
+        props = cloudformation_json["Properties"]
+        old = original_resource.provider
+        if "https://" + old.url != props["Url"]:
+            original_resource.delete(account_id, region_name)
+            return cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+        old.client_id_list = props.get("ClientIdList", [])
+        old.thumbprint_list = props.get("ThumbprintList", [])
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name
+    ):
+        cls._backend(account_id, region_name).delete_open_id_connect_provider(resource_name)
+
+    def delete(self, account_id, region_name):
+        self._backend(account_id, region_name).delete_open_id_connect_provider(self.provider.arn)
+
 
 from moto.server import ThreadedMotoServer  # noqa: E402
 
