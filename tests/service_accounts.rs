@@ -3,15 +3,23 @@
 //! kube-apiserver puts in their header (the SHA-256 of the key's PKIX DER, checked against
 //! openssl's DER), and the discovery document names the issuer and JWKS the API server uses.
 
+use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 
 use base64::Engine;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use kubeline_core::cluster::Cluster;
 use kubeline_core::model::KeyAlgorithm;
-use kubeline_core::oidc;
 use kubeline_core::pki::Key;
-use kubeline_tests::{run, tool};
+use kubeline_core::render::{self, Rendered};
+use kubeline_core::{credential_files, oidc, validate};
+use kubeline_tests::iam::{Decision, Pseudo, Request, decided, evaluate};
+use kubeline_tests::{
+    decode_ignition, examples, generated_credentials, inline_file, installation_template,
+    repo_root, run, stacks_of, tool,
+};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, serde::Serialize, serde::Deserialize, PartialEq)]
@@ -133,4 +141,323 @@ fn a_key_that_is_not_rsa_or_p256_is_refused() {
     let mut spki = key.spki();
     spki.push(0);
     assert!(oidc::jwks(&spki).unwrap_err().to_string().contains("after"));
+}
+
+/// Renders an example with generated credentials, as the pipeline does (the JWKS given).
+fn render_with_credentials(path: &std::path::Path) -> (Cluster, Rendered) {
+    let text = std::fs::read_to_string(path).expect("example");
+    let cluster = validate::load(&text).cluster.expect("valid example");
+    let creds = generated_credentials(&cluster);
+    let inputs = render::Inputs {
+        service_account_jwks: Some(
+            String::from_utf8(creds[credential_files::SA_JWKS].clone()).expect("UTF-8"),
+        ),
+        ..render::Inputs::default()
+    };
+    let rendered =
+        render::render_with(&cluster, &render::Templates::builtin(), &inputs).expect("render");
+    (cluster, rendered)
+}
+
+/// The kube-apiserver flags of the controllers' node config.
+fn api_server_flags(rendered: &Rendered) -> Vec<String> {
+    let (files, _, _) = decode_ignition(&rendered.files["userdata/controller.json"]);
+    let manifest = inline_file(&files, "/etc/kubernetes/manifests/kube-apiserver.yaml")
+        .expect("kube-apiserver manifest");
+    manifest
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- --"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn one_issuer_everywhere_and_each_role_trusts_only_its_service_account() {
+    let mut roles_seen = 0;
+    for (name, path) in examples() {
+        let (cluster, rendered) = render_with_credentials(&path);
+        let stacks = stacks_of(&rendered);
+        let cp = &stacks["control-plane"];
+        let provider = &cp["Resources"]["ServiceAccountIssuer"];
+        assert_eq!(provider["Type"], "AWS::IAM::OIDCProvider", "{name}");
+        assert_eq!(
+            provider["Properties"]["ClientIdList"],
+            json!([oidc::AUDIENCE]),
+            "{name}"
+        );
+        let issuer = provider["Properties"]["Url"].as_str().expect("Url");
+        let host_path = issuer.strip_prefix("https://").expect("https issuer");
+
+        // kube-apiserver signs with exactly that issuer and still accepts the in-cluster one.
+        let flags = api_server_flags(&rendered);
+        let issuers: Vec<&str> = flags
+            .iter()
+            .filter_map(|f| f.strip_prefix("service-account-issuer="))
+            .collect();
+        assert_eq!(issuers, [issuer, oidc::IN_CLUSTER_ISSUER], "{name}");
+        assert!(
+            flags.contains(&format!("api-audiences={}", oidc::IN_CLUSTER_ISSUER)),
+            "{name}: the API audience must stay the in-cluster issuer: {flags:?}"
+        );
+
+        // The published documents: the discovery document names the issuer and the JWKS the
+        // API server points at, at the keys the bucket policy publishes.
+        let doc: Value =
+            serde_json::from_slice(&rendered.files["oidc/openid-configuration.json"]).expect("doc");
+        assert_eq!(doc["issuer"], issuer, "{name}");
+        let jwks_uri = doc["jwks_uri"].as_str().expect("jwks_uri");
+        assert!(
+            flags.contains(&format!("service-account-jwks-uri={jwks_uri}")),
+            "{name}"
+        );
+        let keys: Vec<&str> = rendered.published.iter().map(|u| u.key.as_str()).collect();
+        let folder = cluster.s3.key(&cluster.keys().oidc());
+        assert_eq!(
+            keys,
+            [
+                format!("{folder}.well-known/openid-configuration"),
+                format!("{folder}keys.json")
+            ],
+            "{name}"
+        );
+        assert_eq!(
+            jwks_uri,
+            format!(
+                "https://{}.s3.{}.amazonaws.com/{folder}keys.json",
+                cluster.s3.bucket, cluster.region
+            ),
+            "{name}"
+        );
+
+        // Each role: federated to this provider only, for exactly one service account.
+        let specs = oidc::roles(&cluster);
+        for spec in &specs {
+            let role = &cp["Resources"][&spec.logical_id];
+            assert_eq!(role["Type"], "AWS::IAM::Role", "{name}/{}", spec.logical_id);
+            let trust = &role["Properties"]["AssumeRolePolicyDocument"]["Statement"];
+            let trust = trust.as_array().expect("trust statements");
+            assert_eq!(trust.len(), 1, "{name}: one trust statement");
+            let st = &trust[0];
+            assert_eq!(
+                st["Principal"],
+                json!({"Federated": {"Ref": "ServiceAccountIssuer"}})
+            );
+            let mut judged = st.clone();
+            judged["Resource"] = json!(role_arn(&spec.role_name));
+            let policy = json!({"Statement": [judged]});
+            let assume = |sub: &str, aud: &str| {
+                let r = Request::new("sts:AssumeRoleWithWebIdentity", &role_arn(&spec.role_name))
+                    .with(&format!("{host_path}:sub"), sub)
+                    .with(&format!("{host_path}:aud"), aud);
+                evaluate(&Pseudo::default(), &[&policy], &r)
+            };
+            let sub = format!("system:serviceaccount:{}:{}", spec.namespace, spec.name);
+            assert_eq!(
+                assume(&sub, oidc::AUDIENCE),
+                Decision::Allow,
+                "{name}: {sub}"
+            );
+            // Negative controls: another account of the namespace, the same name elsewhere,
+            // another audience (the API's own tokens), and a wildcard-looking subject.
+            for other in [
+                format!("system:serviceaccount:{}:default", spec.namespace),
+                format!("system:serviceaccount:default:{}", spec.name),
+                format!("system:serviceaccount:{}:*", spec.namespace),
+            ] {
+                assert_eq!(
+                    assume(&other, oidc::AUDIENCE),
+                    Decision::ImplicitDeny,
+                    "{other}"
+                );
+            }
+            assert_eq!(
+                assume(&sub, oidc::IN_CLUSTER_ISSUER),
+                Decision::ImplicitDeny,
+                "{name}: an in-cluster token"
+            );
+            // The add-on's pods carry this role's ARN.
+            if let Some(addon) = spec.addon {
+                let text = String::from_utf8(
+                    rendered.files[&format!("addons/{}.yaml", addon.as_str())].clone(),
+                )
+                .expect("UTF-8");
+                assert!(
+                    text.contains(&format!("value: \"{}\"", spec.arn)),
+                    "{name}: {} does not carry {}",
+                    addon.as_str(),
+                    spec.arn
+                );
+                assert!(text.contains("audience: \"sts.amazonaws.com\""));
+            } else {
+                assert_eq!(
+                    role["Properties"]["ManagedPolicyArns"],
+                    json!(spec.managed_policy_arns)
+                );
+                assert_eq!(
+                    role["Properties"]["PermissionsBoundary"]["Fn::If"][0],
+                    "HasServiceAccountRoleBoundary"
+                );
+            }
+            roles_seen += 1;
+        }
+        // The controllers' instance role keeps none of the add-ons' rights.
+        let controller = &cp["Resources"]["Role"]["Properties"]["Policies"][0]["PolicyDocument"];
+        let text = controller.to_string();
+        for sid in [
+            "CloudControllerManager",
+            "EbsCsiDriverCreateVolumes",
+            "ClusterAutoscalerOwnPools",
+            "NodeDrainQueue",
+        ] {
+            assert!(
+                !text.contains(sid),
+                "{name}: the controller role still has {sid}"
+            );
+        }
+    }
+    assert!(roles_seen >= 20, "only {roles_seen} roles checked");
+}
+
+fn role_arn(name: &str) -> String {
+    format!("arn:aws:iam::123456789012:role/{name}")
+}
+
+#[test]
+fn user_service_accounts_are_validated() {
+    let base = std::fs::read_to_string(repo_root().join("examples/minimal/cluster.yaml"))
+        .expect("example");
+    let with = |extra: &str| {
+        let loaded = validate::load(&format!("{base}\n{extra}"));
+        (loaded.cluster, loaded.diagnostics.render("cluster.yaml"))
+    };
+    let (ok, _) = with(
+        "serviceAccounts:\n  - namespace: apps\n    name: reader\n    managedPolicies:\n      - arn: arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess\n",
+    );
+    let sa = &ok.expect("valid").service_accounts[0];
+    assert_eq!(sa.role_name, oidc::role_name("minimal", "apps", "reader"));
+    assert!(sa.role_name.len() <= 64);
+    for (extra, expect) in [
+        (
+            "serviceAccounts:\n  - namespace: Apps\n    name: reader\n    managedPolicies: [{arn: 'arn:aws:iam::aws:policy/A'}]\n",
+            "\"Apps\" is not a namespace",
+        ),
+        (
+            "serviceAccounts:\n  - namespace: apps\n    name: reader\n",
+            "no managed policies",
+        ),
+        (
+            "serviceAccounts:\n  - namespace: kube-system\n    name: cloud-controller-manager\n    managedPolicies: [{arn: 'arn:aws:iam::aws:policy/A'}]\n",
+            "is the cloud-controller-manager add-on's",
+        ),
+        (
+            "serviceAccounts:\n  - {namespace: a, name: b, managedPolicies: [{arn: 'arn:aws:iam::aws:policy/A'}]}\n  - {namespace: a, name: b, managedPolicies: [{arn: 'arn:aws:iam::aws:policy/A'}]}\n",
+            "a/b is listed twice",
+        ),
+        (
+            "serviceAccounts:\n  - {namespace: a, name: b, managedPolicies: [{arn: 'arn:aws:s3:::bucket'}]}\n",
+            "is not a managed policy ARN",
+        ),
+    ] {
+        let (cluster, text) = with(extra);
+        assert!(cluster.is_none(), "{extra} was accepted");
+        assert!(text.contains(expect), "{extra}: {text}");
+    }
+}
+
+/// The bucket policy lets anyone read the issuers' two documents and nothing else; the
+/// functions write them only SSE-S3 (anonymous readers cannot use KMS).
+#[test]
+fn only_the_issuer_documents_are_public() {
+    let t = installation_template();
+    let statements = t["Resources"]["BucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        .as_array()
+        .expect("statements")
+        .clone();
+    let conditions = BTreeMap::from([("HasAdmins", true), ("HasApprovers", true)]);
+    let kept: Vec<Value> = statements
+        .iter()
+        .map(|s| decided(s, &conditions, &BTreeMap::new()))
+        .filter(|s| s.get("Ref").is_none())
+        .collect();
+    let policy = json!({ "Statement": kept });
+    let mut p = Pseudo::default();
+    p.refs.insert("Bucket".into(), "inst".into());
+    p.refs.insert("AWS::StackName".into(), "kubeline".into());
+    p.refs.insert(
+        "AdminPrincipalArns".into(),
+        "arn:aws:iam::123456789012:role/admins".into(),
+    );
+    p.refs.insert(
+        "ApproverPrincipalArns".into(),
+        "arn:aws:iam::123456789012:role/approvers".into(),
+    );
+    let anonymous = |action: &str, key: &str| {
+        let r = Request::new(action, &format!("arn:aws:s3:::inst/{key}"))
+            .with("aws:SecureTransport", "true");
+        evaluate(&p, &[&policy], &r)
+    };
+    for key in [
+        "clusters/a/oidc/.well-known/openid-configuration",
+        "clusters/a/oidc/keys.json",
+    ] {
+        assert_eq!(anonymous("s3:GetObject", key), Decision::Allow, "{key}");
+        assert_ne!(
+            anonymous("s3:PutObject", key),
+            Decision::Allow,
+            "{key} written"
+        );
+        assert_ne!(
+            anonymous("s3:DeleteObject", key),
+            Decision::Allow,
+            "{key} deleted"
+        );
+    }
+    // Negative controls: everything else a reader might want.
+    for key in [
+        "clusters/a/credentials/ca-key.pem.enc",
+        "clusters/a/credentials/service-account-jwks.json",
+        "clusters/a/userdata/controller-0123456789abcdef.json",
+        "clusters/a/cluster.yaml",
+        "clusters/a/oidc/other.json",
+        "clusters/a/oidc/.well-known/other",
+        "installation.yaml",
+    ] {
+        assert_eq!(
+            anonymous("s3:GetObject", key),
+            Decision::ImplicitDeny,
+            "{key}"
+        );
+    }
+    assert_eq!(anonymous("s3:ListBucket", ""), Decision::ImplicitDeny);
+    // Over plain HTTP nothing, the documents included.
+    let r = Request::new(
+        "s3:GetObject",
+        "arn:aws:s3:::inst/clusters/a/oidc/keys.json",
+    )
+    .with("aws:SecureTransport", "false");
+    assert_eq!(evaluate(&p, &[&policy], &r), Decision::ExplicitDeny);
+    // The documents are written SSE-S3 only, and only by the functions.
+    let put = |who: &str, sse: &str| {
+        let r = Request::new(
+            "s3:PutObject",
+            "arn:aws:s3:::inst/clusters/a/oidc/keys.json",
+        )
+        .with("aws:SecureTransport", "true")
+        .with("aws:PrincipalArn", who)
+        .with("s3:x-amz-server-side-encryption", sse);
+        evaluate(&p, &[&policy], &r)
+    };
+    let render = "arn:aws:iam::123456789012:role/kubeline-RenderFunctionRole-1A2B3C";
+    assert_eq!(put(render, "aws:kms"), Decision::ExplicitDeny);
+    assert_ne!(put(render, "AES256"), Decision::ExplicitDeny);
+    assert_eq!(
+        put("arn:aws:iam::123456789012:role/team-a", "AES256"),
+        Decision::ExplicitDeny
+    );
+    // And the bucket lets a policy make them public (Block Public Access would not).
+    let bpa = &t["Resources"]["Bucket"]["Properties"]["PublicAccessBlockConfiguration"];
+    assert_eq!(bpa["BlockPublicPolicy"], false);
+    assert_eq!(bpa["RestrictPublicBuckets"], false);
+    assert_eq!(bpa["BlockPublicAcls"], true);
+    assert_eq!(bpa["IgnorePublicAcls"], true);
 }

@@ -94,9 +94,10 @@ pub struct KmsPolicy {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IamPolicy {
-    /// Managed policies node groups may attach to their roles (`iam.role.managedPolicies`);
-    /// none when absent. The permissions boundary caps them anyway, but the boundary is one
-    /// ceiling for every cluster: a broad policy could reach another cluster's objects.
+    /// Managed policies clusters may attach to their roles: node groups'
+    /// `iam.role.managedPolicies` and `serviceAccounts[].managedPolicies`; none when absent.
+    /// The permissions boundaries cap them anyway, but a boundary is one ceiling for every
+    /// cluster: a broad policy could reach another cluster's resources.
     #[serde(default)]
     pub managed_policy_arns: Vec<String>,
     /// Any managed policy (an installation without a policy file).
@@ -453,12 +454,12 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
         .as_deref()
         .and_then(|k| key_scope(k).get(1).copied())
     {
-        for (path, extras) in groups_of(cluster) {
-            for (j, arn) in extras.managed_policy_arns.iter().enumerate() {
+        for (path, arns) in attached_policies(cluster) {
+            for (j, arn) in arns.iter().enumerate() {
                 let account = arn.split(':').nth(4).unwrap_or_default();
                 if account != "aws" && account != own {
                     refuse(
-                        format!("{path}.iam.role.managedPolicies[{j}].arn"),
+                        format!("{path}[{j}].arn"),
                         "iam.managedPolicyArns",
                         format!(
                             "{arn} belongs to account {account}, and IAM attaches to this installation's roles (account {own}) only its own and AWS managed policies"
@@ -469,29 +470,46 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
         }
     }
     if let Some(allowed) = inst.policy.iam.allowed_managed_policies() {
-        for (path, extras) in groups_of(cluster) {
-            for (j, arn) in extras.managed_policy_arns.iter().enumerate() {
+        for (path, arns) in attached_policies(cluster) {
+            for (j, arn) in arns.iter().enumerate() {
                 if !allowed.iter().any(|a| a == arn) {
                     let rule = if allowed.is_empty() {
                         format!(
-                            "{arn} may not be attached: this installation allows no managed policies on node roles"
+                            "{arn} may not be attached: this installation allows no managed policies on the roles of its clusters"
                         )
                     } else {
                         format!(
-                            "{arn} may not be attached to node roles; use one of {}",
+                            "{arn} may not be attached to the roles of this installation's clusters; use one of {}",
                             allowed.join(", ")
                         )
                     };
-                    refuse(
-                        format!("{path}.iam.role.managedPolicies[{j}].arn"),
-                        "iam.managedPolicyArns",
-                        rule,
-                    );
+                    refuse(format!("{path}[{j}].arn"), "iam.managedPolicyArns", rule);
                 }
             }
         }
     }
     check_quotas(cluster, &inst.policy.quotas, &mut refuse);
+    out
+}
+
+/// Every list of managed policies cluster.yaml attaches to a role, with its path: the node
+/// groups' `iam.role.managedPolicies` and each `serviceAccounts[].managedPolicies`.
+fn attached_policies(cluster: &Cluster) -> Vec<(String, &[String])> {
+    let mut out: Vec<(String, &[String])> = groups_of(cluster)
+        .into_iter()
+        .map(|(path, extras)| {
+            (
+                format!("{path}.iam.role.managedPolicies"),
+                extras.managed_policy_arns.as_slice(),
+            )
+        })
+        .collect();
+    out.extend(cluster.service_accounts.iter().enumerate().map(|(i, sa)| {
+        (
+            format!("serviceAccounts[{i}].managedPolicies"),
+            sa.managed_policy_arns.as_slice(),
+        )
+    }));
     out
 }
 

@@ -215,14 +215,16 @@ fn every_launch_template_requires_imdsv2_and_encrypts_volumes() {
                         assert!(!text.contains("\"Action\":\"*\""), "{e}/{id}: wildcard IAM");
                         // `Resource: *` only where AWS offers nothing narrower: EC2's Describe
                         // calls support no resource-level permissions.
-                        for p in res["Properties"]["Policies"].as_array().expect("policies") {
+                        // A serviceAccounts role has managed policies only.
+                        let policies = res["Properties"]["Policies"].as_array();
+                        for p in policies.into_iter().flatten() {
                             for st in p["PolicyDocument"]["Statement"].as_array().expect("st") {
                                 // The AWS cloud-controller-manager's documented policy is on
-                                // `*`; tests/cloud_provider.rs pins its exact action list.
-                                // So are cluster-autoscaler's read-only calls;
+                                // `*` (its own role's); tests/cloud_provider.rs pins its exact
+                                // action list. So are cluster-autoscaler's read-only calls;
                                 // tests/addons.rs checks them.
                                 let ccm = s.template == "control-plane.json"
-                                    && id == "Role"
+                                    && id.starts_with("ServiceAccountRole")
                                     && (st["Sid"] == "CloudControllerManager"
                                         || st["Sid"] == "ClusterAutoscalerDescribe");
                                 if st["Resource"] == "*" && !ccm {
