@@ -713,15 +713,20 @@ fn cluster_autoscaler_is_opt_in_and_resizes_only_its_own_pools() {
         "ec2:DescribeLaunchTemplateVersions",
         "ec2:GetInstanceTypesFromInstanceRequirements",
     ];
-    let controller_policies = |r: &Rendered, c: &kubeline_core::cluster::Cluster| {
-        role_policies(r, &NodeGroup::Controller.iam_role_name(&c.name))
+    // Its rights are its own role's (IAM roles for service accounts), never a node role's.
+    let autoscaler_role = |c: &kubeline_core::cluster::Cluster| {
+        kubeline_core::oidc::role_name(c.name.as_str(), "kube-system", "cluster-autoscaler")
     };
     let (off_cluster, off) = ha_with("");
     assert!(!off.files.contains_key("addons/cluster-autoscaler.yaml"));
     assert!(
-        !controller_policies(&off, &off_cluster)
+        !String::from_utf8_lossy(&off.files["stack-templates/control-plane.json"])
+            .contains("ClusterAutoscaler")
+    );
+    assert!(
+        !kubeline_tests::roles(&off)
             .iter()
-            .any(|p| p.to_string().contains("ClusterAutoscaler"))
+            .any(|(n, _)| *n == autoscaler_role(&off_cluster))
     );
 
     let (c, on) = ha_with("addons:\n  clusterAutoscaler:\n    enabled: true\n");
@@ -751,7 +756,13 @@ fn cluster_autoscaler_is_opt_in_and_resizes_only_its_own_pools() {
             assert!(tags.contains(&want), "{}: no {want}", p.name);
         }
     }
-    let policies = controller_policies(&on, &c);
+    assert!(
+        !role_policies(&on, &NodeGroup::Controller.iam_role_name(&c.name))
+            .iter()
+            .any(|p| p.to_string().contains("ClusterAutoscaler")),
+        "the controller role keeps the autoscaler's rights"
+    );
+    let policies = role_policies(&on, &autoscaler_role(&c));
     let describe = policies
         .iter()
         .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
@@ -831,7 +842,17 @@ fn ebs_volumes_are_encrypted_gp3_and_the_driver_touches_only_its_own() {
         "the node plugin cannot reach IMDS at hop limit 1: {node_args}"
     );
 
-    let policies = role_policies(&rendered, &NodeGroup::Controller.iam_role_name(&c.name));
+    // The controller's rights are its own role's (IAM roles for service accounts).
+    assert!(
+        !role_policies(&rendered, &NodeGroup::Controller.iam_role_name(&c.name))
+            .iter()
+            .any(|p| p.to_string().contains("EbsCsiDriver")),
+        "the controller role keeps the driver's rights"
+    );
+    let policies = role_policies(
+        &rendered,
+        &kubeline_core::oidc::role_name(c.name.as_str(), "kube-system", "ebs-csi-controller-sa"),
+    );
     let refs: Vec<&Value> = policies.iter().collect();
     let pseudo = Pseudo::default();
     let volume = "arn:aws:ec2:eu-west-1:123456789012:volume/vol-1";

@@ -4,7 +4,8 @@
 //! cloud-controller-manager looks instances up by), the kube-controller-manager hands every Node
 //! a podCIDR for flannel, the cloud-controller-manager add-on runs the pinned release on the
 //! controllers and tolerates the taint it removes, and its IAM rights are exactly upstream's,
-//! on the controller role only. Negative controls check that each check can fail.
+//! on its own role (IAM roles for service accounts) and on no node role. Negative controls
+//! check that each check can fail.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -387,8 +388,8 @@ fn the_cloud_controller_manager_runs_the_pinned_release_on_the_controllers() {
             ),
             "{example}"
         );
-        // IMDSv2 at hop limit 1 and no pod network yet: the host's network; no cluster DNS
-        // (CoreDNS waits for it).
+        // No pod network yet: the host's network (where IMDSv2 answers at hop limit 1, for the
+        // instance's region and VPC); no cluster DNS (CoreDNS waits for it).
         assert_eq!(pod["hostNetwork"], true, "{example}");
         assert_eq!(pod["dnsPolicy"], "Default", "{example}");
         // It selects a label no kubelet can set on its own Node (NodeRestriction refuses
@@ -566,17 +567,21 @@ fn iam_problems(c: &Cluster, rendered: &Rendered, ccm: bool) -> Vec<String> {
     let pseudo = Pseudo::default();
     let table: BTreeSet<&str> = CCM_CONTROL_PLANE_ACTIONS.iter().copied().collect();
     let all = roles(rendered);
-    for group in node_groups(c) {
-        let name = group.iam_role_name(&c.name);
-        let Some((_, docs)) = all.iter().find(|(n, _)| *n == name) else {
-            out.push(format!("no role {name}"));
-            continue;
-        };
-        let refs: Vec<&Value> = docs.iter().collect();
-        let sts = statements(docs);
-        let ccm_sts: Vec<&&Value> = sts.iter().filter(|s| s["Sid"] == SID).collect();
-        let kind = group.kind();
-        if group == NodeGroup::Controller && ccm {
+    // The add-on's own role (IAM roles for service accounts): exactly upstream's rights.
+    let ccm_role =
+        kubeline_core::oidc::role_name(c.name.as_str(), "kube-system", "cloud-controller-manager");
+    match (all.iter().find(|(n, _)| *n == ccm_role), ccm) {
+        (None, true) => out.push(format!("no role {ccm_role}")),
+        (Some(_), false) => out.push(format!("role {ccm_role} without the add-on")),
+        (None, false) => {}
+        (Some((_, docs)), true) => {
+            let kind = "the cloud-controller-manager's role";
+            let refs: Vec<&Value> = docs.iter().collect();
+            let sts = statements(docs);
+            let ccm_sts: Vec<&&Value> = sts.iter().filter(|s| s["Sid"] == SID).collect();
+            if sts.len() != ccm_sts.len() {
+                out.push(format!("{kind} has statements besides {SID}"));
+            }
             match ccm_sts.as_slice() {
                 [st] => {
                     let actions = as_strings(&st["Action"]);
@@ -622,8 +627,20 @@ fn iam_problems(c: &Cluster, rendered: &Rendered, ccm: bool) -> Vec<String> {
                     ));
                 }
             }
-            continue;
         }
+    }
+    // No node role has any of it, the controllers' included: the CCM's pods assume their own
+    // role, and whatever else runs on a controller's host network gets none of its rights.
+    for group in node_groups(c) {
+        let name = group.iam_role_name(&c.name);
+        let Some((_, docs)) = all.iter().find(|(n, _)| *n == name) else {
+            out.push(format!("no role {name}"));
+            continue;
+        };
+        let refs: Vec<&Value> = docs.iter().collect();
+        let sts = statements(docs);
+        let ccm_sts: Vec<&&Value> = sts.iter().filter(|s| s["Sid"] == SID).collect();
+        let kind = group.kind();
         if !ccm_sts.is_empty() {
             out.push(format!("{kind} has a {SID} statement"));
         }
@@ -647,7 +664,7 @@ fn iam_problems(c: &Cluster, rendered: &Rendered, ccm: bool) -> Vec<String> {
 }
 
 #[test]
-fn cloud_controller_manager_rights_are_upstream_s_on_the_controllers_only() {
+fn cloud_controller_manager_rights_are_upstream_s_on_its_own_role_only() {
     let mut checked = 0;
     for (example, path) in examples_and_demo() {
         let (c, rendered) = render_example(&path).expect("render");
@@ -690,7 +707,12 @@ fn the_iam_check_finds_a_missing_an_extra_and_a_leaked_right() {
     let edit = |f: &dyn Fn(&mut Value)| {
         let mut r = rendered.clone();
         let mut v: Value = serde_json::from_slice(&r.files[cp]).expect("json");
-        f(&mut v["Resources"]["Role"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]);
+        let id = kubeline_core::oidc::roles(&c)
+            .into_iter()
+            .find(|r| r.name == "cloud-controller-manager")
+            .expect("the CCM's role")
+            .logical_id;
+        f(&mut v["Resources"][&id]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]);
         r.files
             .insert(cp.into(), serde_json::to_vec(&v).expect("ser"));
         iam_problems(&c, &r, true).join("\n")

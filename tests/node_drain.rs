@@ -9,7 +9,7 @@
 use kubeline_core::layout::NodeGroup;
 use kubeline_core::render::{DRAIN_HOOK_HEARTBEAT_SECONDS, DRAIN_TIMEOUT_SECONDS};
 use kubeline_tests::iam::{Decision, Pseudo, Request, evaluate};
-use kubeline_tests::{examples, render_example, repo_root, role_policies, stacks_of};
+use kubeline_tests::{examples, render_example, repo_root, role_policies, roles, stacks_of};
 use serde_json::Value;
 
 fn groups(stack: &Value) -> Vec<(&String, &Value)> {
@@ -211,6 +211,15 @@ fn the_drainer_reads_its_own_queue_and_completes_only_its_own_cluster_s_actions(
     let asg =
         "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:u:autoScalingGroupName/g";
     let owned = format!("autoscaling:ResourceTag/kubernetes.io/cluster/{}", c.name);
+    let drainer = role_policies(
+        &rendered,
+        &kubeline_core::oidc::role_name(
+            c.name.as_str(),
+            "kube-system",
+            "aws-node-termination-handler",
+        ),
+    );
+    let drainer: Vec<&Value> = drainer.iter().collect();
     let controller = role_policies(&rendered, &NodeGroup::Controller.iam_role_name(&c.name));
     let controller: Vec<&Value> = controller.iter().collect();
     let pool = role_policies(
@@ -261,11 +270,16 @@ fn the_drainer_reads_its_own_queue_and_completes_only_its_own_cluster_s_actions(
     ];
     for (req, want) in &cases {
         assert_eq!(
-            evaluate(&pseudo, &controller, req),
+            evaluate(&pseudo, &drainer, req),
             *want,
-            "controllers: {req:?}"
+            "the drainer's service-account role: {req:?}"
         );
         if req.action != "ec2:DescribeInstances" {
+            assert_ne!(
+                evaluate(&pseudo, &controller, req),
+                Decision::Allow,
+                "controllers: {req:?}"
+            );
             assert_ne!(
                 evaluate(&pseudo, &pool, req),
                 Decision::Allow,
@@ -314,4 +328,10 @@ fn without_the_drainer_no_group_waits_and_nothing_of_it_is_rendered() {
             .expect("json")
             .contains("NodeDrain")
     );
+    let drainer = kubeline_core::oidc::role_name(
+        c.name.as_str(),
+        "kube-system",
+        "aws-node-termination-handler",
+    );
+    assert!(!roles(&rendered).iter().any(|(n, _)| *n == drainer));
 }

@@ -189,9 +189,13 @@ fn service_role() -> Vec<Value> {
         .collect()
 }
 
+const SA_BOUNDARY: &str = "arn:aws:iam::123456789012:policy/kubeline-service-account-role-boundary";
+
 fn with_boundary() -> Pseudo {
     let mut p = pseudo();
     p.refs.insert("NodeRoleBoundary".into(), BOUNDARY.into());
+    p.refs
+        .insert("ServiceAccountRoleBoundary".into(), SA_BOUNDARY.into());
     p
 }
 
@@ -210,6 +214,44 @@ fn the_service_role_creates_node_roles_only_within_the_boundary_and_passes_them_
         (r("iam:CreateRole"), Decision::ImplicitDeny),
         (
             r("iam:CreateRole").with("iam:PermissionsBoundary", other_policy),
+            Decision::ImplicitDeny,
+        ),
+        // A serviceAccounts role: with the workloads' boundary.
+        (
+            r("iam:CreateRole").with("iam:PermissionsBoundary", SA_BOUNDARY),
+            Decision::Allow,
+        ),
+        (
+            r("iam:AttachRolePolicy").with("iam:PermissionsBoundary", SA_BOUNDARY),
+            Decision::Allow,
+        ),
+        // Service-account issuers: this installation's bucket's, nobody else's.
+        (
+            Request::new(
+                "iam:CreateOpenIDConnectProvider",
+                "arn:aws:iam::123456789012:oidc-provider/kubeline-prod.s3.eu-west-1.amazonaws.com/clusters/demo/oidc",
+            ),
+            Decision::Allow,
+        ),
+        (
+            Request::new(
+                "iam:DeleteOpenIDConnectProvider",
+                "arn:aws:iam::123456789012:oidc-provider/kubeline-prod.s3.eu-west-1.amazonaws.com/clusters/demo/oidc",
+            ),
+            Decision::Allow,
+        ),
+        (
+            Request::new(
+                "iam:CreateOpenIDConnectProvider",
+                "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+            ),
+            Decision::ImplicitDeny,
+        ),
+        (
+            Request::new(
+                "iam:DeleteOpenIDConnectProvider",
+                "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC",
+            ),
             Decision::ImplicitDeny,
         ),
         (
@@ -349,8 +391,15 @@ fn every_rendered_node_right_lies_within_the_boundary() {
                     continue;
                 }
                 roles += 1;
+                // Node and add-on roles: the node boundary; serviceAccounts roles (managed
+                // policies only): the workloads' (tests/service_accounts.rs).
+                let bound = if r["Properties"]["Policies"].is_null() {
+                    "ServiceAccountRoleBoundary"
+                } else {
+                    "NodeRoleBoundary"
+                };
                 assert_eq!(
-                    r["Properties"]["PermissionsBoundary"]["Fn::If"][1]["Ref"], "NodeRoleBoundary",
+                    r["Properties"]["PermissionsBoundary"]["Fn::If"][1]["Ref"], bound,
                     "{name} {id} has no boundary"
                 );
                 for pol in r["Properties"]["Policies"].as_array().into_iter().flatten() {

@@ -90,7 +90,8 @@ impl Pseudo {
                 s = s
                     .replace("${AWS::Partition}", &self.partition)
                     .replace("${AWS::Region}", &self.region)
-                    .replace("${AWS::AccountId}", &self.account);
+                    .replace("${AWS::AccountId}", &self.account)
+                    .replace("${AWS::URLSuffix}", "amazonaws.com");
                 for (k, val) in &self.refs {
                     s = s.replace(&format!("${{{k}}}"), val);
                 }
