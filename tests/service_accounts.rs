@@ -93,7 +93,11 @@ fn the_jwks_verifies_tokens_of_the_service_account_key_and_no_other() {
             "{alg:?}: a foreign key verified"
         );
         let unknown = sign(&key, jwt_alg, "not-the-kid");
-        assert!(verify(&jwks, &unknown).unwrap_err().contains("no key"));
+        assert!(
+            verify(&jwks, &unknown)
+                .expect_err("an unknown key is refused")
+                .contains("no key")
+        );
     }
 }
 
@@ -140,7 +144,12 @@ fn a_key_that_is_not_rsa_or_p256_is_refused() {
     let key = Key::generate(KeyAlgorithm::EcdsaP256).expect("key");
     let mut spki = key.spki();
     spki.push(0);
-    assert!(oidc::jwks(&spki).unwrap_err().to_string().contains("after"));
+    assert!(
+        oidc::jwks(&spki)
+            .expect_err("trailing bytes are refused")
+            .to_string()
+            .contains("after")
+    );
 }
 
 /// Renders an example with generated credentials, as the pipeline does (the JWKS given).
