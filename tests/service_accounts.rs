@@ -279,6 +279,16 @@ fn one_issuer_everywhere_and_each_role_trusts_only_its_service_account() {
                     "{other}"
                 );
             }
+            // Another cluster's token names another issuer: its claims are other keys.
+            let elsewhere = host_path.replace("/clusters/", "/clusters/x");
+            let r = Request::new("sts:AssumeRoleWithWebIdentity", &role_arn(&spec.role_name))
+                .with(&format!("{elsewhere}:sub"), &sub)
+                .with(&format!("{elsewhere}:aud"), oidc::AUDIENCE);
+            assert_eq!(
+                evaluate(&Pseudo::default(), &[&policy], &r),
+                Decision::ImplicitDeny,
+                "{name}: another cluster's token"
+            );
             assert_eq!(
                 assume(&sub, oidc::IN_CLUSTER_ISSUER),
                 Decision::ImplicitDeny,
@@ -469,4 +479,116 @@ fn only_the_issuer_documents_are_public() {
     assert_eq!(bpa["RestrictPublicBuckets"], false);
     assert_eq!(bpa["BlockPublicAcls"], true);
     assert_eq!(bpa["IgnorePublicAcls"], true);
+}
+
+/// A `serviceAccounts` role's boundary: its managed policies apply to the account's other
+/// resources, never to IAM, the account, or this installation's bucket, key, functions, state
+/// machines, cluster stacks, topic and queues.
+#[test]
+fn a_team_role_never_reaches_the_installation() {
+    let t = installation_template();
+    let boundary = &t["Resources"]["ServiceAccountRoleBoundary"]["Properties"]["PolicyDocument"];
+    let mut p = Pseudo::default();
+    p.refs.insert("Bucket".into(), "inst".into());
+    p.refs.insert("AWS::StackName".into(), "kubeline".into());
+    p.refs.insert(
+        "Key.Arn".into(),
+        "arn:aws:kms:eu-west-1:123456789012:key/installation".into(),
+    );
+    p.refs.insert(
+        "Topic".into(),
+        "arn:aws:sns:eu-west-1:123456789012:kubeline-chat".into(),
+    );
+    p.refs.insert(
+        "DeadLetterQueue.Arn".into(),
+        "arn:aws:sqs:eu-west-1:123456789012:kubeline-dlq".into(),
+    );
+    let account = "arn:aws:iam::123456789012";
+    let cases = [
+        // What a team's managed policies are for: the team's own buckets, queues and tables.
+        (
+            "s3:GetObject",
+            "arn:aws:s3:::reports/2026/a.csv",
+            Decision::Allow,
+        ),
+        (
+            "sqs:SendMessage",
+            "arn:aws:sqs:eu-west-1:123456789012:reports",
+            Decision::Allow,
+        ),
+        (
+            "dynamodb:PutItem",
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/r",
+            Decision::Allow,
+        ),
+        // Negative controls: the installation and identities.
+        (
+            "s3:GetObject",
+            "arn:aws:s3:::inst/clusters/b/cluster.yaml",
+            Decision::ExplicitDeny,
+        ),
+        (
+            "s3:PutObject",
+            "arn:aws:s3:::inst/installation.yaml",
+            Decision::ExplicitDeny,
+        ),
+        (
+            "s3:PutBucketPolicy",
+            "arn:aws:s3:::inst",
+            Decision::ExplicitDeny,
+        ),
+        (
+            "kms:Decrypt",
+            "arn:aws:kms:eu-west-1:123456789012:key/installation",
+            Decision::ExplicitDeny,
+        ),
+        (
+            "lambda:UpdateFunctionCode",
+            "arn:aws:lambda:eu-west-1:123456789012:function:kubeline-ApplyFunction-1",
+            Decision::ExplicitDeny,
+        ),
+        (
+            "states:StartExecution",
+            "arn:aws:states:eu-west-1:123456789012:stateMachine:kubeline-pipeline",
+            Decision::ExplicitDeny,
+        ),
+        (
+            "cloudformation:DeleteStack",
+            "arn:aws:cloudformation:eu-west-1:123456789012:stack/kubeline-b-control-plane/1",
+            Decision::ExplicitDeny,
+        ),
+        (
+            "sns:Publish",
+            "arn:aws:sns:eu-west-1:123456789012:kubeline-chat",
+            Decision::ExplicitDeny,
+        ),
+        (
+            "sqs:DeleteMessage",
+            "arn:aws:sqs:eu-west-1:123456789012:kubeline-b-node-drain",
+            Decision::ExplicitDeny,
+        ),
+        (
+            "iam:CreateUser",
+            &format!("{account}:user/x"),
+            Decision::ExplicitDeny,
+        ),
+        (
+            "iam:PassRole",
+            &format!("{account}:role/kubeline-b-controller"),
+            Decision::ExplicitDeny,
+        ),
+        (
+            "organizations:LeaveOrganization",
+            "*",
+            Decision::ExplicitDeny,
+        ),
+    ];
+    for (action, resource, want) in cases {
+        let r = Request::new(action, resource);
+        assert_eq!(
+            evaluate(&p, &[boundary], &r),
+            want,
+            "{action} on {resource}"
+        );
+    }
 }
