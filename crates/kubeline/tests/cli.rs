@@ -249,7 +249,7 @@ fn render_credentials_generates_reports_and_is_idempotent() {
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
     assert!(
-        out.contains("27 created, 0 re-issued, 0 removed, 0 unchanged"),
+        out.contains("28 created, 0 re-issued, 0 removed, 0 unchanged"),
         "{out}"
     );
     assert!(out.contains("not for production"), "{out}");
@@ -266,6 +266,7 @@ fn render_credentials_generates_reports_and_is_idempotent() {
         assert_eq!(mode("ca-key.pem"), 0o600);
         assert_eq!(mode("tokens.csv"), 0o600);
         assert_eq!(mode("ca.pem"), 0o644);
+        assert_eq!(mode("service-account-jwks.json"), 0o644);
         assert_eq!(
             std::fs::metadata(&creds).expect("dir").permissions().mode() & 0o777,
             0o700
@@ -274,7 +275,7 @@ fn render_credentials_generates_reports_and_is_idempotent() {
     let before = snapshot(&creds);
     let o = kubeline(d, &["render", "credentials"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("0 created, 0 re-issued, 0 removed, 27 unchanged"));
+    assert!(text(&o).contains("0 created, 0 re-issued, 0 removed, 28 unchanged"));
     assert_eq!(snapshot(&creds), before, "a re-run changed bytes");
 
     // A new API name: only apiserver.pem is re-issued, and the report says why.
