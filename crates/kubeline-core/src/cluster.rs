@@ -74,6 +74,8 @@ pub struct Cluster {
     pub addons: crate::addons::Addons,
     /// The API server's audit log (`experimental.auditLog`); `None` when disabled.
     pub audit_log: Option<AuditLog>,
+    /// Where the nodes' journals go (`cloudWatchLogging`); `None` when disabled.
+    pub node_logs: Option<NodeLogs>,
     /// `customSettings`, for overridden templates.
     pub custom_settings: BTreeMap<String, serde_json::Value>,
     /// `serviceAccounts`: the service accounts that get IAM roles of their own.
@@ -91,6 +93,23 @@ pub struct ServiceAccountRole {
     pub role_name: String,
     /// Managed policies attached to it.
     pub managed_policy_arns: Vec<String>,
+}
+
+/// The CloudWatch Logs group every node of the cluster ships its journal to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeLogs {
+    /// `/kubeline/<cluster>/nodes`: one group per cluster, named from the cluster's name
+    /// only, so no two clusters share one ([`NodeLogs::group_name`]).
+    pub log_group: String,
+    /// The group's `RetentionInDays`.
+    pub retention_in_days: u32,
+}
+
+impl NodeLogs {
+    /// The log group of cluster `name`.
+    pub fn group_name(name: &str) -> String {
+        format!("/kubeline/{name}/nodes")
+    }
 }
 
 /// Where and how long the API server keeps its audit log.

@@ -145,10 +145,41 @@ pub struct ClusterConfig {
     /// of kube-aws's kiam and kube2iam; docs/service-accounts.md).
     #[serde(default)]
     pub service_accounts: Vec<ServiceAccountConfig>,
+    /// kube-aws's `cloudWatchLogging`: every node's journal shipped to a CloudWatch Logs
+    /// group of the cluster (docs/node-logs.md).
+    #[serde(default)]
+    pub cloud_watch_logging: CloudWatchLoggingConfig,
     /// kube-aws's `experimental` section: only `auditLog` is still taken (every other
     /// experimental feature has its own answer in docs/kube-aws.md).
     #[serde(default)]
     pub experimental: ExperimentalConfig,
+}
+
+/// `cloudWatchLogging`: kube-aws's keys and defaults (off; 7 days).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CloudWatchLoggingConfig {
+    /// Ship every node's journal to the log group `/kubeline/<cluster>/nodes`.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Days CloudWatch Logs keeps the events: one of the values CloudWatch Logs accepts
+    /// (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+    /// 2557, 2922, 3288, 3653).
+    #[serde(default = "default_log_retention")]
+    pub retention_in_days: u32,
+}
+
+fn default_log_retention() -> u32 {
+    7
+}
+
+impl Default for CloudWatchLoggingConfig {
+    fn default() -> Self {
+        CloudWatchLoggingConfig {
+            enabled: false,
+            retention_in_days: default_log_retention(),
+        }
+    }
 }
 
 /// `experimental`.

@@ -40,6 +40,9 @@ pub const DRAIN_PROBES_PORT: u32 = 8087;
 
 /// Images nodes pull (pinned tags).
 pub const AWS_CLI_IMAGE: &str = "public.ecr.aws/aws-cli/aws-cli:2.27.50";
+/// Fluent Bit, which ships the nodes' journals with `cloudWatchLogging` (its systemd input and
+/// cloudwatch_logs output; the image is built with both: dockerfiles/Dockerfile of v5.1.1).
+pub const FLUENT_BIT_IMAGE: &str = "cr.fluentbit.io/fluent/fluent-bit:5.1.1";
 
 macro_rules! builtin {
     ($($name:literal),* $(,)?) => {
@@ -499,6 +502,7 @@ pub fn render_with(
         // Every image a node pulls, from the registry mirror when cluster.yaml names one.
         "images": {
             "aws_cli": c.addons.image(AWS_CLI_IMAGE),
+            "fluent_bit": c.addons.image(FLUENT_BIT_IMAGE),
             "etcd": c.addons.image(&format!("registry.k8s.io/etcd:{}-0", c.etcd.version)),
             // etcdutl (snapshot status and restore) is not in Kubernetes' etcd image (its
             // cluster/images/etcd Makefile installs etcd and etcdctl only); etcd's own release

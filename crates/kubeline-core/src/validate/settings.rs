@@ -1,11 +1,12 @@
 //! Cluster-wide settings outside the node groups: certificate lifetimes (`tls*`), extra API
 //! server SANs (`customApiServerSettings`), the kubelet download (`kubernetesArtifacts`) and
-//! the API server's audit log (`experimental.auditLog`) and `customSettings`.
+//! the API server's audit log (`experimental.auditLog`), the nodes' CloudWatch Logs group
+//! (`cloudWatchLogging`) and `customSettings`.
 
 use std::collections::BTreeMap;
 
 use super::{Ctx, root};
-use crate::cluster::{ApiServerSans, Artifact, AuditLog, Tls};
+use crate::cluster::{ApiServerSans, Artifact, AuditLog, NodeLogs, Tls};
 use crate::model::ClusterConfig;
 use crate::types::DnsName;
 use crate::yaml::Path;
@@ -215,3 +216,37 @@ fn dynamic_reference(v: &serde_json::Value) -> Option<String> {
         _ => None,
     }
 }
+
+impl Ctx<'_> {
+    /// kube-aws's `cloudWatchLogging`: the cluster's log group and a retention CloudWatch
+    /// Logs accepts (`RetentionInDays` takes only these values).
+    pub(super) fn node_logs(&mut self, c: &ClusterConfig, name: Option<&str>) -> Option<NodeLogs> {
+        let l = &c.cloud_watch_logging;
+        if !l.enabled {
+            return None;
+        }
+        if !LOG_RETENTION_DAYS.contains(&l.retention_in_days) {
+            let days: Vec<String> = LOG_RETENTION_DAYS.iter().map(u32::to_string).collect();
+            self.err(
+                root().key("cloudWatchLogging").key("retentionInDays"),
+                format!(
+                    "{} days is not a retention CloudWatch Logs offers",
+                    l.retention_in_days
+                ),
+                format!("use one of {}", days.join(", ")),
+            );
+            return None;
+        }
+        Some(NodeLogs {
+            log_group: NodeLogs::group_name(name?),
+            retention_in_days: l.retention_in_days,
+        })
+    }
+}
+
+/// The retentions (days) CloudWatch Logs accepts (`PutRetentionPolicy`, and the
+/// `AWS::Logs::LogGroup` resource's `RetentionInDays`).
+pub const LOG_RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];

@@ -145,6 +145,7 @@ impl Ctx<'_> {
         let api_server_sans = self.sans(c);
         let kubelet_artifact = self.artifacts(c);
         let audit_log = self.audit_log(c);
+        let node_logs = self.node_logs(c, name.as_ref().map(|n| n.as_str()));
         let custom_settings =
             self.custom_settings(root().key("customSettings"), &c.custom_settings);
         let addons = kube.and_then(|k| self.addons(c, &k));
@@ -184,6 +185,7 @@ impl Ctx<'_> {
             approval: c.pipeline.approval,
             addons: addons?,
             audit_log,
+            node_logs,
             custom_settings,
             service_accounts,
         })
