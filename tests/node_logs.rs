@@ -257,6 +257,7 @@ fn the_service_role_manages_kubeline_log_groups_and_no_other() {
         "logs:UntagResource",
         "logs:ListTagsForResource",
         "logs:DeleteLogGroup",
+        "logs:DeleteDataProtectionPolicy",
     ];
     for action in handler {
         for arn in [
@@ -374,4 +375,37 @@ fn the_fluent_bit_configuration_uses_only_settings_fluent_bit_has() {
     assert_eq!(output["storage.total_limit_size"], "512M");
     assert_eq!(conf[1].1["storage.type"], "filesystem");
     assert!(cluster.node_logs.is_some());
+}
+
+/// What the AWS CLI prints on a node (a KMS-decrypted data key on its way to a file) never
+/// reaches the journal, and so never the log group: every `aws()` wrapper of every node
+/// script runs its container with `--log-driver none`, whatever Docker's default driver.
+#[test]
+fn the_aws_cli_on_nodes_never_logs_to_the_journal() {
+    let mut wrappers = 0;
+    for (example, path) in kubeline_tests::examples_and_demo() {
+        let (cluster, rendered) = render_example(&path).expect("render");
+        for group in node_groups(&cluster) {
+            let name = format!("userdata/{}.json", group.file_stem());
+            let (files, units, _) = decode_ignition(&rendered.files[&name]);
+            let texts = files
+                .iter()
+                .filter_map(|f| f.text.clone())
+                .chain(units.iter().filter_map(|u| u.contents.clone()));
+            for text in texts {
+                for body in text.split("aws() {").skip(1) {
+                    let body = body.split("\n}").next().unwrap_or_default();
+                    let body = body.lines().take(4).collect::<Vec<_>>().join("\n");
+                    assert!(body.contains("docker run"), "{example} {name}: {body}");
+                    assert!(
+                        body.contains("docker run --rm --log-driver none "),
+                        "{example} {name}: the AWS CLI's output reaches the journal: {body}"
+                    );
+                    wrappers += 1;
+                }
+            }
+        }
+    }
+    // Every node group fetches its credentials through one: the check is not vacuous.
+    assert!(wrappers >= 15, "only {wrappers} aws() wrappers found");
 }
