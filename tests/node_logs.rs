@@ -50,15 +50,6 @@ fn sections(text: &str) -> Vec<(String, BTreeMap<String, String>)> {
     out
 }
 
-/// The pseudo parameters of an installation whose bucket is `kubeline-prod`.
-fn pseudo() -> Pseudo {
-    let mut p = Pseudo::default();
-    p.refs.insert("Bucket".into(), "kubeline-prod".into());
-    p.refs.insert("NamePrefix".into(), "kubeline".into());
-    p.refs.insert("AWS::StackName".into(), "kubeline".into());
-    p
-}
-
 fn boundary() -> Value {
     installation_template()["Resources"]["NodeRoleBoundary"]["Properties"]["PolicyDocument"].clone()
 }
@@ -138,7 +129,7 @@ fn every_node_ships_its_journal_into_streams_only_its_own_group_may_write() {
             logs.log_group,
             group.kind()
         );
-        let p = pseudo();
+        let p = Pseudo::installation();
         let both = |action: &str, arn: &str| {
             let req = Request::new(action, arn);
             (
@@ -247,7 +238,7 @@ fn the_service_role_manages_kubeline_log_groups_and_no_other() {
         .map(|p| decided(p, &conditions, &BTreeMap::new()))
         .collect();
     let policies: Vec<&Value> = policies.iter().collect();
-    let p = pseudo();
+    let p = Pseudo::installation();
     // What CloudFormation's AWS::Logs::LogGroup handlers call (create, update, delete).
     let handler = [
         "logs:CreateLogGroup",

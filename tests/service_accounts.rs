@@ -399,9 +399,8 @@ fn only_the_issuer_documents_are_public() {
         .filter(|s| s.get("Ref").is_none())
         .collect();
     let policy = json!({ "Statement": kept });
-    let mut p = Pseudo::default();
+    let mut p = Pseudo::installation();
     p.refs.insert("Bucket".into(), "inst".into());
-    p.refs.insert("AWS::StackName".into(), "kubeline".into());
     p.refs.insert(
         "AdminPrincipalArns".into(),
         "arn:aws:iam::123456789012:role/admins".into(),
@@ -488,21 +487,8 @@ fn only_the_issuer_documents_are_public() {
 fn a_team_role_never_reaches_the_installation() {
     let t = installation_template();
     let boundary = &t["Resources"]["ServiceAccountRoleBoundary"]["Properties"]["PolicyDocument"];
-    let mut p = Pseudo::default();
+    let mut p = Pseudo::installation();
     p.refs.insert("Bucket".into(), "inst".into());
-    p.refs.insert("AWS::StackName".into(), "kubeline".into());
-    p.refs.insert(
-        "Key.Arn".into(),
-        "arn:aws:kms:eu-west-1:123456789012:key/installation".into(),
-    );
-    p.refs.insert(
-        "Topic".into(),
-        "arn:aws:sns:eu-west-1:123456789012:kubeline-chat".into(),
-    );
-    p.refs.insert(
-        "DeadLetterQueue.Arn".into(),
-        "arn:aws:sqs:eu-west-1:123456789012:kubeline-dlq".into(),
-    );
     let account = "arn:aws:iam::123456789012";
     let cases = [
         // What a team's managed policies are for: the team's own buckets, queues and tables.

@@ -9,26 +9,6 @@ use kubeline_tests::iam::{Decision, Pseudo, Request, decided, evaluate, policies
 use kubeline_tests::installation_template;
 use serde_json::Value;
 
-fn pseudo() -> Pseudo {
-    let mut p = Pseudo::default();
-    p.refs.insert("Bucket".into(), "kubeline-prod".into());
-    p.refs.insert("NamePrefix".into(), "kubeline".into());
-    p.refs.insert("AWS::StackName".into(), "kubeline".into());
-    p.refs.insert(
-        "DeadLetterQueue.Arn".into(),
-        "arn:aws:sqs:eu-west-1:123456789012:dlq".into(),
-    );
-    p.refs.insert(
-        "Key.Arn".into(),
-        "arn:aws:kms:eu-west-1:123456789012:key/installation".into(),
-    );
-    p.refs.insert(
-        "Topic".into(),
-        "arn:aws:sns:eu-west-1:123456789012:kubeline-chat".into(),
-    );
-    p
-}
-
 #[test]
 fn the_service_role_changes_only_the_allowed_hosted_zones() {
     let t = installation_template();
@@ -56,7 +36,7 @@ fn the_service_role_changes_only_the_allowed_hosted_zones() {
         let policies: Vec<&Value> = policies.iter().collect();
         for (id, want) in cases {
             assert_eq!(
-                evaluate(&pseudo(), &policies, &change(id)),
+                evaluate(&Pseudo::installation(), &policies, &change(id)),
                 want,
                 "{id} with {zones:?}"
             );
@@ -94,7 +74,7 @@ fn only_the_admins_write_the_installation_policy() {
     let team_policy = serde_json::json!({"Statement": [{"Effect": "Allow",
         "Action": ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
         "Resource": "arn:aws:s3:::kubeline-prod/*"}]});
-    let mut p = pseudo();
+    let mut p = Pseudo::installation();
     p.refs.insert("AdminPrincipalArns".into(), admins.into());
     let req = |action: &str, key: &str, who: &str| {
         Request::new(action, &format!("arn:aws:s3:::kubeline-prod/{key}"))
@@ -174,7 +154,7 @@ fn the_validate_function_reads_the_policy_and_network_tags_and_writes_neither() 
         ),
     ];
     for (r, want) in &cases {
-        assert_eq!(evaluate(&pseudo(), &policies, r), *want, "{r:?}");
+        assert_eq!(evaluate(&Pseudo::installation(), &policies, r), *want, "{r:?}");
     }
 }
 
@@ -192,7 +172,7 @@ fn service_role() -> Vec<Value> {
 const SA_BOUNDARY: &str = "arn:aws:iam::123456789012:policy/kubeline-service-account-role-boundary";
 
 fn with_boundary() -> Pseudo {
-    let mut p = pseudo();
+    let mut p = Pseudo::installation();
     p.refs.insert("NodeRoleBoundary".into(), BOUNDARY.into());
     p.refs
         .insert("ServiceAccountRoleBoundary".into(), SA_BOUNDARY.into());
@@ -376,7 +356,7 @@ fn every_rendered_node_right_lies_within_the_boundary() {
         for (name, template) in kubeline_tests::stacks_of(&rendered) {
             let name = format!("{example} {name}");
             let body = template.to_string();
-            let mut p = pseudo();
+            let mut p = Pseudo::installation();
             // The installation's region is the cluster's (its stacks are created there).
             if let Some(region) = body
                 .split("arn:aws:kms:")
@@ -487,7 +467,7 @@ fn every_rendered_node_right_lies_within_the_boundary() {
     );
     // Negative controls: what no node may ever do.
     let p = {
-        let mut p = pseudo();
+        let mut p = Pseudo::installation();
         p.refs.insert("Bucket".into(), "kubeline-assets".into());
         p
     };
@@ -615,7 +595,7 @@ fn only_the_pipeline_writes_its_records_and_renders() {
     ];
     for (r, want) in &cases {
         assert_eq!(
-            evaluate(&pseudo(), &[&grant, &bucket_policy], r),
+            evaluate(&Pseudo::installation(), &[&grant, &bucket_policy], r),
             *want,
             "{r:?}"
         );
@@ -649,6 +629,6 @@ fn no_node_sets_kubeline_tags() {
         ),
     ];
     for (r, want) in &cases {
-        assert_eq!(evaluate(&pseudo(), &[boundary], r), *want, "{r:?}");
+        assert_eq!(evaluate(&Pseudo::installation(), &[boundary], r), *want, "{r:?}");
     }
 }

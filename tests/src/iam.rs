@@ -78,6 +78,29 @@ impl Default for Pseudo {
 }
 
 impl Pseudo {
+    /// The names of a deployed installation (`infra/template.yaml`, stack `kubeline`): its
+    /// bucket `kubeline-prod`, name prefix, KMS key, chat topic and dead-letter queue.
+    pub fn installation() -> Pseudo {
+        let mut p = Pseudo::default();
+        for (k, v) in [
+            ("Bucket", "kubeline-prod"),
+            ("NamePrefix", "kubeline"),
+            ("AWS::StackName", "kubeline"),
+            (
+                "DeadLetterQueue.Arn",
+                "arn:aws:sqs:eu-west-1:123456789012:dlq",
+            ),
+            (
+                "Key.Arn",
+                "arn:aws:kms:eu-west-1:123456789012:key/installation",
+            ),
+            ("Topic", "arn:aws:sns:eu-west-1:123456789012:kubeline-chat"),
+        ] {
+            p.refs.insert(k.into(), v.into());
+        }
+        p
+    }
+
     /// A string value: a literal, an `Fn::Sub` of known names or a `Ref`.
     fn resolve(&self, v: &Value) -> String {
         match v {
