@@ -576,6 +576,7 @@ pub fn render_with(
         "userdata/controller.yaml.j2",
         json!({
             "credentials_generation": inputs.generation(controller.role()),
+            "node_group": controller.kind(),
             "creds": layout::node_credentials(controller.role()),
             "replaceable": true,
             "node_labels": labels(&c.controller.node_labels),
@@ -595,6 +596,7 @@ pub fn render_with(
         "userdata/etcd.yaml.j2",
         json!({
             "credentials_generation": inputs.generation(group.role()),
+            "node_group": group.kind(),
             "creds": layout::node_credentials(group.role()),
             "replaceable": true,
             "etcd_stack": etcd_stack,
@@ -633,6 +635,7 @@ pub fn render_with(
             "userdata/worker.yaml.j2",
             json!({
                 "credentials_generation": inputs.generation(group.role()),
+                "node_group": group.kind(),
                 "creds": layout::node_credentials(group.role()),
                 "replaceable": true,
                 "pool": p,
