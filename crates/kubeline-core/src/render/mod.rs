@@ -69,6 +69,7 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "userdata/manifests/kube-scheduler.yaml.j2",
     "userdata/manifests/kubelet-bootstrap-rbac.yaml.j2",
     "userdata/scripts/_retry.sh.j2",
+    "userdata/scripts/_aws.sh.j2",
     "userdata/scripts/_imds.sh.j2",
     "userdata/scripts/_etcdctl.sh.j2",
     "userdata/scripts/_signal.sh.j2",
