@@ -154,7 +154,11 @@ fn the_validate_function_reads_the_policy_and_network_tags_and_writes_neither() 
         ),
     ];
     for (r, want) in &cases {
-        assert_eq!(evaluate(&Pseudo::installation(), &policies, r), *want, "{r:?}");
+        assert_eq!(
+            evaluate(&Pseudo::installation(), &policies, r),
+            *want,
+            "{r:?}"
+        );
     }
 }
 
@@ -629,6 +633,10 @@ fn no_node_sets_kubeline_tags() {
         ),
     ];
     for (r, want) in &cases {
-        assert_eq!(evaluate(&Pseudo::installation(), &[boundary], r), *want, "{r:?}");
+        assert_eq!(
+            evaluate(&Pseudo::installation(), &[boundary], r),
+            *want,
+            "{r:?}"
+        );
     }
 }
