@@ -17,6 +17,8 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("etcd", "etcd-server"),
     ("etcdctl", "etcd-client"),
     ("npm", "npm"),
+    // Parses the node configs' containerd config (`containerd config dump`); no daemon runs.
+    ("containerd", "containerd"),
 ];
 
 /// npm packages the tests need, installed into .tools/node.

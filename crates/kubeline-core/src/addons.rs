@@ -31,11 +31,14 @@ pub enum AddonName {
     /// (Auto Scaling termination, spot interruption).
     #[serde(rename = "aws-node-termination-handler")]
     NodeTerminationHandler,
+    /// NVIDIA's device plugin: advertises each GPU node's `nvidia.com/gpu` resource. Applied
+    /// only while the cluster has a GPU pool (`gpu.nvidia.enabled`).
+    NvidiaDevicePlugin,
 }
 
 impl AddonName {
     /// Every add-on, in apply order.
-    pub const ALL: [AddonName; 8] = [
+    pub const ALL: [AddonName; 9] = [
         AddonName::KubeProxy,
         AddonName::Flannel,
         AddonName::CloudControllerManager,
@@ -44,6 +47,7 @@ impl AddonName {
         AddonName::ClusterAutoscaler,
         AddonName::EbsCsiDriver,
         AddonName::NodeTerminationHandler,
+        AddonName::NvidiaDevicePlugin,
     ];
 
     /// The add-on's name in files, labels and notifications (`coredns`).
@@ -57,6 +61,7 @@ impl AddonName {
             AddonName::ClusterAutoscaler => "cluster-autoscaler",
             AddonName::EbsCsiDriver => "aws-ebs-csi-driver",
             AddonName::NodeTerminationHandler => "aws-node-termination-handler",
+            AddonName::NvidiaDevicePlugin => "nvidia-device-plugin",
         }
     }
 
@@ -71,6 +76,7 @@ impl AddonName {
             AddonName::ClusterAutoscaler => "clusterAutoscaler",
             AddonName::EbsCsiDriver => "ebsCsiDriver",
             AddonName::NodeTerminationHandler => "nodeTerminationHandler",
+            AddonName::NvidiaDevicePlugin => "nvidiaDevicePlugin",
         }
     }
 
@@ -104,6 +110,8 @@ pub fn pinned_version(addon: AddonName, k8s: &KubeVersion) -> Option<String> {
         AddonName::EbsCsiDriver => EBS_CSI_DRIVER,
         // NTH talks to SQS, EC2 and Auto Scaling and drains with the core and apps APIs only.
         AddonName::NodeTerminationHandler => NODE_TERMINATION_HANDLER,
+        // The device plugin speaks the kubelet's v1beta1 device-plugin API (Kubernetes 1.10+).
+        AddonName::NvidiaDevicePlugin => NVIDIA_DEVICE_PLUGIN,
         // metrics-server 0.8.x supports Kubernetes 1.31 and later (its compatibility matrix).
         AddonName::MetricsServer => METRICS_SERVER,
         // cluster-autoscaler's release for the minor (its README's compatibility table).
@@ -130,6 +138,8 @@ pub const EBS_CSI_DRIVER: &str = "v1.64.0";
 pub const NODE_TERMINATION_HANDLER: &str = "v1.25.6";
 /// metrics-server's release (0.8.x: Kubernetes 1.31+; 0.9.x would need 1.34+).
 pub const METRICS_SERVER: &str = "v0.8.1";
+/// NVIDIA's device plugin release (v0.20.0, 2026-08-19).
+pub const NVIDIA_DEVICE_PLUGIN: &str = "v0.20.0";
 /// The flannel CNI plugin image of that release.
 pub const FLANNEL_CNI_PLUGIN: &str = "v1.9.1-flannel3";
 /// cluster-proportional-autoscaler, which scales CoreDNS.

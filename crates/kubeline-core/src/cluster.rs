@@ -417,6 +417,21 @@ pub struct NodePool {
     pub target_group_arns: Vec<String>,
     /// `customSettings` of the pool, for overridden templates.
     pub custom_settings: BTreeMap<String, serde_json::Value>,
+    /// NVIDIA drivers and the container toolkit (`gpu.nvidia.enabled`).
+    pub gpu: Option<NvidiaGpu>,
+}
+
+/// The NVIDIA software of a GPU pool's nodes (docs/gpu.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NvidiaGpu {
+    /// The driver series (`570`).
+    pub series: String,
+    /// NVIDIA's open kernel modules (Turing and newer GPUs) rather than the proprietary ones
+    /// (older GPUs, which the open modules do not drive).
+    pub open_kernel_modules: bool,
+    /// The name of Flatcar's official driver extension, as `/etc/flatcar/enabled-sysext.conf`
+    /// lists it: `nvidia-drivers-570-open`.
+    pub drivers_sysext: String,
 }
 
 /// Certificate lifetimes.

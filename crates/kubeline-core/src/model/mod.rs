@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod gpu;
 mod nodes;
 
+pub use self::gpu::{DEFAULT_NVIDIA_DRIVER_SERIES, GpuConfig, NvidiaGpuConfig};
 pub use self::nodes::{
     ArnRef, AutoScalingGroupConfig, Automated, ControllerConfig, DEFAULT_CONTROLLER_COUNT,
     DEFAULT_POOL_COUNT, DataVolumeConfig, EtcdConfig, EtcdSnapshotConfig, MixedInstancesConfig,
@@ -573,6 +575,11 @@ pub struct AddonsConfig {
     /// docs/addons.md.
     #[serde(default)]
     pub node_termination_handler: AddonConfig,
+    /// NVIDIA's device plugin, applied while a node pool has `gpu.nvidia.enabled` (set
+    /// `enabled: false` to bring your own, e.g. NVIDIA's GPU Operator with its driver and
+    /// toolkit turned off; docs/gpu.md).
+    #[serde(default)]
+    pub nvidia_device_plugin: AddonConfig,
     /// A registry that mirrors every image nodes pull (add-ons, control plane, etcd, kubectl,
     /// the AWS CLI, the pause image) under the same path, e.g.
     /// `registry.example.com/mirror` (`registry.k8s.io/coredns/coredns:v1.12.1` becomes
@@ -592,6 +599,7 @@ impl Default for AddonsConfig {
             cluster_autoscaler: AddonConfig::disabled(),
             ebs_csi_driver: AddonConfig::default(),
             node_termination_handler: AddonConfig::default(),
+            nvidia_device_plugin: AddonConfig::default(),
             registry_mirror: None,
         }
     }

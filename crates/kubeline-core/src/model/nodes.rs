@@ -628,6 +628,9 @@ pub struct NodePoolConfig {
     /// as `pool.custom_settings`.
     #[serde(default)]
     pub custom_settings: BTreeMap<String, serde_json::Value>,
+    /// GPU drivers and the device plugin (kube-aws's `gpu.nvidia`; docs/gpu.md).
+    #[serde(default)]
+    pub gpu: super::GpuConfig,
 }
 
 /// Nodes of a pool when neither `count` nor `autoScalingGroup.minSize` says otherwise.

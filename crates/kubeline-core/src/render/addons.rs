@@ -149,6 +149,10 @@ pub fn images(addons: &Addons, addon: &Addon) -> Value {
             "nth",
             format!("public.ecr.aws/aws-ec2/aws-node-termination-handler:{v}"),
         )],
+        AddonName::NvidiaDevicePlugin => vec![(
+            "device_plugin",
+            format!("nvcr.io/nvidia/k8s-device-plugin:{v}"),
+        )],
         AddonName::MetricsServer => vec![(
             "metrics_server",
             format!("registry.k8s.io/metrics-server/metrics-server:{v}"),

@@ -44,6 +44,11 @@ pub const AWS_CLI_IMAGE: &str = "public.ecr.aws/aws-cli/aws-cli:2.27.50";
 /// cloudwatch_logs output; the image is built with both: dockerfiles/Dockerfile of v5.1.1).
 pub const FLUENT_BIT_IMAGE: &str = "cr.fluentbit.io/fluent/fluent-bit:5.1.1";
 
+/// The NVIDIA Container Toolkit as a Flatcar system extension (flatcar/sysext-bakery's
+/// nvidia-runtime, the release Flatcar's NVIDIA guide names), merged on GPU pools' nodes.
+pub const NVIDIA_RUNTIME_SYSEXT: &str =
+    "https://extensions.flatcar.org/extensions/nvidia-runtime-v1.18.1-x86-64.raw";
+
 macro_rules! builtin {
     ($($name:literal),* $(,)?) => {
         &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
@@ -94,6 +99,7 @@ const BUILTIN: &[(&str, &str)] = builtin![
     "addons/cluster-autoscaler.yaml.j2",
     "addons/aws-ebs-csi-driver.yaml.j2",
     "addons/aws-node-termination-handler.yaml.j2",
+    "addons/nvidia-device-plugin.yaml.j2",
     "addons/_irsa.j2",
     "userdata/scripts/addons-apply.sh.j2",
 ];
@@ -640,6 +646,7 @@ pub fn render_with(
                 "creds": layout::node_credentials(group.role()),
                 "replaceable": true,
                 "pool": p,
+                "nvidia_runtime_url": NVIDIA_RUNTIME_SYSEXT,
                 "node_labels": labels(&p.node_labels),
                 "taints": taint_flags(&p.taints),
                 "kubelet_url": kubelet_url(&p.kubernetes_version),

@@ -25,8 +25,13 @@ impl Ctx<'_> {
                 AddonName::ClusterAutoscaler => &cfg.cluster_autoscaler,
                 AddonName::EbsCsiDriver => &cfg.ebs_csi_driver,
                 AddonName::NodeTerminationHandler => &cfg.node_termination_handler,
+                AddonName::NvidiaDevicePlugin => &cfg.nvidia_device_plugin,
             };
             if !a.enabled {
+                continue;
+            }
+            let gpu_pools = c.worker.node_pools.iter().any(|p| p.gpu.nvidia.enabled);
+            if name == AddonName::NvidiaDevicePlugin && !gpu_pools {
                 continue;
             }
             let p = root().key("addons").key(name.config_key());

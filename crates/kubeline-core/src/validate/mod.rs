@@ -12,6 +12,7 @@ mod api_endpoints;
 mod controller;
 mod etcd;
 mod extras;
+mod gpu;
 mod instances;
 mod labels;
 pub mod limits;

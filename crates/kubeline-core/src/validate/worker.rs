@@ -1,5 +1,5 @@
 //! The rules of `worker.nodePools`: names, sizes, labels and taints (with kube-aws's extras
-//! and existing load balancers), spot and mixed instances,
+//! and existing load balancers), spot and mixed instances, GPU drivers,
 //! the kubelet version skew and the rolling-update signals (`waitSignal`) of each node pool.
 
 use std::collections::BTreeSet;
@@ -222,6 +222,24 @@ impl Ctx<'_> {
                     spot_max_price: spot_price,
                 });
             }
+            let mut gpu_types = vec![(p.key("instanceType"), np.instance_type.as_str())];
+            if let Some(m) = mi {
+                let mp = p.key("autoScalingGroup").key("mixedInstances");
+                for (k, t) in m.instance_types.iter().enumerate() {
+                    if *t != np.instance_type {
+                        gpu_types.push((mp.key("instanceTypes").index(k), t.as_str()));
+                    }
+                }
+            }
+            let gpu = self.nvidia_gpu(&p, &np.gpu.nvidia, &gpu_types);
+            let mut node_labels = np.node_labels.clone();
+            if gpu.is_some() {
+                // NVIDIA's own label for "schedule the device plugin here" (its Helm chart's
+                // node affinity); the device-plugin add-on selects it.
+                node_labels
+                    .entry("nvidia.com/gpu.present".to_owned())
+                    .or_insert_with(|| "true".to_owned());
+            }
             let version = match &np.kubernetes_version {
                 Some(v) => self.parse::<KubeVersion>(p.key("kubernetesVersion"), v),
                 None => kube,
@@ -259,7 +277,7 @@ impl Ctx<'_> {
                     root_volume,
                     size,
                     mixed,
-                    node_labels: np.node_labels.clone(),
+                    node_labels,
                     taints,
                     kubernetes_version,
                     wait_signal,
@@ -268,6 +286,7 @@ impl Ctx<'_> {
                     load_balancer_names,
                     target_group_arns,
                     custom_settings,
+                    gpu,
                 });
             }
         }
