@@ -157,8 +157,9 @@ fn a_gpu_pool_gets_flatcars_driver_the_toolkit_and_containerds_nvidia_runtime() 
         unit.values("Service", "ExecStart"),
         ["", "/usr/bin/containerd --config ${CONTAINERD_CONFIG}"]
     );
+    // A node whose driver fails never starts containerd, so its kubelet never reports Ready.
     assert_eq!(unit.values("Unit", "After"), ["nvidia.service"]);
-    assert_eq!(unit.values("Unit", "Wants"), ["nvidia.service"]);
+    assert_eq!(unit.values("Unit", "Requires"), ["nvidia.service"]);
     let base = dropins
         .iter()
         .find(|(n, _)| *n == "10-kubeline.conf")
@@ -331,7 +332,7 @@ fn gpu_pools_take_only_types_whose_gpus_flatcars_drivers_run() {
         ),
         (
             "instanceType: m7i.large\ngpu: {nvidia: {enabled: true}}",
-            "m7i.large has no NVIDIA GPU, and gpu.nvidia.enabled needs one",
+            "kubeline knows no NVIDIA GPU in the m7i family, and gpu.nvidia.enabled needs one",
         ),
         (
             "instanceType: p4d.24xlarge\ngpu: {nvidia: {enabled: true}}",
@@ -359,7 +360,7 @@ fn gpu_pools_take_only_types_whose_gpus_flatcars_drivers_run() {
         ),
         (
             "instanceType: g5g.xlarge\ngpu: {nvidia: {enabled: true}}",
-            "arm64 (Graviton)",
+            "g5g.xlarge carries an NVIDIA T4G on Graviton (arm64): Flatcar's NVIDIA driver extensions are built for amd64 only",
         ),
     ];
     for (pool, want) in cases {

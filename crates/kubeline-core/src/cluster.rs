@@ -419,6 +419,9 @@ pub struct NodePool {
     pub custom_settings: BTreeMap<String, serde_json::Value>,
     /// NVIDIA drivers and the container toolkit (`gpu.nvidia.enabled`).
     pub gpu: Option<NvidiaGpu>,
+    /// The endpoint its kubelets use, when not the workers' (`apiEndpointName`; validated to
+    /// name an endpoint of the cluster).
+    pub api_endpoint_name: Option<String>,
 }
 
 /// The NVIDIA software of a GPU pool's nodes (docs/gpu.md).
@@ -523,6 +526,24 @@ impl Cluster {
             .or_else(|| self.api_endpoints.first());
         e.map(|e| format!("https://{}", e.dns_name))
             .unwrap_or_default()
+    }
+
+    /// The API endpoint `pool`'s kubelets use: its own `apiEndpointName`'s, else
+    /// [`Cluster::node_api_endpoint`]. Its node-pool stack outputs it as `NodeApiEndpoint`.
+    pub fn pool_api_endpoint(&self, pool: &NodePool) -> String {
+        pool.api_endpoint_name
+            .as_ref()
+            .and_then(|n| self.api_endpoints.iter().find(|e| &e.name == n))
+            .map(|e| format!("https://{}", e.dns_name))
+            .unwrap_or_else(|| self.node_api_endpoint())
+    }
+
+    /// The URL of every API endpoint (`https://<dnsName>`).
+    pub fn api_endpoint_urls(&self) -> Vec<String> {
+        self.api_endpoints
+            .iter()
+            .map(|e| format!("https://{}", e.dns_name))
+            .collect()
     }
 
     /// The DNS name the admin kubeconfig's server names: `adminAPIEndpointName`'s endpoint,

@@ -711,3 +711,106 @@ fn the_endpoint_name_keys_pick_the_admin_and_worker_endpoints() {
         }
     }
 }
+
+/// kube-aws's `worker.nodePools[].apiEndpointName`: a pool's kubelets use its own endpoint,
+/// the workers' otherwise; its node-pool stack outputs the endpoint (the pipeline keeps it in
+/// apiEndpoints while the pool runs on it). Table-driven `(worker keys, pool a's server,
+/// pool b's server or refused, a diagnostic)`.
+#[test]
+fn a_pool_may_name_its_own_api_endpoint() {
+    let base = [
+        "clusterName: demo",
+        "s3URI: s3://kubeline-assets",
+        "region: eu-west-1",
+        "availabilityZone: eu-west-1a",
+        "kmsKeyArn: arn:aws:kms:eu-west-1:123456789012:key/k",
+        "apiEndpoints:",
+        "  - name: public",
+        "    dnsName: api.demo.example.com",
+        "    loadBalancer: {hostedZone: {id: Z0123456789ABCDEFGHIJ}}",
+        "  - name: vpn",
+        "    dnsName: vpn.demo.example.com",
+        "    loadBalancer: {private: true, hostedZone: {id: Z0123456789ABCDEFGHIJ}}",
+        "  - name: batch",
+        "    dnsName: batch.demo.example.com",
+        "    loadBalancer: {private: true, hostedZone: {id: Z0123456789ABCDEFGHIJ}}",
+        "",
+    ]
+    .join("\n");
+    let vpn = "https://vpn.demo.example.com";
+    let batch = "https://batch.demo.example.com";
+    type Case<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a str);
+    let cases: [Case; 4] = [
+        ("a: {apiEndpointName: batch}", Some((batch, vpn)), ""),
+        ("a: {}, apiEndpointName: batch", Some((batch, batch)), ""),
+        (
+            "a: {apiEndpointName: public}",
+            Some(("https://api.demo.example.com", vpn)),
+            "warning: worker.nodePools[0].apiEndpointName: workers reach the public endpoint \"public\"",
+        ),
+        (
+            "a: {apiEndpointName: bacth}",
+            None,
+            "worker.nodePools[0].apiEndpointName: no API endpoint is named \"bacth\"; did you mean `batch`?",
+        ),
+    ];
+    for (keys, want, diag) in cases {
+        // `a: {...}` is pool a's keys; anything after the first `}` goes on worker.
+        let (a, worker) = keys.split_once('}').expect("pool a's keys");
+        let a = a.trim_start_matches("a: {");
+        let sep = if a.is_empty() { "" } else { ", " };
+        let text = format!(
+            "{base}worker:\n  nodePools:\n    - {{name: a{sep}{a}}}\n    - {{name: b}}\n{}",
+            worker
+                .trim_start_matches(", ")
+                .split(", ")
+                .filter(|s| !s.is_empty())
+                .map(|s| format!("  {s}\n"))
+                .collect::<String>()
+        );
+        let loaded = validate::load(&text);
+        let report = loaded.diagnostics.render("cluster.yaml");
+        assert!(report.contains(diag), "{keys}: {report}");
+        match (want, loaded.cluster) {
+            (Some((a, b)), Some(c)) => {
+                assert_eq!(c.pool_api_endpoint(&c.node_pools[0]), a, "{keys}");
+                assert_eq!(c.pool_api_endpoint(&c.node_pools[1]), b, "{keys}");
+                let out =
+                    kubeline_core::render::render(&c, &kubeline_core::render::Templates::builtin())
+                        .expect("render");
+                for (pool, server) in [("a", a), ("b", b)] {
+                    let stack: serde_json::Value = serde_json::from_slice(
+                        &out.files[&format!("stack-templates/node-pool-{pool}.json")],
+                    )
+                    .expect("json");
+                    assert_eq!(
+                        stack["Outputs"]["NodeApiEndpoint"]["Value"], server,
+                        "{keys}"
+                    );
+                    let ign = String::from_utf8_lossy(
+                        &out.files[&format!("userdata/worker-{pool}.json")],
+                    )
+                    .into_owned();
+                    let names = |url: &str| {
+                        ign.contains(url)
+                            || ign.contains(&url.replace(':', "%3A").replace('/', "%2F"))
+                    };
+                    assert!(
+                        names(server),
+                        "{keys}: pool {pool}'s node config does not name {server}"
+                    );
+                    let other = if pool == "a" { b } else { a };
+                    assert!(
+                        other == server || !names(other),
+                        "{keys}: pool {pool}'s node config names {other}"
+                    );
+                }
+            }
+            (None, None) => {}
+            (want, got) => panic!(
+                "{keys}: expected {want:?}, got {:?}\n{report}",
+                got.is_some()
+            ),
+        }
+    }
+}

@@ -631,6 +631,10 @@ pub struct NodePoolConfig {
     /// GPU drivers and the device plugin (kube-aws's `gpu.nvidia`; docs/gpu.md).
     #[serde(default)]
     pub gpu: super::GpuConfig,
+    /// The API endpoint this pool's kubelets use (kube-aws's
+    /// `worker.nodePools[].apiEndpointName`). Default: `worker.apiEndpointName`'s.
+    #[serde(default)]
+    pub api_endpoint_name: Option<String>,
 }
 
 /// Nodes of a pool when neither `count` nor `autoScalingGroup.minSize` says otherwise.

@@ -106,10 +106,63 @@ pub fn check_node_endpoint(deployed: Option<&str>, rendered: &str) -> Result<(),
     }
 }
 
+/// Whether a run may go on while node pool `pool` runs on the API endpoint `deployed` (its
+/// node-pool stack's `NodeApiEndpoint` output; `None` for a new pool or one deployed before
+/// the output existed) and the rendered cluster has the endpoints `endpoints`. A pool may move
+/// to another endpoint (its stack replaces the nodes, old ones keep theirs meanwhile), but the
+/// endpoint its running nodes use must not go in the same run: the control plane drops it
+/// before the pool's nodes are replaced.
+pub fn check_pool_endpoint(
+    pool: &str,
+    deployed: Option<&str>,
+    endpoints: &[String],
+) -> Result<(), String> {
+    match deployed {
+        Some(old) if !old.is_empty() && !endpoints.iter().any(|e| e == old) => {
+            let host = old.trim_start_matches("https://");
+            Err(format!(
+                "apiEndpoints: node pool {pool:?} reaches the API at {old}, and this cluster.yaml removes that endpoint in the same run: the control plane would drop {host} before the pool's nodes are replaced, and they would lose the API. Keep the endpoint whose dnsName is {host} in apiEndpoints for this run (the pool's apiEndpointName may already name another one), and remove it in a later run"
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn a_pool_may_move_endpoints_but_never_lose_the_one_it_runs_on() {
+        let a = "https://internal.api.example.com";
+        let b = "https://private.example.com";
+        let both = [a.to_owned(), b.to_owned()];
+        let only_b = [b.to_owned()];
+        for (deployed, endpoints, ok) in [
+            (None, &only_b[..], true),
+            (Some(""), &only_b[..], true),
+            (Some(a), &both[..], true),
+            (Some(b), &both[..], true),
+            (Some(b), &only_b[..], true),
+            (Some(a), &only_b[..], false),
+        ] {
+            let got = check_pool_endpoint("gpu", deployed, endpoints);
+            assert_eq!(got.is_ok(), ok, "{deployed:?} with {endpoints:?}: {got:?}");
+            if let Err(e) = got {
+                assert!(
+                    e.contains(
+                        "node pool \"gpu\" reaches the API at https://internal.api.example.com"
+                    ),
+                    "{e}"
+                );
+                assert!(
+                    e.contains("Keep the endpoint whose dnsName is internal.api.example.com"),
+                    "{e}"
+                );
+            }
+        }
+    }
 
     fn plan() -> Plan {
         Plan {

@@ -650,14 +650,14 @@ pub fn render_with(
                 "node_labels": labels(&p.node_labels),
                 "taints": taint_flags(&p.taints),
                 "kubelet_url": kubelet_url(&p.kubernetes_version),
-                "api_server_url": c.node_api_endpoint(),
+                "api_server_url": c.pool_api_endpoint(p),
                 "signal_stack": r.role(group)["signal_stack"],
             }),
         )?;
         let userdata = out.node_config(c, group, &ign);
         let stack = r.json(
             "stack-templates/node-pool.json.j2",
-            json!({"pool": p, "role": r.role(group), "userdata": userdata}),
+            json!({"pool": p, "role": r.role(group), "userdata": userdata, "node_api_endpoint": c.pool_api_endpoint(p)}),
         )?;
         out.stack(
             c,

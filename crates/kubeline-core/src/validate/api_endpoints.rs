@@ -290,8 +290,8 @@ impl Ctx<'_> {
 }
 
 impl Ctx<'_> {
-    /// kube-aws's `adminAPIEndpointName` and `worker.apiEndpointName`: each names one of the
-    /// endpoints (kubeline's `nodes` included). Workers sent to a public endpoint reach it
+    /// kube-aws's `adminAPIEndpointName`, `worker.apiEndpointName` and each pool's
+    /// `apiEndpointName`: each names one of the endpoints (kubeline's `nodes` included). Workers sent to a public endpoint reach it
     /// from public addresses, which its allowed sources must then include.
     pub(super) fn endpoint_names(
         &mut self,
@@ -321,13 +321,24 @@ impl Ctx<'_> {
             root().key("worker").key("apiEndpointName"),
             &c.worker.api_endpoint_name,
         );
-        if let Some(e) = workers
-            .as_ref()
-            .and_then(|n| endpoints.iter().find(|e| &e.name == n))
-            .filter(|e| !e.private)
-        {
+        let mut named = vec![(root().key("worker").key("apiEndpointName"), workers.clone())];
+        for (i, np) in c.worker.node_pools.iter().enumerate() {
+            let p = root()
+                .key("worker")
+                .key("nodePools")
+                .index(i)
+                .key("apiEndpointName");
+            let pool = pick(self, p.clone(), &np.api_endpoint_name);
+            named.push((p, pool));
+        }
+        for (path, e) in named.iter().filter_map(|(p, n)| {
+            n.as_ref()
+                .and_then(|n| endpoints.iter().find(|e| &e.name == n))
+                .filter(|e| !e.private)
+                .map(|e| (p, e))
+        }) {
             self.warn(
-                root().key("worker").key("apiEndpointName"),
+                path.clone(),
                 format!(
                     "workers reach the public endpoint {:?} from their NAT gateways' (or their own) public addresses, which its security group admits only if apiAccessAllowedSourceCIDRs lists them",
                     e.name

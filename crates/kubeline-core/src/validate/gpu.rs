@@ -55,10 +55,16 @@ pub fn gpus(instance_type: &str) -> Gpus {
             gpu: "NVIDIA K80 (Kepler)",
             why: "NVIDIA's drivers for Kepler GPUs ended with the 470 series, and Flatcar ships 535 and newer",
         },
-        "p4d" | "p4de" | "p5" | "p5e" | "p5en" | "p6-b200" | "p6-b300" => Gpus::Unsupported {
-            gpu: "eight NVIDIA GPUs joined by NVSwitch",
-            why: "NVSwitch systems need NVIDIA Fabric Manager before CUDA starts, and Flatcar's driver extensions do not include it",
+        "g5g" => Gpus::Unsupported {
+            gpu: "an NVIDIA T4G on Graviton (arm64)",
+            why: "Flatcar's NVIDIA driver extensions are built for amd64 only",
         },
+        "p4d" | "p4de" | "p5" | "p5e" | "p5en" | "p6-b200" | "p6-b300" | "p6e-gb200" => {
+            Gpus::Unsupported {
+                gpu: "eight NVIDIA GPUs joined by NVSwitch",
+                why: "NVSwitch systems need NVIDIA Fabric Manager before CUDA starts, and Flatcar's driver extensions do not include it",
+            }
+        }
         "g6f" | "gr6f" => Gpus::Unsupported {
             gpu: "a fraction of an NVIDIA L4",
             why: "fractional GPUs need NVIDIA's GRID (vGPU) driver, which Flatcar does not ship",
@@ -153,7 +159,10 @@ impl Ctx<'_> {
                     ok = false;
                     self.err(
                         path.clone(),
-                        format!("{t} has no NVIDIA GPU, and gpu.nvidia.enabled needs one"),
+                        format!(
+                            "kubeline knows no NVIDIA GPU in the {} family, and gpu.nvidia.enabled needs one",
+                            t.split('.').next().unwrap_or_default()
+                        ),
                         format!("use {SUPPORTED}, or remove gpu.nvidia"),
                     );
                 }
@@ -191,6 +200,7 @@ mod tests {
             ("p5.48xlarge", None),
             ("g4ad.xlarge", None),
             ("g6f.large", None),
+            ("g5g.xlarge", None),
         ] {
             let got = match gpus(t) {
                 Gpus::Nvidia { open, .. } => Some(open),

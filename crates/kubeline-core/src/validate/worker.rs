@@ -287,6 +287,7 @@ impl Ctx<'_> {
                     target_group_arns,
                     custom_settings,
                     gpu,
+                    api_endpoint_name: np.api_endpoint_name.clone(),
                 });
             }
         }

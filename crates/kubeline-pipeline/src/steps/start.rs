@@ -463,6 +463,24 @@ pub async fn start<S: ObjectStore, X: Executions, C: Stacks, N: Networks>(
             &workers_endpoint,
         )
         .map_err(|e| StepError::new(ErrorName::ConfigInvalid, e))?;
+        // Nor does any pool lose the endpoint its running nodes use.
+        let endpoints = cluster.api_endpoint_urls();
+        for pool in &cluster.node_pools {
+            let name = cluster.stack_name(&format!("node-pool-{}", pool.name));
+            if let Some(stack) = cfn.describe_stack(&name).await? {
+                kubeline_core::pipeline::check_pool_endpoint(
+                    &pool.name,
+                    stack
+                        .outputs
+                        .get(kubeline_core::pipeline::NODE_API_ENDPOINT_OUTPUT)
+                        .map(String::as_str),
+                    &endpoints,
+                )
+                .map_err(|e| {
+                    StepError::new(ErrorName::ConfigInvalid, format!("{}: {e}", input.key))
+                })?;
+            }
+        }
         // A Kubernetes version change goes one minor at a time, never back: refused here too.
         run.upgrade = kubeline_core::pipeline::plan_upgrade(
             deployed
