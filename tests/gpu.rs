@@ -171,6 +171,7 @@ fn a_gpu_pool_gets_flatcars_driver_the_toolkit_and_containerds_nvidia_runtime() 
 
     let (labels, taints) = kubelet_flags(&units);
     assert!(labels.contains(&"nvidia.com/gpu.present=true".to_owned()));
+    assert!(labels.contains(&"k8s.amazonaws.com/accelerator=nvidia-tesla-t4".to_owned()));
     assert_eq!(taints, ["nvidia.com/gpu=true:NoSchedule"]);
 
     // The other pool has none of it.
@@ -184,7 +185,11 @@ fn a_gpu_pool_gets_flatcars_driver_the_toolkit_and_containerds_nvidia_runtime() 
     assert!(dump.contains(r#"default_runtime_name = "runc""#), "{dump}");
     assert!(!dump.contains("nvidia"), "{dump}");
     let (labels, _) = kubelet_flags(&units);
-    assert!(labels.iter().all(|l| !l.starts_with("nvidia.com/")));
+    assert!(
+        labels
+            .iter()
+            .all(|l| !l.starts_with("nvidia.com/") && !l.starts_with("k8s.amazonaws.com/"))
+    );
 }
 
 #[test]
@@ -312,15 +317,19 @@ fn gpu_pools_take_only_types_whose_gpus_flatcars_drivers_run() {
     let cases: &[(&str, &str)] = &[
         (
             "instanceType: g4dn.xlarge\ngpu: {nvidia: {enabled: true}}",
-            "ok nvidia-drivers-570-open",
+            "ok nvidia-drivers-570-open nvidia-tesla-t4",
         ),
         (
             "instanceType: g6e.2xlarge\ngpu: {nvidia: {enabled: true, version: 550}}",
-            "ok nvidia-drivers-550-open",
+            "ok nvidia-drivers-550-open nvidia-l40s",
         ),
         (
             "instanceType: p3.2xlarge\ngpu: {nvidia: {enabled: true, version: \"535\"}}",
-            "ok nvidia-drivers-535",
+            "ok nvidia-drivers-535 nvidia-tesla-v100",
+        ),
+        (
+            "instanceType: g5.xlarge\nautoScalingGroup: {minSize: 1, maxSize: 2, mixedInstances: {enabled: true, instanceTypes: [g6.xlarge]}}\ngpu: {nvidia: {enabled: true}}",
+            "ok nvidia-drivers-570-open -",
         ),
         (
             "instanceType: g4dn.xlarge\ngpu: {nvidia: {enabled: true, version: 384.111}}",
@@ -369,14 +378,22 @@ fn gpu_pools_take_only_types_whose_gpus_flatcars_drivers_run() {
         let loaded = validate::load(&text);
         let report = loaded.diagnostics.render("cluster.yaml");
         match want.strip_prefix("ok ") {
-            Some(sysext) => {
+            Some(ok) => {
+                let (sysext, accelerator) = ok.split_once(' ').expect("sysext accelerator");
                 let c = loaded
                     .cluster
                     .unwrap_or_else(|| panic!("{pool}:\n{report}"));
                 let gpu = c.node_pools[0].gpu.clone().expect("gpu");
                 assert_eq!(gpu.drivers_sysext, sysext, "{pool}");
-                assert!(
-                    c.node_pools[0].node_labels["nvidia.com/gpu.present"] == "true",
+                let labels = &c.node_pools[0].node_labels;
+                assert_eq!(labels["nvidia.com/gpu.present"], "true", "{pool}");
+                // cluster-autoscaler's GPU label, only when the pool's types share one GPU.
+                assert_eq!(
+                    labels
+                        .get("k8s.amazonaws.com/accelerator")
+                        .map(String::as_str)
+                        .unwrap_or("-"),
+                    accelerator,
                     "{pool}"
                 );
             }

@@ -435,6 +435,9 @@ pub struct NvidiaGpu {
     /// The name of Flatcar's official driver extension, as `/etc/flatcar/enabled-sysext.conf`
     /// lists it: `nvidia-drivers-570-open`.
     pub drivers_sysext: String,
+    /// cluster-autoscaler's AWS GPU label value (`k8s.amazonaws.com/accelerator`), when every
+    /// instance type of the pool carries the same GPU.
+    pub accelerator: Option<String>,
 }
 
 /// Certificate lifetimes.

@@ -482,6 +482,11 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
         ["kubeline: demo failed"]
     );
 
+    Box::pin(a_pool_moves_endpoints_but_keeps_the_one_it_runs_on(
+        &mut e, &zone, &upgraded,
+    ))
+    .await;
+
     // A config error: the run fails with every problem named, nothing is applied.
     let bad = text.replace("count: 2", "count: zero");
     e.put(&keys.config(), &bad).await;
@@ -1011,5 +1016,75 @@ async fn daily_rotation_renews_only_clusters_inside_the_window() {
             .iter()
             .any(|c| c.resource_type == "AWS::EC2::LaunchTemplate"),
         "{plan:?}"
+    );
+}
+
+/// A pool may move to another API endpoint in one run (its nodes are replaced, the old ones
+/// keep theirs meanwhile), but the endpoint its running nodes use stays for that run. Starts
+/// from the deployed `upgraded` config; boxed by its caller (the whole scenario's future would
+/// not fit a test thread's stack).
+async fn a_pool_moves_endpoints_but_keeps_the_one_it_runs_on(
+    e: &mut Env,
+    zone: &str,
+    upgraded: &str,
+) {
+    let keys = ClusterKeys::new("demo");
+    let endpoint = format!(
+        "  - name: vpn\n    dnsName: vpn.demo.k8s.example.com\n    loadBalancer:\n      type: classic\n      private: true\n      hostedZone:\n        id: {zone}\n"
+    );
+    // Moved: the pool's stack names the new endpoint...
+    let vpn = "https://vpn.demo.k8s.example.com";
+    let on_vpn = upgraded
+        .replacen("worker:\n", &format!("{}worker:\n", endpoint), 1)
+        .replacen(
+            "    - name: general\n",
+            "    - name: general\n      apiEndpointName: vpn\n",
+            1,
+        );
+    assert_ne!(on_vpn, upgraded);
+    e.put(&keys.config(), &on_vpn).await;
+    let (_, arn_vpn) = local::next_run(&mut e.local, Duration::from_secs(60))
+        .await
+        .expect("run");
+    let info = e.finish(&arn_vpn).await;
+    assert_eq!(
+        info.status,
+        "SUCCEEDED",
+        "{:?}",
+        e.status().await.last_error
+    );
+    let pool_endpoint = |status: &kubeline_core::pipeline::Status| {
+        status
+            .stacks
+            .iter()
+            .find(|s| s.name == "kubeline-demo-node-pool-general")
+            .and_then(|s| s.outputs.get("NodeApiEndpoint").cloned())
+    };
+    assert_eq!(pool_endpoint(&e.status().await).as_deref(), Some(vpn));
+    let _ = e.wait_notifications(1).await;
+    // ...but removing the endpoint its running nodes use, in the same run, is refused before
+    // anything changes.
+    let deployed = e.stack_statuses().await;
+    e.put(&keys.config(), &upgraded).await;
+    let (_, arn_off) = local::next_run(&mut e.local, Duration::from_secs(60))
+        .await
+        .expect("run");
+    let info = e.finish(&arn_off).await;
+    assert_eq!(info.error.as_deref(), Some("ConfigInvalid"), "{info:?}");
+    let err = e.status().await.last_error.expect("last error");
+    assert!(
+        err.cause
+            .contains("node pool \"general\" reaches the API at https://vpn.demo.k8s.example.com")
+            && err
+                .cause
+                .contains("Keep the endpoint whose dnsName is vpn.demo.k8s.example.com"),
+        "{}",
+        err.cause
+    );
+    assert_eq!(e.stack_statuses().await, deployed);
+    assert_eq!(pool_endpoint(&e.status().await).as_deref(), Some(vpn));
+    assert_eq!(
+        titles(&e.wait_notifications(1).await),
+        ["kubeline: demo failed"]
     );
 }

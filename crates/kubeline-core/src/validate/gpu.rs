@@ -22,6 +22,8 @@ pub enum Gpus {
         gpu: &'static str,
         /// NVIDIA's open kernel modules support it (Turing and newer).
         open: bool,
+        /// Its value of cluster-autoscaler's AWS GPU label, `k8s.amazonaws.com/accelerator`.
+        accelerator: &'static str,
     },
     /// NVIDIA GPUs kubeline cannot set up.
     Unsupported {
@@ -43,14 +45,18 @@ const SUPPORTED: &str = "g4dn, g5, g6, g6e or gr6 (open kernel modules), or p3 o
 /// The GPUs of `instance_type` (EC2's accelerated computing specifications).
 pub fn gpus(instance_type: &str) -> Gpus {
     let family = instance_type.split('.').next().unwrap_or_default();
-    let nvidia = |gpu, open| Gpus::Nvidia { gpu, open };
+    let nvidia = |gpu, open, accelerator| Gpus::Nvidia {
+        gpu,
+        open,
+        accelerator,
+    };
     match family {
-        "g3" | "g3s" => nvidia("NVIDIA Tesla M60 (Maxwell)", false),
-        "p3" | "p3dn" => nvidia("NVIDIA Tesla V100 (Volta)", false),
-        "g4dn" => nvidia("NVIDIA T4 (Turing)", true),
-        "g5" => nvidia("NVIDIA A10G (Ampere)", true),
-        "g6" | "gr6" => nvidia("NVIDIA L4 (Ada Lovelace)", true),
-        "g6e" => nvidia("NVIDIA L40S (Ada Lovelace)", true),
+        "g3" | "g3s" => nvidia("NVIDIA Tesla M60 (Maxwell)", false, "nvidia-tesla-m60"),
+        "p3" | "p3dn" => nvidia("NVIDIA Tesla V100 (Volta)", false, "nvidia-tesla-v100"),
+        "g4dn" => nvidia("NVIDIA T4 (Turing)", true, "nvidia-tesla-t4"),
+        "g5" => nvidia("NVIDIA A10G (Ampere)", true, "nvidia-a10g"),
+        "g6" | "gr6" => nvidia("NVIDIA L4 (Ada Lovelace)", true, "nvidia-l4"),
+        "g6e" => nvidia("NVIDIA L40S (Ada Lovelace)", true, "nvidia-l40s"),
         "p2" => Gpus::Unsupported {
             gpu: "NVIDIA K80 (Kepler)",
             why: "NVIDIA's drivers for Kepler GPUs ended with the 470 series, and Flatcar ships 535 and newer",
@@ -124,6 +130,7 @@ impl Ctx<'_> {
             );
         }
         let mut open: Option<(bool, &str)> = None;
+        let mut accelerators = std::collections::BTreeSet::new();
         for (path, t) in types {
             match gpus(t) {
                 Gpus::Nvidia { open: o, .. } => match open {
@@ -168,6 +175,11 @@ impl Ctx<'_> {
                 }
             }
         }
+        for (_, t) in types {
+            if let Gpus::Nvidia { accelerator, .. } = gpus(t) {
+                accelerators.insert(accelerator);
+            }
+        }
         let (open_kernel_modules, _) = open?;
         ok.then(|| NvidiaGpu {
             series: v.to_owned(),
@@ -176,6 +188,11 @@ impl Ctx<'_> {
                 "nvidia-drivers-{v}{}",
                 if open_kernel_modules { "-open" } else { "" }
             ),
+            // One label value per pool: only when every type carries the same GPU.
+            accelerator: match accelerators.len() {
+                1 => accelerators.first().map(|a| (*a).to_owned()),
+                _ => None,
+            },
         })
     }
 }

@@ -233,12 +233,20 @@ impl Ctx<'_> {
             }
             let gpu = self.nvidia_gpu(&p, &np.gpu.nvidia, &gpu_types);
             let mut node_labels = np.node_labels.clone();
-            if gpu.is_some() {
+            if let Some(g) = &gpu {
                 // NVIDIA's own label for "schedule the device plugin here" (its Helm chart's
                 // node affinity); the device-plugin add-on selects it.
                 node_labels
                     .entry("nvidia.com/gpu.present".to_owned())
                     .or_insert_with(|| "true".to_owned());
+                // cluster-autoscaler's AWS GPU label: a node with it counts as a GPU node
+                // still starting until its device plugin reports the GPUs, so pending GPU pods
+                // do not scale the pool up twice.
+                if let Some(a) = &g.accelerator {
+                    node_labels
+                        .entry("k8s.amazonaws.com/accelerator".to_owned())
+                        .or_insert_with(|| a.clone());
+                }
             }
             let version = match &np.kubernetes_version {
                 Some(v) => self.parse::<KubeVersion>(p.key("kubernetesVersion"), v),
