@@ -1065,7 +1065,7 @@ async fn a_pool_moves_endpoints_but_keeps_the_one_it_runs_on(
     // ...but removing the endpoint its running nodes use, in the same run, is refused before
     // anything changes.
     let deployed = e.stack_statuses().await;
-    e.put(&keys.config(), &upgraded).await;
+    e.put(&keys.config(), upgraded).await;
     let (_, arn_off) = local::next_run(&mut e.local, Duration::from_secs(60))
         .await
         .expect("run");
