@@ -231,8 +231,9 @@ pub fn network_is_given(
 }
 
 /// Every existing EC2 resource a cluster names, with the cluster.yaml key that names it: the
-/// VPC (`vpc.id`), subnets (`subnets[].id`), NAT gateways' Elastic IPs
-/// (`subnets[].natGateway.eipAllocationId`) and the node groups' existing security groups
+/// VPC (`vpc.id`), its internet gateway (`internetGateway.id`), route tables (`routeTableId`,
+/// `subnets[].routeTable.id`), subnets (`subnets[].id`), NAT gateways and their Elastic IPs
+/// (`subnets[].natGateway.id`, `.eipAllocationId`) and the node groups' existing security groups
 /// (`securityGroupIds`, with a pool's `loadBalancer`/`targetGroup` ones). Each must be
 /// given to the cluster or its team when the policy says `network.existing: tagged`.
 pub fn existing_network(cluster: &Cluster) -> Vec<(String, &str)> {
@@ -240,9 +241,28 @@ pub fn existing_network(cluster: &Cluster) -> Vec<(String, &str)> {
     if let Some(v) = cluster.vpc.existing_id.as_ref().and_then(Existing::id) {
         out.push(("vpc.id".into(), v));
     }
+    if let Some(v) = cluster
+        .vpc
+        .internet_gateway_id
+        .as_ref()
+        .and_then(Existing::id)
+    {
+        out.push(("internetGateway.id".into(), v));
+    }
+    if let Some(v) = cluster.vpc.route_table_id.as_deref() {
+        out.push(("routeTableId".into(), v));
+    }
     for (i, s) in cluster.subnets.iter().enumerate() {
         if let Some(id) = s.existing_id.as_ref().and_then(Existing::id) {
             out.push((format!("subnets[{i}].id"), id));
+        }
+        // Another team's NAT gateway or route table would carry this cluster's traffic (and
+        // a route table's other routes would apply to it).
+        if let Some(id) = s.nat_gateway_id.as_ref().and_then(Existing::id) {
+            out.push((format!("subnets[{i}].natGateway.id"), id));
+        }
+        if let Some(id) = s.route_table_id.as_ref().and_then(Existing::id) {
+            out.push((format!("subnets[{i}].routeTable.id"), id));
         }
         if let Some(id) = s.nat_eip_allocation_id.as_deref() {
             out.push((format!("subnets[{i}].natGateway.eipAllocationId"), id));

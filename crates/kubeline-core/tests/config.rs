@@ -644,12 +644,9 @@ fn the_nodes_endpoint_is_added_only_without_a_private_one() {
     }
 }
 
-/// kube-aws's `adminAPIEndpointName` and `worker.apiEndpointName`: which endpoint the admin
-/// kubeconfig and the workers use, table-driven `(keys, admin server, workers' server,
-/// diagnostics)`.
-#[test]
-fn the_endpoint_name_keys_pick_the_admin_and_worker_endpoints() {
-    let base = [
+/// A cluster.yaml with endpoints `public` and `vpn` (private), the last key `apiEndpoints`.
+fn two_endpoints() -> String {
+    [
         "clusterName: demo",
         "s3URI: s3://kubeline-assets",
         "region: eu-west-1",
@@ -664,7 +661,15 @@ fn the_endpoint_name_keys_pick_the_admin_and_worker_endpoints() {
         "    loadBalancer: {private: true, hostedZone: {id: Z0123456789ABCDEFGHIJ}}",
         "",
     ]
-    .join("\n");
+    .join("\n")
+}
+
+/// kube-aws's `adminAPIEndpointName` and `worker.apiEndpointName`: which endpoint the admin
+/// kubeconfig and the workers use, table-driven `(keys, admin server, workers' server,
+/// diagnostics)`.
+#[test]
+fn the_endpoint_name_keys_pick_the_admin_and_worker_endpoints() {
+    let base = two_endpoints();
     // (cluster.yaml extra, (admin server, workers' server) or refused, a diagnostic).
     type Case<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a str);
     let cases: [Case; 5] = [
@@ -718,25 +723,10 @@ fn the_endpoint_name_keys_pick_the_admin_and_worker_endpoints() {
 /// pool b's server or refused, a diagnostic)`.
 #[test]
 fn a_pool_may_name_its_own_api_endpoint() {
-    let base = [
-        "clusterName: demo",
-        "s3URI: s3://kubeline-assets",
-        "region: eu-west-1",
-        "availabilityZone: eu-west-1a",
-        "kmsKeyArn: arn:aws:kms:eu-west-1:123456789012:key/k",
-        "apiEndpoints:",
-        "  - name: public",
-        "    dnsName: api.demo.example.com",
-        "    loadBalancer: {hostedZone: {id: Z0123456789ABCDEFGHIJ}}",
-        "  - name: vpn",
-        "    dnsName: vpn.demo.example.com",
-        "    loadBalancer: {private: true, hostedZone: {id: Z0123456789ABCDEFGHIJ}}",
-        "  - name: batch",
-        "    dnsName: batch.demo.example.com",
-        "    loadBalancer: {private: true, hostedZone: {id: Z0123456789ABCDEFGHIJ}}",
-        "",
-    ]
-    .join("\n");
+    let base = format!(
+        "{}  - name: batch\n    dnsName: batch.demo.example.com\n    loadBalancer: {{private: true, hostedZone: {{id: Z0123456789ABCDEFGHIJ}}}}\n",
+        two_endpoints()
+    );
     let vpn = "https://vpn.demo.example.com";
     let batch = "https://batch.demo.example.com";
     type Case<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a str);

@@ -91,7 +91,11 @@ fn each_rule_refuses_what_it_names_and_passes_the_rest() {
                 "{ok}vpc: {{id: vpc-0123456789abcdef0}}\nrouteTableId: rtb-0123456789abcdef0\nsubnets:\n  - name: a\n    availabilityZone: eu-west-1a\n    instanceCIDR: 10.0.0.0/24\n    id: subnet-0123456789abcdef0\n"
             ),
             "network: {existing: refused}",
-            vec!["vpc.id network.existing", "subnets[0].id network.existing"],
+            vec![
+                "vpc.id network.existing",
+                "routeTableId network.existing",
+                "subnets[0].id network.existing",
+            ],
         ),
         (
             format!("{ok}{}", pools(3, 2)),
@@ -162,6 +166,7 @@ fn each_rule_refuses_what_it_names_and_passes_the_rest() {
             "network: {existing: refused}\niam: {managedPolicyArns: [arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy]}",
             vec![
                 "vpc.id network.existing",
+                "internetGateway.id network.existing",
                 "controller.securityGroupIds[0] network.existing",
                 "worker.nodePools[0].securityGroupIds[0] network.existing",
                 "worker.nodePools[0].loadBalancer.names network.existing",
@@ -366,5 +371,60 @@ fn a_policy_file_with_an_unknown_or_mistyped_setting_is_refused() {
         let e = policy::parse(text).expect_err(text);
         assert!(e.starts_with("installation.yaml: "), "{e}");
         assert!(e.contains(says), "{text}: {e}");
+    }
+}
+
+/// Gateways and route tables are existing networks too: each is listed with its key, so Start
+/// checks its tags (`tagged`) or refuses it (`refused`).
+#[test]
+fn existing_gateways_and_route_tables_are_checked_like_vpcs() {
+    let text = "clusterName: demo
+s3URI: s3://kubeline-assets-123456789012/kubeline
+region: eu-west-1
+kmsKeyArn: arn:aws:kms:eu-west-1:123456789012:key/1b3c5d7e-0000-4000-8000-000000000001
+vpc: {id: vpc-0a1b2c3d4e5f67890}
+internetGateway: {id: igw-0a1b2c3d4e5f67890}
+subnets:
+  - {name: public-a, availabilityZone: eu-west-1a, instanceCIDR: 10.0.0.0/24}
+  - name: private-a
+    availabilityZone: eu-west-1a
+    instanceCIDR: 10.0.10.0/24
+    private: true
+    natGateway: {id: nat-0a1b2c3d4e5f67890}
+  - name: private-b
+    availabilityZone: eu-west-1b
+    instanceCIDR: 10.0.11.0/24
+    private: true
+    routeTable: {id: rtb-0a1b2c3d4e5f67890}
+apiEndpoints:
+  - name: default
+    dnsName: api.demo.example.com
+    loadBalancer: {hostedZone: {id: Z0123456789ABCDEFGHIJ}}
+";
+    let loaded = validate::load(text);
+    let c = loaded
+        .cluster
+        .unwrap_or_else(|| panic!("{}", loaded.diagnostics.render("cluster.yaml")));
+    let named: Vec<(String, String)> = policy::existing_network(&c)
+        .into_iter()
+        .map(|(k, v)| (k, v.to_owned()))
+        .collect();
+    let want = [
+        ("vpc.id", "vpc-0a1b2c3d4e5f67890"),
+        ("internetGateway.id", "igw-0a1b2c3d4e5f67890"),
+        ("subnets[1].natGateway.id", "nat-0a1b2c3d4e5f67890"),
+        ("subnets[2].routeTable.id", "rtb-0a1b2c3d4e5f67890"),
+    ];
+    assert_eq!(
+        named,
+        want.map(|(k, v)| (k.to_owned(), v.to_owned())).to_vec()
+    );
+    // Under `refused` each is refused, with its key.
+    let refused = policy::check(&c, &installation("network: {existing: refused}\n"));
+    for (key, _) in want {
+        assert!(
+            refused.iter().any(|v| v.to_string().starts_with(key)),
+            "{key} not refused: {refused:?}"
+        );
     }
 }

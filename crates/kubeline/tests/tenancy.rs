@@ -1,6 +1,6 @@
 //! The installation policy end to end on moto through the local runner: a hostile
-//! cluster.yaml (another hosted zone, a name outside its domain, a VPC and a security group
-//! that are not its own)
+//! cluster.yaml (another hosted zone, a name outside its domain, a VPC, an internet gateway and
+//! a security group that are not its own)
 //! fails at Start with every rule named and nothing created; a broken installation.yaml fails
 //! every run; a VPC, subnet and security group tagged for the cluster's team pass; a stack of the cluster's
 //! name that another cluster owns is never touched.
@@ -108,6 +108,33 @@ async fn the_installation_policy_refuses_a_hostile_cluster_before_anything_chang
         &[("kubeline.io/cluster", "search-prod")],
     )
     .await;
+    // Another cluster's internet gateway, attached to its VPC.
+    let ec2 = aws_sdk_ec2::Client::new(&e.conf);
+    let other_igw = ec2
+        .create_internet_gateway()
+        .send()
+        .await
+        .expect("internet gateway")
+        .internet_gateway
+        .and_then(|g| g.internet_gateway_id)
+        .expect("igw id");
+    ec2.attach_internet_gateway()
+        .internet_gateway_id(&other_igw)
+        .vpc_id(&other_vpc)
+        .send()
+        .await
+        .expect("attach");
+    ec2.create_tags()
+        .resources(&other_igw)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("kubeline.io/cluster")
+                .value("search-prod")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("tag");
 
     // Another team's zone and name, and another cluster's VPC: every rule named at once.
     let own_zone = e.local.install.zone_id.clone();
@@ -117,7 +144,9 @@ async fn the_installation_policy_refuses_a_hostile_cluster_before_anything_chang
                 .replace("demo.k8s.example.com", "api.corp.example.com"),
             &other_vpc,
             &other_subnet,
-        ) + &format!("etcd:\n  securityGroupIds: [{other_group}]\n")
+        ) + &format!(
+            "internetGateway: {{id: {other_igw}}}\netcd:\n  securityGroupIds: [{other_group}]\n"
+        )
     });
     let (arn, _) = e.upload(&hostile).await;
     let info = e.finish(&arn).await;
@@ -133,6 +162,10 @@ async fn the_installation_policy_refuses_a_hostile_cluster_before_anything_chang
         &format!("subnets[0].id: {other_subnet} is not tagged"),
         // Another cluster's security group on this cluster's etcd members.
         &format!("etcd.securityGroupIds[0]: {other_group} is not tagged"),
+        // ...and its internet gateway.
+        &format!(
+            "internetGateway.id: {other_igw} is not tagged `kubeline.io/cluster=demo` or `kubeline.io/tenant=payments` (or does not exist); ask the installation's admins to tag it for this cluster, or remove it so the cluster creates its own"
+        ),
     ] {
         assert!(cause.contains(says), "{says:?} missing from:\n{cause}");
     }

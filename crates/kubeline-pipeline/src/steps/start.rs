@@ -333,8 +333,10 @@ async fn check_policy<S: ObjectStore, N: Networks>(
                 let own = if path.contains("securityGroupIds") || path.ends_with("eipAllocationId")
                 {
                     "or remove it"
-                } else {
+                } else if path.starts_with("vpc.") || path.ends_with("].id") {
                     "or give a CIDR so the cluster creates its own"
+                } else {
+                    "or remove it so the cluster creates its own"
                 };
                 refusals.push(format!(
                     "{path}: {id} is not tagged {wanted} (or does not exist); ask the installation's admins to tag it for this cluster, {own} (installation setting `network.existing`)"
