@@ -43,16 +43,21 @@ fn node_config(rendered: &kubeline_core::render::Rendered, pool: &str) -> Value 
         .expect("ignition")
 }
 
-/// `containerd config dump` of a node's /etc/containerd/config.toml: the config as the real
-/// containerd reads it, merged with its defaults.
-fn containerd_dump(config: &str) -> String {
+/// `containerd --config <config> config dump`: how the real containerd reads a node's
+/// /etc/containerd/config.toml, merged with its defaults.
+fn containerd_config_dump(config: &str) -> std::process::Output {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("config.toml");
     std::fs::write(&path, config).expect("write");
-    let out = run(Command::new(tool("containerd"))
+    run(Command::new(tool("containerd"))
         .arg("--config")
         .arg(&path)
-        .args(["config", "dump"]));
+        .args(["config", "dump"]))
+}
+
+/// The dump of a config containerd must accept.
+fn containerd_dump(config: &str) -> String {
+    let out = containerd_config_dump(config);
     assert!(
         out.status.success(),
         "containerd refused the config:\n{config}\n{}",
@@ -195,17 +200,7 @@ fn a_gpu_pool_gets_flatcars_driver_the_toolkit_and_containerds_nvidia_runtime() 
 #[test]
 fn containerd_refuses_a_broken_config() {
     // The negative control of containerd_dump: containerd does parse what it is given.
-    let dir = tempfile::tempdir().expect("tmp");
-    let path = dir.path().join("config.toml");
-    std::fs::write(
-        &path,
-        "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"\n",
-    )
-    .expect("write");
-    let out = run(Command::new(tool("containerd"))
-        .arg("--config")
-        .arg(&path)
-        .args(["config", "dump"]));
+    let out = containerd_config_dump("version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"\n");
     assert!(!out.status.success(), "containerd accepted broken TOML");
 }
 

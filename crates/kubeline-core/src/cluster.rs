@@ -513,48 +513,49 @@ pub fn logical_id(name: &str) -> String {
         .collect()
 }
 
+impl ApiEndpoint {
+    /// The URL kubeconfigs name: `https://<dnsName>`.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.dns_name)
+    }
+}
+
 impl Cluster {
+    /// The endpoint `name` names, if any.
+    fn endpoint_named(&self, name: Option<&String>) -> Option<&ApiEndpoint> {
+        name.and_then(|n| self.api_endpoints.iter().find(|e| &e.name == n))
+    }
+
     /// The API endpoint nodes use: the one `worker.apiEndpointName` names, else the one named
     /// `nodes` (kubeline adds it when no endpoint is private), else the first private one,
     /// else the first. The control-plane stack exports
     /// it as `NodeApiEndpoint`.
     pub fn node_api_endpoint(&self) -> String {
-        let named = |name: &Option<String>| {
-            name.as_ref()
-                .and_then(|n| self.api_endpoints.iter().find(|e| &e.name == n))
-        };
-        let e = named(&self.worker_api_endpoint_name)
+        self.endpoint_named(self.worker_api_endpoint_name.as_ref())
             .or_else(|| self.api_endpoints.iter().find(|e| e.name == NODES_ENDPOINT))
             .or_else(|| self.api_endpoints.iter().find(|e| e.private))
-            .or_else(|| self.api_endpoints.first());
-        e.map(|e| format!("https://{}", e.dns_name))
+            .or_else(|| self.api_endpoints.first())
+            .map(ApiEndpoint::url)
             .unwrap_or_default()
     }
 
     /// The API endpoint `pool`'s kubelets use: its own `apiEndpointName`'s, else
     /// [`Cluster::node_api_endpoint`]. Its node-pool stack outputs it as `NodeApiEndpoint`.
     pub fn pool_api_endpoint(&self, pool: &NodePool) -> String {
-        pool.api_endpoint_name
-            .as_ref()
-            .and_then(|n| self.api_endpoints.iter().find(|e| &e.name == n))
-            .map(|e| format!("https://{}", e.dns_name))
+        self.endpoint_named(pool.api_endpoint_name.as_ref())
+            .map(ApiEndpoint::url)
             .unwrap_or_else(|| self.node_api_endpoint())
     }
 
-    /// The URL of every API endpoint (`https://<dnsName>`).
+    /// The URL of every API endpoint.
     pub fn api_endpoint_urls(&self) -> Vec<String> {
-        self.api_endpoints
-            .iter()
-            .map(|e| format!("https://{}", e.dns_name))
-            .collect()
+        self.api_endpoints.iter().map(ApiEndpoint::url).collect()
     }
 
     /// The DNS name the admin kubeconfig's server names: `adminAPIEndpointName`'s endpoint,
     /// else the first.
     pub fn admin_api_endpoint(&self) -> String {
-        self.admin_api_endpoint_name
-            .as_ref()
-            .and_then(|n| self.api_endpoints.iter().find(|e| &e.name == n))
+        self.endpoint_named(self.admin_api_endpoint_name.as_ref())
             .or_else(|| self.api_endpoints.first())
             .map(|e| e.dns_name.to_string())
             .unwrap_or_default()

@@ -1028,7 +1028,6 @@ async fn a_pool_moves_endpoints_but_keeps_the_one_it_runs_on(
     zone: &str,
     upgraded: &str,
 ) {
-    let keys = ClusterKeys::new("demo");
     let endpoint = format!(
         "  - name: vpn\n    dnsName: vpn.demo.k8s.example.com\n    loadBalancer:\n      type: classic\n      private: true\n      hostedZone:\n        id: {zone}\n"
     );
@@ -1042,10 +1041,7 @@ async fn a_pool_moves_endpoints_but_keeps_the_one_it_runs_on(
             1,
         );
     assert_ne!(on_vpn, upgraded);
-    e.put(&keys.config(), &on_vpn).await;
-    let (_, arn_vpn) = local::next_run(&mut e.local, Duration::from_secs(60))
-        .await
-        .expect("run");
+    let (arn_vpn, _) = e.upload(&on_vpn).await;
     let info = e.finish(&arn_vpn).await;
     assert_eq!(
         info.status,
@@ -1065,10 +1061,7 @@ async fn a_pool_moves_endpoints_but_keeps_the_one_it_runs_on(
     // ...but removing the endpoint its running nodes use, in the same run, is refused before
     // anything changes.
     let deployed = e.stack_statuses().await;
-    e.put(&keys.config(), upgraded).await;
-    let (_, arn_off) = local::next_run(&mut e.local, Duration::from_secs(60))
-        .await
-        .expect("run");
+    let (arn_off, _) = e.upload(upgraded).await;
     let info = e.finish(&arn_off).await;
     assert_eq!(info.error.as_deref(), Some("ConfigInvalid"), "{info:?}");
     let err = e.status().await.last_error.expect("last error");

@@ -638,6 +638,7 @@ pub fn render_with(
 
     for (p, wave) in c.node_pools.iter().zip(rollout_waves(c)) {
         let group = NodeGroup::Pool(&p.name);
+        let endpoint = c.pool_api_endpoint(p);
         let ign = r.node_config(
             "userdata/worker.yaml.j2",
             json!({
@@ -650,14 +651,14 @@ pub fn render_with(
                 "node_labels": labels(&p.node_labels),
                 "taints": taint_flags(&p.taints),
                 "kubelet_url": kubelet_url(&p.kubernetes_version),
-                "api_server_url": c.pool_api_endpoint(p),
+                "api_server_url": endpoint,
                 "signal_stack": r.role(group)["signal_stack"],
             }),
         )?;
         let userdata = out.node_config(c, group, &ign);
         let stack = r.json(
             "stack-templates/node-pool.json.j2",
-            json!({"pool": p, "role": r.role(group), "userdata": userdata, "node_api_endpoint": c.pool_api_endpoint(p)}),
+            json!({"pool": p, "role": r.role(group), "userdata": userdata, "node_api_endpoint": endpoint}),
         )?;
         out.stack(
             c,

@@ -129,58 +129,46 @@ impl Ctx<'_> {
                 ),
             );
         }
-        let mut open: Option<(bool, &str)> = None;
-        let mut accelerators = std::collections::BTreeSet::new();
+        // The pool's NVIDIA types (path, type, open modules, autoscaler label); every other
+        // type is refused with its reason.
+        let mut nvidia = Vec::new();
         for (path, t) in types {
-            match gpus(t) {
-                Gpus::Nvidia { open: o, .. } => match open {
-                    None => open = Some((o, t)),
-                    Some((first, other)) if first != o => {
-                        ok = false;
-                        let (new, old) = if o { (*t, other) } else { (other, *t) };
-                        self.err(
-                            path.clone(),
-                            format!("{old} needs NVIDIA's proprietary kernel modules and {new} the open ones, but a pool's nodes share one node config"),
-                            "put p3 and g3 types in a pool of their own",
-                        );
-                    }
-                    Some(_) => {}
-                },
-                Gpus::Unsupported { gpu, why } => {
-                    ok = false;
-                    self.err(
-                        path.clone(),
-                        format!("{t} carries {gpu}: {why}"),
-                        format!("use {SUPPORTED}"),
-                    );
+            let (refusal, remove) = match gpus(t) {
+                Gpus::Nvidia {
+                    open, accelerator, ..
+                } => {
+                    nvidia.push((path, *t, open, accelerator));
+                    continue;
                 }
+                Gpus::Unsupported { gpu, why } => (format!("{t} carries {gpu}: {why}"), ""),
                 Gpus::OtherVendor { gpu } => {
-                    ok = false;
-                    self.err(
-                        path.clone(),
-                        format!("{t} carries an {gpu}, not an NVIDIA GPU"),
-                        format!("use {SUPPORTED}"),
-                    );
+                    (format!("{t} carries an {gpu}, not an NVIDIA GPU"), "")
                 }
-                Gpus::None => {
-                    ok = false;
-                    self.err(
-                        path.clone(),
-                        format!(
-                            "kubeline knows no NVIDIA GPU in the {} family, and gpu.nvidia.enabled needs one",
-                            t.split('.').next().unwrap_or_default()
-                        ),
-                        format!("use {SUPPORTED}, or remove gpu.nvidia"),
-                    );
-                }
+                Gpus::None => (
+                    format!(
+                        "kubeline knows no NVIDIA GPU in the {} family, and gpu.nvidia.enabled needs one",
+                        t.split('.').next().unwrap_or_default()
+                    ),
+                    ", or remove gpu.nvidia",
+                ),
+            };
+            ok = false;
+            self.err(path.clone(), refusal, format!("use {SUPPORTED}{remove}"));
+        }
+        let (_, first, open_kernel_modules, _) = *nvidia.first()?;
+        for (path, t, open, _) in &nvidia {
+            if *open != open_kernel_modules {
+                ok = false;
+                let (new, old) = if *open { (*t, first) } else { (first, *t) };
+                self.err(
+                    (*path).clone(),
+                    format!("{old} needs NVIDIA's proprietary kernel modules and {new} the open ones, but a pool's nodes share one node config"),
+                    "put p3 and g3 types in a pool of their own",
+                );
             }
         }
-        for (_, t) in types {
-            if let Gpus::Nvidia { accelerator, .. } = gpus(t) {
-                accelerators.insert(accelerator);
-            }
-        }
-        let (open_kernel_modules, _) = open?;
+        let accelerators: std::collections::BTreeSet<&str> =
+            nvidia.iter().map(|(_, _, _, a)| *a).collect();
         ok.then(|| NvidiaGpu {
             series: v.to_owned(),
             open_kernel_modules,
@@ -189,10 +177,9 @@ impl Ctx<'_> {
                 if open_kernel_modules { "-open" } else { "" }
             ),
             // One label value per pool: only when every type carries the same GPU.
-            accelerator: match accelerators.len() {
-                1 => accelerators.first().map(|a| (*a).to_owned()),
-                _ => None,
-            },
+            accelerator: (accelerators.len() == 1)
+                .then(|| accelerators.first().map(|a| (*a).to_owned()))
+                .flatten(),
         })
     }
 }

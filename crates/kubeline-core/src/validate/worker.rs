@@ -147,6 +147,8 @@ impl Ctx<'_> {
                 }
             });
             let mut mixed = None;
+            // Every instance type the pool may launch, each with its key (the GPU rules).
+            let mut all_types = vec![(p.key("instanceType"), np.instance_type.as_str())];
             let mi = np
                 .auto_scaling_group
                 .mixed_instances
@@ -154,10 +156,9 @@ impl Ctx<'_> {
                 .filter(|m| m.enabled);
             if let Some(m) = mi {
                 let mp = p.key("autoScalingGroup").key("mixedInstances");
-                let mut types = vec![np.instance_type.clone()];
                 for (k, t) in m.instance_types.iter().enumerate() {
                     self.instance_type(mp.key("instanceTypes").index(k), t);
-                    if types.contains(t) {
+                    if all_types.iter().any(|(_, seen)| seen == t) {
                         if *t != np.instance_type {
                             self.err(
                                 mp.key("instanceTypes").index(k),
@@ -166,10 +167,10 @@ impl Ctx<'_> {
                             );
                         }
                     } else {
-                        types.push(t.clone());
+                        all_types.push((mp.key("instanceTypes").index(k), t.as_str()));
                     }
                 }
-                if types.len() > 40 {
+                if all_types.len() > 40 {
                     self.err(
                         mp.key("instanceTypes"),
                         "at most 40 instance types are allowed",
@@ -203,7 +204,7 @@ impl Ctx<'_> {
                     );
                 }
                 mixed = Some(Mixed {
-                    instance_types: types,
+                    instance_types: all_types.iter().map(|(_, t)| (*t).to_owned()).collect(),
                     on_demand_base_capacity: m.on_demand_base_capacity,
                     on_demand_percentage_above_base_capacity: m
                         .on_demand_percentage_above_base_capacity,
@@ -222,16 +223,7 @@ impl Ctx<'_> {
                     spot_max_price: spot_price,
                 });
             }
-            let mut gpu_types = vec![(p.key("instanceType"), np.instance_type.as_str())];
-            if let Some(m) = mi {
-                let mp = p.key("autoScalingGroup").key("mixedInstances");
-                for (k, t) in m.instance_types.iter().enumerate() {
-                    if *t != np.instance_type {
-                        gpu_types.push((mp.key("instanceTypes").index(k), t.as_str()));
-                    }
-                }
-            }
-            let gpu = self.nvidia_gpu(&p, &np.gpu.nvidia, &gpu_types);
+            let gpu = self.nvidia_gpu(&p, &np.gpu.nvidia, &all_types);
             let mut node_labels = np.node_labels.clone();
             if let Some(g) = &gpu {
                 // NVIDIA's own label for "schedule the device plugin here" (its Helm chart's
