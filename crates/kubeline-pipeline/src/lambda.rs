@@ -28,8 +28,18 @@ pub const BUCKET_ENV: &str = "KUBELINE_BUCKET";
 /// adaptive retry mode: a client that is throttled slows its own request rate (an apply of
 /// many pools describes every stack each round, and CloudFormation's API limits are per
 /// account).
+///
+/// The HTTPS client is the SDK's own (hyper and rustls, the system's trust roots) with ring
+/// as rustls' crypto instead of the SDK's default aws-lc-rs: that keeps aws-lc (its C library
+/// and tables) out of every function but credentials, which needs it for RSA keys, and each
+/// package under 4 MB (docs/pipeline.md, "Function packages").
 pub async fn aws_config() -> aws_config::SdkConfig {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https)
         .retry_config(aws_config::retry::RetryConfig::adaptive())
         .load()
         .await
