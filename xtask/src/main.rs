@@ -199,8 +199,13 @@ fn init_time(bootstrap: &Path, function: &str) -> Result<std::time::Duration> {
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("KUBELINE_BUCKET", "kubeline-local")
+        // What infra/template.yaml sets and a function refuses to start without.
+        .env(
+            "KUBELINE_TOPIC_ARN",
+            "arn:aws:sns:eu-west-1:000000000000:kubeline-local",
+        )
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .with_context(|| format!("cannot start {}", bootstrap.display()))?;
     listener.set_nonblocking(true)?;
@@ -209,8 +214,13 @@ fn init_time(bootstrap: &Path, function: &str) -> Result<std::time::Duration> {
             Ok((c, _)) => break (c, start.elapsed()),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 if let Some(status) = child.try_wait()? {
+                    let mut why = String::new();
+                    if let Some(mut err) = child.stderr.take() {
+                        let _ = err.read_to_string(&mut why);
+                    }
                     bail!(
-                        "{function}: bootstrap exited ({status}) before asking for an invocation"
+                        "{function}: bootstrap exited ({status}) before asking for an invocation: {}",
+                        why.trim()
                     );
                 }
                 if start.elapsed() > std::time::Duration::from_secs(10) {
