@@ -186,6 +186,12 @@ fn the_lambda_https_client_verifies_servers_with_ring() {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_PROFILE")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
         .output()
         .expect("child test runs");
     let _ = trusted.kill();

@@ -29,15 +29,26 @@ pub const BUCKET_ENV: &str = "KUBELINE_BUCKET";
 /// many pools describes every stack each round, and CloudFormation's API limits are per
 /// account).
 ///
-/// The HTTPS client is the SDK's own (hyper and rustls, the system's trust roots) with ring
-/// as rustls' crypto instead of the SDK's default aws-lc-rs: that keeps aws-lc (its C library
-/// and tables) out of every function but credentials, which needs it for RSA keys, and each
-/// package under 4 MB (docs/pipeline.md, "Function packages").
+/// The HTTPS client is built as the SDK builds its default one (hyper and rustls, the
+/// system's trust roots, the connector settings and sleep of each client, a proxy from
+/// `HTTPS_PROXY`/`NO_PROXY` as the SDK's current behavior version does), except that rustls'
+/// crypto is ring instead of aws-lc-rs: that keeps aws-lc (its C library and tables) out of
+/// every function but credentials, which needs it for RSA keys (docs/pipeline.md, "Function
+/// packages").
 pub async fn aws_config() -> aws_config::SdkConfig {
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    let https = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
+    use aws_smithy_http_client::{ConnectorBuilder, proxy::ProxyConfig};
+    let https =
+        aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+            let mut conn =
+                ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));
+            conn.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                conn.set_sleep_impl(components.sleep_impl());
+            }
+            conn.set_proxy_config(Some(ProxyConfig::from_env()));
+            conn.build()
+        });
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(https)
         .retry_config(aws_config::retry::RetryConfig::adaptive())
