@@ -7,68 +7,36 @@
 //! per process; the test therefore runs its client half in a child process of itself with that
 //! variable set (the workspace forbids `unsafe`, which `std::env::set_var` needs).
 
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use aws_sdk_s3::error::SdkError;
+use kubeline_tests::{Daemon, free_port, outcome, run, tool};
 
 /// Set in the child: the ports of the trusted and the untrusted server.
 const CHILD: &str = "KUBELINE_TLS_TEST_PORTS";
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
+/// Runs `openssl` in `dir` with `args` (whitespace-separated; none holds a space).
+fn openssl(dir: &Path, args: &str) {
+    let (ok, text) = outcome(&run(Command::new(tool("openssl"))
         .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .args(args.split_whitespace())));
+    assert!(ok, "openssl {args}: {text}");
 }
 
 /// A CA (`<name>-ca.pem`) and a server certificate for `localhost` signed by it.
 fn authority(dir: &Path, name: &str) {
-    let ca = format!("{name}-ca");
+    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
     openssl(
         dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            &format!("/CN={ca}"),
-            "-keyout",
-            &format!("{ca}.key"),
-            "-out",
-            &format!("{ca}.pem"),
-        ],
+        &format!(
+            "req -x509 {ec} -days 1 -subj /CN={name}-ca -keyout {name}-ca.key -out {name}-ca.pem"
+        ),
     );
     openssl(
         dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-        ],
+        &format!("req {ec} -subj /CN=localhost -keyout {name}.key -out {name}.csr"),
     );
     std::fs::write(
         dir.join(format!("{name}.ext")),
@@ -77,56 +45,31 @@ fn authority(dir: &Path, name: &str) {
     .expect("ext file");
     openssl(
         dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            &format!("{ca}.pem"),
-            "-CAkey",
-            &format!("{ca}.key"),
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            &format!("{name}.ext"),
-            "-out",
-            &format!("{name}.pem"),
-        ],
+        &format!(
+            "x509 -req -in {name}.csr -CA {name}-ca.pem -CAkey {name}-ca.key -CAcreateserial \
+             -days 1 -extfile {name}.ext -out {name}.pem"
+        ),
     );
 }
 
 /// `openssl s_server -www` on 127.0.0.1 with `name`'s certificate, once it accepts.
-fn serve(dir: &Path, name: &str) -> (Child, u16) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let child = Command::new("openssl")
-        .current_dir(dir)
-        .args(["s_server", "-www", "-accept"])
-        .arg(format!("127.0.0.1:{port}"))
-        .args([
-            "-cert",
-            &format!("{name}.pem"),
-            "-key",
-            &format!("{name}.key"),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("s_server starts");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "s_server did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (child, port)
+fn serve(dir: &Path, name: &str) -> (Daemon, u16) {
+    let port = free_port();
+    let mut daemon = Daemon::start(
+        &format!("s_server ({name})"),
+        Command::new(tool("openssl"))
+            .current_dir(dir)
+            .args(["s_server", "-www", "-accept", &format!("127.0.0.1:{port}")])
+            .args([
+                "-cert",
+                &format!("{name}.pem"),
+                "-key",
+                &format!("{name}.key"),
+            ]),
+        &dir.join(format!("{name}.log")),
+    );
+    daemon.wait_for_port(port, Duration::from_secs(20));
+    (daemon, port)
 }
 
 /// The client half: one S3 call through the Lambdas' configuration to each server.
@@ -169,9 +112,10 @@ fn the_lambda_https_client_verifies_servers_with_ring() {
     let dir = tempfile::tempdir().expect("temp dir");
     authority(dir.path(), "trusted");
     authority(dir.path(), "stranger");
-    let (mut trusted, tp) = serve(dir.path(), "trusted");
-    let (mut stranger, sp) = serve(dir.path(), "stranger");
-    let out = Command::new(std::env::current_exe().expect("test binary"))
+    let (_trusted, tp) = serve(dir.path(), "trusted");
+    let (_stranger, sp) = serve(dir.path(), "stranger");
+    let mut child = Command::new(std::env::current_exe().expect("test binary"));
+    child
         .args([
             "--exact",
             "the_lambda_https_client_verifies_servers_with_ring",
@@ -179,31 +123,26 @@ fn the_lambda_https_client_verifies_servers_with_ring() {
         ])
         .env(CHILD, format!("{tp},{sp}"))
         .env("SSL_CERT_FILE", dir.path().join("trusted-ca.pem"))
-        .env_remove("SSL_CERT_DIR")
         .env("AWS_REGION", "eu-west-1")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_PROFILE")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("https_proxy")
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("ALL_PROXY")
-        .env_remove("all_proxy")
-        .output()
-        .expect("child test runs");
-    let _ = trusted.kill();
-    let _ = stranger.kill();
-    let _ = trusted.wait();
-    let _ = stranger.wait();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "client half failed:\n{text}");
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    // Nothing of this machine's AWS or proxy settings reaches the child.
+    for var in [
+        "SSL_CERT_DIR",
+        "AWS_ENDPOINT_URL",
+        "AWS_PROFILE",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        child.env_remove(var);
+    }
+    let (ok, text) = outcome(&run(&mut child));
+    assert!(ok, "client half failed:\n{text}");
     // The child ran the test (and not zero tests).
     assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
 }
