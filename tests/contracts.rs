@@ -292,11 +292,11 @@ fn the_asl_validator_tool_is_the_pinned_one() {
 fn each_function_links_only_the_core_features_it_uses() {
     // (function, the kubeline-pipeline features it enables)
     let table = [
-        ("validate", vec!["lambda"]),
-        ("credentials", vec!["lambda", "pki"]),
-        ("render", vec!["lambda", "render"]),
-        ("apply", vec!["lambda"]),
-        ("destroy", vec!["lambda"]),
+        ("validate", vec!["lambda", "schema", "tls-ring"]),
+        ("credentials", vec!["lambda", "pki", "tls-aws-lc"]),
+        ("render", vec!["lambda", "render", "tls-ring"]),
+        ("apply", vec!["lambda", "tls-ring"]),
+        ("destroy", vec!["lambda", "tls-ring"]),
     ];
     for (f, want) in table {
         let path = repo_root().join("functions").join(f).join("Cargo.toml");

@@ -1,6 +1,8 @@
 //! What each Lambda package links, read from `cargo tree` as `cargo xtask package` builds it
 //! (one function at a time, so no other function's features leak in): the HTTPS client is
-//! rustls with ring and never the SDK's default (aws-lc-rs), and `idna` has no Unicode back end.
+//! rustls with ring (with aws-lc in credentials, which links it anyway), never the SDK's
+//! default client, `idna` has no Unicode back end,
+//! and no function carries a general JSON Schema validator.
 //! These choices keep the packages small (docs/pipeline.md, "Function packages"); a workspace
 //! dependency that turns the SDK's default client back on fails here, not in a size table.
 
@@ -50,20 +52,39 @@ fn features(package: &str) -> Vec<String> {
 }
 
 #[test]
-fn every_function_uses_rustls_with_ring_and_no_default_https_client() {
+fn every_function_uses_one_tls_crypto_and_no_default_https_client() {
     let functions = functions();
     assert!(!functions.is_empty(), "no function under functions/");
     for f in &functions {
         let tree = features(&format!("kubeline-fn-{f}"));
         let has = |line: &str| tree.iter().any(|l| l == line);
-        assert!(has(r#"rustls feature "ring""#), "{f}: rustls without ring");
+        // One TLS crypto per function: ring, except credentials, which links aws-lc for its
+        // RSA keys anyway (with both, the connector's match on the mode would link both).
+        let (crypto, other) = if f == "credentials" {
+            (["aws_lc_rs", "rustls-aws-lc"], ["ring", "rustls-ring"])
+        } else {
+            (["ring", "rustls-ring"], ["aws_lc_rs", "rustls-aws-lc"])
+        };
         assert!(
-            has(r#"aws-smithy-http-client feature "rustls-ring""#),
-            "{f}: the SDK's HTTPS client without ring"
+            has(&format!(r#"rustls feature "{}""#, crypto[0])),
+            "{f}: rustls without {}",
+            crypto[0]
+        );
+        assert!(
+            has(&format!(
+                r#"aws-smithy-http-client feature "{}""#,
+                crypto[1]
+            )),
+            "{f}: the SDK's HTTPS client without {}",
+            crypto[1]
         );
         for banned in [
-            r#"rustls feature "aws_lc_rs""#,
-            r#"aws-smithy-http-client feature "rustls-aws-lc""#,
+            format!(r#"rustls feature "{}""#, other[0]),
+            format!(r#"aws-smithy-http-client feature "{}""#, other[1]),
+        ] {
+            assert!(!has(&banned), "{f} links {banned}");
+        }
+        for banned in [
             r#"aws-smithy-runtime feature "default-https-client""#,
             r#"aws-config feature "default-https-client""#,
         ] {
@@ -76,6 +97,15 @@ fn every_function_uses_rustls_with_ring_and_no_default_https_client() {
         assert!(
             !tree.iter().any(|l| l.starts_with("icu_normalizer ")),
             "{f} links ICU4X"
+        );
+        // cluster.yaml's schema is checked by kubeline's own walker (only in validate; the
+        // others re-read the pinned copy with `validate::reload`); jsonschema, with its two
+        // regex engines, is the tests' reference validator only.
+        assert!(
+            !tree
+                .iter()
+                .any(|l| l.starts_with("jsonschema v") || l.starts_with("fancy-regex v")),
+            "{f} links jsonschema"
         );
     }
 }
@@ -90,4 +120,10 @@ fn the_cli_keeps_the_default_https_client() {
             .any(|l| l == r#"aws-smithy-runtime feature "default-https-client""#)
     );
     assert!(tree.iter().any(|l| l == r#"rustls feature "aws_lc_rs""#));
+    // ... and the tests crate links jsonschema, so the check above can see it.
+    assert!(
+        features("kubeline-tests")
+            .iter()
+            .any(|l| l.starts_with("jsonschema v"))
+    );
 }

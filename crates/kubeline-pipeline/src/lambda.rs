@@ -33,15 +33,20 @@ pub const BUCKET_ENV: &str = "KUBELINE_BUCKET";
 /// system's trust roots, the connector settings and sleep of each client, a proxy from
 /// `HTTPS_PROXY`/`NO_PROXY` as the SDK's current behavior version does), except that rustls'
 /// crypto is ring instead of aws-lc-rs: that keeps aws-lc (its C library and tables) out of
-/// every function but credentials, which needs it for RSA keys (docs/pipeline.md, "Function
-/// packages").
+/// every function but credentials, which needs it for RSA keys and so uses it for TLS too
+/// (feature `tls-aws-lc`; docs/pipeline.md, "Function packages").
 pub async fn aws_config() -> aws_config::SdkConfig {
+    // Ring, unless the function links aws-lc anyway (credentials: `tls-aws-lc`); with both,
+    // the connector's match on the mode would link both.
+    #[cfg(feature = "tls-aws-lc")]
+    const CRYPTO: CryptoMode = CryptoMode::AwsLc;
+    #[cfg(all(feature = "tls-ring", not(feature = "tls-aws-lc")))]
+    const CRYPTO: CryptoMode = CryptoMode::Ring;
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
     use aws_smithy_http_client::{ConnectorBuilder, proxy::ProxyConfig};
     let https =
         aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
-            let mut conn =
-                ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));
+            let mut conn = ConnectorBuilder::default().tls_provider(Provider::Rustls(CRYPTO));
             conn.set_connector_settings(settings.cloned());
             if let Some(components) = components {
                 conn.set_sleep_impl(components.sleep_impl());

@@ -8,6 +8,11 @@ pub mod decide;
 pub mod error;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+#[cfg(all(
+    feature = "lambda",
+    not(any(feature = "tls-ring", feature = "tls-aws-lc"))
+))]
+compile_error!("feature `lambda` needs a TLS crypto: enable `tls-ring` (or `tls-aws-lc`)");
 pub mod steps;
 pub mod telemetry;
 

@@ -50,8 +50,25 @@ pub struct Loaded {
     pub diagnostics: Diagnostics,
 }
 
-/// Parses and validates cluster.yaml text. Never panics on any input.
+/// Parses and validates cluster.yaml text: its shape against the JSON Schema (every problem at
+/// once), then every rule of kubeline's. Never panics on any input.
+#[cfg(feature = "schema")]
 pub fn load(text: &str) -> Loaded {
+    load_with(text, check::structure)
+}
+
+/// Parses and validates cluster.yaml text that [`load`] accepted before: a run's pinned copy,
+/// written by the start step after `load`. Every rule of `load` but the JSON Schema's, which the
+/// model's serde derives enforce as well (`deny_unknown_fields` everywhere, typed fields, enums,
+/// bounds), so such a mistake still fails, with one error instead of one per problem. The one
+/// difference: serde also takes a list for a mapping (its fields by position), which the schema
+/// refuses; hence only for copies `load` accepted. Keeps the schema validator out of every
+/// function but validate. Never panics on any input.
+pub fn reload(text: &str) -> Loaded {
+    load_with(text, check::basics)
+}
+
+fn load_with(text: &str, structure: fn(&Located) -> Vec<Diagnostic>) -> Loaded {
     let mut doc = match yaml::parse(text) {
         Ok(doc) => doc,
         Err(e) => {
@@ -71,7 +88,7 @@ pub fn load(text: &str) -> Loaded {
     null_as_empty(&mut doc.value);
     // With structural errors, the semantic rules still run on the rest of the file: the broken
     // settings are dropped (so defaults apply) and findings under them are ignored.
-    let mut diags = check::structure(&doc);
+    let mut diags = structure(&doc);
     let broken: Vec<Path> = diags.iter().map(|d| d.path.clone()).collect();
     let value = if broken.is_empty() {
         Some(doc.value.clone())

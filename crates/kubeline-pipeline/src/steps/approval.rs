@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Run;
 use super::bucket::{get_json, get_text, put_json, set_status, status_of};
-use super::start::{cluster_of, exact_key};
+use super::request::{cluster_of, exact_key};
 use crate::error::StepError;
 
 /// The approval a run waits for: its task token, kept until a decision arrives.

@@ -126,7 +126,7 @@ pub(crate) async fn load_cluster<S: ObjectStore>(
     let text = get_text(store, &key)
         .await?
         .ok_or_else(|| StepError::new(ErrorName::ConfigMissing, format!("{key} is missing")))?;
-    validate::load(&text).cluster.ok_or_else(|| {
+    validate::reload(&text).cluster.ok_or_else(|| {
         StepError::new(
             ErrorName::ConfigInvalid,
             format!("{key} no longer validates"),

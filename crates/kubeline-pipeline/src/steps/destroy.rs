@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bucket::{get_text, put_json, set_status, status_of, take_request, timestamp};
 use super::changesets::{owned, stack_failure};
-use super::start::{exact_key, take_turn};
+use super::request::{exact_key, take_turn};
 use super::{Progress, Run, StartInput};
 use crate::decide::destroy::{Decision, decide};
 use crate::error::StepError;
@@ -61,7 +61,7 @@ pub async fn destroy_check<S: ObjectStore, C: Stacks, X: Executions>(
         .unwrap_or_default();
     if names.is_empty()
         && let Some(text) = get_text(store, &keys.config()).await?
-        && let Some(c) = validate::load(&text).cluster
+        && let Some(c) = validate::reload(&text).cluster
     {
         names = c.stack_names();
     }

@@ -19,9 +19,11 @@ mod fail;
 mod plan;
 #[cfg(feature = "render")]
 mod render;
+mod request;
 mod restore;
 mod rotation;
 mod snapshot;
+#[cfg(feature = "schema")]
 mod start;
 
 use std::collections::BTreeMap;
@@ -44,6 +46,7 @@ pub use self::fail::{FailInput, FailOutput, StateError, fail};
 pub use self::plan::{PlanOutput, plan};
 #[cfg(feature = "render")]
 pub use self::render::render;
+pub use self::request::{EventBucket, EventDetail, EventObject, StartInput};
 pub use self::restore::{RestorePlan, RestoreRecord, restore_check, restore_start};
 #[cfg(feature = "pki")]
 pub use self::rotation::rotation_list;
@@ -52,7 +55,8 @@ pub use self::rotation::{
     rotation_summary,
 };
 pub use self::snapshot::{SnapshotProgress, SnapshotRecord, snapshot_check, snapshot_request};
-pub use self::start::{EventBucket, EventDetail, EventObject, StartInput, StartSettings, start};
+#[cfg(feature = "schema")]
+pub use self::start::{StartSettings, start};
 
 /// What every later step gets: which run of which cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

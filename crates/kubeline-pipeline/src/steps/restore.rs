@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::bucket::{get_text, put_json, set_status, take_request, timestamp};
-use super::start::{exact_key, take_turn};
+use super::request::{exact_key, take_turn};
 use super::{Run, StartInput};
 use crate::error::StepError;
 
@@ -80,7 +80,7 @@ pub async fn restore_start<S: ObjectStore, C: Stacks, X: Executions>(
     exact_key(Route::StartRestore, &input.key, "restore-etcd.yaml")?;
     let run = Run::for_request(input)?;
     // One run per uploaded request: a replayed event must never restore a second time.
-    super::start::claim_version(store, &run.cluster, input).await?;
+    super::request::claim_version(store, &run.cluster, input).await?;
     take_turn(store, sfn, &run.cluster, &run.run_id).await?;
     let keys = run.keys();
     let text = take_request(
