@@ -146,9 +146,17 @@ fn reload_accepts_exactly_what_load_accepts() {
         assert!(minimal.contains(from), "{from}");
         refused(&minimal.replacen(from, to, 1), to);
     }
-    // The one difference: serde also takes a list for a mapping (its fields by position),
-    // which the schema refuses. That is why only a copy `load` accepted is reloaded.
+    // The differences: serde also takes a list for a mapping (its fields by position), which
+    // the schema refuses. That is why only a copy `load` accepted is reloaded.
     let positional = minimal.replacen(count, "      count: 2\n      autoScalingGroup: [1]", 1);
     assert!(validate::load(&positional).cluster.is_none());
     assert!(validate::reload(&positional).cluster.is_some());
+    // And serde takes a one-key mapping for a plain enum value.
+    let tagged = minimal.replacen(
+        "    loadBalancer:",
+        "    loadBalancer:\n      type: {network: ~}",
+        1,
+    );
+    assert!(validate::load(&tagged).cluster.is_none());
+    assert!(validate::reload(&tagged).cluster.is_some());
 }

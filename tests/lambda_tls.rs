@@ -1,5 +1,5 @@
-//! The Lambdas' HTTPS client (`kubeline_pipeline::lambda::aws_config`, rustls with ring, the
-//! system's trust roots) against real TLS servers on 127.0.0.1 (`openssl s_server`): a server
+//! The Lambdas' HTTPS client (`kubeline_pipeline::lambda::aws_config`: rustls with ring, or
+//! with aws-lc in credentials, and the system's trust roots), with each crypto, against real TLS servers on 127.0.0.1 (`openssl s_server`): a server
 //! whose certificate chains to a trusted root is reached and answers, and one signed by an
 //! unknown authority is refused in the handshake (the negative control).
 //!
@@ -16,6 +16,8 @@ use kubeline_tests::{Daemon, free_port, outcome, run, tool};
 
 /// Set in the child: the ports of the trusted and the untrusted server.
 const CHILD: &str = "KUBELINE_TLS_TEST_PORTS";
+/// The child's TLS crypto: `ring` or `aws-lc`.
+const CRYPTO: &str = "KUBELINE_TLS_TEST_CRYPTO";
 
 /// Runs `openssl` in `dir` with `args` (whitespace-separated; none holds a space).
 fn openssl(dir: &Path, args: &str) {
@@ -74,7 +76,13 @@ fn serve(dir: &Path, name: &str) -> (Daemon, u16) {
 
 /// The client half: one S3 call through the Lambdas' configuration to each server.
 async fn client(trusted: u16, untrusted: u16) {
-    let conf = kubeline_pipeline::lambda::aws_config().await;
+    use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+    let crypto = match std::env::var(CRYPTO).as_deref() {
+        Ok("ring") => CryptoMode::Ring,
+        Ok("aws-lc") => CryptoMode::AwsLc,
+        other => panic!("{CRYPTO} is {other:?}"),
+    };
+    let conf = kubeline_pipeline::lambda::aws_config_with(crypto).await;
     let call = |port: u16| {
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&conf)
@@ -102,7 +110,7 @@ async fn client(trusted: u16, untrusted: u16) {
 }
 
 #[test]
-fn the_lambda_https_client_verifies_servers_with_ring() {
+fn the_lambda_https_client_verifies_servers_with_ring_and_aws_lc() {
     if let Ok(ports) = std::env::var(CHILD) {
         let (a, b) = ports.split_once(',').expect("two ports");
         let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -114,35 +122,38 @@ fn the_lambda_https_client_verifies_servers_with_ring() {
     authority(dir.path(), "stranger");
     let (_trusted, tp) = serve(dir.path(), "trusted");
     let (_stranger, sp) = serve(dir.path(), "stranger");
-    let mut child = Command::new(std::env::current_exe().expect("test binary"));
-    child
-        .args([
-            "--exact",
-            "the_lambda_https_client_verifies_servers_with_ring",
-            "--nocapture",
-        ])
-        .env(CHILD, format!("{tp},{sp}"))
-        .env("SSL_CERT_FILE", dir.path().join("trusted-ca.pem"))
-        .env("AWS_REGION", "eu-west-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    // Nothing of this machine's AWS or proxy settings reaches the child.
-    for var in [
-        "SSL_CERT_DIR",
-        "AWS_ENDPOINT_URL",
-        "AWS_PROFILE",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        child.env_remove(var);
+    for crypto in ["ring", "aws-lc"] {
+        let mut child = Command::new(std::env::current_exe().expect("test binary"));
+        child
+            .args([
+                "--exact",
+                "the_lambda_https_client_verifies_servers_with_ring_and_aws_lc",
+                "--nocapture",
+            ])
+            .env(CHILD, format!("{tp},{sp}"))
+            .env(CRYPTO, crypto)
+            .env("SSL_CERT_FILE", dir.path().join("trusted-ca.pem"))
+            .env("AWS_REGION", "eu-west-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        // Nothing of this machine's AWS or proxy settings reaches the child.
+        for var in [
+            "SSL_CERT_DIR",
+            "AWS_ENDPOINT_URL",
+            "AWS_PROFILE",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
+            child.env_remove(var);
+        }
+        let (ok, text) = outcome(&run(&mut child));
+        assert!(ok, "client half with {crypto} failed:\n{text}");
+        // The child ran the test (and not zero tests).
+        assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
     }
-    let (ok, text) = outcome(&run(&mut child));
-    assert!(ok, "client half failed:\n{text}");
-    // The child ran the test (and not zero tests).
-    assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
 }

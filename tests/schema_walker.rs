@@ -53,14 +53,15 @@ fn the_schema_uses_only_keywords_the_walker_knows() {
     assert!(more.iter().any(|k| !check::KEYWORDS.contains(&k.as_str())));
 }
 
-/// Every value in `v` replaced by each of a set of wrong or odd values, one at a time, and
-/// every mapping given an unknown key.
+/// Every value in `v` replaced by each of a set of wrong or odd values, one at a time, every
+/// mapping given an unknown key, and every key removed.
 fn mutations(v: &Value) -> Vec<Value> {
     let odd = [
         Value::Null,
         json!(1),
         json!(-1),
         json!(2.5),
+        json!(-0.5),
         json!(3.0),
         json!(99_999_999_999u64),
         json!("text"),
@@ -105,6 +106,16 @@ fn mutations(v: &Value) -> Vec<Value> {
         let mut m = v.clone();
         if let Some(Value::Object(map)) = m.pointer_mut(&ptr) {
             map.insert("notAKey".into(), json!(1));
+            out.push(m);
+        }
+        // Without the key (a required setting missing, or a default taking its place).
+        let (parent, key) = ptr.rsplit_once('/').expect("a pointer");
+        let mut m = v.clone();
+        if let Some(Value::Object(map)) = m.pointer_mut(parent)
+            && map
+                .remove(&key.replace("~1", "/").replace("~0", "~"))
+                .is_some()
+        {
             out.push(m);
         }
     }

@@ -36,24 +36,34 @@ pub const BUCKET_ENV: &str = "KUBELINE_BUCKET";
 /// every function but credentials, which needs it for RSA keys and so uses it for TLS too
 /// (feature `tls-aws-lc`; docs/pipeline.md, "Function packages").
 pub async fn aws_config() -> aws_config::SdkConfig {
+    use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
     // Ring, unless the function links aws-lc anyway (credentials: `tls-aws-lc`); with both,
     // the connector's match on the mode would link both.
     #[cfg(feature = "tls-aws-lc")]
     const CRYPTO: CryptoMode = CryptoMode::AwsLc;
     #[cfg(all(feature = "tls-ring", not(feature = "tls-aws-lc")))]
     const CRYPTO: CryptoMode = CryptoMode::Ring;
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_config_with(CRYPTO).await
+}
+
+/// [`aws_config`] with the given TLS crypto (the tests try each function's).
+pub async fn aws_config_with(
+    crypto: aws_smithy_http_client::tls::rustls_provider::CryptoMode,
+) -> aws_config::SdkConfig {
+    use aws_smithy_http_client::tls::Provider;
     use aws_smithy_http_client::{ConnectorBuilder, proxy::ProxyConfig};
-    let https =
-        aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
-            let mut conn = ConnectorBuilder::default().tls_provider(Provider::Rustls(CRYPTO));
+    let https = aws_smithy_http_client::Builder::new().build_with_connector_fn(
+        move |settings, components| {
+            let mut conn =
+                ConnectorBuilder::default().tls_provider(Provider::Rustls(crypto.clone()));
             conn.set_connector_settings(settings.cloned());
             if let Some(components) = components {
                 conn.set_sleep_impl(components.sleep_impl());
             }
             conn.set_proxy_config(Some(ProxyConfig::from_env()));
             conn.build()
-        });
+        },
+    );
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(https)
         .retry_config(aws_config::retry::RetryConfig::adaptive())

@@ -4,7 +4,7 @@
 //!
 //! The schema is kubeline's own and uses a small set of keywords (`type`, `properties`,
 //! `additionalProperties`, `required`, `items`, `const`, `oneOf`, `anyOf`, `$ref` to `$defs`,
-//! `minimum`, with `format`, `default`, `description` and `title` as annotations), so it is
+//! `minimum`; `enum` and `maximum` too, unused today; with `format`, `default`, `description` and `title` as annotations), so it is
 //! evaluated here by a walker of that subset instead of a general validator, which would be
 //! most of the validate function's package (docs/pipeline.md, "Function packages").
 //! [`KEYWORDS`] is the subset: a test fails when the model's schema uses any other keyword,

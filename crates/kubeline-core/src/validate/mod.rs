@@ -60,9 +60,9 @@ pub fn load(text: &str) -> Loaded {
 /// Parses and validates cluster.yaml text that [`load`] accepted before: a run's pinned copy,
 /// written by the start step after `load`. Every rule of `load` but the JSON Schema's, which the
 /// model's serde derives enforce as well (`deny_unknown_fields` everywhere, typed fields, enums,
-/// bounds), so such a mistake still fails, with one error instead of one per problem. The one
-/// difference: serde also takes a list for a mapping (its fields by position), which the schema
-/// refuses; hence only for copies `load` accepted. Keeps the schema validator out of every
+/// bounds), so such a mistake still fails, with one error instead of one per problem. The
+/// differences: serde also takes a list for a mapping (its fields by position) and a one-key
+/// mapping for an enum value, which the schema refuses; hence only for copies `load` accepted. Keeps the schema validator out of every
 /// function but validate. Never panics on any input.
 pub fn reload(text: &str) -> Loaded {
     load_with(text, check::basics)

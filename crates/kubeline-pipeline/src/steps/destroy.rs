@@ -54,14 +54,16 @@ pub async fn destroy_check<S: ObjectStore, C: Stacks, X: Executions>(
             format!("{}: {e}", input.key),
         )
     })?;
-    // The stacks kubeline created: from the last successful run, else from the current render.
+    // The stacks kubeline created: from the last successful run, else from the current render
+    // (of the team's current upload, which may never have passed validation: hence `load`,
+    // with the schema check, and the `schema` feature in the destroy function).
     let mut names: Vec<String> = status_of(store, cluster)
         .await?
         .map(|s| s.stacks.into_iter().map(|x| x.name).collect())
         .unwrap_or_default();
     if names.is_empty()
         && let Some(text) = get_text(store, &keys.config()).await?
-        && let Some(c) = validate::reload(&text).cluster
+        && let Some(c) = validate::load(&text).cluster
     {
         names = c.stack_names();
     }
