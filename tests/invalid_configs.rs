@@ -64,16 +64,10 @@ fn every_invalid_config_reports_exactly_its_expected_errors() {
 #[test]
 fn reload_accepts_exactly_what_load_accepts() {
     let root = repo_root();
-    let mut examples = vec![root.join("examples/cluster.yaml")];
-    for e in std::fs::read_dir(root.join("examples"))
-        .expect("examples")
-        .flatten()
-    {
-        let f = e.path().join("cluster.yaml");
-        if f.is_file() {
-            examples.push(f);
-        }
-    }
+    let examples: Vec<_> = kubeline_tests::examples_and_demo()
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect();
     assert!(examples.len() >= 5, "{examples:?}");
     for f in &examples {
         let text = std::fs::read_to_string(f).expect("read");

@@ -127,15 +127,8 @@ fn the_walker_agrees_with_a_general_validator() {
     let reference = jsonschema::validator_for(&schema()).expect("the schema compiles");
     let root = repo_root();
     let mut docs: Vec<Value> = Vec::new();
-    let mut examples = vec![root.join("examples/cluster.yaml")];
-    for e in std::fs::read_dir(root.join("examples"))
-        .expect("examples")
-        .flatten()
-    {
-        examples.push(e.path().join("cluster.yaml"));
-    }
-    for f in examples.iter().filter(|f| f.is_file()) {
-        let text = std::fs::read_to_string(f).expect("read");
+    for (_, f) in kubeline_tests::examples_and_demo() {
+        let text = std::fs::read_to_string(&f).expect("read");
         let doc = kubeline_core::yaml::parse(&text).expect("yaml").value;
         assert!(check::is_valid(&doc), "{}", f.display());
         docs.extend(mutations(&doc));
