@@ -151,6 +151,54 @@ fn every_called_function_is_a_crate_and_the_local_runner_fills_every_substitutio
     }
 }
 
+/// Every state of a definition (Map iterators and Parallel branches included), by name.
+fn states(machine: &Value, out: &mut Vec<(String, Value)>) {
+    for (name, st) in machine["States"].as_object().expect("States") {
+        out.push((name.clone(), st.clone()));
+        for inner in ["Iterator", "ItemProcessor"] {
+            if st.get(inner).is_some() {
+                states(&st[inner], out);
+            }
+        }
+        for b in st["Branches"].as_array().into_iter().flatten() {
+            states(b, out);
+        }
+    }
+}
+
+#[test]
+fn the_local_runner_waits_0_s_only_where_moto_s_cloudformation_has_already_finished() {
+    let mut instant = BTreeSet::new();
+    let mut kept = BTreeSet::new();
+    for (path, _) in definitions() {
+        let text = std::fs::read_to_string(&path).expect("read");
+        let local = kubeline::local::localise_definition(&text, "arn:t", "http://127.0.0.1/q")
+            .expect("localise");
+        let mut all = Vec::new();
+        states(&serde_json::from_str(&local).expect("JSON"), &mut all);
+        for (name, st) in all.into_iter().filter(|(_, st)| st["Type"] == "Wait") {
+            match st["Seconds"].as_u64() {
+                Some(0) => instant.insert(name),
+                Some(1) => kept.insert(name),
+                other => panic!("{}: {name} waits {other:?}", path.display()),
+            };
+        }
+    }
+    let named: BTreeSet<String> = kubeline::local::CLOUDFORMATION_WAITS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        instant, named,
+        "every listed wait exists, and only those take 0 s"
+    );
+    // The waits for etcd members' reports (written by the nodes, here by the tests) keep 1 s.
+    assert!(
+        kept.contains("WaitForMembers") && kept.contains("WaitForSnapshot"),
+        "{kept:?}"
+    );
+}
+
 fn event_files(dir: &str) -> Vec<(String, Value)> {
     let d = repo_root().join("events").join(dir);
     let mut out: Vec<(String, Value)> = std::fs::read_dir(&d)

@@ -127,6 +127,11 @@ fn the_validate_function_reads_the_policy_and_network_tags_and_writes_neither() 
             Decision::Allow,
         ),
         (Request::new("ec2:DescribeTags", "*"), Decision::Allow),
+        // It resolves the exports a cluster takes its network from (idFromStackOutput).
+        (
+            Request::new("cloudformation:ListExports", "*"),
+            Decision::Allow,
+        ),
         (
             Request::new("s3:PutObject", &obj("installation.yaml")),
             Decision::ImplicitDeny,

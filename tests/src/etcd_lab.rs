@@ -44,14 +44,20 @@ echo "1: lo    inet ${FAKE_IP}/8 scope host lo\       valid_lft forever preferre
 /// `docker run [options] IMAGE COMMAND...`: the etcd images' etcdctl and etcdutl run the real
 /// etcdctl (this machine's etcd 3.4, whose `snapshot status|restore` subcommands take the same
 /// arguments as etcdutl's, except `--bump-revision N --mark-compacted`, which 3.4 lacks and the
-/// shim drops after checking they are there, logging the jump to `$KUBELINE_ROOT/etcdutl-bumps`), the image's /etc/etcd/ssl mount being the
-/// test's; the AWS CLI image runs `$AWS_SHIM` with the CLI's arguments.
+/// shim drops after checking they are there, logging the jump to `$KUBELINE_ROOT/etcdutl-bumps`),
+/// the image's /etc/etcd/ssl mount being the test's; the AWS CLI image runs `$AWS_SHIM` with the
+/// CLI's arguments. The scripts' probes (`--command-timeout=10s`) run with 3 s: a stopped member
+/// on loopback refuses the connection at once, yet etcdctl's gRPC client retries until the
+/// command timeout, so each probe of a stopped member would cost the lab 10 s; a running member
+/// here answers in milliseconds. (Snapshot saves keep their own 300 s.)
 const DOCKER_SHIM: &str = r#"#!/bin/bash
 args=()
 tool=""
 for a in "$@"; do
   if [[ -n "${tool}" ]]; then
-    args+=("${a//\/etc\/etcd\/ssl/${CERTS}}")
+    a="${a//\/etc\/etcd\/ssl/${CERTS}}"
+    [[ "${a}" != --command-timeout=10s ]] || a=--command-timeout=3s
+    args+=("${a}")
     continue
   fi
   case "${a}" in
@@ -213,6 +219,12 @@ impl Lab {
     }
 
     pub fn etcdctl(&self, i: usize, args: &[&str]) -> (bool, String) {
+        self.etcdctl_within(i, "5s", args)
+    }
+
+    /// `etcdctl` with command timeout TIMEOUT (a check of a member that is not up yet fails
+    /// only when it runs out: etcdctl's gRPC client retries a refused connection until then).
+    fn etcdctl_within(&self, i: usize, timeout: &str, args: &[&str]) -> (bool, String) {
         let ssl = self.dir.path().join("ssl");
         outcome(&run(Command::new(tool("etcdctl"))
             .env("ETCDCTL_API", "3")
@@ -221,7 +233,7 @@ impl Lab {
             .arg(format!("--cert={}", ssl.join("etcd.pem").display()))
             .arg(format!("--key={}", ssl.join("etcd-key.pem").display()))
             .arg("--dial-timeout=3s")
-            .arg("--command-timeout=5s")
+            .arg(format!("--command-timeout={timeout}"))
             .args(args)))
     }
 
@@ -229,7 +241,7 @@ impl Lab {
         // A deadline, not a count: each failed check can take the dial timeout.
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while std::time::Instant::now() < deadline {
-            if self.etcdctl(i, &["endpoint", "health"]).0 {
+            if self.etcdctl_within(i, "2s", &["endpoint", "health"]).0 {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));

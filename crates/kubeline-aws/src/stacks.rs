@@ -152,6 +152,12 @@ pub trait Stacks: Send + Sync {
         &self,
         stack: &str,
     ) -> impl Future<Output = Result<Vec<DriftedResource>, AwsError>> + Send;
+    /// The value of each of `names` that some stack of this Region and account exports; a name
+    /// nothing exports has no entry.
+    fn export_values(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, String>, AwsError>> + Send;
 }
 
 #[cfg(feature = "cloudformation")]
@@ -483,6 +489,39 @@ mod cfn {
                         .collect(),
                 })
                 .collect())
+        }
+
+        /// `ListExports`, every page
+        /// (<https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ListExports.html>).
+        async fn export_values(
+            &self,
+            names: &[String],
+        ) -> Result<BTreeMap<String, String>, AwsError> {
+            let mut out = BTreeMap::new();
+            if names.is_empty() {
+                return Ok(out);
+            }
+            let mut token = None;
+            loop {
+                let page = self
+                    .client
+                    .list_exports()
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| classify(SERVICE, &e))?;
+                for e in page.exports() {
+                    if let (Some(name), Some(value)) = (e.name(), e.value())
+                        && names.iter().any(|n| n == name)
+                    {
+                        out.insert(name.to_owned(), value.to_owned());
+                    }
+                }
+                token = page.next_token().map(str::to_owned);
+                if token.is_none() {
+                    return Ok(out);
+                }
+            }
         }
     }
 }

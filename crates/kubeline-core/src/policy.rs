@@ -435,19 +435,19 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
             };
             refuse(path, "network.existing", rule);
         }
-    }
-    if inst.policy.network.existing != ExistingNetworks::Any {
-        // Start does not resolve exports (cloudformation:ListExports could), so an exported
-        // resource's tags are not checked: refused.
         for (path, export) in imported_network(cluster) {
             refuse(
                 path,
                 "network.existing",
                 format!(
-                    "kubeline does not resolve {export} at Start, so its tags cannot be checked; only an installation with `network.existing: any` takes idFromStackOutput (where existing networks are tagged, give the tagged resource's id instead)"
+                    "this installation's clusters create their own network; do not take {export} (and give the subnets a CIDR)"
                 ),
             );
         }
+    }
+    // Under `tagged`, Start resolves each export (ListExports) and checks the tags of the
+    // resource it names like those of an id.
+    if inst.policy.network.existing != ExistingNetworks::Any {
         // EC2 tags cannot show who owns a load balancer or target group: attaching a pool to
         // one would put its nodes behind another team's traffic.
         for (i, p) in cluster.node_pools.iter().enumerate() {

@@ -130,16 +130,24 @@ fn each_rule_refuses_what_it_names_and_passes_the_rest() {
             "quotas: {instanceFamilies: [m7i, t3]}",
             vec!["controller.instanceType quotas.instanceFamilies"],
         ),
-        // Networks from another stack's exports: only where any existing network is allowed.
+        // Networks from another stack's exports: refused with existing networks; under
+        // `tagged` Start resolves them and checks their tags (not a pure rule).
+        (
+            format!(
+                "{ok}vpc: {{idFromStackOutput: net-VpcId}}\ninternetGateway: {{idFromStackOutput: net-Igw}}\n"
+            ),
+            "network: {existing: refused}",
+            vec![
+                "vpc.idFromStackOutput network.existing",
+                "internetGateway.idFromStackOutput network.existing",
+            ],
+        ),
         (
             format!(
                 "{ok}vpc: {{idFromStackOutput: net-VpcId}}\ninternetGateway: {{idFromStackOutput: net-Igw}}\n"
             ),
             "",
-            vec![
-                "vpc.idFromStackOutput network.existing",
-                "internetGateway.idFromStackOutput network.existing",
-            ],
+            vec![],
         ),
         (
             format!(

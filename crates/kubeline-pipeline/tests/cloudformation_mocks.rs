@@ -1,6 +1,7 @@
 //! The plan and apply steps against CloudFormation answers moto cannot give (aws-smithy-mocks):
 //! throttling that clears up, throttling that does not, a change set that fails to create, and
-//! a stack that fails and rolls back, whose failing resources' reasons must reach the error.
+//! a stack that fails and rolls back, whose failing resources' reasons must reach the error;
+//! ListExports read across its pages.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -636,4 +637,55 @@ async fn the_node_role_boundary_goes_only_to_stacks_that_declare_it() {
             "{declared} {configured:?}: the request did not match"
         );
     }
+}
+
+/// `export_values` reads every page of ListExports (AWS returns 100 exports a page) and keeps
+/// only the names asked for.
+#[tokio::test]
+async fn exports_are_found_on_any_page_of_list_exports() {
+    use aws_sdk_cloudformation::operation::list_exports::ListExportsOutput;
+    use aws_sdk_cloudformation::types::Export;
+    use kubeline_aws::stacks::Stacks;
+    let export = |name: &str, value: &str| Export::builder().name(name).value(value).build();
+    let first = mock!(Client::list_exports)
+        .match_requests(|r| r.next_token().is_none())
+        .then_output(move || {
+            ListExportsOutput::builder()
+                .exports(export("corp-network-VpcId", "vpc-0123456789abcdef0"))
+                .exports(export("corp-network-Unrelated", "x"))
+                .next_token("page-2")
+                .build()
+        });
+    let second = mock!(Client::list_exports)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .then_output(move || {
+            ListExportsOutput::builder()
+                .exports(export("corp-network-SubnetA", "subnet-0123456789abcdef0"))
+                .build()
+        });
+    let cfn = cfn(&[&first, &second]);
+    let names = [
+        "corp-network-VpcId".to_owned(),
+        "corp-network-SubnetA".to_owned(),
+        "corp-network-Missing".to_owned(),
+    ];
+    let values = cfn.export_values(&names).await.expect("exports");
+    assert_eq!(
+        values,
+        BTreeMap::from([
+            (
+                "corp-network-SubnetA".to_owned(),
+                "subnet-0123456789abcdef0".to_owned()
+            ),
+            (
+                "corp-network-VpcId".to_owned(),
+                "vpc-0123456789abcdef0".to_owned()
+            ),
+        ])
+    );
+    assert_eq!(first.num_calls(), 1);
+    assert_eq!(second.num_calls(), 1, "the second page was read");
+    // Nothing asked, nothing called.
+    assert!(cfn.export_values(&[]).await.expect("none").is_empty());
+    assert_eq!(first.num_calls(), 1);
 }

@@ -2,8 +2,10 @@
 //! cluster.yaml (another hosted zone, a name outside its domain, a VPC, an internet gateway and
 //! a security group that are not its own)
 //! fails at Start with every rule named and nothing created; a broken installation.yaml fails
-//! every run; a VPC, subnet and security group tagged for the cluster's team pass; a stack of the cluster's
-//! name that another cluster owns is never touched.
+//! every run; another stack's exports are resolved and their resources checked like ids; a
+//! VPC and subnet (exported by the platform team's stack) and a security group tagged for the
+//! cluster's team pass; a stack of the cluster's name that another cluster owns is never
+//! touched.
 
 mod support;
 
@@ -71,6 +73,36 @@ async fn tagged_group(e: &Env, vpc: &str, name: &str, tags: &[(&str, &str)]) -> 
         .await
         .expect("tag");
     sg
+}
+
+/// A stack (not a cluster's) that exports each `(key, value)` as `<name>-<key>`, as a platform
+/// team's network stack would export its VPC and subnets.
+async fn exporting_stack(e: &Env, name: &str, outputs: &[(&str, &str)]) {
+    let outputs: serde_json::Map<String, serde_json::Value> = outputs
+        .iter()
+        .map(|(k, v)| {
+            let output = serde_json::json!({"Value": v, "Export": {"Name": format!("{name}-{k}")}});
+            ((*k).to_owned(), output)
+        })
+        .collect();
+    let template = serde_json::json!({
+        "Resources": {"Marker": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": outputs,
+    });
+    aws_sdk_cloudformation::Client::new(&e.conf)
+        .create_stack()
+        .stack_name(name)
+        .template_body(template.to_string())
+        .send()
+        .await
+        .expect("create the exporting stack");
+}
+
+/// The demo in a VPC and subnet taken from the exports `<stack>-VpcId` and `<stack>-SubnetA`.
+fn in_exported_network(text: &str, stack: &str) -> String {
+    format!(
+        "{text}\nvpc: {{idFromStackOutput: {stack}-VpcId}}\nsubnets:\n  - name: a\n    availabilityZone: eu-west-1a\n    instanceCIDR: 10.1.0.0/24\n    idFromStackOutput: {stack}-SubnetA\n"
+    )
 }
 
 fn in_network(text: &str, vpc: &str, subnet: &str) -> String {
@@ -185,12 +217,41 @@ async fn the_installation_policy_refuses_a_hostile_cluster_before_anything_chang
     );
     assert_eq!(e.stack_statuses().await, vec!["NONE"; 4]);
 
-    // The team's own network, tagged for the team, passes Start and the cluster is created.
+    // Exports are resolved and their resources checked like ids: another cluster's VPC and
+    // subnet behind an export are refused, and so is an export nothing makes.
     e.put(
         "installation.yaml",
         "dns: {baseDomain: k8s.example.com}\ntenants: {payments: [demo, pay-*]}\n",
     )
     .await;
+    exporting_stack(
+        &e,
+        "corp-network",
+        &[("VpcId", &other_vpc), ("SubnetA", &other_subnet)],
+    )
+    .await;
+    let (arn, _) = e
+        .upload(&e.demo(|t| {
+            in_exported_network(&t, "corp-network")
+                + "internetGateway: {idFromStackOutput: corp-network-IgwId}\n"
+        }))
+        .await;
+    let info = e.finish(&arn).await;
+    assert_eq!(info.error.as_deref(), Some("PolicyRefused"), "{info:?}");
+    let cause = e.status().await.last_error.expect("last error").cause;
+    for says in [
+        format!(
+            "vpc.idFromStackOutput: {other_vpc} (the value of its export) is not tagged `kubeline.io/cluster=demo` or `kubeline.io/tenant=payments`"
+        ),
+        format!("subnets[0].idFromStackOutput: {other_subnet} (the value of its export) is not tagged"),
+        "internetGateway.idFromStackOutput: no stack of this Region and account exports corp-network-IgwId".into(),
+    ] {
+        assert!(cause.contains(&says), "{says:?} missing from:\n{cause}");
+    }
+    assert_eq!(e.stack_statuses().await, vec!["NONE"; 4]);
+
+    // The team's own network, tagged for the team, passes Start and the cluster is created;
+    // its subnet comes from the platform team's export.
     let (vpc, subnet) = tagged_network(&e, &[("kubeline.io/tenant", "payments")]).await;
     let group = tagged_group(
         &e,
@@ -199,9 +260,16 @@ async fn the_installation_policy_refuses_a_hostile_cluster_before_anything_chang
         &[("kubeline.io/tenant", "payments")],
     )
     .await;
+    exporting_stack(
+        &e,
+        "payments-network",
+        &[("VpcId", &vpc), ("SubnetA", &subnet)],
+    )
+    .await;
     let (arn, _) = e
         .upload(&e.demo(|t| {
-            in_network(&t, &vpc, &subnet) + &format!("etcd:\n  securityGroupIds: [{group}]\n")
+            in_exported_network(&t, "payments-network")
+                + &format!("etcd:\n  securityGroupIds: [{group}]\n")
         }))
         .await;
     let info = e.finish(&arn).await;

@@ -6,6 +6,7 @@ use kubeline_aws::executions::Executions;
 use kubeline_aws::networks::Networks;
 use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
+use kubeline_core::cluster::Existing;
 use kubeline_core::errors::ErrorName;
 use kubeline_core::model::Approval;
 use kubeline_core::pipeline::{ClusterKeys, Phase, Route};
@@ -72,8 +73,9 @@ pub struct StartSettings {
 /// Refuses a cluster outside the installation policy (installation.yaml and the deploy
 /// parameters), with every rule it breaks; existing VPCs and subnets must be tagged for the
 /// cluster or its team unless the policy allows any.
-async fn check_policy<S: ObjectStore, N: Networks>(
+async fn check_policy<S: ObjectStore, C: Stacks, N: Networks>(
     store: &S,
+    cfn: &C,
     net: &N,
     cluster: &kubeline_core::cluster::Cluster,
     settings: &StartSettings,
@@ -105,11 +107,36 @@ async fn check_policy<S: ObjectStore, N: Networks>(
         .iter()
         .map(ToString::to_string)
         .collect();
-    let named = policy::existing_network(cluster);
-    if inst.policy.network.existing == ExistingNetworks::Tagged && !named.is_empty() {
+    let mut named: Vec<(String, String)> = policy::existing_network(cluster)
+        .into_iter()
+        .map(|(path, id)| (path, id.to_owned()))
+        .collect();
+    let exported: Vec<(String, String)> = policy::imported_network(cluster)
+        .into_iter()
+        .filter_map(|(path, e)| match e {
+            Existing::Export(name) => Some((path, name.clone())),
+            Existing::Id(_) => None,
+        })
+        .collect();
+    let tagged = inst.policy.network.existing == ExistingNetworks::Tagged;
+    if tagged && !exported.is_empty() {
+        // The resource an export names is checked like a given id; the stacks import the
+        // same export (Fn::ImportValue), which its stack can then neither change nor delete.
+        let names: Vec<String> = exported.iter().map(|(_, n)| n.clone()).collect();
+        let values = cfn.export_values(&names).await?;
+        for (path, export) in exported {
+            match values.get(&export) {
+                Some(id) => named.push((path, id.clone())),
+                None => refusals.push(format!(
+                    "{path}: no stack of this Region and account exports {export}; name an existing export (aws cloudformation list-exports) or give the resource's id"
+                )),
+            }
+        }
+    }
+    if tagged && !named.is_empty() {
         let name = cluster.name.as_str();
         let tenant = policy::tenant_of(&inst.policy, name);
-        let ids: Vec<String> = named.iter().map(|(_, id)| (*id).to_owned()).collect();
+        let ids: Vec<String> = named.iter().map(|(_, id)| id.clone()).collect();
         let tags = net.tags_of(&ids).await?;
         let wanted = match tenant {
             Some(t) => format!(
@@ -121,19 +148,27 @@ async fn check_policy<S: ObjectStore, N: Networks>(
         };
         for (path, id) in &named {
             let given = tags
-                .get(*id)
+                .get(id)
                 .is_some_and(|t| policy::network_is_given(t, name, tenant));
             if !given {
                 let own = if path.contains("securityGroupIds") || path.ends_with("eipAllocationId")
                 {
                     "or remove it"
-                } else if path.starts_with("vpc.") || path.ends_with("].id") {
+                } else if path.starts_with("vpc.")
+                    || path.ends_with("].id")
+                    || path.ends_with("].idFromStackOutput")
+                {
                     "or give a CIDR so the cluster creates its own"
                 } else {
                     "or remove it so the cluster creates its own"
                 };
+                let export = if path.ends_with("idFromStackOutput") {
+                    " (the value of its export)"
+                } else {
+                    ""
+                };
                 refusals.push(format!(
-                    "{path}: {id} is not tagged {wanted} (or does not exist); ask the installation's admins to tag it for this cluster, {own} (installation setting `network.existing`)"
+                    "{path}: {id}{export} is not tagged {wanted} (or does not exist); ask the installation's admins to tag it for this cluster, {own} (installation setting `network.existing`)"
                 ));
             }
         }
@@ -232,7 +267,7 @@ pub async fn start<S: ObjectStore, X: Executions, C: Stacks, N: Networks>(
         ));
     }
     refuse_name_prefixes(store, cluster_name, &input.key).await?;
-    check_policy(store, net, &cluster, settings, &input.key).await?;
+    check_policy(store, cfn, net, &cluster, settings, &input.key).await?;
     if cluster.ami_id.is_none() {
         let channel = format!("{:?}", cluster.release_channel).to_lowercase();
         return Err(StepError::new(

@@ -65,9 +65,20 @@ async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<(String, String)
     Ok((url, arn))
 }
 
+/// The Wait states whose next state polls CloudFormation. moto finishes change sets, stack
+/// operations and drift detections within the call that starts them, so locally these waits
+/// take 0 s (a production apply of four stacks passes WaitForStacks seven times); every other
+/// wait (for etcd members' reports) keeps 1 s. A test checks each name is a Wait state.
+pub const CLOUDFORMATION_WAITS: [&str; 4] = [
+    "WaitForChangeSets",
+    "WaitForStacks",
+    "WaitForDeletes",
+    "WaitForDetection",
+];
+
 /// Turns a production definition into the local one: substitutions filled in, every Lambda
-/// task sent to `tasks_queue` instead (same flow, Retry and Catch), waits and retry intervals
-/// shortened to 1 s.
+/// task sent to `tasks_queue` instead (same flow, Retry and Catch), retry intervals shortened
+/// to 1 s, waits to 1 s ([`CLOUDFORMATION_WAITS`]: 0 s).
 pub fn localise_definition(definition: &str, topic_arn: &str, tasks_queue: &str) -> Result<String> {
     let mut text = definition.replace("${NotificationTopicArn}", topic_arn);
     for f in ["Validate", "Credentials", "Render", "Apply", "Destroy"] {
@@ -89,7 +100,7 @@ fn localise_states(machine: &mut Value, tasks_queue: &str) -> Result<()> {
         .get_mut("States")
         .and_then(Value::as_object_mut)
         .context("definition has no States")?;
-    for (_, st) in states.iter_mut() {
+    for (name, st) in states.iter_mut() {
         let resource = st["Resource"].as_str().unwrap_or_default().to_owned();
         if resource.starts_with("arn:aws:states:::lambda:invoke") {
             let callback = resource == "arn:aws:states:::lambda:invoke";
@@ -111,7 +122,8 @@ fn localise_states(machine: &mut Value, tasks_queue: &str) -> Result<()> {
             });
         }
         if st["Type"] == "Wait" {
-            st["Seconds"] = json!(1);
+            let on_cloudformation = CLOUDFORMATION_WAITS.contains(&name.as_str());
+            st["Seconds"] = json!(if on_cloudformation { 0 } else { 1 });
         }
         if let Some(retries) = st.get_mut("Retry").and_then(Value::as_array_mut) {
             for r in retries {

@@ -17,7 +17,9 @@ use kubeline_aws::stacks::{CloudFormation, Stacks};
 use kubeline_core::pipeline::{ClusterKeys, Plan, Status};
 
 pub use self::emulator::{Emulator, sdk_config_for};
-pub use self::install::{FUNCTION_ARN_PREFIX, Installation, localise_definition};
+pub use self::install::{
+    CLOUDFORMATION_WAITS, FUNCTION_ARN_PREFIX, Installation, localise_definition,
+};
 
 /// Region of the local installation.
 /// Shows the steps' log lines on stderr as the Lambdas write them (text, not JSON): every line

@@ -2,7 +2,8 @@
 two fixes to moto 5.2's change sets (stacks created through a change set get their outputs
 and exports, and change sets resolve Fn::ImportValue), and one to SendTaskFailure (moto drops
 the cause, which kubeline's failure records need). moto's ValidateTemplate runs cfn-lint and
-fails on warnings; AWS's checks syntax only, so only cfn-lint errors fail it here. moto's stack
+fails on warnings; AWS's checks syntax only, so only cfn-lint errors fail it here (each
+template text is linted once per emulator: runs re-validate the same templates). moto's stack
 deletion leaves route tables with (faked) subnet associations behind, which then blocks the
 VPC; deleting a VPC here drops them first, as deleting the stack's resources would. moto sends
 no event when a delete marker is created in a versioned bucket; S3 sends "Object Deleted", and
@@ -11,6 +12,7 @@ service-account issuer of IAM roles for service accounts); this launcher adds it
 own IAM OIDC providers. Started by `kubeline local ...`; prints
 `ready` when listening and stops on SIGTERM or when stdin closes."""
 
+import hashlib
 import os
 import signal
 import sys
@@ -52,14 +54,23 @@ def execute_change_set(self, change_set_name, stack_name=None):
 
 
 _validate_template = cfn.CloudFormationBackend.validate_template
+# cfn-lint's verdict on a template text: a run re-validates the same templates as the run before
+# it (each takes cfn-lint a second or more), and the lock keeps concurrent validations off the
+# one scratch file (file.tmp in the working directory) moto's cfn-lint call writes.
+_lint_verdicts = {}
+_lint_lock = threading.Lock()
 
 
 def validate_template(self, template):
-    return [
-        m
-        for m in _validate_template(self, template)
-        if str(getattr(getattr(m, "rule", None), "id", "E")).startswith("E")
-    ]
+    key = hashlib.sha256(template.encode()).hexdigest()
+    with _lint_lock:
+        if key not in _lint_verdicts:
+            _lint_verdicts[key] = [
+                m
+                for m in _validate_template(self, template)
+                if str(getattr(getattr(m, "rule", None), "id", "E")).startswith("E")
+            ]
+        return _lint_verdicts[key]
 
 
 cfn.CloudFormationBackend.create_change_set = create_change_set
