@@ -347,8 +347,16 @@ fn a_real_etcd_accepts_the_client_certificate_and_refuses_others() {
         let (ok, out) = openssl(d, &["verify", "-CAfile", "ca.pem", &format!("{name}.pem")]);
         assert!(ok, "{name}.pem is a valid cluster certificate: {out}");
     }
+    const NO_CERTIFICATE: &str = "client didn't provide a certificate";
+    let before = etcd.log_text().matches(NO_CERTIFICATE).count();
     let (ok, out) = refused(d, client, &[], &["get", "/kubeline/probe"]);
     assert!(!ok, "a client without certificate was accepted: {out}");
+    // Refused by etcd's handshake, not merely out of time.
+    assert!(
+        etcd.log_text().matches(NO_CERTIFICATE).count() > before,
+        "etcd logged no refusal of the client without certificate:\n{}",
+        etcd.log_text()
+    );
     drop(etcd);
 }
 

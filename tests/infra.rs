@@ -368,6 +368,11 @@ fn the_apply_function_may_ask_for_etcd_snapshots_and_restores_and_touch_no_snaps
         ),
         (Request::new("s3:PutObject", &request), Decision::Allow),
         (Request::new("s3:DeleteObject", &request), Decision::Allow),
+        // Before it executes a change set it re-reads the exports Start checked.
+        (
+            Request::new("cloudformation:ListExports", "*"),
+            Decision::Allow,
+        ),
         (
             Request::new(
                 "s3:PutObject",

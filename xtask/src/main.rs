@@ -339,6 +339,17 @@ fn test(root: &Path) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // Each function on its own, with only its features, as `cargo xtask package` builds it:
+    // in the workspace build cargo unifies the features of every member, which hides code a
+    // function's own features do not compile.
+    for f in FUNCTIONS {
+        run(Command::new(cargo()).current_dir(root).args([
+            "check",
+            "--quiet",
+            "--package",
+            &format!("kubeline-fn-{f}"),
+        ]))?;
+    }
     let (passed, failed) = run_tests(
         Command::new(cargo())
             .current_dir(root)

@@ -491,37 +491,31 @@ mod cfn {
                 .collect())
         }
 
-        /// `ListExports`, every page
-        /// (<https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ListExports.html>).
+        /// `ListExports`, page by page until every name is found
+        /// (<https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ListExports.html>:
+        /// 100 exports a page).
         async fn export_values(
             &self,
             names: &[String],
         ) -> Result<BTreeMap<String, String>, AwsError> {
+            let wanted: std::collections::BTreeSet<&str> =
+                names.iter().map(String::as_str).collect();
             let mut out = BTreeMap::new();
-            if names.is_empty() {
-                return Ok(out);
-            }
-            let mut token = None;
-            loop {
-                let page = self
-                    .client
-                    .list_exports()
-                    .set_next_token(token)
-                    .send()
-                    .await
-                    .map_err(|e| classify(SERVICE, &e))?;
+            let mut pages = self.client.list_exports().into_paginator().send();
+            while out.len() < wanted.len() {
+                let Some(page) = pages.next().await else {
+                    break;
+                };
+                let page = page.map_err(|e| classify(SERVICE, &e))?;
                 for e in page.exports() {
                     if let (Some(name), Some(value)) = (e.name(), e.value())
-                        && names.iter().any(|n| n == name)
+                        && wanted.contains(name)
                     {
                         out.insert(name.to_owned(), value.to_owned());
                     }
                 }
-                token = page.next_token().map(str::to_owned);
-                if token.is_none() {
-                    return Ok(out);
-                }
             }
+            Ok(out)
         }
     }
 }

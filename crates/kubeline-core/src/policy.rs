@@ -61,7 +61,9 @@ pub struct DnsPolicy {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NetworkPolicy {
-    /// Whether clusters may use existing VPCs and subnets (`vpc.id`, `subnets[].id`).
+    /// Whether clusters may use existing network resources: VPCs, subnets, internet and NAT
+    /// gateways, route tables, security groups and Elastic IPs, given by id or by another
+    /// stack's export (`idFromStackOutput`).
     #[serde(default)]
     pub existing: ExistingNetworks,
 }
@@ -294,11 +296,14 @@ fn groups_of(cluster: &Cluster) -> Vec<(String, &GroupExtras)> {
 }
 
 /// Every existing network resource a cluster takes from another stack's export
-/// (`idFromStackOutput`), with the cluster.yaml key.
-pub fn imported_network(cluster: &Cluster) -> Vec<(String, &Existing)> {
+/// (`idFromStackOutput`): the cluster.yaml key and the export's name.
+pub fn imported_network(cluster: &Cluster) -> Vec<(String, &str)> {
     let mut out = Vec::new();
-    fn exported(e: &Option<Existing>) -> Option<&Existing> {
-        e.as_ref().filter(|e| e.id().is_none())
+    fn exported(e: &Option<Existing>) -> Option<&str> {
+        match e {
+            Some(Existing::Export(name)) => Some(name),
+            _ => None,
+        }
     }
     if let Some(e) = exported(&cluster.vpc.existing_id) {
         out.push(("vpc.idFromStackOutput".to_owned(), e));
@@ -320,6 +325,34 @@ pub fn imported_network(cluster: &Cluster) -> Vec<(String, &Existing)> {
     out
 }
 
+/// The exports Start resolved and whose resources it checked (`runs/<id>/exports.json`), by
+/// export name. Apply compares them with the exports' values just before it executes a change
+/// set: until the network stack imports an export, its own stack may still change it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckedExports {
+    /// Export name → the value Start checked.
+    pub values: BTreeMap<String, String>,
+}
+
+/// Every export whose value `now` (ListExports' answer for the same names) is not the one Start
+/// checked, as a sentence; empty when none changed.
+pub fn changed_exports(checked: &CheckedExports, now: &BTreeMap<String, String>) -> Vec<String> {
+    checked
+        .values
+        .iter()
+        .filter_map(|(name, was)| match now.get(name) {
+            Some(value) if value == was => None,
+            Some(value) => Some(format!(
+                "the export {name} now names {value}, not the {was} Start checked"
+            )),
+            None => Some(format!(
+                "the export {name} (which named {was} at Start) no longer exists"
+            )),
+        })
+        .collect()
+}
+
 /// The Region and account of a KMS key ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`).
 fn key_scope(arn: &str) -> Vec<&str> {
     arn.split(':').skip(3).take(2).collect()
@@ -330,7 +363,8 @@ fn family(instance_type: &str) -> &str {
 }
 
 /// Every rule of `inst` that `cluster` breaks, except the tags of existing networks and
-/// security groups (which need EC2: [`existing_network`], [`network_is_given`]).
+/// security groups (which need EC2: [`existing_network`], [`network_is_given`]) and the
+/// resources behind exports (which Start resolves first: [`imported_network`]).
 pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
     let mut out = Vec::new();
     let name = cluster.name.as_str();
@@ -440,7 +474,7 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
                 path,
                 "network.existing",
                 format!(
-                    "this installation's clusters create their own network; do not take {export} (and give the subnets a CIDR)"
+                    "this installation's clusters create their own network; do not take the export {export} (and give the subnets a CIDR)"
                 ),
             );
         }

@@ -34,6 +34,17 @@ pub fn is_dns_label(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
+/// Is `s` an API endpoint name: 1-63 ASCII letters, digits and `-`, starting with a letter,
+/// not ending with `-` (a DNS label, or kube-aws's camelCase names such as `versionedPublic`;
+/// it becomes part of a load balancer name and CloudFormation logical IDs, which take both).
+pub fn is_endpoint_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !s.ends_with('-')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 /// A cluster name: a DNS label of at most [`ClusterName::MAX_LEN`] characters.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]

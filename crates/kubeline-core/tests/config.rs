@@ -804,3 +804,84 @@ fn a_pool_may_name_its_own_api_endpoint() {
         }
     }
 }
+
+/// Endpoint names: kube-aws's camelCase names (`versionedPublic`) are taken as they are, in
+/// the load balancer's name and the stack's logical IDs; names that would share a load
+/// balancer name or logical ID are refused, table-driven `(names, diagnostic or accepted)`.
+#[test]
+fn endpoint_names_take_kube_aws_camel_case_and_never_collide() {
+    let text = |names: &[&str]| {
+        let eps: String = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                format!(
+                    "  - name: {n}\n    dnsName: api{i}.demo.example.com\n    loadBalancer: {{private: true, hostedZone: {{id: Z0123456789ABCDEFGHIJ}}}}\n"
+                )
+            })
+            .collect();
+        with(&format!("apiEndpoints:\n{eps}"))
+    };
+    let cases: [(&[&str], Option<&str>); 7] = [
+        (&["versionedPublic"], None),
+        (&["versionedPublic", "internal"], None),
+        (
+            &["versioned-public", "versionedPublic"],
+            Some(
+                "apiEndpoints[1].name: endpoint name \"versionedPublic\" and apiEndpoints[0]'s \"versioned-public\" would name the same load balancer or CloudFormation resources (VersionedPublic)",
+            ),
+        ),
+        (
+            &["public", "Public"],
+            Some("apiEndpoints[1].name: endpoint name \"Public\" and apiEndpoints[0]'s \"public\""),
+        ),
+        (
+            &["public", "public"],
+            Some("apiEndpoints[1].name: endpoint name \"public\" is used twice"),
+        ),
+        (
+            &["1st"],
+            Some("apiEndpoints[0].name: \"1st\" is not an endpoint name"),
+        ),
+        (
+            &["with_underscore"],
+            Some("apiEndpoints[0].name: \"with_underscore\" is not an endpoint name"),
+        ),
+    ];
+    for (names, refusal) in cases {
+        let t = text(names);
+        match refusal {
+            None => {
+                let (c, _) = accepted(&t);
+                let e = &c.api_endpoints[0];
+                assert_eq!(e.name, names[0]);
+                assert_eq!(e.lb_name, format!("demo-{}", names[0]), "{names:?}");
+                let rendered =
+                    kubeline_core::render::render(&c, &kubeline_core::render::Templates::builtin())
+                        .expect("render");
+                let cp: serde_json::Value =
+                    serde_json::from_slice(&rendered.files["stack-templates/control-plane.json"])
+                        .expect("JSON");
+                let named: Vec<&str> = cp["Resources"]
+                    .as_object()
+                    .expect("resources")
+                    .values()
+                    .filter_map(|r| r["Properties"]["Name"].as_str())
+                    .collect();
+                assert!(
+                    named.contains(&"demo-versionedPublic"),
+                    "{names:?}: {named:?}"
+                );
+                assert!(
+                    cp["Resources"]["VersionedPublicLoadBalancer"].is_object()
+                        && cp["Outputs"]["VersionedPublicEndpoint"].is_object(),
+                    "{names:?}: no VersionedPublic resources"
+                );
+            }
+            Some(says) => {
+                let d = rejected(&t);
+                assert!(d.contains(says), "{names:?}: {says:?} not in\n{d}");
+            }
+        }
+    }
+}

@@ -436,3 +436,44 @@ apiEndpoints:
         );
     }
 }
+
+/// Apply's re-check of the exports Start checked: `(ListExports now, the sentences)`.
+#[test]
+fn an_export_that_changed_since_start_is_named() {
+    let checked = policy::CheckedExports {
+        values: BTreeMap::from([
+            ("net-VpcId".to_owned(), "vpc-0aaa".to_owned()),
+            ("net-SubnetA".to_owned(), "subnet-0aaa".to_owned()),
+        ]),
+    };
+    let now = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let cases: [(BTreeMap<String, String>, Vec<&str>); 4] = [
+        (
+            now(&[("net-VpcId", "vpc-0aaa"), ("net-SubnetA", "subnet-0aaa")]),
+            vec![],
+        ),
+        (
+            now(&[("net-VpcId", "vpc-0aaa"), ("net-SubnetA", "subnet-0bbb")]),
+            vec!["the export net-SubnetA now names subnet-0bbb, not the subnet-0aaa Start checked"],
+        ),
+        (
+            now(&[("net-SubnetA", "subnet-0aaa")]),
+            vec!["the export net-VpcId (which named vpc-0aaa at Start) no longer exists"],
+        ),
+        (
+            now(&[("net-VpcId", "vpc-0bbb"), ("net-SubnetA", "subnet-0bbb")]),
+            vec![
+                "the export net-SubnetA now names subnet-0bbb, not the subnet-0aaa Start checked",
+                "the export net-VpcId now names vpc-0bbb, not the vpc-0aaa Start checked",
+            ],
+        ),
+    ];
+    for (now, want) in cases {
+        assert_eq!(policy::changed_exports(&checked, &now), want, "{now:?}");
+    }
+}

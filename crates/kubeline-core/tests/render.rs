@@ -179,7 +179,7 @@ fn stacks_are_ordered_by_dependency_and_tagged() {
 }
 
 #[test]
-fn every_launch_template_requires_imdsv2_and_encrypts_volumes() {
+fn every_launch_template_requires_imdsv2_with_one_hop_and_encrypts_volumes() {
     for e in EXAMPLES {
         let c = load(&examples_dir().join(e).join("cluster.yaml"));
         let r = render::render(&c, &Templates::builtin()).expect("render");
@@ -192,6 +192,12 @@ fn every_launch_template_requires_imdsv2_and_encrypts_volumes() {
                     Some("AWS::EC2::LaunchTemplate") => {
                         let d = &res["Properties"]["LaunchTemplateData"];
                         assert_eq!(d["MetadataOptions"]["HttpTokens"], "required", "{e}/{id}");
+                        // One hop: a pod's packets (one more hop through the node) never get
+                        // the node role's credentials from the metadata service.
+                        assert_eq!(
+                            d["MetadataOptions"]["HttpPutResponseHopLimit"], 1,
+                            "{e}/{id}"
+                        );
                         for bdm in d["BlockDeviceMappings"].as_array().expect("bdm") {
                             assert_eq!(bdm["Ebs"]["Encrypted"], true, "{e}/{id}");
                         }
@@ -341,6 +347,12 @@ fn id_from_stack_output_imports_the_exported_ids() {
         .replace(
             "    id: subnet-0a1b2c3d4e5f67891\n",
             "    idFromStackOutput: network-SubnetA\n",
+        )
+        // Two subnets kubeline creates: one on the network team's route table, one private
+        // behind its NAT gateway.
+        .replace(
+            "    instanceCIDR: 172.16.100.0/24\n",
+            "    instanceCIDR: 172.16.100.0/24\n  - name: edge-b\n    availabilityZone: us-east-1b\n    instanceCIDR: 172.16.101.0/24\n    routeTable: {idFromStackOutput: network-EdgeRouteTable}\n  - name: private-c\n    availabilityZone: us-east-1c\n    instanceCIDR: 172.16.102.0/24\n    private: true\n    natGateway: {idFromStackOutput: network-NatC}\n",
         );
     let loaded = validate::load(&text);
     let c = loaded
@@ -350,7 +362,13 @@ fn id_from_stack_output_imports_the_exported_ids() {
     let stack: serde_json::Value =
         serde_json::from_slice(&rendered.files["stack-templates/network.json"]).expect("json");
     let text = stack.to_string();
-    for export in ["network-VpcId", "network-IgwId", "network-SubnetA"] {
+    for export in [
+        "network-VpcId",
+        "network-IgwId",
+        "network-SubnetA",
+        "network-EdgeRouteTable",
+        "network-NatC",
+    ] {
         assert!(
             text.contains(&format!("{{\"Fn::ImportValue\":\"{export}\"}}")),
             "{export} is not imported:\n{text}"

@@ -639,8 +639,8 @@ async fn the_node_role_boundary_goes_only_to_stacks_that_declare_it() {
     }
 }
 
-/// `export_values` reads every page of ListExports (AWS returns 100 exports a page) and keeps
-/// only the names asked for.
+/// `export_values` reads the pages of ListExports (AWS returns 100 exports a page) until it has
+/// every name asked for, and keeps only those.
 #[tokio::test]
 async fn exports_are_found_on_any_page_of_list_exports() {
     use aws_sdk_cloudformation::operation::list_exports::ListExportsOutput;
@@ -685,7 +685,13 @@ async fn exports_are_found_on_any_page_of_list_exports() {
     );
     assert_eq!(first.num_calls(), 1);
     assert_eq!(second.num_calls(), 1, "the second page was read");
-    // Nothing asked, nothing called.
+    // Once every name is found, no further page is read; nothing asked, nothing called.
+    let found = cfn
+        .export_values(&["corp-network-VpcId".to_owned()])
+        .await
+        .expect("exports");
+    assert_eq!(found.len(), 1);
+    assert_eq!((first.num_calls(), second.num_calls()), (2, 1));
     assert!(cfn.export_values(&[]).await.expect("none").is_empty());
-    assert_eq!(first.num_calls(), 1);
+    assert_eq!(first.num_calls(), 2);
 }

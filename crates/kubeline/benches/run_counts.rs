@@ -5,7 +5,7 @@
 //! new instance type) and a run that replaces every pool's. A Lambda invocation is the entry
 //! of a Task state that calls a function (`FunctionName` in `statemachine/pipeline.asl.json`).
 //! Run with `cargo bench -p kubeline --bench run_counts` (moto is installed under `.tools/`);
-//! `cargo test` runs the 1-pool runs only.
+//! `cargo test --all-targets` (as `cargo xtask test` runs it) runs the 1-pool runs only.
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -10,7 +10,7 @@
 mod support;
 
 use kubeline_aws::store::ObjectStore;
-use kubeline_core::pipeline::ClusterKeys;
+use kubeline_core::pipeline::{ClusterKeys, Phase};
 use support::*;
 
 async fn tagged_network(e: &Env, tags: &[(&str, &str)]) -> (String, String) {
@@ -96,6 +96,18 @@ async fn exporting_stack(e: &Env, name: &str, outputs: &[(&str, &str)]) {
         .send()
         .await
         .expect("create the exporting stack");
+}
+
+/// Deletes the exporting stack `name` (nothing imports its exports yet) and creates it again
+/// with `outputs`: how its owner re-points an export (moto's UpdateStack keeps old exports).
+async fn replace_exporting_stack(e: &Env, name: &str, outputs: &[(&str, &str)]) {
+    aws_sdk_cloudformation::Client::new(&e.conf)
+        .delete_stack()
+        .stack_name(name)
+        .send()
+        .await
+        .expect("delete the exporting stack");
+    exporting_stack(e, name, outputs).await;
 }
 
 /// The demo in a VPC and subnet taken from the exports `<stack>-VpcId` and `<stack>-SubnetA`.
@@ -241,10 +253,12 @@ async fn the_installation_policy_refuses_a_hostile_cluster_before_anything_chang
     let cause = e.status().await.last_error.expect("last error").cause;
     for says in [
         format!(
-            "vpc.idFromStackOutput: {other_vpc} (the value of its export) is not tagged `kubeline.io/cluster=demo` or `kubeline.io/tenant=payments`"
+            "vpc.idFromStackOutput: {other_vpc} (the value of the export corp-network-VpcId) is not tagged `kubeline.io/cluster=demo` or `kubeline.io/tenant=payments`"
         ),
-        format!("subnets[0].idFromStackOutput: {other_subnet} (the value of its export) is not tagged"),
-        "internetGateway.idFromStackOutput: no stack of this Region and account exports corp-network-IgwId".into(),
+        format!(
+            "subnets[0].idFromStackOutput: {other_subnet} (the value of the export corp-network-SubnetA) is not tagged `kubeline.io/cluster=demo` or `kubeline.io/tenant=payments` (or does not exist); ask the installation's admins to tag it for this cluster, or give a CIDR so the cluster creates its own (installation setting `network.existing`)"
+        ),
+        "internetGateway.idFromStackOutput: no stack of this Region and account exports corp-network-IgwId; name another export (aws cloudformation list-exports) or give the resource's id (installation setting `network.existing`)".into(),
     ] {
         assert!(cause.contains(&says), "{says:?} missing from:\n{cause}");
     }
@@ -266,12 +280,55 @@ async fn the_installation_policy_refuses_a_hostile_cluster_before_anything_chang
         &[("VpcId", &vpc), ("SubnetA", &subnet)],
     )
     .await;
+    let text = e.demo(|t| {
+        in_exported_network(&t, "payments-network")
+            + &format!("etcd:\n  securityGroupIds: [{group}]\n")
+    });
+
+    // Until the network stack imports it, the export's own stack may re-point it: an export
+    // changed between Start and the apply stops the run before any change set executes.
     let (arn, _) = e
-        .upload(&e.demo(|t| {
-            in_exported_network(&t, "payments-network")
-                + &format!("etcd:\n  securityGroupIds: [{group}]\n")
-        }))
+        .upload(&text.replace("approval: auto", "approval: manual"))
         .await;
+    e.wait_phase(Phase::AwaitingApproval).await;
+    replace_exporting_stack(
+        &e,
+        "payments-network",
+        &[("VpcId", &vpc), ("SubnetA", &other_subnet)],
+    )
+    .await;
+    e.put(
+        &keys.approval(&run_id(&arn)),
+        "decision: approve\nby: bob\n",
+    )
+    .await;
+    let info = e.finish(&arn).await;
+    assert_eq!(info.error.as_deref(), Some("PolicyRefused"), "{info:?}");
+    let cause = e.status().await.last_error.expect("last error").cause;
+    assert!(
+        cause.contains(&format!(
+            "the export payments-network-SubnetA now names {other_subnet}, not the {subnet} Start checked (until the network stack imports an export, its own stack may change it); nothing more of run {} was executed",
+            run_id(&arn)
+        )),
+        "{cause}"
+    );
+    assert!(
+        !e.stack_statuses()
+            .await
+            .iter()
+            .any(|s| s.ends_with("_COMPLETE") && s != "DELETE_COMPLETE"),
+        "{:?}",
+        e.stack_statuses().await
+    );
+
+    // The export points at the team's subnet again: the upload is applied.
+    replace_exporting_stack(
+        &e,
+        "payments-network",
+        &[("VpcId", &vpc), ("SubnetA", &subnet)],
+    )
+    .await;
+    let (arn, _) = e.upload(&text).await;
     let info = e.finish(&arn).await;
     assert_eq!(info.status, "SUCCEEDED", "{info:?}");
     assert!(

@@ -155,9 +155,14 @@ impl RunKeys {
     pub fn result(&self) -> String {
         format!("{}result.json", self.prefix)
     }
+    /// The exports Start resolved and checked ([`CheckedExports`](crate::policy::CheckedExports));
+    /// apply compares them with ListExports before it executes a change set.
+    pub fn exports(&self) -> String {
+        format!("{}exports.json", self.prefix)
+    }
     /// Every record (the router's test checks that none matches a bucket rule).
     #[cfg(test)]
-    pub(crate) fn all(&self) -> [String; 10] {
+    pub(crate) fn all(&self) -> [String; 11] {
         [
             self.config(),
             self.destroy_request(),
@@ -169,6 +174,7 @@ impl RunKeys {
             self.executed(),
             self.etcd_snapshot(),
             self.result(),
+            self.exports(),
         ]
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use super::{Ctx, MAX_SOURCE_CIDRS, root};
 use crate::cluster::{ApiEndpoint, NODES_DNS_PREFIX, NODES_ENDPOINT, Subnet, logical_id};
 use crate::model::ClusterConfig;
-use crate::types::{ClusterName, DnsName, is_dns_label};
+use crate::types::{ClusterName, DnsName, is_endpoint_name};
 use crate::yaml::Path;
 
 impl Ctx<'_> {
@@ -27,7 +27,7 @@ impl Ctx<'_> {
             return None;
         }
         let mut out = Vec::new();
-        let mut seen = BTreeSet::new();
+        let mut seen: Vec<(usize, String)> = Vec::new();
         let mut ok = true;
         // Load balancers are named `<cluster>-<endpoint>`, and an ELB name may not begin with
         // `internal-` (CreateLoadBalancer).
@@ -41,20 +41,32 @@ impl Ctx<'_> {
         }
         for (i, e) in c.api_endpoints.iter().enumerate() {
             let p = root().key("apiEndpoints").index(i);
-            if !is_dns_label(&e.name) {
+            if !is_endpoint_name(&e.name) {
                 self.err(
                     p.key("name"),
-                    format!("{:?} is not a DNS label", e.name),
-                    "use lower-case letters, digits and hyphens, e.g. `public`",
+                    format!(
+                        "{:?} is not an endpoint name (letters, digits and hyphens, starting with a letter)",
+                        e.name
+                    ),
+                    "use letters, digits and hyphens, e.g. `public` or kube-aws's `versionedPublic`",
                 );
                 ok = false;
-            } else if !seen.insert(e.name.clone()) {
-                self.err(
-                    p.key("name"),
-                    format!("endpoint name {:?} is used twice", e.name),
-                    "give every endpoint its own name",
-                );
+            } else if let Some((j, other)) = seen.iter().find(|(_, other)| {
+                other.eq_ignore_ascii_case(&e.name) || logical_id(other) == logical_id(&e.name)
+            }) {
+                let reason = if *other == e.name {
+                    format!("endpoint name {:?} is used twice", e.name)
+                } else {
+                    format!(
+                        "endpoint name {:?} and apiEndpoints[{j}]'s {other:?} would name the same load balancer or CloudFormation resources ({})",
+                        e.name,
+                        logical_id(&e.name)
+                    )
+                };
+                self.err(p.key("name"), reason, "give every endpoint its own name");
                 ok = false;
+            } else {
+                seen.push((i, e.name.clone()));
             }
             let dns: Option<DnsName> = self.parse(p.key("dnsName"), &e.dns_name);
             let lb = &e.load_balancer;

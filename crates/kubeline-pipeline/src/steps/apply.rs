@@ -6,6 +6,7 @@ use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
 use kubeline_core::errors::ErrorName;
 use kubeline_core::pipeline::{Chat, Outcome, Phase, Plan, RunResult, StackAction, StackState};
+use kubeline_core::policy::{self, CheckedExports};
 
 use super::bucket::{get_json, load_cluster, put_json, set_status, status_of, timestamp};
 use super::changesets::{self, change_set_failed, stack_failure};
@@ -27,6 +28,34 @@ impl Default for ApplySettings {
             max_parallel_stacks: 10,
         }
     }
+}
+
+/// Refuses to execute anything when an export Start checked (`runs/<id>/exports.json`) names
+/// another resource now: until the network stack imports it, the export's own stack may change
+/// it, and its new value was never checked against the installation policy.
+async fn exports_unchanged<S: ObjectStore, C: Stacks>(
+    store: &S,
+    cfn: &C,
+    run: &Run,
+) -> Result<(), StepError> {
+    let records = run.records();
+    let Some(checked) = get_json::<_, CheckedExports>(store, &records.exports()).await? else {
+        return Ok(());
+    };
+    let names: Vec<String> = checked.values.keys().cloned().collect();
+    let now = cfn.export_values(&names).await?;
+    let changed = policy::changed_exports(&checked, &now);
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(StepError::new(
+        ErrorName::PolicyRefused,
+        format!(
+            "{} (until the network stack imports an export, its own stack may change it); nothing more of run {} was executed; upload cluster.yaml again so that Start checks the resource it names now",
+            changed.join("; "),
+            run.run_id
+        ),
+    ))
 }
 
 /// Step 6: makes every move that is ready (executes the change sets whose dependencies have
@@ -114,6 +143,9 @@ pub async fn apply<S: ObjectStore, C: Stacks>(
             }
         }
         return Err(StepError::new(name, causes.join("\n")));
+    }
+    if decision.moves.iter().any(|(_, m)| *m == Move::Execute) {
+        exports_unchanged(store, cfn, run).await?;
     }
     let mut started = false;
     for (stack, m) in &decision.moves {

@@ -13,6 +13,8 @@ mod check;
 #[cfg(feature = "pki")]
 mod credentials;
 mod deleted;
+// Destroy falls back to the team's current upload, which it checks with `validate::load`.
+#[cfg(feature = "schema")]
 mod destroy;
 mod drift;
 mod fail;
@@ -38,6 +40,7 @@ pub use self::check::{CheckOutput, check_templates};
 #[cfg(feature = "pki")]
 pub use self::credentials::{CredentialsOutput, credentials};
 pub use self::deleted::{ConfigDeletedOutput, config_deleted, deleted_cluster};
+#[cfg(feature = "schema")]
 pub use self::destroy::{DestroyPlan, destroy_advance, destroy_check};
 pub use self::drift::{
     DriftCheck, DriftItem, DriftSummary, drift_check, drift_list, drift_start, drift_summary,

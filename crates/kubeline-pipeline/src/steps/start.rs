@@ -6,11 +6,10 @@ use kubeline_aws::executions::Executions;
 use kubeline_aws::networks::Networks;
 use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
-use kubeline_core::cluster::Existing;
 use kubeline_core::errors::ErrorName;
 use kubeline_core::model::Approval;
 use kubeline_core::pipeline::{ClusterKeys, Phase, Route};
-use kubeline_core::policy::{self, ExistingNetworks, Installation};
+use kubeline_core::policy::{self, CheckedExports, ExistingNetworks, Installation};
 use kubeline_core::validate;
 
 use super::Run;
@@ -71,8 +70,9 @@ pub struct StartSettings {
 }
 
 /// Refuses a cluster outside the installation policy (installation.yaml and the deploy
-/// parameters), with every rule it breaks; existing VPCs and subnets must be tagged for the
-/// cluster or its team unless the policy allows any.
+/// parameters), with every rule it breaks; under `network.existing: tagged`, every existing
+/// network resource (given by id, or by an export Start resolves with ListExports) must be
+/// tagged for the cluster or its team.
 async fn check_policy<S: ObjectStore, C: Stacks, N: Networks>(
     store: &S,
     cfn: &C,
@@ -80,7 +80,7 @@ async fn check_policy<S: ObjectStore, C: Stacks, N: Networks>(
     cluster: &kubeline_core::cluster::Cluster,
     settings: &StartSettings,
     key: &str,
-) -> Result<(), StepError> {
+) -> Result<CheckedExports, StepError> {
     let params = || {
         Installation::without_policy(
             settings.hosted_zone_ids.clone(),
@@ -107,28 +107,27 @@ async fn check_policy<S: ObjectStore, C: Stacks, N: Networks>(
         .iter()
         .map(ToString::to_string)
         .collect();
-    let mut named: Vec<(String, String)> = policy::existing_network(cluster)
+    // (cluster.yaml key, resource id, the export it came from).
+    let mut named: Vec<(String, String, Option<&str>)> = policy::existing_network(cluster)
         .into_iter()
-        .map(|(path, id)| (path, id.to_owned()))
+        .map(|(path, id)| (path, id.to_owned(), None))
         .collect();
-    let exported: Vec<(String, String)> = policy::imported_network(cluster)
-        .into_iter()
-        .filter_map(|(path, e)| match e {
-            Existing::Export(name) => Some((path, name.clone())),
-            Existing::Id(_) => None,
-        })
-        .collect();
+    let exported = policy::imported_network(cluster);
+    let mut checked = CheckedExports::default();
     let tagged = inst.policy.network.existing == ExistingNetworks::Tagged;
     if tagged && !exported.is_empty() {
         // The resource an export names is checked like a given id; the stacks import the
         // same export (Fn::ImportValue), which its stack can then neither change nor delete.
-        let names: Vec<String> = exported.iter().map(|(_, n)| n.clone()).collect();
+        let names: Vec<String> = exported.iter().map(|(_, n)| (*n).to_owned()).collect();
         let values = cfn.export_values(&names).await?;
         for (path, export) in exported {
-            match values.get(&export) {
-                Some(id) => named.push((path, id.clone())),
+            match values.get(export) {
+                Some(id) => {
+                    checked.values.insert(export.to_owned(), id.clone());
+                    named.push((path, id.clone(), Some(export)));
+                }
                 None => refusals.push(format!(
-                    "{path}: no stack of this Region and account exports {export}; name an existing export (aws cloudformation list-exports) or give the resource's id"
+                    "{path}: no stack of this Region and account exports {export}; name another export (aws cloudformation list-exports) or give the resource's id (installation setting `network.existing`)"
                 )),
             }
         }
@@ -136,7 +135,7 @@ async fn check_policy<S: ObjectStore, C: Stacks, N: Networks>(
     if tagged && !named.is_empty() {
         let name = cluster.name.as_str();
         let tenant = policy::tenant_of(&inst.policy, name);
-        let ids: Vec<String> = named.iter().map(|(_, id)| id.clone()).collect();
+        let ids: Vec<String> = named.iter().map(|(_, id, _)| id.clone()).collect();
         let tags = net.tags_of(&ids).await?;
         let wanted = match tenant {
             Some(t) => format!(
@@ -146,7 +145,7 @@ async fn check_policy<S: ObjectStore, C: Stacks, N: Networks>(
             ),
             None => format!("`{}={name}`", policy::CLUSTER_TAG),
         };
-        for (path, id) in &named {
+        for (path, id, export) in &named {
             let given = tags
                 .get(id)
                 .is_some_and(|t| policy::network_is_given(t, name, tenant));
@@ -162,19 +161,17 @@ async fn check_policy<S: ObjectStore, C: Stacks, N: Networks>(
                 } else {
                     "or remove it so the cluster creates its own"
                 };
-                let export = if path.ends_with("idFromStackOutput") {
-                    " (the value of its export)"
-                } else {
-                    ""
-                };
+                let via = export
+                    .map(|e| format!(" (the value of the export {e})"))
+                    .unwrap_or_default();
                 refusals.push(format!(
-                    "{path}: {id}{export} is not tagged {wanted} (or does not exist); ask the installation's admins to tag it for this cluster, {own} (installation setting `network.existing`)"
+                    "{path}: {id}{via} is not tagged {wanted} (or does not exist); ask the installation's admins to tag it for this cluster, {own} (installation setting `network.existing`)"
                 ));
             }
         }
     }
     if refusals.is_empty() {
-        return Ok(());
+        return Ok(checked);
     }
     Err(StepError::new(
         ErrorName::PolicyRefused,
@@ -267,7 +264,10 @@ pub async fn start<S: ObjectStore, X: Executions, C: Stacks, N: Networks>(
         ));
     }
     refuse_name_prefixes(store, cluster_name, &input.key).await?;
-    check_policy(store, cfn, net, &cluster, settings, &input.key).await?;
+    let exports = check_policy(store, cfn, net, &cluster, settings, &input.key).await?;
+    if !exports.values.is_empty() {
+        put_json(store, &records.exports(), &exports).await?;
+    }
     if cluster.ami_id.is_none() {
         let channel = format!("{:?}", cluster.release_channel).to_lowercase();
         return Err(StepError::new(
