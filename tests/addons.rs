@@ -1070,3 +1070,92 @@ fn every_add_on_service_account_is_bound_to_a_role_that_exists() {
         }
     }
 }
+
+/// The EBS CSI driver's and cluster-autoscaler's mutating rights live on their own roles only
+/// (IAM roles for service accounts): evaluated for each example, no node role (controllers,
+/// etcd members, every pool) is allowed them, even on resources tagged as the add-ons' own;
+/// the add-on's role is (the negative control that the requests can be allowed at all).
+#[test]
+fn no_node_role_has_the_ebs_driver_s_or_the_autoscaler_s_rights() {
+    use kubeline_tests::iam::{Decision, Pseudo, Request, evaluate};
+    let pseudo = Pseudo::default();
+    let mut checked = 0;
+    for (example, path) in examples_and_demo() {
+        let (c, rendered) = render_example(&path).expect("render");
+        let name = c.name.as_str();
+        let volume = "arn:aws:ec2:eu-west-1:123456789012:volume/vol-1";
+        let asg = "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:1a2b:autoScalingGroupName/x";
+        let tagged = |r: Request| {
+            r.with("aws:ResourceTag/ebs.csi.aws.com/cluster", "true")
+                .with("aws:ResourceTag/kubeline.io/cluster", name)
+                .with(
+                    &format!("aws:ResourceTag/kubernetes.io/cluster/{name}"),
+                    "owned",
+                )
+                .with(
+                    &format!("autoscaling:ResourceTag/k8s.io/cluster-autoscaler/{name}"),
+                    "owned",
+                )
+                .with(
+                    "autoscaling:ResourceTag/k8s.io/cluster-autoscaler/enabled",
+                    "true",
+                )
+        };
+        let ebs = [
+            Request::new("ec2:CreateVolume", volume)
+                .with("aws:RequestTag/ebs.csi.aws.com/cluster", "true")
+                .with("aws:RequestTag/kubeline.io/cluster", name),
+            tagged(Request::new("ec2:DeleteVolume", volume)),
+            tagged(Request::new("ec2:ModifyVolume", volume)),
+            tagged(Request::new("ec2:AttachVolume", volume)),
+            tagged(Request::new("ec2:DetachVolume", volume)),
+        ];
+        let autoscaler = [
+            tagged(Request::new("autoscaling:SetDesiredCapacity", asg)),
+            tagged(Request::new(
+                "autoscaling:TerminateInstanceInAutoScalingGroup",
+                asg,
+            )),
+        ];
+        for group in kubeline_tests::node_groups(&c) {
+            let policies = role_policies(&rendered, &group.iam_role_name(&c.name));
+            assert!(
+                !policies.is_empty(),
+                "{example}: no policies of {}",
+                group.kind()
+            );
+            let refs: Vec<&Value> = policies.iter().collect();
+            for r in ebs.iter().chain(&autoscaler) {
+                assert_ne!(
+                    evaluate(&pseudo, &refs, r),
+                    Decision::Allow,
+                    "{example}: the {} role is allowed {r:?}",
+                    group.kind()
+                );
+            }
+        }
+        for (service_account, requests) in [
+            ("ebs-csi-controller-sa", &ebs[..]),
+            ("cluster-autoscaler", &autoscaler[..]),
+        ] {
+            let role = kubeline_core::oidc::role_name(name, "kube-system", service_account);
+            if !kubeline_tests::roles(&rendered)
+                .iter()
+                .any(|(n, _)| *n == role)
+            {
+                continue; // the add-on is off in this example
+            }
+            let policies = role_policies(&rendered, &role);
+            let refs: Vec<&Value> = policies.iter().collect();
+            for r in requests {
+                assert_eq!(
+                    evaluate(&pseudo, &refs, r),
+                    Decision::Allow,
+                    "{example}: {role} is not allowed {r:?}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "add-on roles checked: {checked}");
+}

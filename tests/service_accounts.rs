@@ -1,7 +1,8 @@
 //! IAM roles for service accounts, the issuer half: the JWKS kubeline publishes verifies the
 //! tokens the service-account key signs (what STS does with them), its key ID is the one
 //! kube-apiserver puts in their header (the SHA-256 of the key's PKIX DER, checked against
-//! openssl's DER), and the discovery document names the issuer and JWKS the API server uses.
+//! openssl's DER), and the discovery document names the issuer and JWKS the API server uses;
+//! end to end, a token a rendered cluster's own key signs verifies against the JWKS it publishes.
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -101,37 +102,43 @@ fn the_jwks_verifies_tokens_of_the_service_account_key_and_no_other() {
     }
 }
 
+/// openssl ARGS with INPUT on stdin; its stdout (the test fails if openssl does).
+fn openssl_with(args: &[&str], input: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = Command::new(tool("openssl"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("openssl");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write");
+    let out = child.wait_with_output().expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 #[test]
 fn the_key_id_is_the_sha256_of_the_pkix_der_openssl_writes() {
     for alg in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::Rsa2048] {
         let key = Key::generate(alg).expect("key");
-        let mut child = Command::new(tool("openssl"))
-            .args(["pkey", "-pubin", "-outform", "DER"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("openssl");
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(key.public_pem().as_bytes())
-            .expect("write");
-        let out = child.wait_with_output().expect("openssl");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let der = openssl_with(
+            &["pkey", "-pubin", "-outform", "DER"],
+            key.public_pem().as_bytes(),
         );
         let expected =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&out.stdout));
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&der));
         assert_eq!(oidc::key_id(&key.spki()), expected, "{alg:?}");
-        assert_eq!(
-            out.stdout,
-            key.spki(),
-            "{alg:?}: the hashed DER is openssl's"
-        );
+        assert_eq!(der, key.spki(), "{alg:?}: the hashed DER is openssl's");
     }
     // The helper is the real one (a wrong tool would fail above, not here).
     let v = run(Command::new(tool("openssl")).arg("version"));
@@ -154,6 +161,14 @@ fn a_key_that_is_not_rsa_or_p256_is_refused() {
 
 /// Renders an example with generated credentials, as the pipeline does (the JWKS given).
 fn render_with_credentials(path: &std::path::Path) -> (Cluster, Rendered) {
+    let (cluster, rendered, _) = render_with_keys(path);
+    (cluster, rendered)
+}
+
+/// The example rendered with newly generated credentials, and those credentials.
+fn render_with_keys(
+    path: &std::path::Path,
+) -> (Cluster, Rendered, kubeline_core::reconcile::Files) {
     let text = std::fs::read_to_string(path).expect("example");
     let cluster = validate::load(&text).cluster.expect("valid example");
     let creds = generated_credentials(&cluster);
@@ -165,7 +180,99 @@ fn render_with_credentials(path: &std::path::Path) -> (Cluster, Rendered) {
     };
     let rendered =
         render::render_with(&cluster, &render::Templates::builtin(), &inputs).expect("render");
-    (cluster, rendered)
+    (cluster, rendered, creds)
+}
+
+/// End to end, as STS sees it: a token the cluster's own service-account key signs (with the
+/// key ID openssl's DER gives, as kube-apiserver sets it) verifies against the `keys.json` the
+/// render publishes, under the discovery document's issuer and one of the algorithms it
+/// announces; a token of another cluster's key does not.
+#[test]
+fn the_published_issuer_documents_verify_the_cluster_s_own_tokens() {
+    let mut checked = 0;
+    for (name, path) in examples() {
+        let (_, rendered, creds) = render_with_keys(&path);
+        let (_, other, other_creds) = render_with_keys(&path);
+        let discovery: Value =
+            serde_json::from_slice(&rendered.files["oidc/openid-configuration.json"])
+                .expect("discovery JSON");
+        let jwks = String::from_utf8(rendered.files["oidc/keys.json"].clone()).expect("UTF-8");
+        let issuer = discovery["issuer"].as_str().expect("issuer");
+        assert_eq!(
+            discovery["jwks_uri"].as_str(),
+            Some(format!("{issuer}/keys.json").as_str()),
+            "{name}"
+        );
+        let key_pem = &creds[credential_files::SA_KEY];
+        let der = openssl_with(&["pkey", "-pubout", "-outform", "DER"], key_pem);
+        let kid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&der));
+        // The key's algorithm as the published JWK states it (a wrong one fails to verify).
+        let published: Value = serde_json::from_str(&jwks).expect("JWKS");
+        let stated = published["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .find(|k| k["kid"] == kid.as_str())
+            .and_then(|k| k["alg"].as_str())
+            .unwrap_or_else(|| panic!("{name}: no key {kid} in the published JWKS: {jwks}"));
+        let (enc, alg) = match stated {
+            "ES256" => (
+                EncodingKey::from_ec_pem(key_pem).expect("EC key"),
+                Algorithm::ES256,
+            ),
+            "RS256" => (
+                EncodingKey::from_rsa_pem(key_pem).expect("RSA key"),
+                Algorithm::RS256,
+            ),
+            other => panic!("{name}: unexpected algorithm {other}"),
+        };
+        let algs = discovery["id_token_signing_alg_values_supported"]
+            .as_array()
+            .expect("algorithms");
+        assert!(
+            algs.iter().any(|a| a.as_str() == Some(&format!("{alg:?}"))),
+            "{name}: {alg:?} not announced in {algs:?}"
+        );
+        let claims = Claims {
+            iss: issuer.to_owned(),
+            sub: oidc::subject("kube-system", "ebs-csi-controller-sa"),
+            aud: oidc::AUDIENCE.into(),
+            exp: 4_102_444_800,
+        };
+        let mut header = Header::new(alg);
+        header.kid = Some(kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &enc).expect("sign");
+        let set: JwkSet = serde_json::from_str(&jwks).expect("JWKS");
+        let jwk = set
+            .find(&kid)
+            .unwrap_or_else(|| panic!("{name}: no key {kid} in the published JWKS"));
+        let mut v = Validation::new(alg);
+        v.set_audience(&[oidc::AUDIENCE]);
+        v.set_issuer(&[issuer]);
+        let key = DecodingKey::from_jwk(jwk).expect("JWK");
+        let verified = jsonwebtoken::decode::<Claims>(&token, &key, &v).expect("verifies");
+        assert_eq!(verified.claims, claims, "{name}");
+        // Negative controls: another cluster's key signing under this key ID does not
+        // verify, and another cluster's published keys know no such key.
+        let other_pem = &other_creds[credential_files::SA_KEY];
+        let other_enc = match alg {
+            Algorithm::ES256 => EncodingKey::from_ec_pem(other_pem),
+            _ => EncodingKey::from_rsa_pem(other_pem),
+        }
+        .expect("the other key");
+        let forged = jsonwebtoken::encode(&header, &claims, &other_enc).expect("sign");
+        assert!(
+            jsonwebtoken::decode::<Claims>(&forged, &key, &v).is_err(),
+            "{name}: a token of another key verified"
+        );
+        let foreign: JwkSet = serde_json::from_slice(&other.files["oidc/keys.json"]).expect("JWKS");
+        assert!(
+            foreign.find(&kid).is_none(),
+            "{name}: a foreign JWKS has the key"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 5, "examples: {checked}");
 }
 
 /// The kube-apiserver flags of the controllers' node config.
