@@ -353,6 +353,89 @@ pub fn changed_exports(checked: &CheckedExports, now: &BTreeMap<String, String>)
         .collect()
 }
 
+/// An existing network resource a cluster names: its cluster.yaml key, its id, and the export
+/// it was taken from (for `idFromStackOutput`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedResource {
+    /// The cluster.yaml key.
+    pub path: String,
+    /// The resource id.
+    pub id: String,
+    /// The export that named it.
+    pub export: Option<String>,
+}
+
+/// Start's reading of the exports a cluster takes (`values`: ListExports' answer): the
+/// resources they name, what was checked (recorded for apply), and a refusal for each export
+/// nothing makes.
+pub fn resolve_exports(
+    exported: &[(String, &str)],
+    values: &BTreeMap<String, String>,
+) -> (Vec<NamedResource>, CheckedExports, Vec<String>) {
+    let (mut named, mut checked, mut refusals) =
+        (Vec::new(), CheckedExports::default(), Vec::new());
+    for (path, export) in exported {
+        match values.get(*export) {
+            Some(id) => {
+                checked.values.insert((*export).to_owned(), id.clone());
+                named.push(NamedResource {
+                    path: path.clone(),
+                    id: id.clone(),
+                    export: Some((*export).to_owned()),
+                });
+            }
+            None => refusals.push(format!(
+                "{path}: no stack of this Region and account exports {export}; name another export (aws cloudformation list-exports) or give the resource's id (installation setting `network.existing`)"
+            )),
+        }
+    }
+    (named, checked, refusals)
+}
+
+/// A refusal for each resource of `named` that `tags` (by id) does not give to `cluster` or
+/// its `tenant` under `network.existing: tagged`.
+pub fn untagged(
+    named: &[NamedResource],
+    tags: &BTreeMap<String, BTreeMap<String, String>>,
+    cluster: &str,
+    tenant: Option<&str>,
+) -> Vec<String> {
+    let wanted = match tenant {
+        Some(t) => format!("`{CLUSTER_TAG}={cluster}` or `{TENANT_TAG}={t}`"),
+        None => format!("`{CLUSTER_TAG}={cluster}`"),
+    };
+    named
+        .iter()
+        .filter(|r| {
+            !tags
+                .get(&r.id)
+                .is_some_and(|t| network_is_given(t, cluster, tenant))
+        })
+        .map(|r| {
+            let path = &r.path;
+            let own = if path.contains("securityGroupIds") || path.ends_with("eipAllocationId") {
+                "or remove it"
+            } else if path.starts_with("vpc.")
+                || path.ends_with("].id")
+                || path.ends_with("].idFromStackOutput")
+            {
+                "or give a CIDR so the cluster creates its own"
+            } else {
+                "or remove it so the cluster creates its own"
+            };
+            let via = r
+                .export
+                .as_ref()
+                .map(|e| format!(" (the value of the export {e})"))
+                .unwrap_or_default();
+            format!(
+                "{path}: {}{via} is not tagged {wanted} (or does not exist); ask the installation's admins to tag it for this cluster, {own} (installation setting `network.existing`)",
+                r.id
+            )
+        })
+        .collect()
+}
+
 /// The Region and account of a KMS key ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`).
 fn key_scope(arn: &str) -> Vec<&str> {
     arn.split(':').skip(3).take(2).collect()

@@ -477,3 +477,82 @@ fn an_export_that_changed_since_start_is_named() {
         assert_eq!(policy::changed_exports(&checked, &now), want, "{now:?}");
     }
 }
+
+/// Start's network decisions under `tagged`, table-driven: exports resolved (a missing one
+/// refused), and each named resource refused unless its tags give it to the cluster or team.
+#[test]
+fn exports_resolve_and_untagged_resources_are_refused() {
+    let values = BTreeMap::from([("net-VpcId".to_owned(), "vpc-0aaa".to_owned())]);
+    let exported = [
+        ("vpc.idFromStackOutput".to_owned(), "net-VpcId"),
+        ("internetGateway.idFromStackOutput".to_owned(), "net-Igw"),
+    ];
+    let (named, checked, missing) = policy::resolve_exports(&exported, &values);
+    assert_eq!(
+        named,
+        vec![policy::NamedResource {
+            path: "vpc.idFromStackOutput".into(),
+            id: "vpc-0aaa".into(),
+            export: Some("net-VpcId".into()),
+        }]
+    );
+    assert_eq!(checked.values, values);
+    assert_eq!(
+        missing,
+        vec![
+            "internetGateway.idFromStackOutput: no stack of this Region and account exports net-Igw; name another export (aws cloudformation list-exports) or give the resource's id (installation setting `network.existing`)"
+        ]
+    );
+
+    let resource = |path: &str, id: &str| policy::NamedResource {
+        path: path.into(),
+        id: id.into(),
+        export: None,
+    };
+    let tagged = |k: &str, v: &str| BTreeMap::from([(k.to_owned(), v.to_owned())]);
+    let tags = BTreeMap::from([
+        (
+            "vpc-0aaa".to_owned(),
+            tagged("kubeline.io/tenant", "payments"),
+        ),
+        (
+            "subnet-0bbb".to_owned(),
+            tagged("kubeline.io/cluster", "search"),
+        ),
+        ("sg-0ccc".to_owned(), tagged("kubeline.io/cluster", "demo")),
+    ]);
+    // (resource, tenant, refusal or None).
+    let cases = [
+        (named[0].clone(), Some("payments"), None),
+        (
+            named[0].clone(),
+            None,
+            Some(
+                "vpc.idFromStackOutput: vpc-0aaa (the value of the export net-VpcId) is not tagged `kubeline.io/cluster=demo` (or does not exist); ask the installation's admins to tag it for this cluster, or give a CIDR so the cluster creates its own (installation setting `network.existing`)",
+            ),
+        ),
+        (
+            resource("subnets[0].id", "subnet-0bbb"),
+            Some("payments"),
+            Some(
+                "subnets[0].id: subnet-0bbb is not tagged `kubeline.io/cluster=demo` or `kubeline.io/tenant=payments` (or does not exist); ask the installation's admins to tag it for this cluster, or give a CIDR so the cluster creates its own (installation setting `network.existing`)",
+            ),
+        ),
+        (resource("etcd.securityGroupIds[0]", "sg-0ccc"), None, None),
+        (
+            resource("subnets[0].routeTable.id", "rtb-0ddd"),
+            None,
+            Some(
+                "subnets[0].routeTable.id: rtb-0ddd is not tagged `kubeline.io/cluster=demo` (or does not exist); ask the installation's admins to tag it for this cluster, or remove it so the cluster creates its own (installation setting `network.existing`)",
+            ),
+        ),
+    ];
+    for (r, tenant, want) in cases {
+        let got = policy::untagged(std::slice::from_ref(&r), &tags, "demo", tenant);
+        assert_eq!(
+            got,
+            want.into_iter().map(str::to_owned).collect::<Vec<_>>(),
+            "{r:?}"
+        );
+    }
+}

@@ -9,7 +9,7 @@ use kubeline_aws::store::ObjectStore;
 use kubeline_core::errors::ErrorName;
 use kubeline_core::model::Approval;
 use kubeline_core::pipeline::{ClusterKeys, Phase, Route};
-use kubeline_core::policy::{self, CheckedExports, ExistingNetworks, Installation};
+use kubeline_core::policy::{self, CheckedExports, ExistingNetworks, Installation, NamedResource};
 use kubeline_core::validate;
 
 use super::Run;
@@ -103,71 +103,37 @@ async fn check_policy<S: ObjectStore, C: Stacks, N: Networks>(
             }
         }
     };
+    let mut checked = CheckedExports::default();
     let mut refusals: Vec<String> = policy::check(cluster, &inst)
         .iter()
         .map(ToString::to_string)
         .collect();
-    // (cluster.yaml key, resource id, the export it came from).
-    let mut named: Vec<(String, String, Option<&str>)> = policy::existing_network(cluster)
-        .into_iter()
-        .map(|(path, id)| (path, id.to_owned(), None))
-        .collect();
-    let exported = policy::imported_network(cluster);
-    let mut checked = CheckedExports::default();
-    let tagged = inst.policy.network.existing == ExistingNetworks::Tagged;
-    if tagged && !exported.is_empty() {
+    if inst.policy.network.existing == ExistingNetworks::Tagged {
+        let mut named: Vec<NamedResource> = policy::existing_network(cluster)
+            .into_iter()
+            .map(|(path, id)| NamedResource {
+                path,
+                id: id.to_owned(),
+                export: None,
+            })
+            .collect();
         // The resource an export names is checked like a given id; the stacks import the
         // same export (Fn::ImportValue), which its stack can then neither change nor delete.
-        let names: Vec<String> = exported.iter().map(|(_, n)| (*n).to_owned()).collect();
-        let values = cfn.export_values(&names).await?;
-        for (path, export) in exported {
-            match values.get(export) {
-                Some(id) => {
-                    checked.values.insert(export.to_owned(), id.clone());
-                    named.push((path, id.clone(), Some(export)));
-                }
-                None => refusals.push(format!(
-                    "{path}: no stack of this Region and account exports {export}; name another export (aws cloudformation list-exports) or give the resource's id (installation setting `network.existing`)"
-                )),
-            }
+        let exported = policy::imported_network(cluster);
+        if !exported.is_empty() {
+            let names: Vec<String> = exported.iter().map(|(_, n)| (*n).to_owned()).collect();
+            let values = cfn.export_values(&names).await?;
+            let (resolved, exports, missing) = policy::resolve_exports(&exported, &values);
+            named.extend(resolved);
+            refusals.extend(missing);
+            checked = exports;
         }
-    }
-    if tagged && !named.is_empty() {
-        let name = cluster.name.as_str();
-        let tenant = policy::tenant_of(&inst.policy, name);
-        let ids: Vec<String> = named.iter().map(|(_, id, _)| id.clone()).collect();
-        let tags = net.tags_of(&ids).await?;
-        let wanted = match tenant {
-            Some(t) => format!(
-                "`{}={name}` or `{}={t}`",
-                policy::CLUSTER_TAG,
-                policy::TENANT_TAG
-            ),
-            None => format!("`{}={name}`", policy::CLUSTER_TAG),
-        };
-        for (path, id, export) in &named {
-            let given = tags
-                .get(id)
-                .is_some_and(|t| policy::network_is_given(t, name, tenant));
-            if !given {
-                let own = if path.contains("securityGroupIds") || path.ends_with("eipAllocationId")
-                {
-                    "or remove it"
-                } else if path.starts_with("vpc.")
-                    || path.ends_with("].id")
-                    || path.ends_with("].idFromStackOutput")
-                {
-                    "or give a CIDR so the cluster creates its own"
-                } else {
-                    "or remove it so the cluster creates its own"
-                };
-                let via = export
-                    .map(|e| format!(" (the value of the export {e})"))
-                    .unwrap_or_default();
-                refusals.push(format!(
-                    "{path}: {id}{via} is not tagged {wanted} (or does not exist); ask the installation's admins to tag it for this cluster, {own} (installation setting `network.existing`)"
-                ));
-            }
+        if !named.is_empty() {
+            let name = cluster.name.as_str();
+            let ids: Vec<String> = named.iter().map(|r| r.id.clone()).collect();
+            let tags = net.tags_of(&ids).await?;
+            let tenant = policy::tenant_of(&inst.policy, name);
+            refusals.extend(policy::untagged(&named, &tags, name, tenant));
         }
     }
     if refusals.is_empty() {
