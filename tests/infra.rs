@@ -462,6 +462,138 @@ fn only_the_named_approvers_may_approve() {
     }
 }
 
+/// An approval file names its writer: the bucket policy refuses an approval (or a re-tagging
+/// of one) whose `kubeline.io/approver` tag is not the caller's own `aws:userid`, and the tag
+/// cannot be removed, so the approval step's record of who approved is the principal S3
+/// authenticated, not what the file says. Negative controls: an approver's correctly tagged
+/// approval and a team's untagged cluster.yaml are allowed.
+#[test]
+fn an_approval_names_its_writer_and_keeps_that_name() {
+    use kubeline_tests::iam::{Decision, Pseudo, Request, evaluate};
+    let t = template();
+    let statements = t["Resources"]["BucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        .as_array()
+        .expect("statements")
+        .clone();
+    let by_sid = |sid: &str| {
+        statements
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .cloned()
+            .unwrap_or_else(|| panic!("statement {sid}"))
+    };
+    let approvers = statements
+        .iter()
+        .find_map(|s| {
+            let branches = s["Fn::If"].as_array()?;
+            (branches[0] == "HasApprovers").then(|| branches[1].clone())
+        })
+        .expect("the approvers statement");
+    let bucket_policy = serde_json::json!({"Statement": [
+        by_sid("ApprovalsNameTheirWriter"), by_sid("ApprovalTagsStay"), approvers]});
+    // Everyone's own IAM policy allows every object action in the bucket.
+    let own_policy = serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "s3:*",
+        "Resource": "arn:aws:s3:::kubeline-prod/*"}]});
+    let mut pseudo = Pseudo::installation();
+    pseudo.refs.insert(
+        "ApproverPrincipalArns".into(),
+        "arn:aws:iam::123456789012:role/platform-approvers".into(),
+    );
+    let approver = (
+        "arn:aws:iam::123456789012:role/platform-approvers",
+        "AROAAPPROVERS:alice",
+    );
+    let other_approver = (
+        "arn:aws:iam::123456789012:role/platform-approvers",
+        "AROAAPPROVERS:bob",
+    );
+    let team = ("arn:aws:iam::123456789012:role/team-a", "AROATEAMA:carol");
+    let req = |action: &str, key: &str, who: (&str, &str), tag: Option<&str>| {
+        let r = Request::new(action, &format!("arn:aws:s3:::kubeline-prod/{key}"))
+            .with("aws:PrincipalArn", who.0)
+            .with("aws:userid", who.1);
+        match tag {
+            Some(v) => r.with("s3:RequestObjectTag/kubeline.io/approver", v),
+            None => r,
+        }
+    };
+    let approval = "clusters/a/approvals/r1.yaml";
+    use Decision::{Allow, ExplicitDeny};
+    let cases = [
+        // Tagged with the writer's own id: the one way in.
+        (
+            req("s3:PutObject", approval, approver, Some(approver.1)),
+            Allow,
+        ),
+        // Untagged, or naming another approver: refused.
+        (req("s3:PutObject", approval, approver, None), ExplicitDeny),
+        (
+            req("s3:PutObject", approval, approver, Some(other_approver.1)),
+            ExplicitDeny,
+        ),
+        // Re-tagging an approval with another name: refused, whoever does it.
+        (
+            req(
+                "s3:PutObjectTagging",
+                approval,
+                other_approver,
+                Some(approver.1),
+            ),
+            ExplicitDeny,
+        ),
+        (
+            req(
+                "s3:PutObjectVersionTagging",
+                approval,
+                approver,
+                Some(other_approver.1),
+            ),
+            ExplicitDeny,
+        ),
+        // A team may not claim an approval by tagging it with its own id.
+        (
+            req("s3:PutObjectTagging", approval, team, Some(team.1)),
+            ExplicitDeny,
+        ),
+        // The tag stays.
+        (
+            req("s3:DeleteObjectTagging", approval, approver, None),
+            ExplicitDeny,
+        ),
+        (
+            req("s3:DeleteObjectVersionTagging", approval, approver, None),
+            ExplicitDeny,
+        ),
+        // Negative controls: other objects need no tag, and the step may read the tags.
+        (
+            req("s3:PutObject", "clusters/a/cluster.yaml", team, None),
+            Allow,
+        ),
+        (req("s3:GetObjectTagging", approval, team, None), Allow),
+    ];
+    for (r, want) in &cases {
+        assert_eq!(
+            evaluate(&pseudo, &[&own_policy, &bucket_policy], r),
+            *want,
+            "{r:?}"
+        );
+    }
+    // The apply function, which reads the tag, may read it.
+    let apply = kubeline_tests::iam::policies_of(&t, "ApplyFunction");
+    let apply: Vec<&serde_json::Value> = apply.iter().collect();
+    assert_eq!(
+        evaluate(
+            &pseudo,
+            &apply,
+            &Request::new(
+                "s3:GetObjectVersionTagging",
+                "arn:aws:s3:::kubeline-prod/clusters/a/approvals/r1.yaml"
+            )
+        ),
+        Allow
+    );
+}
+
 /// The CloudFormation service role builds node roles (`role/kubeline-*`) but never touches the
 /// installation's own roles, even when the stack and `NamePrefix` are named `kubeline` (as
 /// README's deploy command does, so the node-role pattern matches them): its own role and the

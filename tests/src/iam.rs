@@ -183,6 +183,21 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     pi == p.len()
 }
 
+/// `text` with each policy variable `${key}` replaced by the request's value of `key`; `None`
+/// when the request has no such key.
+fn substitute(text: &str, req: &Request) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let end = rest[start..].find('}')? + start;
+        out.push_str(&rest[..start]);
+        out.push_str(req.context.get(&rest[start + 2..end])?);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 fn condition_holds(pseudo: &Pseudo, cond: Option<&Value>, req: &Request) -> bool {
     let Some(Value::Object(ops)) = cond else {
         return true;
@@ -190,7 +205,17 @@ fn condition_holds(pseudo: &Pseudo, cond: Option<&Value>, req: &Request) -> bool
     ops.iter().all(|(op, keys)| {
         let keys = keys.as_object().expect("condition keys are an object");
         keys.iter().all(|(key, values)| {
-            let wanted = pseudo.list(Some(values));
+            // Policy variables (`${aws:userid}`) take the request's value; one the request
+            // lacks invalidates the statement (IAM's "Variables and tags" reference), so it
+            // does not hold.
+            let Some(wanted) = pseudo
+                .list(Some(values))
+                .into_iter()
+                .map(|w| substitute(&w, req))
+                .collect::<Option<Vec<String>>>()
+            else {
+                return false;
+            };
             let present = req.context.get(key);
             match op.as_str() {
                 // ARNs compare as strings here: the policies under test use exact ARNs.
@@ -402,5 +427,38 @@ mod tests {
         assert_eq!(evaluate(&ps, &[&p], &no_e), Decision::ExplicitDeny);
         let wrong = ok.clone().with("d", "w");
         assert_eq!(evaluate(&ps, &[&p], &wrong), Decision::ImplicitDeny);
+    }
+
+    #[test]
+    fn policy_variables_take_the_request_s_values() {
+        let p = json!({"Statement": [
+            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"},
+            {"Effect": "Deny", "Action": "s3:PutObject", "Resource": "*",
+             "Condition": {"StringNotEquals": {"s3:RequestObjectTag/who": "id-${aws:userid}"}}}
+        ]});
+        let ps = Pseudo::default();
+        let req = |tag: Option<&str>| {
+            let r = Request::new("s3:PutObject", "b/k").with("aws:userid", "AIDA1");
+            match tag {
+                Some(t) => r.with("s3:RequestObjectTag/who", t),
+                None => r,
+            }
+        };
+        assert_eq!(
+            evaluate(&ps, &[&p], &req(Some("id-AIDA1"))),
+            Decision::Allow
+        );
+        assert_eq!(
+            evaluate(&ps, &[&p], &req(Some("id-AIDA2"))),
+            Decision::ExplicitDeny
+        );
+        assert_eq!(evaluate(&ps, &[&p], &req(None)), Decision::ExplicitDeny);
+        // Without the variable's key the statement is invalid and does not apply.
+        let anonymous = Request::new("s3:PutObject", "b/k").with("s3:RequestObjectTag/who", "x");
+        assert_eq!(evaluate(&ps, &[&p], &anonymous), Decision::Allow);
+        assert_eq!(
+            substitute("a${k}b${k}", &Request::new("x", "y").with("k", "1")).as_deref(),
+            Some("a1b1")
+        );
     }
 }

@@ -72,6 +72,21 @@ pub trait ObjectStore: Send + Sync {
             }
         }
     }
+    /// Writes `key` with object tags (`(key, value)` pairs): a request whose tags the bucket
+    /// policy checks, such as an approval file's writer tag.
+    fn put_with_tags(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        tags: &[(&str, &str)],
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+    /// The object tags of `key` (a given `version`, or the latest); empty when it has none.
+    fn tags(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send;
     /// Every key under `prefix`, sorted.
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
     /// Deletes `key` (no error when absent).
@@ -208,6 +223,22 @@ mod s3 {
         }
     }
 
+    /// A tag set as S3's `x-amz-tagging` header takes it: URL query parameters, each key and
+    /// value percent-encoded.
+    pub(super) fn tagging(tags: &[(&str, &str)]) -> String {
+        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+        tags.iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    utf8_percent_encode(k, NON_ALPHANUMERIC),
+                    utf8_percent_encode(v, NON_ALPHANUMERIC)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
     impl ObjectStore for S3Store {
         async fn get(&self, key: &str, version: Option<&str>) -> Result<Option<Object>, AwsError> {
             let out = self
@@ -250,6 +281,39 @@ mod s3 {
             content_type: &str,
         ) -> Result<Option<String>, AwsError> {
             self.put_tagged(key, bytes, content_type, None, None).await
+        }
+
+        async fn put_with_tags(
+            &self,
+            key: &str,
+            bytes: Vec<u8>,
+            content_type: &str,
+            tags: &[(&str, &str)],
+        ) -> Result<Option<String>, AwsError> {
+            let tagging = tagging(tags);
+            self.put_tagged(key, bytes, content_type, Some(&tagging), None)
+                .await
+        }
+
+        async fn tags(
+            &self,
+            key: &str,
+            version: Option<&str>,
+        ) -> Result<Vec<(String, String)>, AwsError> {
+            let out = self
+                .client
+                .get_object_tagging()
+                .bucket(&self.bucket)
+                .key(key)
+                .set_version_id(version.map(str::to_owned))
+                .send()
+                .await
+                .map_err(|e| classify("S3", &e))?;
+            Ok(out
+                .tag_set()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect())
         }
 
         async fn put_asset(
@@ -354,6 +418,19 @@ mod s3 {
                 .await
                 .map_err(|e| classify("S3", &e))?;
             Ok(())
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn tag_sets_are_percent_encoded_query_parameters() {
+            assert_eq!(
+                super::tagging(&[("kubeline.io/approver", "AROAEXAMPLE:alice@example.com")]),
+                "kubeline%2Eio%2Fapprover=AROAEXAMPLE%3Aalice%40example%2Ecom"
+            );
+            assert_eq!(super::tagging(&[("a", "1"), ("b", "x y")]), "a=1&b=x%20y");
+            assert_eq!(super::tagging(&[]), "");
         }
     }
 }

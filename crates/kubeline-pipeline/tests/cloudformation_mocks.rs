@@ -39,6 +39,18 @@ impl ObjectStore for MemStore {
         self.0.lock().expect("lock").insert(key.to_owned(), bytes);
         Ok(None)
     }
+    async fn put_with_tags(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        _: &[(&str, &str)],
+    ) -> Result<Option<String>, AwsError> {
+        self.put(key, bytes, content_type).await
+    }
+    async fn tags(&self, _: &str, _: Option<&str>) -> Result<Vec<(String, String)>, AwsError> {
+        Ok(Vec::new())
+    }
     async fn list(&self, prefix: &str) -> Result<Vec<String>, AwsError> {
         Ok(self
             .0

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use kubeline_aws::store::{ObjectStore, S3Store};
-use kubeline_core::pipeline::{ClusterKeys, Phase, Status};
+use kubeline_core::pipeline::{APPROVER_TAG, ClusterKeys, Phase, Status};
 
 /// Where the installation is.
 #[derive(Debug, Args)]
@@ -93,6 +93,20 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 async fn read_status(store: &S3Store, cluster: &str) -> Result<Option<Status>> {
     kubeline::local::read_json(store, &ClusterKeys::new(cluster).status()).await
+}
+
+/// The caller's `aws:userid` (STS GetCallerIdentity's UserId), which the bucket policy requires
+/// an approval file's [`APPROVER_TAG`] to be.
+async fn caller_user_id() -> Result<String> {
+    let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let me = aws_sdk_sts::Client::new(&conf)
+        .get_caller_identity()
+        .send()
+        .await
+        .context("cannot learn who you are (STS GetCallerIdentity), which an approval names")?;
+    me.user_id()
+        .map(str::to_owned)
+        .context("STS GetCallerIdentity returned no UserId")
 }
 
 fn who() -> String {
@@ -264,8 +278,14 @@ pub fn decide(a: DecisionArgs, approve: bool) -> Result<bool> {
             text.push_str(&format!("comment: {}\n", serde_json::to_string(c)?));
         }
         let key = ClusterKeys::new(&a.cluster).approval(&run);
+        let me = caller_user_id().await?;
         store
-            .put(&key, text.into_bytes(), "application/yaml")
+            .put_with_tags(
+                &key,
+                text.into_bytes(),
+                "application/yaml",
+                &[(APPROVER_TAG, &me)],
+            )
             .await?;
         println!("wrote s3://{}/{key}", a.target.bucket);
         if !approve {

@@ -579,13 +579,48 @@ async fn manual_approval_rejected_then_superseded_then_approved() {
             .as_str()
             .is_some_and(|s| s.contains(&keys.approval(&run)))
     );
-    e.put(
+    // A file without its writer's tag (the bucket policy refuses such writes on AWS) is no
+    // decision: the run keeps waiting.
+    e.put(&keys.approval(&run), "decision: approve\nby: mallory\n")
+        .await;
+    let refused =
+        kubeline_pipeline::steps::approval_request(&e.store, &e.sfn, &keys.approval(&run))
+            .await
+            .expect_err("an untagged approval is refused");
+    assert_eq!(
+        refused.name,
+        kubeline_core::errors::ErrorName::RequestInvalid
+    );
+    assert!(
+        refused
+            .cause
+            .contains("carries no kubeline.io/approver object tag"),
+        "{refused:?}"
+    );
+    assert_eq!(e.status().await.phase, Phase::AwaitingApproval);
+    assert!(e.objects(&keys.run(&run).approval()).await.is_empty());
+    e.approve(
         &keys.approval(&run),
         "decision: reject\nby: alice\ncomment: not today\n",
+        "AROAEXAMPLE:alice",
     )
     .await;
     let info = e.finish(&arn).await;
     assert_eq!(info.error.as_deref(), Some("PlanRejected"), "{info:?}");
+    assert!(
+        info.cause
+            .as_deref()
+            .is_some_and(|c| c.contains("rejected by alice (AROAEXAMPLE:alice): not today")),
+        "{info:?}"
+    );
+    let record: kubeline_core::pipeline::ApprovalRecord =
+        local::read_json(&e.store, &keys.run(&run).approval())
+            .await
+            .expect("read")
+            .expect("the run's approval record");
+    assert_eq!(record.approver, "AROAEXAMPLE:alice");
+    assert_eq!(record.decision, kubeline_core::pipeline::Decision::Reject);
+    assert_eq!(record.by.as_deref(), Some("alice"));
     let status = e.status().await;
     assert_eq!(status.phase, Phase::Rejected);
     // The rejected plan's change set and the empty stack it made are gone.
@@ -609,9 +644,10 @@ async fn manual_approval_rejected_then_superseded_then_approved() {
     assert_eq!(status.run_id, run_id(&newer));
 
     // Approved: applied.
-    e.put(
+    e.approve(
         &keys.approval(&run_id(&newer)),
         "decision: approve\nby: bob\n",
+        "AIDABOB",
     )
     .await;
     assert_eq!(e.finish(&newer).await.status, "SUCCEEDED");
@@ -761,6 +797,33 @@ async fn the_client_verbs_drive_an_installation() {
         out.contains("kubeline-demo-node-pool-general") && out.contains("CREATE_COMPLETE"),
         "{out}"
     );
+
+    // The approval names its writer, as the bucket policy requires: the caller's UserId.
+    let approved = ClusterKeys::new("demo");
+    let run = e.status().await.run_id;
+    let me = aws_sdk_sts::Client::new(&e.conf)
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("sts")
+        .user_id
+        .expect("user id");
+    let tags = e
+        .store
+        .tags(&approved.approval(&run), None)
+        .await
+        .expect("tags");
+    assert!(
+        tags.contains(&(kubeline_core::pipeline::APPROVER_TAG.to_owned(), me.clone())),
+        "{tags:?}"
+    );
+    let record: kubeline_core::pipeline::ApprovalRecord =
+        local::read_json(&e.store, &approved.run(&run).approval())
+            .await
+            .expect("read")
+            .expect("the run's approval record");
+    assert_eq!(record.approver, me);
+    assert_eq!(record.comment.as_deref(), Some("looks right"));
 
     // Nothing waits for approval now.
     let (ok, out) = cli(&e, d, &["reject", "demo"]).await;

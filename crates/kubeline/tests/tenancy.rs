@@ -297,9 +297,10 @@ async fn the_installation_policy_refuses_a_hostile_cluster_before_anything_chang
         &[("VpcId", &vpc), ("SubnetA", &other_subnet)],
     )
     .await;
-    e.put(
+    e.approve(
         &keys.approval(&run_id(&arn)),
         "decision: approve\nby: bob\n",
+        "AIDABOB",
     )
     .await;
     let info = e.finish(&arn).await;

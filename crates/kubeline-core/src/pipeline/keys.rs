@@ -160,9 +160,14 @@ impl RunKeys {
     pub fn exports(&self) -> String {
         format!("{}exports.json", self.prefix)
     }
+    /// The approval that decided the run ([`ApprovalRecord`](super::ApprovalRecord)): the
+    /// decision and the approver the bucket vouches for.
+    pub fn approval(&self) -> String {
+        format!("{}approval.json", self.prefix)
+    }
     /// Every record (the router's test checks that none matches a bucket rule).
     #[cfg(test)]
-    pub(crate) fn all(&self) -> [String; 11] {
+    pub(crate) fn all(&self) -> [String; 12] {
         [
             self.config(),
             self.destroy_request(),
@@ -175,6 +180,7 @@ impl RunKeys {
             self.etcd_snapshot(),
             self.result(),
             self.exports(),
+            self.approval(),
         ]
     }
 }

@@ -19,7 +19,10 @@ pub use self::keys::{ClusterKeys, RunKeys};
 pub use self::plan::{
     AddonChange, AddonVersion, Plan, ResourceChange, StackAction, StackChange, addon_changes,
 };
-pub use self::requests::{ApprovalRequest, Decision, check_destroy, parse_approval};
+pub use self::requests::{
+    APPROVER_TAG, ApprovalRecord, ApprovalRequest, Decision, approver_of, check_destroy,
+    parse_approval,
+};
 pub use self::restore::{
     MemberReport, MemberRestoreRequest, RESTORE_HOLD_SECONDS, RESTORE_ON_REQUEST_OUTPUT,
     RESTORE_WAIT_MINUTES, RestoreRequest, RestoreWait, check_restore, is_snapshot_key,

@@ -5,12 +5,12 @@ use kubeline_aws::executions::Executions;
 use kubeline_aws::store::ObjectStore;
 use kubeline_core::errors::ErrorName;
 use kubeline_core::pipeline::{
-    ApprovalRequest, ClusterKeys, Decision, Phase, Route, parse_approval,
+    ApprovalRecord, ClusterKeys, Decision, Phase, Route, approver_of, parse_approval,
 };
 use serde::{Deserialize, Serialize};
 
 use super::Run;
-use super::bucket::{get_json, get_text, put_json, set_status, status_of};
+use super::bucket::{get_json, put_json, set_status, status_of};
 use super::request::{cluster_of, exact_key};
 use crate::error::StepError;
 
@@ -85,13 +85,20 @@ pub async fn await_approval<S: ObjectStore, X: Executions>(
     put_json(store, &key, &pending).await?;
     set_status(store, run, Phase::AwaitingApproval, |_| {}).await?;
     // A decision uploaded before this step ran is taken up now.
+    // (A file that is no decision was refused when it arrived; it is ignored here.)
     let approval_key = keys.approval(&run.run_id);
     let mut decision = None;
-    if let Some(text) = get_text(store, &approval_key).await?
-        && let Ok(request) = parse_approval(&text)
-    {
-        decide(store, sfn, &key, &pending, &request).await?;
-        decision = Some(request.decision);
+    if let Some(Ok(record)) = read_approval(store, &approval_key).await? {
+        decide(
+            store,
+            sfn,
+            run.records().approval(),
+            &key,
+            &pending,
+            &record,
+        )
+        .await?;
+        decision = Some(record.decision);
     }
     Ok(ApprovalOutput {
         cluster: run.cluster.clone(),
@@ -102,36 +109,58 @@ pub async fn await_approval<S: ObjectStore, X: Executions>(
     })
 }
 
-/// Sends an approval decision to the waiting task and forgets the token.
+/// Reads the approval file at `key` and the approver its tag names: `None` when there is no
+/// file, `Some(Err)` (the reason) when it is not a decision.
+async fn read_approval<S: ObjectStore>(
+    store: &S,
+    key: &str,
+) -> Result<Option<Result<ApprovalRecord, String>>, StepError> {
+    let Some(object) = store.get(key, None).await? else {
+        return Ok(None);
+    };
+    let Ok(text) = String::from_utf8(object.bytes) else {
+        return Ok(Some(Err(format!("{key} is not UTF-8 text"))));
+    };
+    let request = match parse_approval(&text) {
+        Ok(r) => r,
+        Err(e) => return Ok(Some(Err(format!("{key}: {e}")))),
+    };
+    // The tags of the version read, not of a newer one.
+    let tags = store.tags(key, object.version.as_deref()).await?;
+    Ok(Some(approver_of(key, &tags).map(|approver| {
+        ApprovalRecord {
+            decision: request.decision,
+            approver: approver.to_owned(),
+            by: request.by,
+            comment: request.comment,
+            key: key.to_owned(),
+            version: object.version,
+        }
+    })))
+}
+
+/// Records the decision in the run's audit folder, sends it to the waiting task and forgets
+/// the token.
 async fn decide<S: ObjectStore, X: Executions>(
     store: &S,
     sfn: &X,
+    record_key: String,
     pending_key: &str,
     pending: &PendingApproval,
-    request: &ApprovalRequest,
+    record: &ApprovalRecord,
 ) -> Result<(), StepError> {
-    match request.decision {
+    put_json(store, &record_key, record).await?;
+    match record.decision {
         Decision::Approve => {
-            #[derive(Serialize)]
-            struct Approved<'a> {
-                decision: Decision,
-                by: Option<&'a str>,
-                comment: Option<&'a str>,
-            }
-            let out = Approved {
-                decision: Decision::Approve,
-                by: request.by.as_deref(),
-                comment: request.comment.as_deref(),
-            };
-            let out = serde_json::to_string(&out)
+            let out = serde_json::to_string(record)
                 .map_err(|e| StepError::new(ErrorName::Internal, e.to_string()))?;
             sfn.send_task_success(&pending.task_token, &out).await?;
         }
         Decision::Reject => {
             let cause = format!(
                 "rejected by {}{}",
-                request.by.as_deref().unwrap_or("an approver"),
-                request
+                record.who(),
+                record
                     .comment
                     .as_deref()
                     .map(|c| format!(": {c}"))
@@ -164,11 +193,10 @@ pub async fn approval_request<S: ObjectStore, X: Executions>(
         .next()
         .and_then(|f| f.strip_suffix(".yaml"))
         .unwrap_or_default();
-    let text = get_text(store, key)
+    let record = read_approval(store, key)
         .await?
-        .ok_or_else(|| StepError::new(ErrorName::RequestInvalid, format!("{key} is gone")))?;
-    let request = parse_approval(&text)
-        .map_err(|e| StepError::new(ErrorName::RequestInvalid, format!("{key}: {e}")))?;
+        .ok_or_else(|| StepError::new(ErrorName::RequestInvalid, format!("{key} is gone")))?
+        .map_err(|e| StepError::new(ErrorName::RequestInvalid, e))?;
     let pending_key = ClusterKeys::new(cluster).pending_approval();
     let pending = get_json::<_, PendingApproval>(store, &pending_key)
         .await?
@@ -176,7 +204,7 @@ pub async fn approval_request<S: ObjectStore, X: Executions>(
     let mut out = ApprovalOutput {
         cluster: cluster.to_owned(),
         run_id: run_id.to_owned(),
-        decision: Some(request.decision),
+        decision: Some(record.decision),
         approval_key: key.to_owned(),
         recorded_for_later: false,
     };
@@ -192,6 +220,7 @@ pub async fn approval_request<S: ObjectStore, X: Executions>(
             )),
         };
     };
-    decide(store, sfn, &pending_key, &pending, &request).await?;
+    let record_key = ClusterKeys::new(cluster).run(run_id).approval();
+    decide(store, sfn, record_key, &pending_key, &pending, &record).await?;
     Ok(out)
 }

@@ -92,6 +92,19 @@ impl Env {
             .expect("put")
     }
 
+    /// Writes an approval file as `kubeline approve` does: tagged with its writer's id.
+    pub async fn approve(&self, key: &str, text: &str, approver: &str) -> Option<String> {
+        self.store
+            .put_with_tags(
+                key,
+                text.as_bytes().to_vec(),
+                "application/yaml",
+                &[(kubeline_core::pipeline::APPROVER_TAG, approver)],
+            )
+            .await
+            .expect("put approval")
+    }
+
     /// Uploads a cluster.yaml and returns the run it starts.
     pub async fn upload(&mut self, text: &str) -> (String, String) {
         let (_, version) = local::upload(&self.local, text).await.expect("upload");
