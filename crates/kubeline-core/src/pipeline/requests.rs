@@ -127,10 +127,13 @@ mod tests {
             .collect()
     }
 
+    /// Object tags and the approver they name (`None`: not a decision).
+    type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>);
+
     #[test]
     fn the_approver_is_the_tag_the_bucket_vouches_for() {
         let key = "clusters/a/approvals/r1.yaml";
-        let cases: &[(&[(&str, &str)], Option<&str>)] = &[
+        let cases: &[Case] = &[
             (
                 &[(APPROVER_TAG, "AROAEXAMPLE:alice")],
                 Some("AROAEXAMPLE:alice"),
