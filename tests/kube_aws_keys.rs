@@ -173,3 +173,63 @@ fn every_refused_key_a_user_can_write_names_what_replaces_it() {
     assert!(kube_aws::refusal("clusterName").is_none());
     assert!(kube_aws::refusal("notAKubeAwsKey").is_none());
 }
+
+/// Whether a row's "Now:" answer that says nothing replaces the key (`none ...`, or
+/// `none in kubeline ...`) gives its reason in parentheses, as keys.tsv's header asks:
+/// `none (kube-dns is gone: CoreDNS only)`. Answers that name a replacement pass.
+fn none_gives_its_reason(now: &str) -> bool {
+    let now = now.trim();
+    let Some(rest) = now.strip_prefix("none") else {
+        return true;
+    };
+    let rest = rest.trim_start();
+    let rest = rest
+        .strip_prefix("in kubeline")
+        .unwrap_or(rest)
+        .trim_start();
+    rest.strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .is_some_and(|why| !why.trim().is_empty())
+}
+
+#[test]
+fn every_none_says_why_nothing_replaces_the_key() {
+    let mut nones = 0;
+    for k in kube_aws::keys() {
+        // A "Now:" the parser did not split off (a typo of the separator) hides in `what`.
+        assert!(
+            !k.what.to_lowercase().contains("now:"),
+            "{}: write the answer as \"; Now: ...\" (keys.tsv): {}",
+            k.path,
+            k.what
+        );
+        let Some(now) = k.now else { continue };
+        nones += usize::from(now.trim_start().starts_with("none"));
+        assert!(
+            none_gives_its_reason(now),
+            "{}: \"Now: {now}\" needs its reason in parentheses, \"Now: none (why)\" \
+             (crates/kubeline-core/src/kube_aws/keys.tsv)",
+            k.path
+        );
+    }
+    assert!(nones > 30, "only {nones} rows say none");
+    // Negative controls on synthetic answers.
+    for bare in [
+        "none",
+        "none ",
+        "none ()",
+        "none (  )",
+        "none in kubeline",
+        "none (why",
+    ] {
+        assert!(!none_gives_its_reason(bare), "{bare:?} passed");
+    }
+    for good in [
+        "none (kube-dns is gone: CoreDNS only)",
+        "none in kubeline (bake into the AMI)",
+        "addons.coreDns.version",
+        "see the kubelet.* keys",
+    ] {
+        assert!(none_gives_its_reason(good), "{good:?} failed");
+    }
+}

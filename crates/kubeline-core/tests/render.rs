@@ -329,11 +329,10 @@ fn custom_settings_reach_overridden_templates() {
     }
 }
 
-/// kube-aws's `idFromStackOutput`: an existing VPC, internet gateway, subnet, NAT gateway or
-/// route table named by another stack's export reaches the network stack as
-/// `Fn::ImportValue` of that export, wherever its ID would have been.
-#[test]
-fn id_from_stack_output_imports_the_exported_ids() {
+/// The existing-vpc example with its VPC, internet gateway and first subnet named by other
+/// stacks' exports, and two subnets kubeline creates on an exported route table and behind an
+/// exported NAT gateway.
+fn existing_vpc_from_stack_outputs() -> kubeline_core::cluster::Cluster {
     let text = std::fs::read_to_string(examples_dir().join("existing-vpc/cluster.yaml"))
         .expect("example")
         .replace(
@@ -355,20 +354,31 @@ fn id_from_stack_output_imports_the_exported_ids() {
             "    instanceCIDR: 172.16.100.0/24\n  - name: edge-b\n    availabilityZone: us-east-1b\n    instanceCIDR: 172.16.101.0/24\n    routeTable: {idFromStackOutput: network-EdgeRouteTable}\n  - name: private-c\n    availabilityZone: us-east-1c\n    instanceCIDR: 172.16.102.0/24\n    private: true\n    natGateway: {idFromStackOutput: network-NatC}\n",
         );
     let loaded = validate::load(&text);
-    let c = loaded
+    loaded
         .cluster
-        .unwrap_or_else(|| panic!("{}", loaded.diagnostics.render("cluster.yaml")));
+        .unwrap_or_else(|| panic!("{}", loaded.diagnostics.render("cluster.yaml")))
+}
+
+/// The exports [`existing_vpc_from_stack_outputs`] imports.
+const IMPORTED_EXPORTS: [&str; 5] = [
+    "network-VpcId",
+    "network-IgwId",
+    "network-SubnetA",
+    "network-EdgeRouteTable",
+    "network-NatC",
+];
+
+/// kube-aws's `idFromStackOutput`: an existing VPC, internet gateway, subnet, NAT gateway or
+/// route table named by another stack's export reaches the network stack as
+/// `Fn::ImportValue` of that export, wherever its ID would have been.
+#[test]
+fn id_from_stack_output_imports_the_exported_ids() {
+    let c = existing_vpc_from_stack_outputs();
     let rendered = render::render(&c, &Templates::builtin()).expect("render");
     let stack: serde_json::Value =
         serde_json::from_slice(&rendered.files["stack-templates/network.json"]).expect("json");
     let text = stack.to_string();
-    for export in [
-        "network-VpcId",
-        "network-IgwId",
-        "network-SubnetA",
-        "network-EdgeRouteTable",
-        "network-NatC",
-    ] {
+    for export in IMPORTED_EXPORTS {
         assert!(
             text.contains(&format!("{{\"Fn::ImportValue\":\"{export}\"}}")),
             "{export} is not imported:\n{text}"
@@ -612,4 +622,168 @@ fn node_pools_roll_out_in_the_waves_their_strategy_says() {
     assert!(pools_by("Sequential", "{name: private-a}, {name: private-b}").is_ok());
     let e = pools_by("parallel", "{name: private-a}").expect_err("kube-aws's exact spelling");
     assert!(e.contains("nodePoolRollingStrategy"), "{e}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots of single kube-aws keys: the focused part of the output each key changes.
+
+/// Asserts the reviewed snapshot `key__<key>` (tests/snapshots/key__<key>.snap), its header
+/// saying what it shows.
+fn key_snapshot(key: &str, shows: &str, body: &str) {
+    insta::with_settings!({prepend_module_to_snapshot => false, omit_expression => true, description => shows}, {
+        insta::assert_snapshot!(format!("key__{key}"), body);
+    });
+}
+
+/// Every `{"Fn::ImportValue": ...}` under `v`, as (JSON pointer, export name).
+fn imports(v: &serde_json::Value, at: &str, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            if let Some(name) = map.get("Fn::ImportValue").and_then(|n| n.as_str()) {
+                out.push((at.to_owned(), name.to_owned()));
+            }
+            for (k, child) in map {
+                let k = k.replace('~', "~0").replace('/', "~1");
+                imports(child, &format!("{at}/{k}"), out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                imports(child, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `idFromStackOutput`: where each stack imports an export the cluster.yaml named, and what
+/// the network stack re-exports it as for kubeline's other stacks.
+#[test]
+fn id_from_stack_output_snapshot() {
+    let c = existing_vpc_from_stack_outputs();
+    let rendered = render::render(&c, &Templates::builtin()).expect("render");
+    let mut body = String::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for s in &rendered.stacks {
+        let file = format!("stack-templates/{}", s.template);
+        let v: serde_json::Value = serde_json::from_slice(&rendered.files[&file]).expect("json");
+        let mut found = Vec::new();
+        imports(&v, "", &mut found);
+        // Sorted: the same listing whatever key order serde_json keeps.
+        let found: std::collections::BTreeSet<_> = found
+            .into_iter()
+            .filter(|(_, name)| IMPORTED_EXPORTS.contains(&name.as_str()))
+            .collect();
+        if found.is_empty() {
+            continue;
+        }
+        body.push_str(&format!("{file}\n"));
+        for (at, name) in found {
+            seen.insert(name.clone());
+            let export = at
+                .strip_suffix("/Value")
+                .filter(|o| o.starts_with("/Outputs/"))
+                .and_then(|o| v.pointer(&format!("{o}/Export/Name")))
+                .and_then(|n| n.as_str())
+                .map(|n| format!(" (re-exported as {n})"))
+                .unwrap_or_default();
+            body.push_str(&format!("  {at}: Fn::ImportValue {name}{export}\n"));
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        IMPORTED_EXPORTS.len(),
+        "every named export is imported somewhere:\n{body}"
+    );
+    key_snapshot(
+        "idFromStackOutput",
+        "existing-vpc with vpc, internetGateway, subnets[shared-a], subnets[edge-b].routeTable and subnets[private-c].natGateway given by idFromStackOutput: every place a stack imports those exports",
+        &body,
+    );
+}
+
+/// `worker.nodePoolRollingStrategy`: the rollout wave manifest.json gives each stack (the
+/// apply step executes a pool's change set only once every pool of an earlier wave has
+/// settled), for pools `a` (zone a), `b` (zone b) and `a2` (zone a) under each strategy.
+#[test]
+fn node_pool_rolling_strategy_snapshot() {
+    let mut body = String::new();
+    for strategy in ["Parallel", "Sequential", "AvailabilityZone"] {
+        let c = pools_by(strategy, "{name: private-a}").unwrap_or_else(|e| panic!("{e}"));
+        let rendered = render::render(&c, &Templates::builtin()).expect("render");
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&rendered.files["manifest.json"]).expect("manifest");
+        body.push_str(&format!("nodePoolRollingStrategy: {strategy}\n"));
+        let mut waves: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
+        for s in manifest["stacks"].as_array().expect("stacks") {
+            let name = s["name"].as_str().expect("name");
+            let pool = name.rsplit_once("-node-pool-").map(|(_, p)| p);
+            let zone = pool
+                .and_then(|p| c.node_pools.iter().find(|np| np.name == p))
+                .and_then(|np| np.subnets.first())
+                .map(|i| format!(" {}", c.subnets[*i].availability_zone.as_str()))
+                .unwrap_or_default();
+            let wave = match s["rolloutWave"].as_u64() {
+                Some(w) => {
+                    waves
+                        .entry(w)
+                        .or_default()
+                        .push(pool.unwrap_or(name).into());
+                    format!("wave {w}")
+                }
+                None => "no wave (dependency order only)".into(),
+            };
+            body.push_str(&format!("  {name}{zone}: {wave}\n"));
+        }
+        for (w, pools) in waves {
+            body.push_str(&format!(
+                "  wave {w} rolls together: {}\n",
+                pools.join(", ")
+            ));
+        }
+    }
+    key_snapshot(
+        "nodePoolRollingStrategy",
+        "the ha example with pools a (eu-west-1a), b (eu-west-1b), a2 (eu-west-1a): manifest.json's rolloutWave of every stack under each strategy",
+        &body,
+    );
+}
+
+/// `customSettings`: the values an overridden template reads, as `cluster.custom_settings`
+/// and `pool.custom_settings` (types kept), and what an overridden node-pool template that
+/// prints them renders.
+#[test]
+fn custom_settings_snapshot() {
+    let text = std::fs::read_to_string(examples_dir().join("minimal/cluster.yaml"))
+        .expect("example")
+        .replace(
+            "worker:\n  nodePools:\n    - name: general\n",
+            "customSettings:\n  costCenter: \"4711\"\n  retentionDays: 30\n  compliance: {pci: false, owners: [platform, security]}\nworker:\n  nodePools:\n    - name: general\n      customSettings: {team: {name: search, oncall: [ana, bo]}, spotShare: 0.5}\n",
+        );
+    let loaded = validate::load(&text);
+    let c = loaded
+        .cluster
+        .unwrap_or_else(|| panic!("{}", loaded.diagnostics.render("cluster.yaml")));
+    let t = edited("stack-templates/node-pool.json.j2", |s| {
+        s.replacen(
+            "\"Metadata\": {{ lint_metadata | tojson }},",
+            "\"Metadata\": {\"CustomSettings\": {\"cluster\": {{ cluster.custom_settings | tojson }}, \"pool\": {{ p.custom_settings | tojson }}, \"line\": {{ (\"cost \" ~ cluster.custom_settings.costCenter ~ \", \" ~ cluster.custom_settings.retentionDays ~ \" days, team \" ~ p.custom_settings.team.name ~ \", on call \" ~ p.custom_settings.team.oncall | join(\"/\")) | tojson }}}},",
+            1,
+        )
+    });
+    let rendered = render::render(&c, &t).expect("render");
+    let stack: serde_json::Value =
+        serde_json::from_slice(&rendered.files["stack-templates/node-pool-general.json"])
+            .expect("json");
+    let shown = &stack["Metadata"]["CustomSettings"];
+    assert!(shown.is_object(), "the override did not apply:\n{stack}");
+    let body = format!(
+        "stack-templates/node-pool-general.json /Metadata/CustomSettings (overridden template):\n{}",
+        String::from_utf8(render::canonical_json(shown)).expect("utf8")
+    );
+    key_snapshot(
+        "customSettings",
+        "minimal with customSettings on the cluster and on pool general, read by an overridden node-pool template that prints them into the stack's Metadata",
+        &body,
+    );
 }
