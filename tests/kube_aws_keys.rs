@@ -5,59 +5,8 @@
 //! accepts that path; and every refused key a user can write gets a replacement.
 
 use kubeline_core::kube_aws::{self, KeyStatus};
-use kubeline_tests::repo_root;
+use kubeline_tests::{parent_path, read_repo_file, repo_root, schema_accepts};
 use serde_json::Value;
-
-fn read(path: &str) -> String {
-    std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// The schema node at `ref_or_node`, following `$ref` into `$defs`.
-fn resolve<'a>(schema: &'a Value, node: &'a Value) -> &'a Value {
-    match node.get("$ref").and_then(Value::as_str) {
-        Some(r) => {
-            let name = r.rsplit('/').next().unwrap_or_default();
-            let defs = schema.get("$defs").or_else(|| schema.get("definitions"));
-            resolve(schema, &defs.expect("definitions")[name])
-        }
-        None => node,
-    }
-}
-
-/// Whether the schema accepts the dotted `path` (`[]` for list items).
-fn accepts(schema: &Value, path: &str) -> bool {
-    let mut segments = Vec::new();
-    for part in path.split('.') {
-        match part.strip_suffix("[]") {
-            Some(name) => {
-                segments.push(name.to_owned());
-                segments.push("[]".to_owned());
-            }
-            None => segments.push(part.to_owned()),
-        }
-    }
-    fn walk(schema: &Value, node: &Value, segs: &[String]) -> bool {
-        let node = resolve(schema, node);
-        let Some((first, rest)) = segs.split_first() else {
-            return true;
-        };
-        // Options and unions: any branch that accepts the rest.
-        for key in ["anyOf", "oneOf", "allOf"] {
-            if let Some(branches) = node.get(key).and_then(Value::as_array)
-                && branches.iter().any(|b| walk(schema, b, segs))
-            {
-                return true;
-            }
-        }
-        let next = if first == "[]" {
-            node.get("items")
-        } else {
-            node.get("properties").and_then(|p| p.get(first))
-        };
-        next.is_some_and(|n| walk(schema, n, rest))
-    }
-    walk(schema, schema, &segments)
-}
 
 /// The table of docs/kube-aws.md as kubeline's own key table prints it.
 fn table_from_core() -> Vec<String> {
@@ -75,7 +24,7 @@ fn table_from_core() -> Vec<String> {
 
 #[test]
 fn the_kube_aws_table_has_every_key_and_tells_the_truth() {
-    let keys: Vec<String> = read("tests/data/kube-aws-keys.txt")
+    let keys: Vec<String> = read_repo_file("tests/data/kube-aws-keys.txt")
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(str::to_owned)
@@ -90,7 +39,7 @@ fn the_kube_aws_table_has_every_key_and_tells_the_truth() {
     );
     // docs/kube-aws.md prints exactly the core's table (regenerate with
     // `KUBELINE_BLESS=1 cargo test -p kubeline-tests --test kube_aws_keys`).
-    let doc = read("docs/kube-aws.md");
+    let doc = read_repo_file("docs/kube-aws.md");
     let doc_rows: Vec<&str> = doc.lines().filter(|l| l.starts_with("| `")).collect();
     let expected = table_from_core();
     if doc_rows != expected && std::env::var_os("KUBELINE_BLESS").is_some() {
@@ -114,10 +63,11 @@ fn the_kube_aws_table_has_every_key_and_tells_the_truth() {
         doc_rows, expected,
         "docs/kube-aws.md's table differs from kubeline-core's kube_aws/keys.tsv"
     );
-    let schema: Value = serde_json::from_str(&read("docs/cluster.schema.json")).expect("schema");
+    let schema: Value =
+        serde_json::from_str(&read_repo_file("docs/cluster.schema.json")).expect("schema");
     let mut supported = 0;
     for k in kube_aws::keys() {
-        let accepted = accepts(&schema, k.path);
+        let accepted = schema_accepts(&schema, k.path);
         match k.status {
             KeyStatus::Supported => assert!(
                 accepted,
@@ -134,30 +84,26 @@ fn the_kube_aws_table_has_every_key_and_tells_the_truth() {
     }
     assert!(supported >= 100, "{supported} supported keys");
     // Negative controls for the schema walk.
-    assert!(accepts(
+    assert!(schema_accepts(
         &schema,
         "worker.nodePools[].autoScalingGroup.minSize"
     ));
-    assert!(!accepts(
+    assert!(!schema_accepts(
         &schema,
         "worker.nodePools[].spotFleet.targetCapacity"
     ));
-    assert!(!accepts(&schema, "clusterName.x"));
-}
-
-/// The parent of a dotted path (`a.b[].c` → `a.b[]`), `""` at the top.
-fn parent(path: &str) -> &str {
-    path.rfind(['.', '[']).map_or("", |i| &path[..i])
+    assert!(!schema_accepts(&schema, "clusterName.x"));
 }
 
 #[test]
 fn every_refused_key_a_user_can_write_names_what_replaces_it() {
-    let schema: Value = serde_json::from_str(&read("docs/cluster.schema.json")).expect("schema");
+    let schema: Value =
+        serde_json::from_str(&read_repo_file("docs/cluster.schema.json")).expect("schema");
     let mut reachable = 0;
     for k in kube_aws::keys() {
-        let p = parent(k.path);
+        let p = parent_path(k.path);
         // Only a refused key under an accepted parent is reported; deeper ones go with it.
-        if k.status != KeyStatus::Refused || !(p.is_empty() || accepts(&schema, p)) {
+        if k.status != KeyStatus::Refused || !(p.is_empty() || schema_accepts(&schema, p)) {
             continue;
         }
         reachable += 1;

@@ -485,3 +485,68 @@ pub fn path_with(bin: &Path) -> String {
         std::env::var("PATH").unwrap_or_default()
     )
 }
+
+/// The text of the file at `path`, relative to the repository root; panics naming the path
+/// when it cannot be read.
+pub fn read_repo_file(path: &str) -> String {
+    std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The JSON Schema node `node` of `schema`, following `$ref` into `$defs` (or `definitions`)
+/// until it is no reference.
+pub fn resolve_schema_ref<'a>(
+    schema: &'a serde_json::Value,
+    node: &'a serde_json::Value,
+) -> &'a serde_json::Value {
+    match node.get("$ref").and_then(serde_json::Value::as_str) {
+        Some(r) => {
+            let name = r.rsplit('/').next().unwrap_or_default();
+            let defs = schema.get("$defs").or_else(|| schema.get("definitions"));
+            resolve_schema_ref(schema, &defs.expect("definitions")[name])
+        }
+        None => node,
+    }
+}
+
+/// Whether the JSON Schema `schema` (docs/cluster.schema.json) accepts the dotted `path` as
+/// kube-aws's key table spells it (`[]` for list items): following `properties`, `items`,
+/// `$ref` and any branch of `anyOf`, `oneOf` or `allOf`.
+pub fn schema_accepts(schema: &serde_json::Value, path: &str) -> bool {
+    use serde_json::Value;
+    let mut segments = Vec::new();
+    for part in path.split('.') {
+        match part.strip_suffix("[]") {
+            Some(name) => {
+                segments.push(name.to_owned());
+                segments.push("[]".to_owned());
+            }
+            None => segments.push(part.to_owned()),
+        }
+    }
+    fn walk(schema: &Value, node: &Value, segs: &[String]) -> bool {
+        let node = resolve_schema_ref(schema, node);
+        let Some((first, rest)) = segs.split_first() else {
+            return true;
+        };
+        // Options and unions: any branch that accepts the rest.
+        for key in ["anyOf", "oneOf", "allOf"] {
+            if let Some(branches) = node.get(key).and_then(Value::as_array)
+                && branches.iter().any(|b| walk(schema, b, segs))
+            {
+                return true;
+            }
+        }
+        let next = if first == "[]" {
+            node.get("items")
+        } else {
+            node.get("properties").and_then(|p| p.get(first))
+        };
+        next.is_some_and(|n| walk(schema, n, rest))
+    }
+    walk(schema, schema, &segments)
+}
+
+/// The parent of a dotted key path (`a.b[].c` → `a.b[]`), `""` at the top.
+pub fn parent_path(path: &str) -> &str {
+    path.rfind(['.', '[']).map_or("", |i| &path[..i])
+}

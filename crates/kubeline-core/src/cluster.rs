@@ -338,8 +338,6 @@ pub struct Etcd {
     pub version: String,
     /// Scheduled snapshots, when on.
     pub snapshots: Option<EtcdSnapshots>,
-    /// Restore on.
-    pub disaster_recovery_automated: bool,
     /// Tenancy, extra security groups and managed policies.
     pub extras: GroupExtras,
 }
@@ -403,6 +401,9 @@ pub struct NodePool {
     pub taints: Vec<Taint>,
     /// Kubelet version.
     pub kubernetes_version: KubeVersion,
+    /// Ignition checksum of that kubelet (`sha256-<hex>`): the pool's own `kubeletHash`, or the
+    /// cluster's when the pool runs the cluster's version.
+    pub kubelet_hash: Option<String>,
     /// Rolling updates and the group's creation wait for each new node's readiness signal
     /// (`waitSignal.enabled`).
     pub wait_signal: bool,

@@ -885,3 +885,48 @@ fn endpoint_names_take_kube_aws_camel_case_and_never_collide() {
         }
     }
 }
+
+/// A pool of another kubelet version cannot pass the cluster's `kubeletHash` (the checksum of
+/// the cluster's version): it brings its own, which its node config then checks.
+#[test]
+fn a_pool_of_another_kubelet_version_brings_its_own_checksum() {
+    const OWN: &str = "sha256:0c5f5e8ea0c3c2a2bf1dbc2cbd5b0d0e7c3e05f3b1e5b4bda0b68e4b8e7c9a11";
+    let pool = |extra: &str| {
+        with(&format!(
+            "{ENDPOINT}kubernetesVersion: 1.33.3\nworker:\n  nodePools:\n    - name: old\n{extra}"
+        ))
+    };
+    // (pool settings, error expected at, or the hash the pool's kubelet is checked with)
+    let cases: [(String, Result<&str, &str>); 4] = [
+        (
+            "      kubernetesVersion: 1.32.7\n".into(),
+            Err(
+                "worker.nodePools[0].kubernetesVersion: kubelet 1.32.7 cannot pass kubernetesArtifacts.kubeletHash",
+            ),
+        ),
+        (
+            format!("      kubernetesVersion: 1.32.7\n      kubeletHash: {OWN}\n"),
+            Ok("sha256-0c5f5e8e"),
+        ),
+        (
+            format!("      kubeletHash: {OWN}\n"),
+            Err("worker.nodePools[0].kubeletHash: this pool runs the cluster's kubelet 1.33.3"),
+        ),
+        (String::new(), Ok("sha256-37f9093e")),
+    ];
+    for (settings, want) in cases {
+        let text = pool(&settings);
+        match want {
+            Err(at) => assert!(
+                rejected(&text).contains(at),
+                "{settings}: {}",
+                rejected(&text)
+            ),
+            Ok(prefix) => {
+                let (c, _) = accepted(&text);
+                let hash = c.node_pools[0].kubelet_hash.as_deref().unwrap_or_default();
+                assert!(hash.starts_with(prefix), "{settings}: {hash}");
+            }
+        }
+    }
+}

@@ -274,29 +274,49 @@ fn a_template_override_changes_only_what_it_overrides() {
 /// kube-aws's `customSettings` reach overridden templates: the cluster's as
 /// `cluster.custom_settings`, a pool's as `pool.custom_settings`; bad names and dynamic
 /// references are refused.
-#[test]
-fn custom_settings_reach_overridden_templates() {
+/// The minimal example with `settings_yaml` (top-level YAML, such as the cluster's
+/// `customSettings`) written before its `worker` section and `pool_settings` as the
+/// `customSettings` of pool general, validated, and its node-pool-general stack rendered with
+/// the node-pool template edited by `template_edit` (the first occurrence of `.0` replaced by
+/// `.1`): the cluster and that stack.
+fn render_pool_stack_with(
+    settings_yaml: &str,
+    pool_settings: &str,
+    template_edit: (&str, &str),
+) -> (kubeline_core::cluster::Cluster, serde_json::Value) {
     let text = std::fs::read_to_string(examples_dir().join("minimal/cluster.yaml"))
         .expect("example")
         .replace(
             "worker:\n  nodePools:\n    - name: general\n",
-            "customSettings: {costCenter: \"4711\"}\nworker:\n  nodePools:\n    - name: general\n      customSettings: {team: {name: search, oncall: [ana]}}\n",
+            &format!(
+                "{settings_yaml}worker:\n  nodePools:\n    - name: general\n      customSettings: {pool_settings}\n"
+            ),
         );
     let loaded = validate::load(&text);
     let c = loaded
         .cluster
         .unwrap_or_else(|| panic!("{}", loaded.diagnostics.render("cluster.yaml")));
+    let (from, to) = template_edit;
     let t = edited("stack-templates/node-pool.json.j2", |s| {
-        s.replacen(
-            "\"Description\": {{ (\"kubeline \" ~ c.name ~ \": node pool \" ~ p.name) | tojson }},",
-            "\"Description\": {{ (\"cost \" ~ cluster.custom_settings.costCenter ~ \" team \" ~ p.custom_settings.team.name ~ \" \" ~ p.custom_settings.team.oncall[0]) | tojson }},",
-            1,
-        )
+        s.replacen(from, to, 1)
     });
     let rendered = render::render(&c, &t).expect("render");
     let stack: serde_json::Value =
         serde_json::from_slice(&rendered.files["stack-templates/node-pool-general.json"])
             .expect("json");
+    (c, stack)
+}
+
+#[test]
+fn custom_settings_reach_overridden_templates() {
+    let (c, stack) = render_pool_stack_with(
+        "customSettings: {costCenter: \"4711\"}\n",
+        "{team: {name: search, oncall: [ana]}}",
+        (
+            "\"Description\": {{ (\"kubeline \" ~ c.name ~ \": node pool \" ~ p.name) | tojson }},",
+            "\"Description\": {{ (\"cost \" ~ cluster.custom_settings.costCenter ~ \" team \" ~ p.custom_settings.team.name ~ \" \" ~ p.custom_settings.team.oncall[0]) | tojson }},",
+        ),
+    );
     assert_eq!(stack["Description"], "cost 4711 team search ana");
     // The built-in templates read none of it: the same stacks as without.
     let plain = validate::load(
@@ -754,27 +774,14 @@ fn node_pool_rolling_strategy_snapshot() {
 /// prints them renders.
 #[test]
 fn custom_settings_snapshot() {
-    let text = std::fs::read_to_string(examples_dir().join("minimal/cluster.yaml"))
-        .expect("example")
-        .replace(
-            "worker:\n  nodePools:\n    - name: general\n",
-            "customSettings:\n  costCenter: \"4711\"\n  retentionDays: 30\n  compliance: {pci: false, owners: [platform, security]}\nworker:\n  nodePools:\n    - name: general\n      customSettings: {team: {name: search, oncall: [ana, bo]}, spotShare: 0.5}\n",
-        );
-    let loaded = validate::load(&text);
-    let c = loaded
-        .cluster
-        .unwrap_or_else(|| panic!("{}", loaded.diagnostics.render("cluster.yaml")));
-    let t = edited("stack-templates/node-pool.json.j2", |s| {
-        s.replacen(
+    let (_, stack) = render_pool_stack_with(
+        "customSettings:\n  costCenter: \"4711\"\n  retentionDays: 30\n  compliance: {pci: false, owners: [platform, security]}\n",
+        "{team: {name: search, oncall: [ana, bo]}, spotShare: 0.5}",
+        (
             "\"Metadata\": {{ lint_metadata | tojson }},",
             "\"Metadata\": {\"CustomSettings\": {\"cluster\": {{ cluster.custom_settings | tojson }}, \"pool\": {{ p.custom_settings | tojson }}, \"line\": {{ (\"cost \" ~ cluster.custom_settings.costCenter ~ \", \" ~ cluster.custom_settings.retentionDays ~ \" days, team \" ~ p.custom_settings.team.name ~ \", on call \" ~ p.custom_settings.team.oncall | join(\"/\")) | tojson }}}},",
-            1,
-        )
-    });
-    let rendered = render::render(&c, &t).expect("render");
-    let stack: serde_json::Value =
-        serde_json::from_slice(&rendered.files["stack-templates/node-pool-general.json"])
-            .expect("json");
+        ),
+    );
     let shown = &stack["Metadata"]["CustomSettings"];
     assert!(shown.is_object(), "the override did not apply:\n{stack}");
     let body = format!(

@@ -421,17 +421,10 @@ pub struct LoadBalancerConfig {
     /// Set to false to manage the DNS record yourself.
     #[serde(default = "default_true")]
     pub record_set_managed: bool,
-    /// TTL of the record (kube-aws compatibility; alias records use the LB's TTL).
-    #[serde(default = "default_ttl", rename = "recordSetTTL")]
-    pub record_set_ttl: u32,
     /// Source CIDRs allowed to reach the API through this load balancer, besides the cluster's
     /// nodes (admitted by security group).
     #[serde(default, rename = "apiAccessAllowedSourceCIDRs")]
     pub api_access_allowed_source_cidrs: Vec<String>,
-}
-
-fn default_ttl() -> u32 {
-    300
 }
 
 impl Default for LoadBalancerConfig {
@@ -442,7 +435,6 @@ impl Default for LoadBalancerConfig {
             subnets: Vec::new(),
             hosted_zone: None,
             record_set_managed: true,
-            record_set_ttl: default_ttl(),
             api_access_allowed_source_cidrs: Vec::new(),
         }
     }

@@ -604,6 +604,11 @@ pub struct NodePoolConfig {
     /// Kubelet version of this pool (for skewed upgrades). Default: the cluster's.
     #[serde(default)]
     pub kubernetes_version: Option<String>,
+    /// Checksum of this pool's kubelet (`sha256:<hex>` or `sha512:<hex>`) when its
+    /// `kubernetesVersion` differs from the cluster's, whose `kubernetesArtifacts.kubeletHash`
+    /// checks only the cluster's version.
+    #[serde(default)]
+    pub kubelet_hash: Option<String>,
     /// Whether rolling updates (and the group's creation) wait for each new node to report
     /// itself Ready (kube-aws's `worker.nodePools[].waitSignal`).
     #[serde(default)]

@@ -112,13 +112,6 @@ impl Ctx<'_> {
                 }
                 None => None,
             };
-            if lb.record_set_ttl == 0 {
-                self.err(
-                    lp.key("recordSetTTL"),
-                    "TTL 0 disables caching of the API address",
-                    "use 60 or more",
-                );
-            }
             let access = self.cidrs(
                 lp.key("apiAccessAllowedSourceCIDRs"),
                 &lb.api_access_allowed_source_cidrs,

@@ -108,10 +108,10 @@ impl Ctx<'_> {
             );
         }
         if e.disaster_recovery.automated {
-            self.warn(
-                p.key("disasterRecovery"),
-                "automatic disaster recovery is not implemented and is ignored",
-                "restore a snapshot with the runbook in docs/etcd-backup.md",
+            self.err(
+                p.key("disasterRecovery").key("automated"),
+                "kubeline never restores etcd on its own: a restore rolls the whole cluster back to a snapshot, so a person chooses the snapshot",
+                "remove it (or set false) and restore with `kubeline restore etcd <cluster> --snapshot <file> --yes` (docs/etcd-backup.md)",
             );
         }
         let extras = self.group_extras(
@@ -140,7 +140,6 @@ impl Ctx<'_> {
                 interval: e.snapshot.interval.as_str().to_owned(),
                 on_calendar: e.snapshot.interval.on_calendar().to_owned(),
             }),
-            disaster_recovery_automated: e.disaster_recovery.automated,
             extras,
         })
     }

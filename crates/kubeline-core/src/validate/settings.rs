@@ -72,20 +72,7 @@ impl Ctx<'_> {
             );
         }
         let hash = match &a.kubelet_hash {
-            Some(h) => {
-                let parsed = h.split_once(':').filter(|(alg, hex)| {
-                    let len = match *alg {
-                        "sha256" => 64,
-                        "sha512" => 128,
-                        _ => 0,
-                    };
-                    len > 0 && hex.len() == len && hex.chars().all(|c| c.is_ascii_hexdigit())
-                });
-                if parsed.is_none() {
-                    self.err(p.key("kubeletHash"), format!("{h:?} is not sha256:<64 hex digits> or sha512:<128 hex digits>"), "copy the checksum published with the release (kubelet.sha256 or kubelet.sha512)");
-                }
-                parsed.map(|(alg, hex)| format!("{alg}-{}", hex.to_ascii_lowercase()))
-            }
+            Some(h) => self.kubelet_hash(p.key("kubeletHash"), h),
             None => {
                 self.warn(p, "kubeletHash is not set, so nodes install the kubelet without checking its checksum", "set kubernetesArtifacts.kubeletHash to the release's published sha256 or sha512");
                 None
@@ -95,6 +82,27 @@ impl Ctx<'_> {
             base_url: a.base_url.trim_end_matches('/').to_owned(),
             hash,
         }
+    }
+
+    /// A kubelet checksum as published with the release (`sha256:<hex>` or `sha512:<hex>`),
+    /// in Ignition's form (`sha256-<hex>`); an error at `path` otherwise.
+    pub(super) fn kubelet_hash(&mut self, path: Path, h: &str) -> Option<String> {
+        let parsed = h.split_once(':').filter(|(alg, hex)| {
+            let len = match *alg {
+                "sha256" => 64,
+                "sha512" => 128,
+                _ => 0,
+            };
+            len > 0 && hex.len() == len && hex.chars().all(|c| c.is_ascii_hexdigit())
+        });
+        if parsed.is_none() {
+            self.err(
+                path,
+                format!("{h:?} is not sha256:<64 hex digits> or sha512:<128 hex digits>"),
+                "copy the checksum published with the release (kubelet.sha256 or kubelet.sha512)",
+            );
+        }
+        parsed.map(|(alg, hex)| format!("{alg}-{}", hex.to_ascii_lowercase()))
     }
 }
 

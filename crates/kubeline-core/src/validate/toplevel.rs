@@ -140,10 +140,10 @@ impl Ctx<'_> {
         let kube: Option<KubeVersion> =
             self.parse(root().key("kubernetesVersion"), &c.kubernetes_version);
         let etcd = self.etcd(c, &subnets, kube);
-        let node_pools = self.node_pools(c, name.as_ref(), &subnets, kube);
+        let kubelet_artifact = self.artifacts(c);
+        let node_pools = self.node_pools(c, name.as_ref(), &subnets, kube, &kubelet_artifact);
         let tls = self.tls(c);
         let api_server_sans = self.sans(c);
-        let kubelet_artifact = self.artifacts(c);
         let audit_log = self.audit_log(c);
         let node_logs = self.node_logs(c, name.as_ref().map(|n| n.as_str()));
         let custom_settings =

@@ -5,10 +5,11 @@
 use std::collections::BTreeSet;
 
 use super::{Ctx, root};
-use crate::cluster::{Mixed, NodePool, Subnet};
+use crate::cluster::{Artifact, Mixed, NodePool, Subnet};
 use crate::diag::Severity;
 use crate::model::ClusterConfig;
 use crate::types::{ClusterName, KubeVersion, is_dns_label};
+use crate::yaml::Path;
 
 impl Ctx<'_> {
     pub(super) fn node_pools(
@@ -17,6 +18,7 @@ impl Ctx<'_> {
         name: Option<&ClusterName>,
         subnets: &[Subnet],
         kube: Option<KubeVersion>,
+        kubelet: &Artifact,
     ) -> Option<Vec<NodePool>> {
         let mut out = Vec::new();
         let mut seen = BTreeSet::new();
@@ -257,6 +259,7 @@ impl Ctx<'_> {
                     ),
                 );
             }
+            let kubelet_hash = self.pool_kubelet_hash(&p, np, version, kube, kubelet);
             let after = self
                 .diags
                 .iter()
@@ -280,6 +283,7 @@ impl Ctx<'_> {
                     node_labels,
                     taints,
                     kubernetes_version,
+                    kubelet_hash,
                     wait_signal,
                     max_batch_size,
                     extras,
@@ -317,5 +321,48 @@ impl Ctx<'_> {
             ok = false;
         }
         ok.then_some(out)
+    }
+
+    /// The checksum Ignition checks this pool's kubelet against: the pool's own
+    /// `kubeletHash` when it runs a kubelet of its own version, else the cluster's
+    /// `kubernetesArtifacts.kubeletHash` (which is the checksum of the cluster's version, so a
+    /// pool of another version must bring its own or the node would fail Ignition's check and
+    /// never boot).
+    fn pool_kubelet_hash(
+        &mut self,
+        p: &Path,
+        np: &crate::model::NodePoolConfig,
+        version: Option<KubeVersion>,
+        kube: Option<KubeVersion>,
+        kubelet: &Artifact,
+    ) -> Option<String> {
+        let (Some(v), Some(k)) = (version, kube) else {
+            return None;
+        };
+        let own = np
+            .kubelet_hash
+            .as_deref()
+            .map(|h| (h, self.kubelet_hash(p.key("kubeletHash"), h)));
+        match own {
+            Some(_) if v == k => {
+                self.err(
+                    p.key("kubeletHash"),
+                    format!("this pool runs the cluster's kubelet {k}, whose checksum is kubernetesArtifacts.kubeletHash"),
+                    "remove it (a pool's kubeletHash is the checksum of its own kubernetesVersion)",
+                );
+                None
+            }
+            Some((_, parsed)) => parsed,
+            None if v != k && kubelet.hash.is_some() => {
+                self.err(
+                    p.key("kubernetesVersion"),
+                    format!("kubelet {v} cannot pass kubernetesArtifacts.kubeletHash, the checksum of the cluster's kubelet {k}: Ignition would refuse the download and the nodes would never boot"),
+                    format!("set kubeletHash in this pool to the checksum published at dl.k8s.io/release/v{v}/bin/linux/amd64/kubelet.sha256"),
+                );
+                None
+            }
+            None if v == k => kubelet.hash.clone(),
+            None => None,
+        }
     }
 }
