@@ -339,6 +339,10 @@ impl Ctx<'_> {
         let (Some(v), Some(k)) = (version, kube) else {
             return None;
         };
+        if v.minor > k.minor || k.minor - v.minor > 3 {
+            // Refused for its skew already.
+            return None;
+        }
         let own = np
             .kubelet_hash
             .as_deref()
