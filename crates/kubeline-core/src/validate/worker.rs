@@ -246,9 +246,12 @@ impl Ctx<'_> {
                 Some(v) => self.parse::<KubeVersion>(p.key("kubernetesVersion"), v),
                 None => kube,
             };
-            if let (Some(v), Some(k)) = (version, kube)
+            // Only a kubelet within the supported skew gets its checksum checked.
+            let mut versions = version.zip(kube);
+            if let Some((v, k)) = versions
                 && (v.minor > k.minor || k.minor - v.minor > 3)
             {
+                versions = None;
                 self.err(
                     p.key("kubernetesVersion"),
                     format!("kubelet {v} is outside the supported skew of control plane {k}"),
@@ -259,7 +262,7 @@ impl Ctx<'_> {
                     ),
                 );
             }
-            let kubelet_hash = self.pool_kubelet_hash(&p, np, version, kube, kubelet);
+            let kubelet_hash = versions.and_then(|vk| self.pool_kubelet_hash(&p, np, vk, kubelet));
             let after = self
                 .diags
                 .iter()
@@ -332,17 +335,9 @@ impl Ctx<'_> {
         &mut self,
         p: &Path,
         np: &crate::model::NodePoolConfig,
-        version: Option<KubeVersion>,
-        kube: Option<KubeVersion>,
+        (v, k): (KubeVersion, KubeVersion),
         kubelet: &Artifact,
     ) -> Option<String> {
-        let (Some(v), Some(k)) = (version, kube) else {
-            return None;
-        };
-        if v.minor > k.minor || k.minor - v.minor > 3 {
-            // Refused for its skew already.
-            return None;
-        }
         let own = np
             .kubelet_hash
             .as_deref()
