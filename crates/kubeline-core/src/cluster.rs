@@ -306,6 +306,24 @@ pub struct GroupExtras {
     pub security_group_keys: Vec<String>,
     /// Managed policies attached to the group's role (`iam.role.managedPolicies[].arn`).
     pub managed_policy_arns: Vec<String>,
+    /// The group's role and instance profile.
+    pub identity: NodeIdentity,
+}
+
+/// Which role and instance profile a node group's instances run with (kube-aws's
+/// `iam.role.{name,strictName,manageExternally}` and `iam.instanceProfile.arn`). Every name
+/// starts with `kubeline-<cluster>-`, so a cluster can name only its own (docs/node-iam.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NodeIdentity {
+    /// Name of the role and of the instance profile, when not the default
+    /// `kubeline-<cluster>-<kind>`.
+    pub role_name: Option<String>,
+    /// `manageExternally`: the role `role_name` exists; kubeline creates no role, only the
+    /// instance profile around it, and puts the node policy on it as an inline policy.
+    pub external_role: bool,
+    /// `iam.instanceProfile.arn`: the existing instance profile the nodes use; kubeline
+    /// creates neither role nor profile, and the profile's role must carry the node policy.
+    pub instance_profile_arn: Option<String>,
 }
 
 /// One etcd member, with a stable address and data volume.

@@ -201,20 +201,36 @@ impl Tenancy {
     }
 }
 
-/// kube-aws's `iam` of a node group. kubeline always creates the group's role; `role.name`,
-/// `role.strictName` and `instanceProfile` are refused (docs/kube-aws.md).
+/// kube-aws's `iam` of a node group: the role kubeline creates (its name, managed policies),
+/// an externally managed role, or an existing instance profile (docs/node-iam.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeIamConfig {
     /// The group's role.
     #[serde(default)]
     pub role: NodeRoleConfig,
+    /// An existing instance profile the nodes use instead of one kubeline creates; its name
+    /// must start with `kubeline-<clusterName>-` and its role must carry the node policy.
+    #[serde(default)]
+    pub instance_profile: Option<ArnRef>,
 }
 
 /// `iam.role`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeRoleConfig {
+    /// Name of the role and its instance profile: `kubeline-<clusterName>-<name>`, or `name`
+    /// itself with `strictName` or `manageExternally` (it must then start with
+    /// `kubeline-<clusterName>-`). Default: `kubeline-<clusterName>-<controller|etcd|pool-NAME>`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Use `name` verbatim.
+    #[serde(default)]
+    pub strict_name: bool,
+    /// The role `name` exists and is managed outside kubeline: kubeline creates only the
+    /// instance profile around it and puts its node policy on it as an inline policy.
+    #[serde(default)]
+    pub manage_externally: bool,
     /// Managed policies attached to the role (at most 10, IAM's default quota), bounded by
     /// the installation's permissions boundary.
     #[serde(default)]

@@ -315,10 +315,15 @@ impl Renderer<'_> {
                 .find(|p| p.name == name)
                 .map(|p| &p.extras),
         };
+        let identity = extras.map(|e| &e.identity);
         json!({
             "kind": group.kind(),
             "extras": extras,
-            "iam_name": group.iam_role_name(&self.cluster.name),
+            "iam_name": identity
+                .and_then(|i| i.role_name.clone())
+                .unwrap_or_else(|| group.iam_role_name(&self.cluster.name)),
+            "external_role": identity.is_some_and(|i| i.external_role),
+            "instance_profile_arn": identity.and_then(|i| i.instance_profile_arn.as_deref()),
             "s3_read": layout::readable_keys(self.cluster, group),
             "secrets": layout::node_credentials(group.role()).secret,
             "asg_group_tag": group.asg_group_tag(&self.cluster.name),

@@ -70,8 +70,12 @@ impl Ctx<'_> {
             ct.tenancy,
             &[(p.key("securityGroupIds"), &ct.security_group_ids)],
             &ct.iam,
-            c.vpc.is_some(),
-            crate::types::partition_of(&c.region),
+            super::node_iam::Owner {
+                group: crate::layout::NodeGroup::Controller,
+                cluster: &c.cluster_name,
+                partition: crate::types::partition_of(&c.region),
+                has_vpc: c.vpc.is_some(),
+            },
         );
         // kube-aws's top-level `waitSignal` is the controllers'.
         let signals = self.wait_signal(

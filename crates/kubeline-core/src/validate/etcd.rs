@@ -119,8 +119,12 @@ impl Ctx<'_> {
             e.tenancy,
             &[(p.key("securityGroupIds"), &e.security_group_ids)],
             &e.iam,
-            c.vpc.is_some(),
-            crate::types::partition_of(&c.region),
+            super::node_iam::Owner {
+                group: crate::layout::NodeGroup::Etcd,
+                cluster: &c.cluster_name,
+                partition: crate::types::partition_of(&c.region),
+                has_vpc: c.vpc.is_some(),
+            },
         );
         Some(Etcd {
             instance_type: e.instance_type.clone(),

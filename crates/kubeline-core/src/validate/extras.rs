@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use super::Ctx;
 use super::labels::{label_key, label_value};
+use super::node_iam::Owner;
 use crate::cluster::{GroupExtras, Taint};
 use crate::model::{
     ArnRef, NodeIamConfig, PoolLoadBalancerConfig, PoolTargetGroupConfig, TaintEffect, Tenancy,
@@ -100,16 +101,16 @@ impl Ctx<'_> {
     }
 
     /// A group's tenancy, existing security groups (each list under its own key; together at
-    /// most [`MAX_EXTRA_SECURITY_GROUPS`], none twice) and managed policies.
+    /// most [`MAX_EXTRA_SECURITY_GROUPS`], none twice), managed policies and IAM identity.
     pub(super) fn group_extras(
         &mut self,
         path: &Path,
         tenancy: Tenancy,
         security_groups: &[(Path, &[String])],
         iam: &NodeIamConfig,
-        has_vpc: bool,
-        partition: &str,
+        owner: Owner<'_>,
     ) -> GroupExtras {
+        let (has_vpc, partition) = (owner.has_vpc, owner.partition);
         let mut ids: Vec<String> = Vec::new();
         let mut keys: Vec<String> = Vec::new();
         for (list_path, list) in security_groups {
@@ -152,11 +153,13 @@ impl Ctx<'_> {
             &iam.role.managed_policies,
             partition,
         );
+        let identity = self.node_identity(path, owner, iam);
         GroupExtras {
             tenancy,
             security_group_ids: ids,
             security_group_keys: keys,
             managed_policy_arns: arns,
+            identity,
         }
     }
 

@@ -17,6 +17,7 @@ mod instances;
 mod labels;
 pub mod limits;
 mod network;
+mod node_iam;
 mod repair;
 mod service_accounts;
 mod settings;

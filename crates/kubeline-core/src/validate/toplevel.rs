@@ -142,6 +142,7 @@ impl Ctx<'_> {
         let etcd = self.etcd(c, &subnets, kube);
         let kubelet_artifact = self.artifacts(c);
         let node_pools = self.node_pools(c, name.as_ref(), &subnets, kube, &kubelet_artifact);
+        self.distinct_node_identities(controller.as_ref(), etcd.as_ref(), node_pools.as_deref());
         let tls = self.tls(c);
         let api_server_sans = self.sans(c);
         let audit_log = self.audit_log(c);

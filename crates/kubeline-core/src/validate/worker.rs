@@ -42,7 +42,15 @@ impl Ctx<'_> {
                     format!("node pool name {:?} is used twice", np.name),
                     "give every pool its own name",
                 );
-            } else if let Some(n) = name {
+            } else if np.name == "etcd" || np.name.ends_with("-etcd") {
+                self.err(
+                    p.key("name"),
+                    format!("the pool name {:?} would give its nodes a role named kubeline-<cluster>-pool-{}, and the installation's bucket lets kubeline-*-etcd roles write etcd snapshots", np.name, np.name),
+                    "pick a name that does not end in etcd, such as `etcd-clients`",
+                );
+            } else if let Some(n) =
+                name.filter(|_| np.iam.role.name.is_none() && np.iam.instance_profile.is_none())
+            {
                 let role = crate::layout::NodeGroup::Pool(&np.name).iam_role_name(n);
                 if role.len() > 64 {
                     self.err(
@@ -122,8 +130,12 @@ impl Ctx<'_> {
                     ),
                 ],
                 &np.iam,
-                c.vpc.is_some(),
-                crate::types::partition_of(&c.region),
+                super::node_iam::Owner {
+                    group: crate::layout::NodeGroup::Pool(&np.name),
+                    cluster: &c.cluster_name,
+                    partition: crate::types::partition_of(&c.region),
+                    has_vpc: c.vpc.is_some(),
+                },
             );
             let custom_settings =
                 self.custom_settings(p.key("customSettings"), &np.custom_settings);
