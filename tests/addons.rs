@@ -757,9 +757,12 @@ fn cluster_autoscaler_is_opt_in_and_resizes_only_its_own_pools() {
         }
     }
     assert!(
-        !role_policies(&on, &NodeGroup::Controller.iam_role_name(&c.name))
-            .iter()
-            .any(|p| p.to_string().contains("ClusterAutoscaler")),
+        !role_policies(
+            &on,
+            &kubeline_core::layout::node_role_name(&c, NodeGroup::Controller)
+        )
+        .iter()
+        .any(|p| p.to_string().contains("ClusterAutoscaler")),
         "the controller role keeps the autoscaler's rights"
     );
     let policies = role_policies(&on, &autoscaler_role(&c));
@@ -844,9 +847,12 @@ fn ebs_volumes_are_encrypted_gp3_and_the_driver_touches_only_its_own() {
 
     // The controller's rights are its own role's (IAM roles for service accounts).
     assert!(
-        !role_policies(&rendered, &NodeGroup::Controller.iam_role_name(&c.name))
-            .iter()
-            .any(|p| p.to_string().contains("EbsCsiDriver")),
+        !role_policies(
+            &rendered,
+            &kubeline_core::layout::node_role_name(&c, NodeGroup::Controller)
+        )
+        .iter()
+        .any(|p| p.to_string().contains("EbsCsiDriver")),
         "the controller role keeps the driver's rights"
     );
     let policies = role_policies(
@@ -1118,7 +1124,8 @@ fn no_node_role_has_the_ebs_driver_s_or_the_autoscaler_s_rights() {
             )),
         ];
         for group in kubeline_tests::node_groups(&c) {
-            let policies = role_policies(&rendered, &group.iam_role_name(&c.name));
+            let policies =
+                role_policies(&rendered, &kubeline_core::layout::node_role_name(&c, group));
             assert!(
                 !policies.is_empty(),
                 "{example}: no policies of {}",

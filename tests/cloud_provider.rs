@@ -632,7 +632,7 @@ fn iam_problems(c: &Cluster, rendered: &Rendered, ccm: bool) -> Vec<String> {
     // No node role has any of it, the controllers' included: the CCM's pods assume their own
     // role, and whatever else runs on a controller's host network gets none of its rights.
     for group in node_groups(c) {
-        let name = group.iam_role_name(&c.name);
+        let name = kubeline_core::layout::node_role_name(c, group);
         let Some((_, docs)) = all.iter().find(|(n, _)| *n == name) else {
             out.push(format!("no role {name}"));
             continue;
@@ -801,7 +801,7 @@ fn without_kubeline_s_cloud_controller_manager_the_nodes_stay_external_and_the_r
     assert!(found.is_empty(), "{}", found.join("\n"));
     let controller = roles(&rendered)
         .into_iter()
-        .find(|(n, _)| *n == NodeGroup::Controller.iam_role_name(&c.name))
+        .find(|(n, _)| *n == kubeline_core::layout::node_role_name(&c, NodeGroup::Controller))
         .expect("controller role");
     assert!(
         !statements(&controller.1).iter().any(|s| s["Sid"] == SID),

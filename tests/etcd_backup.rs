@@ -1173,10 +1173,16 @@ fn the_etcd_role_may_touch_only_its_own_cluster_s_snapshots() {
             .with("kms:EncryptionContext:aws:s3:arn", ctx)
     };
     let via_s3 = format!("s3.{region}.amazonaws.com");
-    let etcd = role_policies(&rendered, &NodeGroup::Etcd.iam_role_name(&c.name));
+    let etcd = role_policies(
+        &rendered,
+        &kubeline_core::layout::node_role_name(&c, NodeGroup::Etcd),
+    );
     let etcd: Vec<&Value> = etcd.iter().collect();
     let pool = &c.node_pools[0].name;
-    let worker = role_policies(&rendered, &NodeGroup::Pool(pool).iam_role_name(&c.name));
+    let worker = role_policies(
+        &rendered,
+        &kubeline_core::layout::node_role_name(&c, NodeGroup::Pool(pool)),
+    );
     let worker: Vec<&Value> = worker.iter().collect();
     let cases: Vec<(Request, Decision)> = vec![
         (Request::new("s3:PutObject", &own), Decision::Allow),
@@ -1273,7 +1279,9 @@ fn only_etcd_members_report_on_restore_orders_and_controllers_only_read_them() {
     let list = |prefix: &str| Request::new("s3:ListBucket", &bucket_arn).with("s3:prefix", prefix);
     let other_reports = report("r1", member).replace(&format!("/{}/", c.name), "/other/");
     assert_ne!(other_reports, report("r1", member));
-    let policies = |group: NodeGroup<'_>| role_policies(&rendered, &group.iam_role_name(&c.name));
+    let policies = |group: NodeGroup<'_>| {
+        role_policies(&rendered, &kubeline_core::layout::node_role_name(&c, group))
+    };
     let etcd = policies(NodeGroup::Etcd);
     let controller = policies(NodeGroup::Controller);
     let worker = policies(NodeGroup::Pool(&c.node_pools[0].name));

@@ -29,7 +29,8 @@ fn every_node_role_reads_exactly_what_its_node_needs() {
         let (c, rendered) = render_example(&path).expect("render");
         let key_arn = c.kms_key_arn.to_string();
         for group in node_groups(&c) {
-            let policies = role_policies(&rendered, &group.iam_role_name(&c.name));
+            let policies =
+                role_policies(&rendered, &kubeline_core::layout::node_role_name(&c, group));
             let refs: Vec<&Value> = policies.iter().collect();
             let allow = |req: &Request, what: &str| {
                 assert_eq!(
@@ -247,14 +248,15 @@ fn etcd_members_attach_only_their_own_cluster_s_member_resources() {
         let profile_of = |g: NodeGroup<'_>| {
             format!(
                 "arn:aws:iam::123456789012:instance-profile/{}",
-                g.iam_role_name(&c.name)
+                kubeline_core::layout::node_role_name(&c, g)
             )
         };
         let profile = profile_of(NodeGroup::Etcd);
         let controller_profile = profile_of(NodeGroup::Controller);
         let profile = profile.as_str();
         for group in node_groups(&c) {
-            let policies = role_policies(&rendered, &group.iam_role_name(&c.name));
+            let policies =
+                role_policies(&rendered, &kubeline_core::layout::node_role_name(&c, group));
             let refs: Vec<&Value> = policies.iter().collect();
             let decide = |r: &Request| evaluate(&pseudo, &refs, r);
             let own = format!("{}/etcd0", c.name);

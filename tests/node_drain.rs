@@ -220,11 +220,14 @@ fn the_drainer_reads_its_own_queue_and_completes_only_its_own_cluster_s_actions(
         ),
     );
     let drainer: Vec<&Value> = drainer.iter().collect();
-    let controller = role_policies(&rendered, &NodeGroup::Controller.iam_role_name(&c.name));
+    let controller = role_policies(
+        &rendered,
+        &kubeline_core::layout::node_role_name(&c, NodeGroup::Controller),
+    );
     let controller: Vec<&Value> = controller.iter().collect();
     let pool = role_policies(
         &rendered,
-        &NodeGroup::Pool(&c.node_pools[0].name).iam_role_name(&c.name),
+        &kubeline_core::layout::node_role_name(&c, NodeGroup::Pool(&c.node_pools[0].name)),
     );
     let pool: Vec<&Value> = pool.iter().collect();
     let cases = [
@@ -322,7 +325,10 @@ fn without_the_drainer_no_group_waits_and_nothing_of_it_is_rendered() {
             );
         }
     }
-    let controller = role_policies(&rendered, &NodeGroup::Controller.iam_role_name(&c.name));
+    let controller = role_policies(
+        &rendered,
+        &kubeline_core::layout::node_role_name(&c, NodeGroup::Controller),
+    );
     assert!(
         !serde_json::to_string(&controller)
             .expect("json")

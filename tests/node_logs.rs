@@ -26,15 +26,6 @@ fn migrated() -> (
     render_example(&repo_root().join("examples/kube-aws-migrated/cluster.yaml")).expect("render")
 }
 
-/// The stack holding a node group's role.
-fn stack_of(group: NodeGroup<'_>) -> String {
-    match group {
-        NodeGroup::Controller => "control-plane".into(),
-        NodeGroup::Etcd => "etcd".into(),
-        NodeGroup::Pool(p) => format!("node-pool-{p}"),
-    }
-}
-
 /// `[section]` → `key` → value, as Fluent Bit's classic format reads them.
 fn sections(text: &str) -> Vec<(String, BTreeMap<String, String>)> {
     let mut out: Vec<(String, BTreeMap<String, String>)> = Vec::new();
@@ -59,7 +50,6 @@ fn every_node_ships_its_journal_into_streams_only_its_own_group_may_write() {
     let (cluster, rendered) = migrated();
     let logs = cluster.node_logs.clone().expect("cloudWatchLogging is on");
     assert_eq!(logs.log_group, "/kubeline/migrated/nodes");
-    let stacks = stacks_of(&rendered);
     let boundary = boundary();
     let groups = node_groups(&cluster);
     let kinds: Vec<String> = groups.iter().map(|g| g.kind()).collect();
@@ -122,8 +112,11 @@ fn every_node_ships_its_journal_into_streams_only_its_own_group_may_write() {
         );
 
         // What the node's role (within the installation's boundary) lets it do.
-        let template = &stacks[&stack_of(*group)];
-        let role = &template["Resources"]["Role"]["Properties"]["Policies"][0]["PolicyDocument"];
+        let policies = kubeline_tests::role_policies(
+            &rendered,
+            &kubeline_core::layout::node_role_name(&cluster, *group),
+        );
+        let role = &policies[0];
         let own = format!(
             "{LOGS}{}:log-stream:{}/i-0123456789abcdef0",
             logs.log_group,

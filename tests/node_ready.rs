@@ -317,7 +317,7 @@ fn without_wait_signal_groups_roll_on_a_fixed_pause_as_before() {
     }
     // No role but etcd's may signal anything; etcd's members keep their health signal.
     for group in kubeline_tests::node_groups(&c) {
-        let policies = role_policies(&rendered, &group.iam_role_name(&c.name));
+        let policies = role_policies(&rendered, &kubeline_core::layout::node_role_name(&c, group));
         let text = serde_json::to_string(&policies).expect("json");
         assert_eq!(
             text.contains("cloudformation:SignalResource"),
@@ -425,7 +425,7 @@ fn each_role_may_signal_only_its_own_stack() {
     let all = kubeline_tests::node_groups(&c);
     let mut checked = 0;
     for &group in &all {
-        let policies = role_policies(&rendered, &group.iam_role_name(&c.name));
+        let policies = role_policies(&rendered, &kubeline_core::layout::node_role_name(&c, group));
         let refs: Vec<&Value> = policies.iter().collect();
         let decide = |stack: &str| evaluate(&pseudo, &refs, &signal(stack));
         let own = own_stack(group);
@@ -470,7 +470,10 @@ fn each_role_may_signal_only_its_own_stack() {
         t["worker"]["nodePools"][0]["waitSignal"] = serde_json::json!({"enabled": false});
     });
     let p = &c.node_pools[0];
-    let policies = role_policies(&rendered, &NodeGroup::Pool(&p.name).iam_role_name(&c.name));
+    let policies = role_policies(
+        &rendered,
+        &kubeline_core::layout::node_role_name(&c, NodeGroup::Pool(&p.name)),
+    );
     let refs: Vec<&Value> = policies.iter().collect();
     assert_ne!(
         evaluate(

@@ -376,27 +376,45 @@ fn every_rendered_node_right_lies_within_the_boundary() {
             }
             p.refs.insert("Bucket".into(), "kubeline-prod".into());
             for (id, r) in template["Resources"].as_object().into_iter().flatten() {
-                if r["Type"] != "AWS::IAM::Role" {
-                    continue;
-                }
-                roles += 1;
-                // Node and add-on roles: the node boundary; serviceAccounts roles (managed
-                // policies only): the workloads' (tests/service_accounts.rs).
-                let bound = if r["Properties"]["Policies"].is_null() {
-                    "ServiceAccountRoleBoundary"
-                } else {
-                    "NodeRoleBoundary"
+                let docs: Vec<&Value> = match r["Type"].as_str() {
+                    Some("AWS::IAM::Role") => {
+                        // Node and add-on roles: the node boundary; serviceAccounts roles
+                        // (managed policies only): the workloads' (tests/service_accounts.rs).
+                        let bound = if r["Properties"]["Policies"].is_null() {
+                            "ServiceAccountRoleBoundary"
+                        } else {
+                            "NodeRoleBoundary"
+                        };
+                        assert_eq!(
+                            r["Properties"]["PermissionsBoundary"]["Fn::If"][1]["Ref"], bound,
+                            "{name} {id} has no boundary"
+                        );
+                        r["Properties"]["Policies"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|pol| &pol["PolicyDocument"])
+                            .collect()
+                    }
+                    // The node policy of a role kubeline does not create (kube-aws's
+                    // manageExternally, and instanceProfile.arn's role): that role must carry
+                    // the node boundary, which the resource names (docs/node-iam.md).
+                    Some("AWS::IAM::RolePolicy" | "AWS::CloudFormation::WaitConditionHandle") => {
+                        assert_eq!(
+                            r["Metadata"]["kubeline.io/role-boundary"]["Fn::If"][1]["Ref"],
+                            "NodeRoleBoundary",
+                            "{name} {id} names no boundary"
+                        );
+                        match r["Metadata"].get("kubeline.io/node-policy") {
+                            Some(doc) => vec![doc],
+                            None => vec![&r["Properties"]["PolicyDocument"]],
+                        }
+                    }
+                    _ => continue,
                 };
-                assert_eq!(
-                    r["Properties"]["PermissionsBoundary"]["Fn::If"][1]["Ref"], bound,
-                    "{name} {id} has no boundary"
-                );
-                for pol in r["Properties"]["Policies"].as_array().into_iter().flatten() {
-                    for st in pol["PolicyDocument"]["Statement"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                    {
+                roles += 1;
+                for pol in docs {
+                    for st in pol["Statement"].as_array().into_iter().flatten() {
                         let actions = match &st["Action"] {
                             Value::Array(a) => a.clone(),
                             a => vec![a.clone()],

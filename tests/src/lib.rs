@@ -422,9 +422,12 @@ pub fn make_executable(p: &Path) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
-/// Every IAM role of the rendered stacks, by `RoleName`, with its inline policy documents.
+/// Every IAM role of the rendered stacks, by `RoleName`, with its inline policy documents:
+/// the roles kubeline creates, the externally managed roles it puts its node policy on
+/// (`AWS::IAM::RolePolicy`), and for an existing instance profile the node policy its role
+/// needs (the `NodePolicy` metadata), by the profile's name.
 pub fn roles(rendered: &Rendered) -> Vec<(String, Vec<serde_json::Value>)> {
-    let mut out = Vec::new();
+    let mut out: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
     for (file, bytes) in &rendered.files {
         if !file.starts_with("stack-templates/") {
             continue;
@@ -436,16 +439,34 @@ pub fn roles(rendered: &Rendered) -> Vec<(String, Vec<serde_json::Value>)> {
             .flatten()
             .map(|x| x.1)
         {
-            if r["Type"] == "AWS::IAM::Role" {
-                let docs = r["Properties"]["Policies"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|p| p["PolicyDocument"].clone())
-                    .collect();
-                let name = r["Properties"]["RoleName"].as_str().unwrap_or_default();
-                out.push((name.to_owned(), docs));
-            }
+            let (name, docs) = match r["Type"].as_str() {
+                Some("AWS::IAM::Role") => (
+                    r["Properties"]["RoleName"].as_str().unwrap_or_default(),
+                    r["Properties"]["Policies"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|p| p["PolicyDocument"].clone())
+                        .collect(),
+                ),
+                Some("AWS::IAM::RolePolicy") => (
+                    r["Properties"]["RoleName"].as_str().unwrap_or_default(),
+                    vec![r["Properties"]["PolicyDocument"].clone()],
+                ),
+                Some("AWS::CloudFormation::WaitConditionHandle")
+                    if r["Metadata"].get("kubeline.io/node-policy").is_some() =>
+                {
+                    let arn = r["Metadata"]["kubeline.io/instance-profile"]
+                        .as_str()
+                        .unwrap_or_default();
+                    (
+                        arn.rsplit('/').next().unwrap_or_default(),
+                        vec![r["Metadata"]["kubeline.io/node-policy"].clone()],
+                    )
+                }
+                _ => continue,
+            };
+            out.push((name.to_owned(), docs));
         }
     }
     out

@@ -326,6 +326,17 @@ pub struct NodeIdentity {
     pub instance_profile_arn: Option<String>,
 }
 
+impl NodeIdentity {
+    /// The name of the existing instance profile, else of the role kubeline names (`None`:
+    /// kubeline's default name).
+    pub fn name(&self) -> Option<&str> {
+        self.instance_profile_arn
+            .as_deref()
+            .and_then(|arn| arn.rsplit('/').next())
+            .or(self.role_name.as_deref())
+    }
+}
+
 /// One etcd member, with a stable address and data volume.
 #[derive(Debug, Clone, Serialize)]
 pub struct EtcdMember {

@@ -1,7 +1,7 @@
 //! Where a cluster's assets live: S3 keys of node configs and credentials, and which
 //! credentials each node role receives (with kube-aws's file names).
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, GroupExtras};
 use crate::types::ClusterName;
 
 /// A node role, which decides the credentials a node receives.
@@ -173,4 +173,28 @@ pub fn readable_keys(cluster: &Cluster, group: NodeGroup<'_>) -> Vec<String> {
             .map(|n| credential_key(cluster, n, true)),
     );
     keys
+}
+
+/// A node group's tenancy, extra security groups, managed policies and IAM identity (`None`
+/// for a pool the cluster does not have).
+pub fn group_extras<'c>(cluster: &'c Cluster, group: NodeGroup<'_>) -> Option<&'c GroupExtras> {
+    match group {
+        NodeGroup::Etcd => Some(&cluster.etcd.extras),
+        NodeGroup::Controller => Some(&cluster.controller.extras),
+        NodeGroup::Pool(name) => cluster
+            .node_pools
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| &p.extras),
+    }
+}
+
+/// Name of the role and instance profile a node group's nodes run with: its `iam.role.name`
+/// (as validated: prefixed, or verbatim), else `kubeline-<cluster>-<kind>`. For an existing
+/// instance profile (`iam.instanceProfile.arn`) the profile's name; kubeline does not know
+/// the name of its role.
+pub fn node_role_name(cluster: &Cluster, group: NodeGroup<'_>) -> String {
+    group_extras(cluster, group)
+        .and_then(|e| e.identity.name())
+        .map_or_else(|| group.iam_role_name(&cluster.name), str::to_owned)
 }

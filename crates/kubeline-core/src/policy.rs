@@ -105,6 +105,12 @@ pub struct IamPolicy {
     /// Any managed policy (an installation without a policy file).
     #[serde(skip)]
     pub any_managed_policy: bool,
+    /// Whether node groups may run with roles kubeline does not create (kube-aws's
+    /// `iam.role.manageExternally` and `iam.instanceProfile.arn`; default false). Their
+    /// rights are whatever their owner gave them, beyond kubeline's node policy and, for an
+    /// existing profile, beyond the boundary. Without a policy file, allowed.
+    #[serde(default)]
+    pub existing_roles: bool,
 }
 
 impl IamPolicy {
@@ -169,6 +175,7 @@ impl Installation {
         let mut policy = InstallationPolicy::default();
         policy.network.existing = ExistingNetworks::Any;
         policy.iam.any_managed_policy = true;
+        policy.iam.existing_roles = true;
         Installation {
             policy,
             hosted_zone_ids,
@@ -623,6 +630,38 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
                     refuse(format!("{path}[{j}].arn"), "iam.managedPolicyArns", rule);
                 }
             }
+        }
+    }
+    for (path, extras) in groups_of(cluster) {
+        let identity = &extras.identity;
+        if let Some(arn) = &identity.instance_profile_arn {
+            let account = arn.split(':').nth(4).unwrap_or_default();
+            if let Some(own) = inst
+                .kms_key_arn
+                .as_deref()
+                .and_then(|k| key_scope(k).get(1).copied())
+                && account != own
+            {
+                refuse(
+                    format!("{path}.iam.instanceProfile.arn"),
+                    "iam.existingRoles",
+                    format!(
+                        "{arn} belongs to account {account}; EC2 launches this installation's nodes (account {own}) only with its own account's instance profiles"
+                    ),
+                );
+            } else if !inst.policy.iam.existing_roles {
+                refuse(
+                    format!("{path}.iam.instanceProfile.arn"),
+                    "iam.existingRoles",
+                    "this installation runs nodes only with roles kubeline creates; an existing instance profile's role has rights no boundary kubeline sets caps. Remove it (kubeline creates the role), or ask the platform team to set iam.existingRoles: true".into(),
+                );
+            }
+        } else if identity.external_role && !inst.policy.iam.existing_roles {
+            refuse(
+                format!("{path}.iam.role.manageExternally"),
+                "iam.existingRoles",
+                "this installation runs nodes only with roles kubeline creates. Remove manageExternally (kubeline creates the role under iam.role.name), or ask the platform team to set iam.existingRoles: true".into(),
+            );
         }
     }
     check_quotas(cluster, &inst.policy.quotas, &mut refuse);

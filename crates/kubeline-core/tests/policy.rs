@@ -190,6 +190,36 @@ fn each_rule_refuses_what_it_names_and_passes_the_rest() {
             ],
         ),
     ];
+    // kube-aws's node IAM settings: roles kubeline does not create only where the platform
+    // team allows them, and an instance profile of another account never.
+    let identities = "controller:\n  iam: {role: {name: kubeline-demo-cp, manageExternally: true}}\n\
+etcd:\n  iam: {instanceProfile: {arn: \"arn:aws:iam::123456789012:instance-profile/kubeline-demo-members\"}}\n\
+worker:\n  nodePools:\n    - {name: web, iam: {role: {name: web-nodes}}}\n";
+    let cases = cases.into_iter().chain([
+        (
+            format!("{ok}{identities}"),
+            "",
+            vec![
+                "controller.iam.role.manageExternally iam.existingRoles",
+                "etcd.iam.instanceProfile.arn iam.existingRoles",
+            ],
+        ),
+        (format!("{ok}{identities}"), "iam: {existingRoles: true}", vec![]),
+        (
+            format!(
+                "{ok}{}",
+                identities.replace("aws:iam::123456789012", "aws:iam::210987654321")
+            ),
+            "iam: {existingRoles: true}",
+            vec!["etcd.iam.instanceProfile.arn iam.existingRoles"],
+        ),
+        // A stable role name kubeline creates needs no permission.
+        (
+            format!("{ok}worker:\n  nodePools:\n    - {{name: web, iam: {{role: {{name: web-nodes}}}}}}\n"),
+            "",
+            vec![],
+        ),
+    ]);
     for (extra, file, expected) in cases {
         let got: Vec<String> = policy::check(&cluster("demo", &extra), &installation(file))
             .iter()

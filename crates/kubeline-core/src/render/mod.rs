@@ -306,22 +306,12 @@ impl Renderer<'_> {
                 .any(|p| p.name == name && p.wait_signal)
                 .then(|| c.stack_name(&format!("node-pool-{name}"))),
         };
-        let extras = match group {
-            NodeGroup::Etcd => Some(&c.etcd.extras),
-            NodeGroup::Controller => Some(&c.controller.extras),
-            NodeGroup::Pool(name) => c
-                .node_pools
-                .iter()
-                .find(|p| p.name == name)
-                .map(|p| &p.extras),
-        };
+        let extras = layout::group_extras(c, group);
         let identity = extras.map(|e| &e.identity);
         json!({
             "kind": group.kind(),
             "extras": extras,
-            "iam_name": identity
-                .and_then(|i| i.role_name.clone())
-                .unwrap_or_else(|| group.iam_role_name(&self.cluster.name)),
+            "iam_name": layout::node_role_name(c, group),
             "external_role": identity.is_some_and(|i| i.external_role),
             "instance_profile_arn": identity.and_then(|i| i.instance_profile_arn.as_deref()),
             "s3_read": layout::readable_keys(self.cluster, group),

@@ -46,8 +46,12 @@ fn example(group: NodeGroup<'_>) -> String {
 }
 
 /// Whether `part` (a name after `kubeline-<cluster>-`) is one kubeline gives its own roles.
+/// IAM names are unique regardless of case, so case does not count.
 fn reserved(part: &str) -> bool {
-    matches!(part, "controller" | "etcd") || part.starts_with("pool-") || part.starts_with("sa-")
+    let part = part.to_ascii_lowercase();
+    matches!(part.as_str(), "controller" | "etcd")
+        || part.starts_with("pool-")
+        || part.starts_with("sa-")
 }
 
 /// IAM's characters of role and instance profile names.
@@ -216,7 +220,7 @@ impl Ctx<'_> {
             );
             return NodeIdentity::default();
         };
-        if reserved(part) && (role.manage_externally || part != kind) {
+        if reserved(part) && (role.manage_externally || part != kind.as_str()) {
             self.err(
                 np,
                 format!("{full:?} is a name kubeline gives its own roles"),
@@ -281,17 +285,12 @@ impl Ctx<'_> {
     /// No two node groups run with one role or instance profile: `groups` holds each group's
     /// `iam` path and identity. A shared role would give each group the other's credentials.
     fn distinct_identities(&mut self, groups: &[(Path, &NodeIdentity)]) {
-        let key = |id: &NodeIdentity| {
-            id.instance_profile_arn
-                .as_deref()
-                .map(|arn| arn.rsplit('/').next().unwrap_or(arn).to_owned())
-                .or_else(|| id.role_name.clone())
-        };
         for (i, (path, id)) in groups.iter().enumerate() {
-            let Some(name) = key(id) else { continue };
+            let Some(name) = id.name() else { continue };
+            // IAM names are unique regardless of case.
             if let Some((first, _)) = groups[..i]
                 .iter()
-                .find(|(_, o)| key(o).as_ref() == Some(&name))
+                .find(|(_, o)| o.name().is_some_and(|n| n.eq_ignore_ascii_case(name)))
             {
                 let at = if id.instance_profile_arn.is_some() {
                     path.key("instanceProfile").key("arn")
