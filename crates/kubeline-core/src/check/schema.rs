@@ -438,6 +438,9 @@ fn kube_aws_refusals(
     true
 }
 
+/// The outermost keys under `path` that name their own replacement; where some keys of a
+/// mapping or list do and others do not, those others too (with their nearest ancestor's
+/// answer), so every refused key is reported and removed before the rules run.
 fn collect_answered(
     path: &Path,
     value: Option<&Value>,
@@ -450,18 +453,34 @@ fn collect_answered(
         out.push((path.clone(), r));
         return;
     }
-    match value {
-        Some(Value::Object(map)) => {
-            for (k, v) in map {
-                collect_answered(&path.key(k), Some(v), out);
+    let children: Vec<(Path, &Value)> = match value {
+        Some(Value::Object(map)) => map.iter().map(|(k, v)| (path.key(k), v)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (path.index(i), v))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let found: Vec<Vec<(Path, crate::kube_aws::Refusal)>> = children
+        .iter()
+        .map(|(p, v)| {
+            let mut o = Vec::new();
+            collect_answered(p, Some(v), &mut o);
+            o
+        })
+        .collect();
+    if found.iter().all(Vec::is_empty) {
+        return;
+    }
+    for ((p, _), f) in children.iter().zip(found) {
+        if f.is_empty() {
+            if let Some(r) = crate::kube_aws::refusal(&p.pattern()) {
+                out.push((p.clone(), r));
             }
+        } else {
+            out.extend(f);
         }
-        Some(Value::Array(items)) => {
-            for (i, v) in items.iter().enumerate() {
-                collect_answered(&path.index(i), Some(v), out);
-            }
-        }
-        _ => {}
     }
 }
 

@@ -72,7 +72,8 @@ pub(super) fn null_as_empty(value: &mut serde_json::Value) {
 /// Removes the mapping keys at `paths`, and each mapping left empty by a removal (so a
 /// section whose every key was refused, such as kube-aws's `kubernetes:` or `kubeAwsPlugins:`,
 /// goes too and the rules still run; an absent mapping and an empty one read alike, since
-/// `null_as_empty` makes them so). Gives up (None) when a path ends in a list index.
+/// `null_as_empty` makes them so). A path under one already removed is skipped. Gives up
+/// (None) when a path ends in a list index.
 pub(super) fn repair(value: &serde_json::Value, paths: &[Path]) -> Option<serde_json::Value> {
     use crate::yaml::Seg;
     let mut v = value.clone();
@@ -82,13 +83,13 @@ pub(super) fn repair(value: &serde_json::Value, paths: &[Path]) -> Option<serde_
         };
         let mut end = p.0.len();
         while let Some((Seg::Key(last), parent)) = p.0[..end].split_last() {
-            let mut node = &mut v;
-            for seg in parent {
-                node = match seg {
-                    Seg::Key(k) => node.get_mut(k.as_str())?,
-                    Seg::Index(i) => node.get_mut(*i)?,
-                };
-            }
+            // A key under one already removed (a section and its keys both reported) is gone.
+            let Some(node) = parent.iter().try_fold(&mut v, |node, seg| match seg {
+                Seg::Key(k) => node.get_mut(k.as_str()),
+                Seg::Index(i) => node.get_mut(*i),
+            }) else {
+                break;
+            };
             let map = node.as_object_mut()?;
             map.remove(last);
             if !map.is_empty() || parent.is_empty() {
