@@ -214,6 +214,13 @@ fn the_service_role_creates_node_roles_only_within_the_boundary_and_passes_them_
             r("iam:AttachRolePolicy").with("iam:PermissionsBoundary", SA_BOUNDARY),
             Decision::Allow,
         ),
+        // Inline policies (node and add-on roles, and kube-aws's manageExternally roles) only
+        // onto a role with the node boundary: one with the workloads' boundary would take the
+        // node policy and then deny its node the bucket and the key.
+        (
+            r("iam:PutRolePolicy").with("iam:PermissionsBoundary", SA_BOUNDARY),
+            Decision::ImplicitDeny,
+        ),
         // Service-account issuers: this installation's bucket's, nobody else's.
         (
             Request::new(
@@ -540,14 +547,19 @@ fn every_rendered_node_right_lies_within_the_boundary() {
 #[test]
 fn only_the_pipeline_writes_its_records_and_renders() {
     let t = installation_template();
-    let statement = t["Resources"]["BucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-        .as_array()
-        .expect("statements")
-        .iter()
-        .find(|s| s["Sid"] == "OnlyThePipelineWritesItsRecords")
-        .expect("the statement")
-        .clone();
-    let bucket_policy = serde_json::json!({ "Statement": [statement] });
+    let statements: Vec<Value> =
+        t["Resources"]["BucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .filter(|s| {
+                s["Sid"] == "OnlyThePipelineWritesItsRecords"
+                    || s["Sid"] == "OnlyThePipelineAndEtcdMembersWriteEtcdRecords"
+            })
+            .cloned()
+            .collect();
+    assert_eq!(statements.len(), 2);
+    let bucket_policy = serde_json::json!({ "Statement": statements });
     let grant = serde_json::json!({"Statement": [{"Effect": "Allow",
         "Action": ["s3:PutObject", "s3:DeleteObject", "s3:PutObjectTagging"],
         "Resource": "arn:aws:s3:::kubeline-prod/clusters/*"}]});
@@ -618,6 +630,25 @@ fn only_the_pipeline_writes_its_records_and_renders() {
         (
             req("s3:PutObject", "etcd-restore/r1/member-0.json", etcd),
             Allow,
+        ),
+        // The etcd members' exemption covers their snapshots and reports only: a role named
+        // like etcd's cannot rewrite node configs, credentials or the pipeline's records.
+        (
+            req("s3:PutObject", "userdata/worker-general-0123.json", etcd),
+            ExplicitDeny,
+        ),
+        (
+            req("s3:PutObject", "credentials/ca.pem", etcd),
+            ExplicitDeny,
+        ),
+        (req("s3:PutObject", "status.json", etcd), ExplicitDeny),
+        (
+            req("s3:PutObject", "runs/r1/cluster.yaml", etcd),
+            ExplicitDeny,
+        ),
+        (
+            req("s3:PutObject", "etcd-restore-request.env", etcd),
+            ExplicitDeny,
         ),
     ];
     for (r, want) in &cases {
