@@ -248,7 +248,7 @@ fn etcd_members_attach_only_their_own_cluster_s_member_resources() {
         let profile_of = |g: NodeGroup<'_>| {
             format!(
                 "arn:aws:iam::123456789012:instance-profile/{}",
-                kubeline_core::layout::node_role_name(&c, g)
+                kubeline_core::layout::node_profile_name(&c, g)
             )
         };
         let profile = profile_of(NodeGroup::Etcd);

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use kubeline_core::layout::{NodeGroup, node_role_name};
+use kubeline_core::layout::{NodeGroup, node_profile_name};
 use kubeline_tests::iam::{Decision, Pseudo, Request, decided, evaluate, policies_of};
 use kubeline_tests::{installation_template, render_example, repo_root, stacks_of};
 use serde_json::Value;
@@ -197,7 +197,11 @@ fn each_identity_mode_renders_its_node_policy_and_profile_where_nodes_get_them()
         let policy = match holder {
             "Role" => &res["Role"]["Properties"]["Policies"][0]["PolicyDocument"],
             "RolePolicy" => &res["RolePolicy"]["Properties"]["PolicyDocument"],
-            _ => &res["NodePolicy"]["Metadata"]["kubeline.io/node-policy"],
+            _ => res
+                .iter()
+                .find(|(id, _)| id.starts_with("NodePolicy"))
+                .map(|(_, r)| &r["Metadata"]["kubeline.io/node-policy"])
+                .expect("NodePolicy<hash>"),
         };
         let sids: Vec<&str> = policy["Statement"]
             .as_array()
@@ -214,9 +218,13 @@ fn each_identity_mode_renders_its_node_policy_and_profile_where_nodes_get_them()
             .iter()
             .filter(|o| **o != holder)
         {
-            assert!(!res.contains_key(*other), "{stack} also has {other}");
+            assert!(
+                !res.keys()
+                    .any(|id| id == *other || (*other == "NodePolicy" && id.starts_with(*other))),
+                "{stack} also has {other}"
+            );
         }
-        let name = node_role_name(&c, group);
+        let name = node_profile_name(&c, group);
         for (id, r) in res
             .iter()
             .filter(|(_, r)| r["Type"] == "AWS::EC2::LaunchTemplate")
@@ -245,6 +253,26 @@ fn each_identity_mode_renders_its_node_policy_and_profile_where_nodes_get_them()
         gpu["RolePolicy"]["Properties"]["RoleName"],
         "kubeline-migrated-gpu-nodes"
     );
+    // The existing profile's policy is named by its hash: a change of it is a new resource.
+    let ids = |stacks: &std::collections::BTreeMap<String, Value>| -> Vec<String> {
+        stacks["etcd"]["Resources"]
+            .as_object()
+            .expect("resources")
+            .keys()
+            .filter(|id| id.starts_with("NodePolicy"))
+            .cloned()
+            .collect()
+    };
+    let before = ids(&stacks);
+    assert_eq!(before.len(), 1, "{before:?}");
+    let mut changed = c.clone();
+    changed.node_logs = None;
+    let again =
+        kubeline_core::render::render(&changed, &kubeline_core::render::Templates::builtin())
+            .expect("render");
+    let after = ids(&stacks_of(&again));
+    assert_eq!(after.len(), 1);
+    assert_ne!(before, after, "a policy change must rename NodePolicy");
     // etcd's members attach only to instances of the existing profile.
     let etcd = stacks["etcd"].to_string();
     assert!(

@@ -326,6 +326,11 @@ pub struct NodeIdentity {
     pub instance_profile_arn: Option<String>,
 }
 
+/// What kubeline appends to an externally managed role's name to name the instance profile
+/// it creates around it: the IAM console creates a profile of the role's own name with every
+/// EC2 role, which kubeline's would collide with.
+pub const EXTERNAL_PROFILE_SUFFIX: &str = "-profile";
+
 impl NodeIdentity {
     /// The name of the existing instance profile, else of the role kubeline names (`None`:
     /// kubeline's default name).

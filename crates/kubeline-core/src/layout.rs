@@ -198,3 +198,17 @@ pub fn node_role_name(cluster: &Cluster, group: NodeGroup<'_>) -> String {
         .and_then(|e| e.identity.name())
         .map_or_else(|| group.iam_role_name(&cluster.name), str::to_owned)
 }
+
+/// Name of the instance profile a node group's nodes run with: the role's
+/// ([`node_role_name`]), but for an externally managed role the profile kubeline creates
+/// around it, `<role>-profile` (the role's owner may already have a profile of the role's
+/// name: the IAM console creates one with every EC2 role).
+pub fn node_profile_name(cluster: &Cluster, group: NodeGroup<'_>) -> String {
+    let name = node_role_name(cluster, group);
+    match group_extras(cluster, group) {
+        Some(e) if e.identity.external_role => {
+            format!("{name}{}", crate::cluster::EXTERNAL_PROFILE_SUFFIX)
+        }
+        _ => name,
+    }
+}

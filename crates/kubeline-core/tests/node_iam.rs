@@ -318,6 +318,13 @@ fn no_two_groups_share_a_role_or_instance_profile() {
                 "worker.nodePools[0].iam.role.name: the instance profile \"kubeline-legacy-shared\" is also controller.iam's",
             ),
         ),
+        // A role kubeline creates named like the profile around another group's external role.
+        (
+            "controller:\n  iam: {role: {name: kubeline-legacy-cp, manageExternally: true}}\nworker:\n  nodePools:\n    - {name: a, iam: {role: {name: cp-profile}}}\n",
+            Some(
+                "worker.nodePools[0].iam.role.name: the instance profile \"kubeline-legacy-cp-profile\" is also controller.iam's",
+            ),
+        ),
         // Negative control: distinct names.
         (
             "worker:\n  nodePools:\n    - {name: a, iam: {role: {name: a-nodes}}}\n    - {name: b, iam: {role: {name: b-nodes}}}\n",

@@ -205,6 +205,7 @@ impl Templates {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.add_filter("sh", shell::filter);
+        env.add_filter("short_hash", short_hash);
         for (name, src) in &self.sources {
             env.add_template(name.as_str(), src.as_str())
                 .map_err(|e| template_error(name, &e))?;
@@ -312,6 +313,7 @@ impl Renderer<'_> {
             "kind": group.kind(),
             "extras": extras,
             "iam_name": layout::node_role_name(c, group),
+            "profile_name": layout::node_profile_name(c, group),
             "external_role": identity.is_some_and(|i| i.external_role),
             "instance_profile_arn": identity.and_then(|i| i.instance_profile_arn.as_deref()),
             "s3_read": layout::readable_keys(self.cluster, group),
@@ -321,6 +323,17 @@ impl Renderer<'_> {
             "signal_stack": signal_stack,
         })
     }
+}
+
+/// The first 8 hex digits of the SHA-256 of `text` (of its canonical JSON when it is JSON, so
+/// layout does not count): a resource's logical ID that changes whenever its content does.
+fn short_hash(text: String) -> String {
+    use sha2::Digest;
+    let canonical = serde_json::from_str::<Value>(&text)
+        .map(|v| v.to_string())
+        .unwrap_or(text);
+    let digest = sha2::Sha256::digest(canonical.as_bytes());
+    hex::encode(digest).chars().take(8).collect()
 }
 
 /// Taints as the kubelet's `--register-with-taints` takes them: `key=value:Effect`.

@@ -12,7 +12,9 @@
 //! etcd snapshots; docs/node-iam.md).
 
 use super::{Ctx, root};
-use crate::cluster::{Controller, Etcd, NodeIdentity, NodePool, STACK_PREFIX};
+use crate::cluster::{
+    Controller, EXTERNAL_PROFILE_SUFFIX, Etcd, NodeIdentity, NodePool, STACK_PREFIX,
+};
 use crate::layout::NodeGroup;
 use crate::model::NodeIamConfig;
 use crate::yaml::Path;
@@ -285,13 +287,28 @@ impl Ctx<'_> {
     /// No two node groups run with one role or instance profile: `groups` holds each group's
     /// `iam` path and identity. A shared role would give each group the other's credentials.
     fn distinct_identities(&mut self, groups: &[(Path, &NodeIdentity)]) {
+        // The role and profile names a group's identity takes (an externally managed role's
+        // profile is `<role>-profile`).
+        let names = |id: &NodeIdentity| -> Vec<String> {
+            let Some(name) = id.name() else {
+                return Vec::new();
+            };
+            let mut out = vec![name.to_owned()];
+            if id.external_role {
+                out.push(format!("{name}{EXTERNAL_PROFILE_SUFFIX}"));
+            }
+            out
+        };
         for (i, (path, id)) in groups.iter().enumerate() {
-            let Some(name) = id.name() else { continue };
+            let own = names(id);
             // IAM names are unique regardless of case.
-            if let Some((first, _)) = groups[..i]
-                .iter()
-                .find(|(_, o)| o.name().is_some_and(|n| n.eq_ignore_ascii_case(name)))
-            {
+            let clash = groups[..i].iter().find_map(|(first, o)| {
+                let theirs = names(o);
+                own.iter()
+                    .find(|n| theirs.iter().any(|t| t.eq_ignore_ascii_case(n)))
+                    .map(|n| (first, n.clone()))
+            });
+            if let Some((first, name)) = clash {
                 let at = if id.instance_profile_arn.is_some() {
                     path.key("instanceProfile").key("arn")
                 } else {
