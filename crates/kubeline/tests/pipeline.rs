@@ -21,7 +21,15 @@ use support::*;
 async fn create_then_no_changes_then_a_config_error_then_destroy() {
     let mut e = env().await;
     let keys = ClusterKeys::new("demo");
-    let text = e.demo(|t| t);
+    // The pool runs with a stable role name of its own (kube-aws's iam.role.name).
+    let text = e.demo(|t| {
+        t.replacen(
+            "    - name: general\n",
+            "    - name: general\n      iam:\n        role:\n          name: general-nodes\n",
+            1,
+        )
+    });
+    assert!(text.contains("name: general-nodes"));
 
     // A fresh cluster: every stack created, recorded and notified.
     let (arn, version) = e.upload(&text).await;
@@ -482,8 +490,12 @@ async fn create_then_no_changes_then_a_config_error_then_destroy() {
         ["kubeline: demo failed"]
     );
 
-    Box::pin(a_pool_moves_endpoints_but_keeps_the_one_it_runs_on(
+    let on_vpn = Box::pin(a_pool_moves_endpoints_but_keeps_the_one_it_runs_on(
         &mut e, &zone, &upgraded,
+    ))
+    .await;
+    Box::pin(a_pool_never_adopts_the_role_its_stack_created(
+        &mut e, &on_vpn,
     ))
     .await;
 
@@ -1082,15 +1094,61 @@ async fn daily_rotation_renews_only_clusters_inside_the_window() {
     );
 }
 
+/// The pool runs with a stable role name (kube-aws's `iam.role.name`, in the deployed
+/// `named` config); handing that role over as an externally managed one is refused before
+/// anything changes: CloudFormation would delete the
+/// role the stack created under the running nodes (`pipeline::check_identity_change`).
+async fn a_pool_never_adopts_the_role_its_stack_created(e: &mut Env, named: &str) {
+    assert!(named.contains("          name: general-nodes\n"));
+    let identity = |status: &kubeline_core::pipeline::Status| {
+        status
+            .stacks
+            .iter()
+            .find(|s| s.name == "kubeline-demo-node-pool-general")
+            .and_then(|s| s.outputs.get("NodeIdentity").cloned())
+    };
+    assert_eq!(
+        identity(&e.status().await).as_deref(),
+        Some("created:kubeline-demo-general-nodes")
+    );
+    let deployed = e.stack_statuses().await;
+    let adopted = named.replacen(
+        "          name: general-nodes\n",
+        "          name: kubeline-demo-general-nodes\n          manageExternally: true\n",
+        1,
+    );
+    assert_ne!(adopted, named);
+    let (arn, _) = e.upload(&adopted).await;
+    let info = e.finish(&arn).await;
+    assert_eq!(info.error.as_deref(), Some("ConfigInvalid"), "{info:?}");
+    let err = e.status().await.last_error.expect("last error");
+    assert!(
+        err.cause.contains(
+            "worker.nodePools[0].iam: the role kubeline-demo-general-nodes is the one this group's stack created"
+        ),
+        "{}",
+        err.cause
+    );
+    assert_eq!(e.stack_statuses().await, deployed);
+    assert_eq!(
+        identity(&e.status().await).as_deref(),
+        Some("created:kubeline-demo-general-nodes")
+    );
+    assert_eq!(
+        titles(&e.wait_notifications(1).await),
+        ["kubeline: demo failed"]
+    );
+}
+
 /// A pool may move to another API endpoint in one run (its nodes are replaced, the old ones
 /// keep theirs meanwhile), but the endpoint its running nodes use stays for that run. Starts
-/// from the deployed `upgraded` config; boxed by its caller (the whole scenario's future would
-/// not fit a test thread's stack).
+/// from the deployed `upgraded` config and returns the one it leaves deployed; boxed by its
+/// caller (the whole scenario's future would not fit a test thread's stack).
 async fn a_pool_moves_endpoints_but_keeps_the_one_it_runs_on(
     e: &mut Env,
     zone: &str,
     upgraded: &str,
-) {
+) -> String {
     let endpoint = format!(
         "  - name: vpn\n    dnsName: vpn.demo.k8s.example.com\n    loadBalancer:\n      type: classic\n      private: true\n      hostedZone:\n        id: {zone}\n"
     );
@@ -1143,4 +1201,5 @@ async fn a_pool_moves_endpoints_but_keeps_the_one_it_runs_on(
         titles(&e.wait_notifications(1).await),
         ["kubeline: demo failed"]
     );
+    on_vpn
 }

@@ -4,6 +4,7 @@
 
 pub mod cfn;
 mod chat;
+mod identity;
 mod keys;
 mod plan;
 mod requests;
@@ -15,6 +16,7 @@ mod status;
 mod upgrade;
 
 pub use self::chat::Chat;
+pub use self::identity::{NODE_IDENTITY_OUTPUT, StackIdentity, check_identity_change};
 pub use self::keys::{ClusterKeys, RunKeys};
 pub use self::plan::{
     AddonChange, AddonVersion, Plan, ResourceChange, StackAction, StackChange, addon_changes,

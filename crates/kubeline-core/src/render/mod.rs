@@ -314,6 +314,7 @@ impl Renderer<'_> {
             "extras": extras,
             "iam_name": layout::node_role_name(c, group),
             "profile_name": layout::node_profile_name(c, group),
+            "identity_output": crate::pipeline::StackIdentity::of(c, group).output(),
             "external_role": identity.is_some_and(|i| i.external_role),
             "instance_profile_arn": identity.and_then(|i| i.instance_profile_arn.as_deref()),
             "s3_read": layout::readable_keys(self.cluster, group),

@@ -7,6 +7,7 @@ use kubeline_aws::networks::Networks;
 use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
 use kubeline_core::errors::ErrorName;
+use kubeline_core::layout::NodeGroup;
 use kubeline_core::model::Approval;
 use kubeline_core::pipeline::{ClusterKeys, Phase, Route};
 use kubeline_core::policy::{self, CheckedExports, ExistingNetworks, Installation, NamedResource};
@@ -148,10 +149,30 @@ async fn check_policy<S: ObjectStore, C: Stacks, N: Networks>(
     ))
 }
 
+/// Refuses a move of `group`'s role or instance profile (at cluster.yaml `path`) that its
+/// running stack (`outputs`) cannot make without breaking its nodes.
+fn check_identity(
+    outputs: &std::collections::BTreeMap<String, String>,
+    cluster: &kubeline_core::cluster::Cluster,
+    group: NodeGroup<'_>,
+    path: &str,
+    key: &str,
+) -> Result<(), StepError> {
+    kubeline_core::pipeline::check_identity_change(
+        path,
+        outputs
+            .get(kubeline_core::pipeline::NODE_IDENTITY_OUTPUT)
+            .map(String::as_str),
+        &kubeline_core::pipeline::StackIdentity::of(cluster, group),
+    )
+    .map_err(|e| StepError::new(ErrorName::ConfigInvalid, format!("{key}: {e}")))
+}
+
 /// Step 1: waits its turn, validates the uploaded cluster.yaml (the pinned version), checks it
 /// against the installation policy and that it does not move running workers to another API
-/// endpoint, records it in `runs/<id>/`, and starts `status.json`. With
-/// `settings.require_approval` every plan waits for approval, whatever cluster.yaml says.
+/// endpoint or a node group to a role or profile its stack cannot move to, records it in
+/// `runs/<id>/`, and starts `status.json`. With `settings.require_approval` every plan waits
+/// for approval, whatever cluster.yaml says.
 pub async fn start<S: ObjectStore, X: Executions, C: Stacks, N: Networks>(
     store: &S,
     sfn: &X,
@@ -260,11 +281,30 @@ pub async fn start<S: ObjectStore, X: Executions, C: Stacks, N: Networks>(
             &workers_endpoint,
         )
         .map_err(|e| StepError::new(ErrorName::ConfigInvalid, e))?;
+        // No group's role or instance profile moves in a way that deletes what its nodes run
+        // with, or creates a name IAM already holds (docs/node-iam.md).
+        check_identity(
+            &deployed.outputs,
+            &cluster,
+            NodeGroup::Controller,
+            "controller",
+            &input.key,
+        )?;
+        if let Some(etcd) = cfn.describe_stack(&cluster.stack_name("etcd")).await? {
+            check_identity(&etcd.outputs, &cluster, NodeGroup::Etcd, "etcd", &input.key)?;
+        }
         // Nor does any pool lose the endpoint its running nodes use.
         let endpoints = cluster.api_endpoint_urls();
-        for pool in &cluster.node_pools {
+        for (i, pool) in cluster.node_pools.iter().enumerate() {
             let name = cluster.stack_name(&format!("node-pool-{}", pool.name));
             if let Some(stack) = cfn.describe_stack(&name).await? {
+                check_identity(
+                    &stack.outputs,
+                    &cluster,
+                    NodeGroup::Pool(&pool.name),
+                    &format!("worker.nodePools[{i}]"),
+                    &input.key,
+                )?;
                 kubeline_core::pipeline::check_pool_endpoint(
                     &pool.name,
                     stack
