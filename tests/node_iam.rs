@@ -4,23 +4,12 @@
 //! snapshots, and the rendered modes send the node policy where the nodes get it
 //! (docs/node-iam.md).
 
-use std::collections::BTreeMap;
-
 use kubeline_core::layout::{NodeGroup, node_profile_name};
-use kubeline_tests::iam::{Decision, Pseudo, Request, decided, evaluate, policies_of};
+use kubeline_tests::iam::{Decision, Pseudo, Request, evaluate, service_role};
 use kubeline_tests::{installation_template, render_example, repo_root, stacks_of};
 use serde_json::Value;
 
 const BOUNDARY: &str = "arn:aws:iam::123456789012:policy/kubeline-node-role-boundary";
-
-fn service_role() -> Vec<Value> {
-    let t = installation_template();
-    let conditions = BTreeMap::from([("HasHostedZones", false)]);
-    policies_of(&t, "ClusterStacksRole")
-        .iter()
-        .map(|p| decided(p, &conditions, &BTreeMap::new()))
-        .collect()
-}
 
 fn installation() -> Pseudo {
     let mut p = Pseudo::installation();

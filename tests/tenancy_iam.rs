@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use kubeline_tests::iam::{Decision, Pseudo, Request, decided, evaluate, policies_of};
+use kubeline_tests::iam::{
+    Decision, Pseudo, Request, decided, evaluate, policies_of, service_role,
+};
 use kubeline_tests::installation_template;
 use serde_json::Value;
 
@@ -168,15 +170,6 @@ fn the_validate_function_reads_the_policy_and_network_tags_and_writes_neither() 
 }
 
 const BOUNDARY: &str = "arn:aws:iam::123456789012:policy/kubeline-node-role-boundary";
-
-fn service_role() -> Vec<Value> {
-    let t = installation_template();
-    let conditions = BTreeMap::from([("HasHostedZones", false)]);
-    policies_of(&t, "ClusterStacksRole")
-        .iter()
-        .map(|p| decided(p, &conditions, &BTreeMap::new()))
-        .collect()
-}
 
 const SA_BOUNDARY: &str = "arn:aws:iam::123456789012:policy/kubeline-service-account-role-boundary";
 

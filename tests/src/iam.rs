@@ -397,6 +397,18 @@ pub fn decided(
     }
 }
 
+/// The statements of the installation's CloudFormation service role (`ClusterStacksRole`),
+/// one policy each, with its deploy-time choices decided as a deployment without allowed
+/// hosted zones makes them.
+pub fn service_role() -> Vec<Value> {
+    let t = crate::installation_template();
+    let conditions = BTreeMap::from([("HasHostedZones", false)]);
+    policies_of(&t, "ClusterStacksRole")
+        .iter()
+        .map(|p| decided(p, &conditions, &BTreeMap::new()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
