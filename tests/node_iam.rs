@@ -269,3 +269,28 @@ fn each_identity_mode_renders_its_node_policy_and_profile_where_nodes_get_them()
         "{etcd}"
     );
 }
+
+/// Start (the validate function) reads the outputs of every running node stack: the
+/// control plane's endpoint and version, and each node stack's `NodeIdentity` and
+/// `NodeApiEndpoint`. Its role may describe exactly the node stacks of kubeline's clusters
+/// (moto does not enforce IAM, so this evaluation is the check).
+#[test]
+fn start_may_read_the_node_stacks_it_checks_and_no_other_stack() {
+    let t = installation_template();
+    let policies = kubeline_tests::iam::policies_of(&t, "ValidateFunction");
+    let policies: Vec<&Value> = policies.iter().collect();
+    let stack =
+        |name: &str| format!("arn:aws:cloudformation:eu-west-1:123456789012:stack/{name}/0a1b2c3d");
+    for (name, want) in [
+        ("kubeline-demo-control-plane", Decision::Allow),
+        ("kubeline-demo-etcd", Decision::Allow),
+        ("kubeline-demo-node-pool-general", Decision::Allow),
+        // Negative controls: stacks Start never reads.
+        ("kubeline-demo-network", Decision::ImplicitDeny),
+        ("kubeline", Decision::ImplicitDeny),
+        ("payments-etcd", Decision::ImplicitDeny),
+    ] {
+        let req = Request::new("cloudformation:DescribeStacks", &stack(name));
+        assert_eq!(evaluate(&installation(), &policies, &req), want, "{name}");
+    }
+}

@@ -147,6 +147,74 @@ pub fn check_identity_change(
     Ok(())
 }
 
+/// One node group's identity in its running stack and in the render.
+#[derive(Debug, Clone, Copy)]
+pub struct IdentityMove<'a> {
+    /// Its cluster.yaml path (`controller`, `etcd`, `worker.nodePools[N]`), or for a pool that
+    /// is gone from cluster.yaml its stack's name.
+    pub group: &'a str,
+    /// The running stack's `NodeIdentity` output, if any.
+    pub deployed: Option<&'a str>,
+    /// The rendered identity; `None` when the stack goes (a pool removed from cluster.yaml).
+    pub rendered: Option<&'a StackIdentity>,
+}
+
+/// Every group's move ([`check_identity_change`]), and across groups: no group uses as
+/// existing a role or profile another group's stack created and stops creating in this run
+/// (that stack's cleanup or deletion would delete it under the nodes), and none creates a name
+/// another group's running stack holds unless that stack keeps it (names swap in two runs).
+pub fn check_identity_moves(moves: &[IdentityMove<'_>]) -> Result<(), String> {
+    for m in moves {
+        if let Some(rendered) = m.rendered {
+            check_identity_change(m.group, m.deployed, rendered)?;
+        }
+    }
+    let same =
+        |a: &(Kind, String), b: &(Kind, String)| a.0 == b.0 && a.1.eq_ignore_ascii_case(&b.1);
+    let deployed = |m: &IdentityMove<'_>| m.deployed.and_then(StackIdentity::parse);
+    for (i, a) in moves.iter().enumerate() {
+        let Some(rendered) = a.rendered else { continue };
+        for (j, b) in moves.iter().enumerate() {
+            let Some(old) = deployed(b).filter(|_| i != j) else {
+                continue;
+            };
+            let kept = b.rendered.map(StackIdentity::creates).unwrap_or_default();
+            for used in rendered.uses() {
+                if old
+                    .creates()
+                    .iter()
+                    .any(|c| same(c, &used) && !kept.contains(c))
+                {
+                    return Err(format!(
+                        "{}.iam: the {} {} is one {}'s stack created and stops creating in this run, so CloudFormation would delete it under {}'s nodes. Hand over a role or profile of another name",
+                        a.group,
+                        what(used.0),
+                        used.1,
+                        b.group,
+                        a.group
+                    ));
+                }
+            }
+            for new in rendered.creates() {
+                let mut held = old.creates().into_iter().chain(old.uses());
+                if let Some(h) = held.find(|h| same(h, &new))
+                    && !kept.contains(&h)
+                {
+                    return Err(format!(
+                        "{}.iam.role.name: the {} {} is still {}'s in its running stack (IAM names ignore case), and CloudFormation creates new names before it deletes old ones. Move the name in two runs: first give {} another, then take it",
+                        a.group,
+                        what(new.0),
+                        h.1,
+                        b.group,
+                        b.group
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::StackIdentity::{Created, External, Profile};
@@ -257,6 +325,93 @@ mod tests {
                     let e = got.expect_err(&format!("{deployed:?} -> {rendered:?}"));
                     assert!(e.contains(w), "{e}\nwanted: {w}");
                     assert!(e.starts_with("worker.nodePools[0].iam"), "{e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_group_takes_or_creates_what_another_group_s_stack_holds() {
+        let a_created = Created("kubeline-c-a".into()).output();
+        let b_external = External("kubeline-c-b".into()).output();
+        let ext_a = External("kubeline-c-A".into());
+        let created_a = Created("kubeline-c-a".into());
+        let created_b = Created("kubeline-c-b".into());
+        let created_x = Created("kubeline-c-x".into());
+        let etcd_b = Created("kubeline-c-b".into()).output();
+        let ext_y = External("kubeline-c-y".into());
+        let ext_b = External("kubeline-c-b".into());
+        fn mv<'a>(
+            group: &'a str,
+            deployed: &'a str,
+            rendered: Option<&'a StackIdentity>,
+        ) -> IdentityMove<'a> {
+            IdentityMove {
+                group,
+                deployed: Some(deployed),
+                rendered,
+            }
+        }
+        // (moves, error containing)
+        let cases: Vec<(Vec<IdentityMove<'_>>, Option<&str>)> = vec![
+            // Pool 1 adopts the role pool 0's stack created, while pool 0 renames or goes.
+            (
+                vec![
+                    mv("worker.nodePools[0]", &a_created, Some(&created_x)),
+                    mv("worker.nodePools[1]", &b_external, Some(&ext_a)),
+                ],
+                Some(
+                    "worker.nodePools[1].iam: the role kubeline-c-A is one worker.nodePools[0]'s stack created and stops creating",
+                ),
+            ),
+            (
+                vec![
+                    mv("kubeline-c-node-pool-old", &a_created, None),
+                    mv("worker.nodePools[0]", &b_external, Some(&ext_a)),
+                ],
+                Some("is one kubeline-c-node-pool-old's stack created"),
+            ),
+            // Two groups swap names in one run.
+            (
+                vec![
+                    mv("controller", &a_created, Some(&created_b)),
+                    mv("etcd", &etcd_b, Some(&created_a)),
+                ],
+                Some(
+                    "controller.iam.role.name: the role kubeline-c-b is still etcd's in its running stack",
+                ),
+            ),
+            // Creating the name another group uses as existing.
+            (
+                vec![
+                    mv("controller", &a_created, Some(&created_b)),
+                    mv("etcd", &b_external, Some(&ext_y)),
+                ],
+                Some("the role kubeline-c-b is still etcd's"),
+            ),
+            // Negative controls: each keeps its own, or takes a free name.
+            (
+                vec![
+                    mv("controller", &a_created, Some(&created_a)),
+                    mv("etcd", &b_external, Some(&ext_b)),
+                ],
+                None,
+            ),
+            (
+                vec![
+                    mv("controller", &a_created, Some(&created_x)),
+                    mv("kubeline-c-node-pool-old", &b_external, None),
+                ],
+                None,
+            ),
+        ];
+        for (moves, want) in cases {
+            let got = check_identity_moves(&moves);
+            match want {
+                None => assert_eq!(got, Ok(()), "{moves:?}"),
+                Some(w) => {
+                    let e = got.expect_err(&format!("{moves:?}"));
+                    assert!(e.contains(w), "{e}\nwanted: {w}");
                 }
             }
         }

@@ -16,7 +16,9 @@ mod status;
 mod upgrade;
 
 pub use self::chat::Chat;
-pub use self::identity::{NODE_IDENTITY_OUTPUT, StackIdentity, check_identity_change};
+pub use self::identity::{
+    IdentityMove, NODE_IDENTITY_OUTPUT, StackIdentity, check_identity_change, check_identity_moves,
+};
 pub use self::keys::{ClusterKeys, RunKeys};
 pub use self::plan::{
     AddonChange, AddonVersion, Plan, ResourceChange, StackAction, StackChange, addon_changes,

@@ -330,10 +330,12 @@ impl Renderer<'_> {
 /// layout does not count): a resource's logical ID that changes whenever its content does.
 fn short_hash(text: String) -> String {
     use sha2::Digest;
+    // Keys sorted explicitly: serde_json's map order depends on its features, which a
+    // workspace build may unify differently.
     let canonical = serde_json::from_str::<Value>(&text)
-        .map(|v| v.to_string())
-        .unwrap_or(text);
-    let digest = sha2::Sha256::digest(canonical.as_bytes());
+        .map(|v| output::compact_canonical_json(&v))
+        .unwrap_or_else(|_| text.into_bytes());
+    let digest = sha2::Sha256::digest(&canonical);
     hex::encode(digest).chars().take(8).collect()
 }
 

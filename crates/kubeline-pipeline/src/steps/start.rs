@@ -149,23 +149,72 @@ async fn check_policy<S: ObjectStore, C: Stacks, N: Networks>(
     ))
 }
 
-/// Refuses a move of `group`'s role or instance profile (at cluster.yaml `path`) that its
-/// running stack (`outputs`) cannot make without breaking its nodes.
-fn check_identity(
-    outputs: &std::collections::BTreeMap<String, String>,
+/// Refuses a move of any node group's role or instance profile that the running stacks
+/// cannot make without breaking nodes (`pipeline::check_identity_moves`): each group of
+/// cluster.yaml against its stack's `NodeIdentity` output, and the pools gone from
+/// cluster.yaml (their stacks, as status.json lists them, are deleted in this run).
+async fn check_identities<S: ObjectStore, C: Stacks>(
+    store: &S,
+    cfn: &C,
     cluster: &kubeline_core::cluster::Cluster,
-    group: NodeGroup<'_>,
-    path: &str,
     key: &str,
 ) -> Result<(), StepError> {
-    kubeline_core::pipeline::check_identity_change(
-        path,
-        outputs
-            .get(kubeline_core::pipeline::NODE_IDENTITY_OUTPUT)
-            .map(String::as_str),
-        &kubeline_core::pipeline::StackIdentity::of(cluster, group),
-    )
-    .map_err(|e| StepError::new(ErrorName::ConfigInvalid, format!("{key}: {e}")))
+    use kubeline_core::pipeline::{IdentityMove, NODE_IDENTITY_OUTPUT, StackIdentity};
+    let mut groups = vec![
+        (
+            "controller".to_owned(),
+            NodeGroup::Controller,
+            cluster.stack_name("control-plane"),
+        ),
+        (
+            "etcd".to_owned(),
+            NodeGroup::Etcd,
+            cluster.stack_name("etcd"),
+        ),
+    ];
+    for (i, pool) in cluster.node_pools.iter().enumerate() {
+        groups.push((
+            format!("worker.nodePools[{i}]"),
+            NodeGroup::Pool(&pool.name),
+            cluster.stack_name(&format!("node-pool-{}", pool.name)),
+        ));
+    }
+    let mut rows: Vec<(String, Option<String>, Option<StackIdentity>)> = Vec::new();
+    for (path, group, stack) in &groups {
+        let deployed = cfn
+            .describe_stack(stack)
+            .await?
+            .and_then(|s| s.outputs.get(NODE_IDENTITY_OUTPUT).cloned());
+        rows.push((
+            path.clone(),
+            deployed,
+            Some(StackIdentity::of(cluster, *group)),
+        ));
+    }
+    let pools = cluster.stack_name("node-pool-");
+    if let Some(status) = status_of(store, cluster.name.as_str()).await? {
+        for gone in status
+            .stacks
+            .iter()
+            .filter(|s| s.name.starts_with(&pools) && !groups.iter().any(|g| g.2 == s.name))
+        {
+            rows.push((
+                gone.name.clone(),
+                gone.outputs.get(NODE_IDENTITY_OUTPUT).cloned(),
+                None,
+            ));
+        }
+    }
+    let moves: Vec<IdentityMove<'_>> = rows
+        .iter()
+        .map(|(group, deployed, rendered)| IdentityMove {
+            group,
+            deployed: deployed.as_deref(),
+            rendered: rendered.as_ref(),
+        })
+        .collect();
+    kubeline_core::pipeline::check_identity_moves(&moves)
+        .map_err(|e| StepError::new(ErrorName::ConfigInvalid, format!("{key}: {e}")))
 }
 
 /// Step 1: waits its turn, validates the uploaded cluster.yaml (the pinned version), checks it
@@ -281,30 +330,11 @@ pub async fn start<S: ObjectStore, X: Executions, C: Stacks, N: Networks>(
             &workers_endpoint,
         )
         .map_err(|e| StepError::new(ErrorName::ConfigInvalid, e))?;
-        // No group's role or instance profile moves in a way that deletes what its nodes run
-        // with, or creates a name IAM already holds (docs/node-iam.md).
-        check_identity(
-            &deployed.outputs,
-            &cluster,
-            NodeGroup::Controller,
-            "controller",
-            &input.key,
-        )?;
-        if let Some(etcd) = cfn.describe_stack(&cluster.stack_name("etcd")).await? {
-            check_identity(&etcd.outputs, &cluster, NodeGroup::Etcd, "etcd", &input.key)?;
-        }
         // Nor does any pool lose the endpoint its running nodes use.
         let endpoints = cluster.api_endpoint_urls();
-        for (i, pool) in cluster.node_pools.iter().enumerate() {
+        for pool in &cluster.node_pools {
             let name = cluster.stack_name(&format!("node-pool-{}", pool.name));
             if let Some(stack) = cfn.describe_stack(&name).await? {
-                check_identity(
-                    &stack.outputs,
-                    &cluster,
-                    NodeGroup::Pool(&pool.name),
-                    &format!("worker.nodePools[{i}]"),
-                    &input.key,
-                )?;
                 kubeline_core::pipeline::check_pool_endpoint(
                     &pool.name,
                     stack
@@ -329,6 +359,9 @@ pub async fn start<S: ObjectStore, X: Executions, C: Stacks, N: Networks>(
         .map_err(|e| StepError::new(ErrorName::ConfigInvalid, format!("{}: {e}", input.key)))?
         .map(Box::new);
     }
+    // No group's role or instance profile moves in a way that deletes what its nodes run
+    // with, or creates a name IAM already holds (docs/node-iam.md).
+    check_identities(store, cfn, &cluster, &input.key).await?;
     // The installation may require approval of every plan (its RequireApproval parameter).
     run.approval = if settings.require_approval {
         Approval::Manual
