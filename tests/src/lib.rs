@@ -460,7 +460,7 @@ pub fn roles(rendered: &Rendered) -> Vec<(String, Vec<serde_json::Value>)> {
                         .as_str()
                         .unwrap_or_default();
                     (
-                        arn.rsplit('/').next().unwrap_or_default(),
+                        kubeline_core::cluster::profile_name_of_arn(arn),
                         vec![r["Metadata"]["kubeline.io/node-policy"].clone()],
                     )
                 }

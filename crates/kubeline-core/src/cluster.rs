@@ -326,10 +326,17 @@ pub struct NodeIdentity {
     pub instance_profile_arn: Option<String>,
 }
 
-/// What kubeline appends to an externally managed role's name to name the instance profile
-/// it creates around it: the IAM console creates a profile of the role's own name with every
-/// EC2 role, which kubeline's would collide with.
-pub const EXTERNAL_PROFILE_SUFFIX: &str = "-profile";
+/// The instance profile kubeline creates around the externally managed role `role`:
+/// `<role>-profile`, since the IAM console creates a profile of the role's own name with
+/// every EC2 role, which kubeline's would collide with.
+pub fn external_profile_name(role: &str) -> String {
+    format!("{role}-profile")
+}
+
+/// The name in an instance profile ARN (`arn:...:instance-profile/[PATH/]NAME`).
+pub fn profile_name_of_arn(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
 
 impl NodeIdentity {
     /// The name of the existing instance profile, else of the role kubeline names (`None`:
@@ -337,7 +344,7 @@ impl NodeIdentity {
     pub fn name(&self) -> Option<&str> {
         self.instance_profile_arn
             .as_deref()
-            .and_then(|arn| arn.rsplit('/').next())
+            .map(profile_name_of_arn)
             .or(self.role_name.as_deref())
     }
 }

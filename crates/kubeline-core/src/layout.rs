@@ -206,9 +206,7 @@ pub fn node_role_name(cluster: &Cluster, group: NodeGroup<'_>) -> String {
 pub fn node_profile_name(cluster: &Cluster, group: NodeGroup<'_>) -> String {
     let name = node_role_name(cluster, group);
     match group_extras(cluster, group) {
-        Some(e) if e.identity.external_role => {
-            format!("{name}{}", crate::cluster::EXTERNAL_PROFILE_SUFFIX)
-        }
+        Some(e) if e.identity.external_role => crate::cluster::external_profile_name(&name),
         _ => name,
     }
 }

@@ -11,7 +11,7 @@
 //! exists outside the stack (EntityAlreadyExists), and renaming by case only (the new name is
 //! the old one to IAM).
 
-use crate::cluster::{Cluster, EXTERNAL_PROFILE_SUFFIX};
+use crate::cluster::{Cluster, external_profile_name, profile_name_of_arn};
 use crate::layout::{self, NodeGroup};
 
 /// The node stacks' output naming their group's identity.
@@ -74,7 +74,7 @@ impl StackIdentity {
         match self {
             StackIdentity::Created(n) => vec![(Kind::Role, n.clone()), (Kind::Profile, n.clone())],
             StackIdentity::External(r) => {
-                vec![(Kind::Profile, format!("{r}{EXTERNAL_PROFILE_SUFFIX}"))]
+                vec![(Kind::Profile, external_profile_name(r))]
             }
             StackIdentity::Profile(_) => Vec::new(),
         }
@@ -85,10 +85,9 @@ impl StackIdentity {
         match self {
             StackIdentity::Created(_) => Vec::new(),
             StackIdentity::External(r) => vec![(Kind::Role, r.clone())],
-            StackIdentity::Profile(arn) => vec![(
-                Kind::Profile,
-                arn.rsplit('/').next().unwrap_or(arn).to_owned(),
-            )],
+            StackIdentity::Profile(arn) => {
+                vec![(Kind::Profile, profile_name_of_arn(arn).to_owned())]
+            }
         }
     }
 }

@@ -13,7 +13,7 @@
 
 use super::{Ctx, root};
 use crate::cluster::{
-    Controller, EXTERNAL_PROFILE_SUFFIX, Etcd, NodeIdentity, NodePool, STACK_PREFIX,
+    Controller, Etcd, NodeIdentity, NodePool, STACK_PREFIX, external_profile_name,
 };
 use crate::layout::NodeGroup;
 use crate::model::NodeIamConfig;
@@ -295,7 +295,7 @@ impl Ctx<'_> {
             };
             let mut out = vec![name.to_owned()];
             if id.external_role {
-                out.push(format!("{name}{EXTERNAL_PROFILE_SUFFIX}"));
+                out.push(external_profile_name(name));
             }
             out
         };
