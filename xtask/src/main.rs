@@ -321,48 +321,93 @@ fn have(tool: &str) -> bool {
 }
 
 fn test(root: &Path) -> Result<()> {
-    install_tools(root)?;
+    let mut phases = Phases::default();
+    phases.time("install tools", || install_tools(root))?;
     let venv_bin = root.join(".tools/venv/bin");
     let path = format!(
         "{}:{}",
         venv_bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    run(Command::new(cargo())
-        .current_dir(root)
-        .args(["fmt", "--all", "--check"]))?;
-    run(Command::new(cargo()).current_dir(root).args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
+    phases.time("fmt --check", || {
+        run(Command::new(cargo())
+            .current_dir(root)
+            .args(["fmt", "--all", "--check"]))
+    })?;
+    phases.time("clippy", || {
+        run(Command::new(cargo()).current_dir(root).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
     // Each function on its own, with only its features, as `cargo xtask package` builds it:
     // in the workspace build cargo unifies the features of every member, which hides code a
     // function's own features do not compile.
-    for f in FUNCTIONS {
+    phases.time("check each function", || {
+        FUNCTIONS.iter().try_for_each(|f| {
+            run(Command::new(cargo()).current_dir(root).args([
+                "check",
+                "--quiet",
+                "--package",
+                &format!("kubeline-fn-{f}"),
+            ]))
+        })
+    })?;
+    // Built first on its own, so the figures tell compiling from running.
+    phases.time("build tests", || {
         run(Command::new(cargo()).current_dir(root).args([
-            "check",
+            "test",
+            "--workspace",
+            "--all-targets",
+            "--no-run",
             "--quiet",
-            "--package",
-            &format!("kubeline-fn-{f}"),
-        ]))?;
-    }
-    let (passed, failed) = run_tests(
-        Command::new(cargo())
-            .current_dir(root)
-            .env("PATH", path)
-            .env("INSTA_UPDATE", "no")
-            .args(["test", "--workspace", "--all-targets"]),
-    )?;
+        ]))
+    })?;
+    let (passed, failed) = phases.time("run tests", || {
+        run_tests(
+            Command::new(cargo())
+                .current_dir(root)
+                .env("PATH", path)
+                .env("INSTA_UPDATE", "no")
+                .args(["test", "--workspace", "--all-targets"]),
+        )
+    })?;
+    phases.print();
     // One closing line for the whole suite (cargo prints one per test binary).
     println!("kubeline: {passed} passed, {failed} failed");
     if failed > 0 || passed == 0 {
         bail!("the test suite did not pass");
     }
     Ok(())
+}
+
+/// Wall-clock time of each phase of `cargo xtask test`, printed at the end (docs/testing.md
+/// keeps the measured figures).
+#[derive(Debug, Default)]
+struct Phases(Vec<(&'static str, std::time::Duration)>);
+
+impl Phases {
+    fn time<T>(&mut self, name: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let start = std::time::Instant::now();
+        let out = f();
+        let took = start.elapsed();
+        eprintln!("xtask: {name} took {:.0} s", took.as_secs_f64());
+        self.0.push((name, took));
+        out
+    }
+
+    fn print(&self) {
+        println!("xtask: phase times");
+        for (name, took) in &self.0 {
+            println!("xtask:   {name:<20} {:>6.0} s", took.as_secs_f64());
+        }
+        let total: std::time::Duration = self.0.iter().map(|(_, t)| *t).sum();
+        println!("xtask:   {:<20} {:>6.0} s", "total", total.as_secs_f64());
+    }
 }
 
 /// Runs cargo test, echoing its output, and adds up the `test result:` lines.

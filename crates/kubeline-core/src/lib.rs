@@ -3,6 +3,7 @@
 //! Features `render` (minijinja and the templates) and `pki` (certificates and the credential
 //! rules) are on by default; a Lambda enables only what it uses.
 pub mod addons;
+pub mod arn;
 pub mod check;
 pub mod cluster;
 pub mod credential_files;

@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::arn::ArnFields;
 use crate::cluster::{Cluster, Existing, GroupExtras};
 
 /// The bucket key of the policy file (outside `clusters/`, so no team's folder grant covers
@@ -444,8 +445,13 @@ pub fn untagged(
 }
 
 /// The Region and account of a KMS key ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`).
-fn key_scope(arn: &str) -> Vec<&str> {
-    arn.split(':').skip(3).take(2).collect()
+fn key_scope(arn: &str) -> Option<(&str, &str)> {
+    ArnFields::split(arn).map(|f| (f.region, f.account))
+}
+
+/// The account field of an ARN (empty when it is none).
+fn account_of(arn: &str) -> &str {
+    ArnFields::split(arn).map_or("", |f| f.account)
 }
 
 fn family(instance_type: &str) -> &str {
@@ -596,11 +602,11 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
     if let Some(own) = inst
         .kms_key_arn
         .as_deref()
-        .and_then(|k| key_scope(k).get(1).copied())
+        .and_then(|k| key_scope(k).map(|(_, account)| account))
     {
         for (path, arns) in attached_policies(cluster) {
             for (j, arn) in arns.iter().enumerate() {
-                let account = arn.split(':').nth(4).unwrap_or_default();
+                let account = account_of(arn);
                 if account != "aws" && account != own {
                     refuse(
                         format!("{path}[{j}].arn"),
@@ -635,11 +641,11 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
     for (path, extras) in groups_of(cluster) {
         let identity = &extras.identity;
         if let Some(arn) = &identity.instance_profile_arn {
-            let account = arn.split(':').nth(4).unwrap_or_default();
+            let account = account_of(arn);
             if let Some(own) = inst
                 .kms_key_arn
                 .as_deref()
-                .and_then(|k| key_scope(k).get(1).copied())
+                .and_then(|k| key_scope(k).map(|(_, account)| account))
                 && account != own
             {
                 refuse(

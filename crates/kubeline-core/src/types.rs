@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
 
+use crate::arn::{ArnFields, is_account_id};
 use ipnet::Ipv4Net;
 use serde::Serialize;
 
@@ -366,32 +367,36 @@ pub struct KmsKeyArn(String);
 impl KmsKeyArn {
     /// Parses `s` and checks it belongs to `region`.
     pub fn parse_in(s: &str, region: &Region) -> Result<Self, Invalid> {
-        let parts: Vec<&str> = s.splitn(6, ':').collect();
         let hint = "write it as arn:aws:kms:REGION:ACCOUNT:key/KEY-ID";
-        if parts.len() != 6 || parts[0] != "arn" || parts[2] != "kms" {
+        let Some(f) = ArnFields::split(s).filter(|f| f.scheme == "arn" && f.service == "kms")
+        else {
             return Err(invalid(format!("{s:?} is not a KMS key ARN"), hint));
+        };
+        if !f.known_partition() {
+            return Err(invalid(
+                format!("unknown partition {:?}", f.partition),
+                hint,
+            ));
         }
-        if !matches!(parts[1], "aws" | "aws-cn" | "aws-us-gov") {
-            return Err(invalid(format!("unknown partition {:?}", parts[1]), hint));
-        }
-        if parts[3] != region.as_str() {
+        if f.region != region.as_str() {
             return Err(invalid(
                 format!(
                     "the key is in region {:?}, the cluster in {region}",
-                    parts[3]
+                    f.region
                 ),
                 format!("use a KMS key of {region}: KMS keys cannot be used across regions"),
             ));
         }
-        if parts[4].len() != 12 || !parts[4].chars().all(|c| c.is_ascii_digit()) {
+        if !is_account_id(f.account) {
             return Err(invalid(
-                format!("account {:?} is not a 12-digit AWS account ID", parts[4]),
+                format!("account {:?} is not a 12-digit AWS account ID", f.account),
                 hint,
             ));
         }
-        let resource_ok = parts[5]
+        let resource_ok = f
+            .resource
             .strip_prefix("key/")
-            .or_else(|| parts[5].strip_prefix("alias/"))
+            .or_else(|| f.resource.strip_prefix("alias/"))
             .is_some_and(|id| {
                 !id.is_empty()
                     && id
@@ -400,7 +405,7 @@ impl KmsKeyArn {
             });
         if !resource_ok {
             return Err(invalid(
-                format!("{:?} is neither key/ID nor alias/NAME", parts[5]),
+                format!("{:?} is neither key/ID nor alias/NAME", f.resource),
                 hint,
             ));
         }

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use super::Ctx;
 use super::labels::{label_key, label_value};
 use super::node_iam::Owner;
+use crate::arn::{ArnFields, iam_name_chars, is_account_id};
 use crate::cluster::{GroupExtras, Taint};
 use crate::model::{
     ArnRef, NodeIamConfig, PoolLoadBalancerConfig, PoolTargetGroupConfig, TaintEffect, Tenancy,
@@ -311,36 +312,29 @@ impl Ctx<'_> {
 
 /// `arn:PARTITION:iam::ACCOUNT|aws:policy/[PATH/]NAME`.
 fn managed_policy_arn(arn: &str, own_partition: &str) -> Result<(), &'static str> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [prefix, partition, service, region, account, resource] = parts[..] else {
+    let Some(f) = ArnFields::split(arn) else {
         return Err("it has fewer than six colon-separated parts");
     };
-    if prefix != "arn" || !matches!(partition, "aws" | "aws-cn" | "aws-us-gov") {
+    if !f.known_partition() {
         return Err("it does not start with arn:aws:, arn:aws-cn: or arn:aws-us-gov:");
     }
-    if partition != own_partition {
+    if f.partition != own_partition {
         return Err("it is in another partition than the cluster's Region");
     }
-    if service != "iam" || !region.is_empty() {
+    if f.service != "iam" || !f.region.is_empty() {
         return Err("it is not an IAM ARN (arn:aws:iam::...)");
     }
-    if account != "aws" && !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) {
+    if f.account != "aws" && !is_account_id(f.account) {
         return Err("the account is neither 12 digits nor `aws`");
     }
-    let Some(rest) = resource.strip_prefix("policy/") else {
+    let Some(rest) = f.resource.strip_prefix("policy/") else {
         return Err("it names no policy (policy/NAME)");
     };
     let name = rest.rsplit('/').next().unwrap_or_default();
-    let ok_chars = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
-    };
-    if name.is_empty()
-        || name.len() > 128
-        || arn.len() > 2048
-        || !ok_chars(name)
-        || !rest.split('/').all(ok_chars)
-    {
+    let path_ok = rest
+        .split('/')
+        .all(|seg| seg.is_empty() || iam_name_chars(seg));
+    if !iam_name_chars(name) || name.len() > 128 || arn.len() > 2048 || !path_ok {
         return Err("the policy name may hold only letters, digits and +=,.@_-");
     }
     Ok(())
@@ -348,20 +342,20 @@ fn managed_policy_arn(arn: &str, own_partition: &str) -> Result<(), &'static str
 
 /// `arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID`; the Region.
 fn target_group_arn(arn: &str) -> Result<&str, &'static str> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [prefix, partition, service, region, account, resource] = parts[..] else {
+    let Some(f) = ArnFields::split(arn) else {
         return Err("it has fewer than six colon-separated parts");
     };
-    if prefix != "arn" || !matches!(partition, "aws" | "aws-cn" | "aws-us-gov") {
+    if !f.known_partition() {
         return Err("it does not start with arn:aws:, arn:aws-cn: or arn:aws-us-gov:");
     }
-    if service != "elasticloadbalancing" {
+    if f.service != "elasticloadbalancing" {
         return Err("it is not an Elastic Load Balancing ARN");
     }
-    if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) {
+    if !is_account_id(f.account) {
         return Err("the account is not 12 digits");
     }
-    let segs: Vec<&str> = resource.split('/').collect();
+    let region = f.region;
+    let segs: Vec<&str> = f.resource.split('/').collect();
     let [kind, name, id] = segs[..] else {
         return Err("it names no target group (targetgroup/NAME/ID)");
     };

@@ -12,6 +12,7 @@
 //! etcd snapshots; docs/node-iam.md).
 
 use super::{Ctx, root};
+use crate::arn::{ArnFields, iam_name_chars, is_account_id};
 use crate::cluster::{
     Controller, Etcd, NodeIdentity, NodePool, STACK_PREFIX, external_profile_name,
 };
@@ -56,37 +57,31 @@ fn reserved(part: &str) -> bool {
         || part.starts_with("sa-")
 }
 
-/// IAM's characters of role and instance profile names.
-fn iam_chars(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
-}
-
 /// `arn:PARTITION:iam::ACCOUNT:instance-profile/[PATH/]NAME`: the name, or why not.
 fn instance_profile_name<'a>(arn: &'a str, own_partition: &str) -> Result<&'a str, String> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [prefix, partition, service, region, account, resource] = parts[..] else {
+    let Some(f) = ArnFields::split(arn) else {
         return Err("it has fewer than six colon-separated parts".into());
     };
-    if prefix != "arn" || partition != own_partition {
+    if f.scheme != "arn" || f.partition != own_partition {
         return Err(format!(
             "it does not start with arn:{own_partition}: (the cluster's partition)"
         ));
     }
-    if service != "iam" || !region.is_empty() {
+    if f.service != "iam" || !f.region.is_empty() {
         return Err(format!(
             "it is not an IAM ARN (arn:{own_partition}:iam::ACCOUNT:...)"
         ));
     }
-    if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) {
+    if !is_account_id(f.account) {
         return Err("its account is not 12 digits".into());
     }
-    let Some(rest) = resource.strip_prefix("instance-profile/") else {
+    let Some(rest) = f.resource.strip_prefix("instance-profile/") else {
         return Err("it names no instance profile (instance-profile/NAME)".into());
     };
     let (path, name) = rest.rsplit_once('/').unwrap_or(("", rest));
-    if !iam_chars(name) || name.len() > 128 || !(path.is_empty() || path.split('/').all(iam_chars))
+    if !iam_name_chars(name)
+        || name.len() > 128
+        || !(path.is_empty() || path.split('/').all(iam_name_chars))
     {
         return Err("its name or path holds characters IAM does not allow".into());
     }
@@ -178,7 +173,7 @@ impl Ctx<'_> {
             return NodeIdentity::default();
         };
         let np = rp.key("name");
-        if !iam_chars(name) {
+        if !iam_name_chars(name) {
             self.err(
                 np,
                 format!("{name:?} is not an IAM role name"),

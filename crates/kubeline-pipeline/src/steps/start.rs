@@ -2,10 +2,13 @@
 //! move of the workers' API endpoint, records the run in `runs/<id>/` and starts status.json.
 //! Only in the validate function (feature `schema`: it checks the upload against the schema).
 
+use std::collections::BTreeMap;
+
 use kubeline_aws::executions::Executions;
 use kubeline_aws::networks::Networks;
 use kubeline_aws::stacks::Stacks;
 use kubeline_aws::store::ObjectStore;
+use kubeline_core::cluster::Cluster;
 use kubeline_core::errors::ErrorName;
 use kubeline_core::layout::NodeGroup;
 use kubeline_core::model::Approval;
@@ -78,7 +81,7 @@ async fn check_policy<S: ObjectStore, C: Stacks, N: Networks>(
     store: &S,
     cfn: &C,
     net: &N,
-    cluster: &kubeline_core::cluster::Cluster,
+    cluster: &Cluster,
     settings: &StartSettings,
     key: &str,
 ) -> Result<CheckedExports, StepError> {
@@ -149,67 +152,140 @@ async fn check_policy<S: ObjectStore, C: Stacks, N: Networks>(
     ))
 }
 
-/// Refuses a move of any node group's role or instance profile that the running stacks
-/// cannot make without breaking nodes (`pipeline::check_identity_moves`): each group of
-/// cluster.yaml against its stack's `NodeIdentity` output, and the pools gone from
-/// cluster.yaml (their stacks, as status.json lists them, are deleted in this run).
-async fn check_identities<S: ObjectStore, C: Stacks>(
-    store: &S,
+/// A node group of cluster.yaml, its stack, and that stack's outputs when it exists: described
+/// once per run and shared by the endpoint, upgrade and identity checks.
+#[derive(Debug)]
+struct DeployedGroup<'c> {
+    /// Where cluster.yaml defines the group (`controller`, `etcd`, `worker.nodePools[i]`).
+    path: String,
+    group: NodeGroup<'c>,
+    stack: String,
+    outputs: Option<BTreeMap<String, String>>,
+}
+
+/// The controllers, etcd and every pool of `cluster` (in that order), each with its stack's
+/// outputs: one DescribeStacks per group.
+async fn describe_groups<'c, C: Stacks>(
     cfn: &C,
-    cluster: &kubeline_core::cluster::Cluster,
-    key: &str,
-) -> Result<(), StepError> {
-    use kubeline_core::pipeline::{IdentityMove, NODE_IDENTITY_OUTPUT, StackIdentity};
+    cluster: &'c Cluster,
+) -> Result<Vec<DeployedGroup<'c>>, StepError> {
     let mut groups = vec![
         (
             "controller".to_owned(),
             NodeGroup::Controller,
-            cluster.stack_name("control-plane"),
+            "control-plane".to_owned(),
         ),
-        (
-            "etcd".to_owned(),
-            NodeGroup::Etcd,
-            cluster.stack_name("etcd"),
-        ),
+        ("etcd".to_owned(), NodeGroup::Etcd, "etcd".to_owned()),
     ];
     for (i, pool) in cluster.node_pools.iter().enumerate() {
         groups.push((
             format!("worker.nodePools[{i}]"),
             NodeGroup::Pool(&pool.name),
-            cluster.stack_name(&format!("node-pool-{}", pool.name)),
+            format!("node-pool-{}", pool.name),
         ));
     }
-    let mut rows: Vec<(String, Option<String>, Option<StackIdentity>)> = Vec::new();
-    for (path, group, stack) in &groups {
-        let deployed = cfn
-            .describe_stack(stack)
-            .await?
-            .and_then(|s| s.outputs.get(NODE_IDENTITY_OUTPUT).cloned());
-        rows.push((
-            path.clone(),
-            deployed,
-            Some(StackIdentity::of(cluster, *group)),
-        ));
+    let mut described = Vec::with_capacity(groups.len());
+    for (path, group, part) in groups {
+        let stack = cluster.stack_name(&part);
+        let outputs = cfn.describe_stack(&stack).await?.map(|s| s.outputs);
+        described.push(DeployedGroup {
+            path,
+            group,
+            stack,
+            outputs,
+        });
     }
-    let pools = cluster.stack_name("node-pool-");
-    if let Some(status) = status_of(store, cluster.name.as_str()).await? {
-        for gone in status
-            .stacks
-            .iter()
-            .filter(|s| s.name.starts_with(&pools) && !groups.iter().any(|g| g.2 == s.name))
-        {
-            rows.push((
-                gone.name.clone(),
-                gone.outputs.get(NODE_IDENTITY_OUTPUT).cloned(),
-                None,
-            ));
+    Ok(described)
+}
+
+/// The output `name` of a described stack.
+fn output<'a>(outputs: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+    outputs.get(name).map(String::as_str)
+}
+
+/// Refuses what the running stacks cannot take without cutting off running nodes: a move of
+/// the workers' API endpoint (the control plane's, and each pool's), and a Kubernetes version
+/// change of more than one minor or back; returns the upgrade plan.
+fn check_endpoints_and_version(
+    cluster: &Cluster,
+    groups: &[DeployedGroup<'_>],
+    key: &str,
+) -> Result<Option<Box<kubeline_core::pipeline::Upgrade>>, StepError> {
+    use kubeline_core::pipeline::{KUBERNETES_VERSION_OUTPUT, NODE_API_ENDPOINT_OUTPUT};
+    let Some(deployed) = groups
+        .iter()
+        .find(|g| g.group == NodeGroup::Controller)
+        .and_then(|g| g.outputs.as_ref())
+    else {
+        return Ok(None);
+    };
+    let workers_endpoint = cluster.node_api_endpoint();
+    kubeline_core::pipeline::check_node_endpoint(
+        output(deployed, NODE_API_ENDPOINT_OUTPUT),
+        &workers_endpoint,
+    )
+    .map_err(|e| StepError::new(ErrorName::ConfigInvalid, e))?;
+    // Nor does any pool lose the endpoint its running nodes use.
+    let endpoints = cluster.api_endpoint_urls();
+    for g in groups {
+        if let (NodeGroup::Pool(pool), Some(outputs)) = (g.group, &g.outputs) {
+            kubeline_core::pipeline::check_pool_endpoint(
+                pool,
+                output(outputs, NODE_API_ENDPOINT_OUTPUT),
+                &endpoints,
+            )
+            .map_err(|e| StepError::new(ErrorName::ConfigInvalid, format!("{key}: {e}")))?;
         }
+    }
+    // A Kubernetes version change goes one minor at a time, never back.
+    Ok(
+        kubeline_core::pipeline::plan_upgrade(output(deployed, KUBERNETES_VERSION_OUTPUT), cluster)
+            .map_err(|e| StepError::new(ErrorName::ConfigInvalid, format!("{key}: {e}")))?
+            .map(Box::new),
+    )
+}
+
+/// Refuses a move of any node group's role or instance profile that the running stacks
+/// cannot make without breaking nodes (`pipeline::check_identity_moves`): each group of
+/// cluster.yaml against its stack's `NodeIdentity` output, and the pools gone from
+/// cluster.yaml (their stacks, as status.json lists them, are deleted in this run).
+async fn check_identities<S: ObjectStore>(
+    store: &S,
+    cluster: &Cluster,
+    groups: &[DeployedGroup<'_>],
+    key: &str,
+) -> Result<(), StepError> {
+    use kubeline_core::pipeline::{IdentityMove, NODE_IDENTITY_OUTPUT, StackIdentity};
+    let mut rows: Vec<(&str, Option<&str>, Option<StackIdentity>)> = groups
+        .iter()
+        .map(|g| {
+            (
+                g.path.as_str(),
+                g.outputs
+                    .as_ref()
+                    .and_then(|o| output(o, NODE_IDENTITY_OUTPUT)),
+                Some(StackIdentity::of(cluster, g.group)),
+            )
+        })
+        .collect();
+    let pools = cluster.stack_name("node-pool-");
+    let status = status_of(store, cluster.name.as_str()).await?;
+    for gone in status
+        .iter()
+        .flat_map(|s| &s.stacks)
+        .filter(|s| s.name.starts_with(&pools) && !groups.iter().any(|g| g.stack == s.name))
+    {
+        rows.push((
+            gone.name.as_str(),
+            output(&gone.outputs, NODE_IDENTITY_OUTPUT),
+            None,
+        ));
     }
     let moves: Vec<IdentityMove<'_>> = rows
         .iter()
         .map(|(group, deployed, rendered)| IdentityMove {
             group,
-            deployed: deployed.as_deref(),
+            deployed: *deployed,
             rendered: rendered.as_ref(),
         })
         .collect();
@@ -317,51 +393,13 @@ pub async fn start<S: ObjectStore, X: Executions, C: Stacks, N: Networks>(
             ),
         ));
     }
-    // The workers' API endpoint never moves in one run (running workers would be
-    // cut off): refused before anything, credentials included, changes.
-    let control_plane = cluster.stack_name("control-plane");
-    if let Some(deployed) = cfn.describe_stack(&control_plane).await? {
-        let workers_endpoint = cluster.node_api_endpoint();
-        kubeline_core::pipeline::check_node_endpoint(
-            deployed
-                .outputs
-                .get(kubeline_core::pipeline::NODE_API_ENDPOINT_OUTPUT)
-                .map(String::as_str),
-            &workers_endpoint,
-        )
-        .map_err(|e| StepError::new(ErrorName::ConfigInvalid, e))?;
-        // Nor does any pool lose the endpoint its running nodes use.
-        let endpoints = cluster.api_endpoint_urls();
-        for pool in &cluster.node_pools {
-            let name = cluster.stack_name(&format!("node-pool-{}", pool.name));
-            if let Some(stack) = cfn.describe_stack(&name).await? {
-                kubeline_core::pipeline::check_pool_endpoint(
-                    &pool.name,
-                    stack
-                        .outputs
-                        .get(kubeline_core::pipeline::NODE_API_ENDPOINT_OUTPUT)
-                        .map(String::as_str),
-                    &endpoints,
-                )
-                .map_err(|e| {
-                    StepError::new(ErrorName::ConfigInvalid, format!("{}: {e}", input.key))
-                })?;
-            }
-        }
-        // A Kubernetes version change goes one minor at a time, never back: refused here too.
-        run.upgrade = kubeline_core::pipeline::plan_upgrade(
-            deployed
-                .outputs
-                .get(kubeline_core::pipeline::KUBERNETES_VERSION_OUTPUT)
-                .map(String::as_str),
-            &cluster,
-        )
-        .map_err(|e| StepError::new(ErrorName::ConfigInvalid, format!("{}: {e}", input.key)))?
-        .map(Box::new);
-    }
-    // No group's role or instance profile moves in a way that deletes what its nodes run
-    // with, or creates a name IAM already holds (docs/node-iam.md).
-    check_identities(store, cfn, &cluster, &input.key).await?;
+    // The workers' API endpoint never moves in one run (running workers would be cut off),
+    // and no group's role or instance profile moves in a way that deletes what its nodes run
+    // with or creates a name IAM already holds (docs/node-iam.md): refused before anything,
+    // credentials included, changes.
+    let groups = describe_groups(cfn, &cluster).await?;
+    run.upgrade = check_endpoints_and_version(&cluster, &groups, &input.key)?;
+    check_identities(store, &cluster, &groups, &input.key).await?;
     // The installation may require approval of every plan (its RequireApproval parameter).
     run.approval = if settings.require_approval {
         Approval::Manual
