@@ -16,7 +16,6 @@
 //! bucket's retention rules.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use kubeline_core::layout::NodeGroup;
@@ -79,14 +78,6 @@ elif args[:2] == ["s3api", "get-object"]:
 else:
     fail("InvalidAction", "the S3 stand-in knows no " + " ".join(args[:2]))
 "#;
-
-/// The lab tests run one at a time: their members hold the same loopback addresses.
-static LAB: Mutex<()> = Mutex::new(());
-
-fn lab_turn() -> MutexGuard<'static, ()> {
-    LAB.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 struct Backup {
     lab: Lab,
@@ -224,7 +215,6 @@ fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
 
 #[test]
 fn the_leader_snapshots_to_s3_and_a_wiped_cluster_is_restored_from_it() {
-    let _turn = lab_turn();
     let mut b = Backup::new();
     let c = loopback_cluster();
     let prefix = c.etcd_snapshot_prefix();
@@ -522,7 +512,6 @@ fn look_does_nothing(b: &mut Backup, i: usize, ok: bool, says: &str) -> String {
 /// snapshot forms another new cluster.
 #[test]
 fn etcd_members_carry_out_the_pipeline_s_restore_order() {
-    let _turn = lab_turn();
     let mut b = Backup::new();
     b.lab.install_systemctl();
     let c = loopback_cluster();

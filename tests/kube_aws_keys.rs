@@ -38,7 +38,7 @@ fn the_kube_aws_table_has_every_key_and_tells_the_truth() {
          tests/data/kube-aws-keys.txt, in order"
     );
     // docs/kube-aws.md prints exactly the core's table (regenerate with
-    // `KUBELINE_BLESS=1 cargo test -p kubeline-tests --test kube_aws_keys`).
+    // `KUBELINE_BLESS=1 cargo test -p kubeline-tests --test integration kube_aws_keys::`).
     let doc = read_repo_file("docs/kube-aws.md");
     let doc_rows: Vec<&str> = doc.lines().filter(|l| l.starts_with("| `")).collect();
     let expected = table_from_core();

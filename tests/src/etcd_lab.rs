@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use kubeline_core::cluster::Cluster;
@@ -96,7 +97,13 @@ pub struct Lab {
     /// Member names and addresses, in order.
     pub members: Vec<(String, String)>,
     daemons: BTreeMap<usize, Daemon>,
+    /// This lab's turn on the loopback addresses (last: released after the daemons stop).
+    _turn: MutexGuard<'static, ()>,
 }
+
+/// The labs take turns: their members hold the same loopback addresses, and every test of the
+/// integration binary shares this process.
+static TURN: Mutex<()> = Mutex::new(());
 
 impl Default for Lab {
     fn default() -> Self {
@@ -105,7 +112,12 @@ impl Default for Lab {
 }
 
 impl Lab {
+    /// Waits for the loopback addresses (another test's lab may hold them), then sets up
+    /// three members' files.
     pub fn new() -> Lab {
+        let turn = TURN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let c = loopback_cluster();
         let dir = tempfile::tempdir().expect("tmp");
         let d = dir.path();
@@ -139,6 +151,7 @@ impl Lab {
             identity,
             members,
             daemons: BTreeMap::new(),
+            _turn: turn,
         }
     }
 

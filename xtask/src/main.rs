@@ -373,6 +373,12 @@ fn test(root: &Path) -> Result<()> {
                 .current_dir(root)
                 .env("PATH", path)
                 .env("INSTA_UPDATE", "no")
+                // Four test threads on two cores: the integration tests mostly wait on the
+                // processes they drive (etcd, moto, the validators); measured in docs/testing.md.
+                .env(
+                    "RUST_TEST_THREADS",
+                    std::env::var("RUST_TEST_THREADS").unwrap_or_else(|_| "4".into()),
+                )
                 .args(["test", "--workspace", "--all-targets"]),
         )
     })?;

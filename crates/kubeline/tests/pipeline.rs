@@ -4,7 +4,7 @@
 //! destroy needs its confirmation; manual approval is rejected and approved; a newer upload
 //! supersedes a plan waiting for approval and waits for a running apply.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;

@@ -7,7 +7,7 @@
 //! cluster's team pass; a stack of the cluster's name that another cluster owns is never
 //! touched.
 
-mod support;
+use crate::support;
 
 use kubeline_aws::store::ObjectStore;
 use kubeline_core::pipeline::{ClusterKeys, Phase};
