@@ -91,12 +91,13 @@ esac
 /// one temporary directory, the rendered etcd scripts and the shims on PATH.
 #[derive(Debug)]
 pub struct Lab {
+    /// The running members (first: they stop before their directories go).
+    daemons: BTreeMap<usize, Daemon>,
     /// The temporary directory.
     pub dir: tempfile::TempDir,
     identity: PathBuf,
     /// Member names and addresses, in order.
     pub members: Vec<(String, String)>,
-    daemons: BTreeMap<usize, Daemon>,
     /// This lab's turn on the loopback addresses (last: released after the daemons stop).
     _turn: MutexGuard<'static, ()>,
 }
