@@ -31,22 +31,22 @@ fn main() -> Result<()> {
         Some("test") => test(&root),
         Some("install-tools") => install_tools(&root),
         Some("bench") => {
-            run(Command::new(cargo()).current_dir(&root).args([
-                "bench",
-                "-p",
-                "kubeline-core",
-                "--bench",
-                "render",
-                "--bench",
-                "credentials",
-            ]))?;
-            run(Command::new(cargo()).current_dir(&root).args([
-                "bench",
-                "-p",
-                "kubeline-pipeline",
-                "--bench",
-                "rollout",
-            ]))
+            cargo_in(
+                &root,
+                &[
+                    "bench",
+                    "-p",
+                    "kubeline-core",
+                    "--bench",
+                    "render",
+                    "--bench",
+                    "credentials",
+                ],
+            )?;
+            cargo_in(
+                &root,
+                &["bench", "-p", "kubeline-pipeline", "--bench", "rollout"],
+            )
         }
         Some("package") => package(
             &root,
@@ -249,9 +249,7 @@ fn init_time(bootstrap: &Path, function: &str) -> Result<std::time::Duration> {
 fn bench_pipeline(root: &Path, runs: &str) -> Result<()> {
     let runs: usize = runs.parse().context("RUNS must be a number")?;
     install_tools(root)?;
-    run(Command::new(cargo())
-        .current_dir(root)
-        .args(["build", "--release", "-p", "kubeline"]))?;
+    cargo_in(root, &["build", "--release", "-p", "kubeline"])?;
     let bin = root.join("target/release/kubeline");
     let mut times = Vec::new();
     let mut transitions = Vec::new();
@@ -302,6 +300,11 @@ fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
+/// Runs `cargo ARGS` in the workspace root.
+fn cargo_in(root: &Path, args: &[&str]) -> Result<()> {
+    run(Command::new(cargo()).current_dir(root).args(args))
+}
+
 fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("xtask: $ {cmd:?}");
     let status = cmd
@@ -320,6 +323,9 @@ fn have(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// The suite: every test, bench and example target of every member.
+const TEST: &[&str] = &["test", "--workspace", "--all-targets"];
+
 fn test(root: &Path) -> Result<()> {
     let mut phases = Phases::default();
     phases.time("install tools", || install_tools(root))?;
@@ -330,42 +336,35 @@ fn test(root: &Path) -> Result<()> {
         std::env::var("PATH").unwrap_or_default()
     );
     phases.time("fmt --check", || {
-        run(Command::new(cargo())
-            .current_dir(root)
-            .args(["fmt", "--all", "--check"]))
+        cargo_in(root, &["fmt", "--all", "--check"])
     })?;
     phases.time("clippy", || {
-        run(Command::new(cargo()).current_dir(root).args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]))
+        cargo_in(
+            root,
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        )
     })?;
     // Each function on its own, with only its features, as `cargo xtask package` builds it:
     // in the workspace build cargo unifies the features of every member, which hides code a
     // function's own features do not compile.
     phases.time("check each function", || {
         FUNCTIONS.iter().try_for_each(|f| {
-            run(Command::new(cargo()).current_dir(root).args([
-                "check",
-                "--quiet",
-                "--package",
-                &format!("kubeline-fn-{f}"),
-            ]))
+            cargo_in(
+                root,
+                &["check", "--quiet", "--package", &format!("kubeline-fn-{f}")],
+            )
         })
     })?;
     // Built first on its own, so the figures tell compiling from running.
     phases.time("build tests", || {
-        run(Command::new(cargo()).current_dir(root).args([
-            "test",
-            "--workspace",
-            "--all-targets",
-            "--no-run",
-            "--quiet",
-        ]))
+        cargo_in(root, &[TEST, &["--no-run", "--quiet"]].concat())
     })?;
     let (passed, failed) = phases.time("run tests", || {
         run_tests(
@@ -379,7 +378,7 @@ fn test(root: &Path) -> Result<()> {
                     "RUST_TEST_THREADS",
                     std::env::var("RUST_TEST_THREADS").unwrap_or_else(|_| "4".into()),
                 )
-                .args(["test", "--workspace", "--all-targets"]),
+                .args(TEST),
         )
     })?;
     phases.print();

@@ -598,12 +598,13 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
             }
         }
     }
-    // IAM attaches only AWS managed policies and the role's own account's.
-    if let Some(own) = inst
+    // The installation's account: its KMS key's.
+    let own_account = inst
         .kms_key_arn
         .as_deref()
-        .and_then(|k| key_scope(k).map(|(_, account)| account))
-    {
+        .and_then(|k| key_scope(k).map(|(_, account)| account));
+    // IAM attaches only AWS managed policies and the role's own account's.
+    if let Some(own) = own_account {
         for (path, arns) in attached_policies(cluster) {
             for (j, arn) in arns.iter().enumerate() {
                 let account = account_of(arn);
@@ -642,10 +643,7 @@ pub fn check(cluster: &Cluster, inst: &Installation) -> Vec<Violation> {
         let identity = &extras.identity;
         if let Some(arn) = &identity.instance_profile_arn {
             let account = account_of(arn);
-            if let Some(own) = inst
-                .kms_key_arn
-                .as_deref()
-                .and_then(|k| key_scope(k).map(|(_, account)| account))
+            if let Some(own) = own_account
                 && account != own
             {
                 refuse(
