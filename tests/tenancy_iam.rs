@@ -128,7 +128,17 @@ fn the_validate_function_reads_the_policy_and_network_tags_and_writes_neither() 
             Request::new("s3:GetObject", &obj("installation.yaml")),
             Decision::Allow,
         ),
-        (Request::new("ec2:DescribeTags", "*"), Decision::Allow),
+        // It reads existing networks' tags through the Resource Groups Tagging API, and
+        // nothing more of EC2 or of tagging.
+        (Request::new("tag:GetResources", "*"), Decision::Allow),
+        (
+            Request::new("ec2:DescribeTags", "*"),
+            Decision::ImplicitDeny,
+        ),
+        (
+            Request::new("tag:TagResources", "*"),
+            Decision::ImplicitDeny,
+        ),
         // It resolves the exports a cluster takes its network from (idFromStackOutput).
         (
             Request::new("cloudformation:ListExports", "*"),

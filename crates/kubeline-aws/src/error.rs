@@ -76,7 +76,7 @@ impl AwsError {
     feature = "cloudformation",
     feature = "sfn",
     feature = "route53",
-    feature = "ec2",
+    feature = "tagging",
     feature = "sns"
 ))]
 pub(crate) fn classify<E, R>(

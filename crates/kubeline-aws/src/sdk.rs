@@ -36,10 +36,10 @@ pub fn route53(conf: &SdkConfig) -> aws_sdk_route53::Client {
     aws_sdk_route53::Client::new(conf)
 }
 
-/// An EC2 client.
-#[cfg(feature = "ec2")]
-pub fn ec2(conf: &SdkConfig) -> aws_sdk_ec2::Client {
-    aws_sdk_ec2::Client::new(conf)
+/// A Resource Groups Tagging API client.
+#[cfg(feature = "tagging")]
+pub fn tagging(conf: &SdkConfig) -> aws_sdk_resourcegroupstagging::Client {
+    aws_sdk_resourcegroupstagging::Client::new(conf)
 }
 
 /// An SNS client.

@@ -230,6 +230,17 @@ pub fn tenant_of<'a>(policy: &'a InstallationPolicy, cluster: &str) -> Option<&'
     }
 }
 
+/// The tags any one of which gives an existing network resource to `cluster` (see
+/// [`network_is_given`]): `kubeline.io/cluster=<cluster>`, and `kubeline.io/tenant=<team>`
+/// when the cluster belongs to one team.
+pub fn giving_tags(cluster: &str, tenant: Option<&str>) -> Vec<(String, String)> {
+    let mut out = vec![(CLUSTER_TAG.to_owned(), cluster.to_owned())];
+    if let Some(t) = tenant {
+        out.push((TENANT_TAG.to_owned(), t.to_owned()));
+    }
+    out
+}
+
 /// Whether an existing VPC or subnet with `tags` is the cluster's to use.
 pub fn network_is_given(
     tags: &BTreeMap<String, String>,

@@ -345,6 +345,15 @@ fn existing_networks_must_be_given_to_the_cluster_or_its_team() {
             expected,
             "{t:?} for {cluster} of {tenant:?}"
         );
+        // The networks port asks AWS only for resources carrying one of these tags: the
+        // filter must give exactly what the rule gives.
+        let by_filter = policy::giving_tags(cluster, tenant)
+            .iter()
+            .any(|(k, v)| t.get(k) == Some(v));
+        assert_eq!(
+            by_filter, expected,
+            "filter: {t:?} for {cluster} of {tenant:?}"
+        );
     }
     // Without a policy file, any existing network (kubeline's behaviour before policies).
     assert_eq!(

@@ -13,65 +13,40 @@ use kubeline_aws::store::ObjectStore;
 use kubeline_core::pipeline::{ClusterKeys, Phase};
 use support::*;
 
-async fn tagged_network(e: &Env, tags: &[(&str, &str)]) -> (String, String) {
-    let ec2 = aws_sdk_ec2::Client::new(&e.conf);
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.1.0.0/16")
-        .send()
-        .await
-        .expect("create VPC")
-        .vpc
-        .and_then(|v| v.vpc_id)
-        .expect("VPC id");
-    let subnet = ec2
-        .create_subnet()
-        .vpc_id(&vpc)
-        .cidr_block("10.1.0.0/24")
-        .availability_zone("eu-west-1a")
-        .send()
-        .await
-        .expect("create subnet")
-        .subnet
-        .and_then(|s| s.subnet_id)
-        .expect("subnet id");
+fn tagged_network(e: &Env, tags: &[(&str, &str)]) -> (String, String) {
+    let vpc = text_at(
+        &ec2(
+            e,
+            "create_vpc",
+            serde_json::json!({"CidrBlock": "10.1.0.0/16"}),
+        ),
+        "/Vpc/VpcId",
+    );
+    let subnet = text_at(
+        &ec2(
+            e,
+            "create_subnet",
+            serde_json::json!({"VpcId": vpc, "CidrBlock": "10.1.0.0/24", "AvailabilityZone": "eu-west-1a"}),
+        ),
+        "/Subnet/SubnetId",
+    );
     if !tags.is_empty() {
-        let tags = tags
-            .iter()
-            .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(*k).value(*v).build());
-        ec2.create_tags()
-            .resources(&vpc)
-            .resources(&subnet)
-            .set_tags(Some(tags.collect()))
-            .send()
-            .await
-            .expect("tag");
+        tag(e, &[&vpc, &subnet], tags);
     }
     (vpc, subnet)
 }
 
 /// A security group in `vpc` with `tags` (kube-aws's `securityGroupIds` name such groups).
-async fn tagged_group(e: &Env, vpc: &str, name: &str, tags: &[(&str, &str)]) -> String {
-    let ec2 = aws_sdk_ec2::Client::new(&e.conf);
-    let sg = ec2
-        .create_security_group()
-        .group_name(name)
-        .description("glue group")
-        .vpc_id(vpc)
-        .send()
-        .await
-        .expect("create security group")
-        .group_id
-        .expect("group id");
-    let tags = tags
-        .iter()
-        .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(*k).value(*v).build());
-    ec2.create_tags()
-        .resources(&sg)
-        .set_tags(Some(tags.collect()))
-        .send()
-        .await
-        .expect("tag");
+fn tagged_group(e: &Env, vpc: &str, name: &str, tags: &[(&str, &str)]) -> String {
+    let sg = text_at(
+        &ec2(
+            e,
+            "create_security_group",
+            serde_json::json!({"GroupName": name, "Description": "glue group", "VpcId": vpc}),
+        ),
+        "/GroupId",
+    );
+    tag(e, &[&sg], tags);
     sg
 }
 
@@ -143,42 +118,24 @@ async fn the_installation_policy_refuses_a_hostile_cluster_before_anything_chang
         .hosted_zone
         .map(|z| z.id.trim_start_matches("/hostedzone/").to_owned())
         .expect("zone id");
-    let (other_vpc, other_subnet) =
-        tagged_network(&e, &[("kubeline.io/cluster", "search-prod")]).await;
+    let (other_vpc, other_subnet) = tagged_network(&e, &[("kubeline.io/cluster", "search-prod")]);
     let other_group = tagged_group(
         &e,
         &other_vpc,
         "search-prod-glue",
         &[("kubeline.io/cluster", "search-prod")],
-    )
-    .await;
+    );
     // Another cluster's internet gateway, attached to its VPC.
-    let ec2 = aws_sdk_ec2::Client::new(&e.conf);
-    let other_igw = ec2
-        .create_internet_gateway()
-        .send()
-        .await
-        .expect("internet gateway")
-        .internet_gateway
-        .and_then(|g| g.internet_gateway_id)
-        .expect("igw id");
-    ec2.attach_internet_gateway()
-        .internet_gateway_id(&other_igw)
-        .vpc_id(&other_vpc)
-        .send()
-        .await
-        .expect("attach");
-    ec2.create_tags()
-        .resources(&other_igw)
-        .tags(
-            aws_sdk_ec2::types::Tag::builder()
-                .key("kubeline.io/cluster")
-                .value("search-prod")
-                .build(),
-        )
-        .send()
-        .await
-        .expect("tag");
+    let other_igw = text_at(
+        &ec2(&e, "create_internet_gateway", serde_json::json!({})),
+        "/InternetGateway/InternetGatewayId",
+    );
+    ec2(
+        &e,
+        "attach_internet_gateway",
+        serde_json::json!({"InternetGatewayId": other_igw, "VpcId": other_vpc}),
+    );
+    tag(&e, &[&other_igw], &[("kubeline.io/cluster", "search-prod")]);
 
     // Another team's zone and name, and another cluster's VPC: every rule named at once.
     let own_zone = e.local.install.zone_id.clone();
@@ -266,14 +223,13 @@ async fn the_installation_policy_refuses_a_hostile_cluster_before_anything_chang
 
     // The team's own network, tagged for the team, passes Start and the cluster is created;
     // its subnet comes from the platform team's export.
-    let (vpc, subnet) = tagged_network(&e, &[("kubeline.io/tenant", "payments")]).await;
+    let (vpc, subnet) = tagged_network(&e, &[("kubeline.io/tenant", "payments")]);
     let group = tagged_group(
         &e,
         &vpc,
         "payments-glue",
         &[("kubeline.io/tenant", "payments")],
-    )
-    .await;
+    );
     exporting_stack(
         &e,
         "payments-network",

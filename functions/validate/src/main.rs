@@ -5,7 +5,7 @@
 
 use kubeline_aws::dns::Route53;
 use kubeline_aws::executions::StepFunctions;
-use kubeline_aws::networks::Ec2;
+use kubeline_aws::networks::Tagging;
 use kubeline_aws::notify::Sns;
 use kubeline_aws::stacks::CloudFormation;
 use kubeline_aws::store::S3Store;
@@ -20,7 +20,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         cfn: CloudFormation::new(kubeline_aws::sdk::cloudformation(&conf)),
         dns: Route53::new(kubeline_aws::sdk::route53(&conf)),
         sfn: StepFunctions::new(kubeline_aws::sdk::sfn(&conf)),
-        net: Ec2::new(kubeline_aws::sdk::ec2(&conf)),
+        net: Tagging::new(kubeline_aws::sdk::tagging(&conf)),
         chat: Sns::new(
             kubeline_aws::sdk::sns(&conf),
             lambda::env_text("KUBELINE_TOPIC_ARN").ok_or("KUBELINE_TOPIC_ARN is not set")?,

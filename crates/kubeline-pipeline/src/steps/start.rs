@@ -135,8 +135,10 @@ async fn check_policy<S: ObjectStore, C: Stacks, N: Networks>(
         if !named.is_empty() {
             let name = cluster.name.as_str();
             let ids: Vec<String> = named.iter().map(|r| r.id.clone()).collect();
-            let tags = net.tags_of(&ids).await?;
             let tenant = policy::tenant_of(&inst.policy, name);
+            let tags = net
+                .tags_of(&ids, &policy::giving_tags(name, tenant))
+                .await?;
             refusals.extend(policy::untagged(&named, &tags, name, tenant));
         }
     }

@@ -6,7 +6,7 @@ use aws_config::SdkConfig;
 use kubeline_aws::dns::Route53;
 use kubeline_aws::executions::{Executions, StepFunctions};
 use kubeline_aws::kms::AwsKms;
-use kubeline_aws::networks::Ec2;
+use kubeline_aws::networks::Tagging;
 use kubeline_aws::notify::Sns;
 use kubeline_aws::stacks::CloudFormation;
 use kubeline_aws::store::S3Store;
@@ -22,7 +22,7 @@ use super::Installation;
 #[derive(Debug, Clone)]
 pub struct Functions {
     validate:
-        kubeline_fn_validate::Ports<S3Store, CloudFormation, Route53, StepFunctions, Ec2, Sns>,
+        kubeline_fn_validate::Ports<S3Store, CloudFormation, Route53, StepFunctions, Tagging, Sns>,
     validate_settings: kubeline_fn_validate::Settings,
     credentials: kubeline_fn_credentials::Ports<S3Store, AwsKms>,
     credentials_settings: kubeline_fn_credentials::Settings,
@@ -45,7 +45,7 @@ impl Functions {
                 cfn: cfn.clone(),
                 dns: Route53::new(kubeline_aws::sdk::route53(conf)),
                 sfn: sfn.clone(),
-                net: Ec2::new(kubeline_aws::sdk::ec2(conf)),
+                net: Tagging::new(kubeline_aws::sdk::tagging(conf)),
                 chat: Sns::new(kubeline_aws::sdk::sns(conf), &install.topic_arn),
             },
             validate_settings: kubeline_fn_validate::Settings {

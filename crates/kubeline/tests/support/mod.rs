@@ -264,3 +264,50 @@ pub fn titles(notes: &[Value]) -> Vec<String> {
         })
         .collect()
 }
+
+/// boto3's EC2 client: the tests create in moto the network resources a platform team owns
+/// (kubeline itself reads only their tags, through the Resource Groups Tagging API).
+const EC2_CALL: &str = "import boto3, json, sys\n\
+r = getattr(boto3.client('ec2'), sys.argv[1])(**json.loads(sys.argv[2]))\n\
+r.pop('ResponseMetadata', None)\n\
+print(json.dumps(r, default=str))\n";
+
+/// One EC2 call in the emulator, by boto3's method name (`create_vpc`) and its parameters;
+/// the response without its metadata.
+pub fn ec2(e: &Env, action: &str, params: Value) -> Value {
+    let out = std::process::Command::new(root().join(".tools/venv/bin/python"))
+        .args(["-c", EC2_CALL, action, &params.to_string()])
+        .env("AWS_ENDPOINT_URL", &e.local.emulator.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "kubeline-local")
+        .env("AWS_SECRET_ACCESS_KEY", "kubeline-local")
+        .env("AWS_DEFAULT_REGION", local::REGION)
+        .output()
+        .expect("run boto3");
+    assert!(
+        out.status.success(),
+        "EC2 {action} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("boto3's answer is JSON")
+}
+
+/// The text at `pointer` of an EC2 answer (`/Vpc/VpcId`).
+pub fn text_at(v: &Value, pointer: &str) -> String {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no {pointer} in {v}"))
+        .to_owned()
+}
+
+/// Tags `resources` with `tags` in the emulator.
+pub fn tag(e: &Env, resources: &[&str], tags: &[(&str, &str)]) {
+    let tags: Vec<Value> = tags
+        .iter()
+        .map(|(k, v)| serde_json::json!({"Key": k, "Value": v}))
+        .collect();
+    ec2(
+        e,
+        "create_tags",
+        serde_json::json!({"Resources": resources, "Tags": tags}),
+    );
+}
