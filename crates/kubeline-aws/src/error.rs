@@ -109,9 +109,12 @@ where
         | "SignatureDoesNotMatch"
         | "InvalidAccessKeyId" => AwsError::AccessDenied { service, message },
         // No code: the request never got an AWS answer (network, timeout, unparseable reply).
-        "InternalFailure" | "InternalError" | "ServiceUnavailable" | "InternalServerError" | "" => {
-            AwsError::Unavailable { service, message }
-        }
+        "InternalFailure"
+        | "InternalError"
+        | "InternalServiceException"
+        | "ServiceUnavailable"
+        | "InternalServerError"
+        | "" => AwsError::Unavailable { service, message },
         _ => AwsError::Invalid {
             service,
             code,

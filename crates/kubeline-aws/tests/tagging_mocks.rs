@@ -1,6 +1,7 @@
 //! The networks adapter against aws-smithy-mocks: one paginated `GetResources` per giving tag,
 //! filtered by that tag and by the network resource types; only the asked ids answered, with
-//! all their tags; no call without ids; throttling and a denied call mapped to their errors.
+//! all their tags; no call without ids; throttling, a denied call and the service's internal
+//! error mapped to their errors.
 
 use std::time::Duration;
 
@@ -10,7 +11,21 @@ use aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesOutput;
 use aws_sdk_resourcegroupstagging::types::{ResourceTagMapping, Tag};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use kubeline_aws::error::AwsError;
-use kubeline_aws::networks::{Networks, RESOURCE_TYPES, Tagging};
+use kubeline_aws::networks::{Networks, Tagging};
+
+/// The network resource types, spelled as in their ARNs (the Service Authorization Reference's
+/// EC2 resource types: `vpc/${VpcId}`, `subnet/`, `security-group/`, `internet-gateway/`,
+/// `route-table/`, `natgateway/`, `elastic-ip/${AllocationId}`), written out here so a typo in
+/// the adapter's list fails this test.
+const TYPES: [&str; 7] = [
+    "ec2:vpc",
+    "ec2:subnet",
+    "ec2:security-group",
+    "ec2:internet-gateway",
+    "ec2:route-table",
+    "ec2:natgateway",
+    "ec2:elastic-ip",
+];
 
 fn arn(kind: &str, id: &str) -> String {
     format!("arn:aws:ec2:eu-west-1:123456789012:{kind}/{id}")
@@ -80,7 +95,7 @@ fn asks(
     filters.len() == 1
         && filters[0].key() == Some(key)
         && filters[0].values() == [value.to_owned()]
-        && r.resource_type_filters() == RESOURCE_TYPES.map(str::to_owned)
+        && r.resource_type_filters() == TYPES.map(str::to_owned)
         && r.resource_arn_list().is_empty()
         && r.pagination_token().filter(|t| !t.is_empty()) == token
 }
@@ -189,4 +204,20 @@ async fn throttling_and_denial_keep_their_error_kinds() {
         .expect_err("denied");
     assert!(matches!(err, AwsError::AccessDenied { .. }), "{err:?}");
     assert_eq!(denied.num_calls(), 1, "a denial is not retried");
+
+    // The Tagging API's own 500 is transient, for the state machine to retry.
+    let internal = mock!(Client::get_resources)
+        .sequence()
+        .http_status(
+            500,
+            Some(r#"{"__type":"InternalServiceException","Message":"try again"}"#.into()),
+        )
+        .repeatedly()
+        .build();
+    let net = client(&[&internal]);
+    let err = net
+        .tags_of(&ids(&["vpc-1"]), &wanted())
+        .await
+        .expect_err("internal");
+    assert!(matches!(err, AwsError::Unavailable { .. }), "{err:?}");
 }

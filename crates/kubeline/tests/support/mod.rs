@@ -275,9 +275,14 @@ print(json.dumps(r, default=str))\n";
 /// One EC2 call in the emulator, by boto3's method name (`create_vpc`) and its parameters;
 /// the response without its metadata.
 pub fn ec2(e: &Env, action: &str, params: Value) -> Value {
+    ec2_at(&e.local.emulator.endpoint, action, params)
+}
+
+/// [`ec2`] against the emulator at `endpoint`.
+pub fn ec2_at(endpoint: &str, action: &str, params: Value) -> Value {
     let out = std::process::Command::new(root().join(".tools/venv/bin/python"))
         .args(["-c", EC2_CALL, action, &params.to_string()])
-        .env("AWS_ENDPOINT_URL", &e.local.emulator.endpoint)
+        .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", "kubeline-local")
         .env("AWS_SECRET_ACCESS_KEY", "kubeline-local")
         .env("AWS_DEFAULT_REGION", local::REGION)
@@ -301,12 +306,17 @@ pub fn text_at(v: &Value, pointer: &str) -> String {
 
 /// Tags `resources` with `tags` in the emulator.
 pub fn tag(e: &Env, resources: &[&str], tags: &[(&str, &str)]) {
+    tag_at(&e.local.emulator.endpoint, resources, tags);
+}
+
+/// [`tag`] against the emulator at `endpoint`.
+pub fn tag_at(endpoint: &str, resources: &[&str], tags: &[(&str, &str)]) {
     let tags: Vec<Value> = tags
         .iter()
         .map(|(k, v)| serde_json::json!({"Key": k, "Value": v}))
         .collect();
-    ec2(
-        e,
+    ec2_at(
+        endpoint,
         "create_tags",
         serde_json::json!({"Resources": resources, "Tags": tags}),
     );
