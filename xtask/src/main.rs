@@ -351,23 +351,19 @@ fn test(root: &Path) -> Result<()> {
             ],
         )
     })?;
-    // Each function on its own, with only its features, as `cargo xtask package` builds it:
-    // in the workspace build cargo unifies the features of every member, which hides code a
-    // function's own features do not compile.
-    phases.time("check each function", || {
-        FUNCTIONS.iter().try_for_each(|f| {
-            cargo_in(
-                root,
-                &["check", "--quiet", "--package", &format!("kubeline-fn-{f}")],
-            )
-        })
-    })?;
     // Built first on its own, so the figures tell compiling from running.
     phases.time("build tests", || {
         cargo_in(root, &[TEST, &["--no-run", "--quiet"]].concat())
     })?;
-    let (passed, failed) = phases.time("run tests", || {
-        run_tests(
+    // Each function on its own, with only its features, as `cargo xtask package` builds it:
+    // in the workspace build cargo unifies the features of every member, which hides code a
+    // function's own features do not compile. These checks run at the lowest CPU priority
+    // while the tests run, on the CPU the tests leave idle (they mostly wait on etcd, moto and
+    // the validators); they start once cargo test runs its first binary, when it no longer
+    // holds the build directory's lock (docs/testing.md).
+    let mut checks: Option<std::thread::JoinHandle<Result<std::time::Duration>>> = None;
+    let tests = phases.time("run tests (+ check each function)", || {
+        let tests = run_tests(
             Command::new(cargo())
                 .current_dir(root)
                 .env("PATH", path)
@@ -379,8 +375,25 @@ fn test(root: &Path) -> Result<()> {
                     std::env::var("RUST_TEST_THREADS").unwrap_or_else(|_| "4".into()),
                 )
                 .args(TEST),
-        )
+            || {
+                let root = root.to_path_buf();
+                checks = Some(std::thread::spawn(move || check_functions(&root, true)));
+            },
+        );
+        // If no test binary ran, the checks run now, at normal priority.
+        let took = match checks.take() {
+            Some(handle) => handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("the function checks panicked"))?,
+            None => check_functions(root, false),
+        };
+        eprintln!(
+            "xtask: check each function (alongside the tests) took {:.0} s",
+            took?.as_secs_f64()
+        );
+        tests
     })?;
+    let (passed, failed) = tests;
     phases.print();
     // One closing line for the whole suite (cargo prints one per test binary).
     println!("kubeline: {passed} passed, {failed} failed");
@@ -415,8 +428,28 @@ impl Phases {
     }
 }
 
-/// Runs cargo test, echoing its output, and adds up the `test result:` lines.
-fn run_tests(cmd: &mut Command) -> Result<(u64, u64)> {
+/// `cargo check` of each function alone (see [`FUNCTIONS`]), under `nice -n 19` when
+/// `niced`; how long they took.
+fn check_functions(root: &Path, niced: bool) -> Result<std::time::Duration> {
+    let start = std::time::Instant::now();
+    for f in FUNCTIONS {
+        let package = format!("kubeline-fn-{f}");
+        let args = ["check", "--quiet", "--package", &package];
+        if niced {
+            run(Command::new("nice")
+                .args(["-n", "19", &cargo()])
+                .current_dir(root)
+                .args(args))?;
+        } else {
+            cargo_in(root, &args)?;
+        }
+    }
+    Ok(start.elapsed())
+}
+
+/// Runs cargo test, echoing its output, and adds up the `test result:` lines; `on_start`
+/// runs once, when the first test binary starts (cargo has then released its build lock).
+fn run_tests(cmd: &mut Command, on_start: impl FnOnce()) -> Result<(u64, u64)> {
     use std::io::{BufRead, BufReader};
     eprintln!("xtask: $ {cmd:?}");
     let mut child = cmd
@@ -424,10 +457,16 @@ fn run_tests(cmd: &mut Command) -> Result<(u64, u64)> {
         .spawn()
         .with_context(|| format!("cannot start {cmd:?}"))?;
     let (mut passed, mut failed) = (0, 0);
+    let mut on_start = Some(on_start);
     if let Some(out) = child.stdout.take() {
         for line in BufReader::new(out).lines() {
             let line = line?;
             println!("{line}");
+            if line.starts_with("running ")
+                && let Some(f) = on_start.take()
+            {
+                f();
+            }
             if let Some(rest) = line.split("test result: ").nth(1) {
                 passed += count(rest, " passed");
                 failed += count(rest, " failed");
