@@ -169,55 +169,47 @@ async fn no_ids_make_no_call() {
 }
 
 #[tokio::test]
-async fn throttling_and_denial_keep_their_error_kinds() {
-    let throttled = mock!(Client::get_resources)
-        .sequence()
-        .http_status(
+async fn throttling_denial_and_internal_errors_keep_their_kinds() {
+    // (HTTP status, error code, how the error is classified, the SDK's attempts)
+    let cases: [(u16, &str, fn(&AwsError) -> bool, usize); 3] = [
+        (
             400,
-            Some(r#"{"__type":"ThrottledException","Message":"Rate exceeded"}"#.into()),
-        )
-        .repeatedly()
-        .build();
-    let net = client(&[&throttled]);
-    let err = net
-        .tags_of(&ids(&["vpc-1"]), &wanted())
-        .await
-        .expect_err("throttled");
-    assert!(matches!(err, AwsError::Throttled { .. }), "{err:?}");
-    assert_eq!(throttled.num_calls(), 3, "the SDK's three attempts");
-
-    let denied = mock!(Client::get_resources)
-        .sequence()
-        .http_status(
+            "ThrottledException",
+            |e| matches!(e, AwsError::Throttled { .. }),
+            3,
+        ),
+        // A denial is not retried.
+        (
             400,
-            Some(
-                r#"{"__type":"AccessDeniedException","Message":"not authorized to perform: tag:GetResources"}"#
-                    .into(),
-            ),
-        )
-        .repeatedly()
-        .build();
-    let net = client(&[&denied]);
-    let err = net
-        .tags_of(&ids(&["vpc-1"]), &wanted())
-        .await
-        .expect_err("denied");
-    assert!(matches!(err, AwsError::AccessDenied { .. }), "{err:?}");
-    assert_eq!(denied.num_calls(), 1, "a denial is not retried");
-
-    // The Tagging API's own 500 is transient, for the state machine to retry.
-    let internal = mock!(Client::get_resources)
-        .sequence()
-        .http_status(
+            "AccessDeniedException",
+            |e| matches!(e, AwsError::AccessDenied { .. }),
+            1,
+        ),
+        // The Tagging API's own 500 is transient, for the state machine to retry too.
+        (
             500,
-            Some(r#"{"__type":"InternalServiceException","Message":"try again"}"#.into()),
-        )
-        .repeatedly()
-        .build();
-    let net = client(&[&internal]);
-    let err = net
-        .tags_of(&ids(&["vpc-1"]), &wanted())
-        .await
-        .expect_err("internal");
-    assert!(matches!(err, AwsError::Unavailable { .. }), "{err:?}");
+            "InternalServiceException",
+            |e| matches!(e, AwsError::Unavailable { .. }),
+            3,
+        ),
+    ];
+    for (status, code, is, attempts) in cases {
+        let rule = mock!(Client::get_resources)
+            .sequence()
+            .http_status(
+                status,
+                Some(format!(
+                    r#"{{"__type":"{code}","Message":"from the mock"}}"#
+                )),
+            )
+            .repeatedly()
+            .build();
+        let net = client(&[&rule]);
+        let err = net
+            .tags_of(&ids(&["vpc-1"]), &wanted())
+            .await
+            .expect_err(code);
+        assert!(is(&err), "{code}: {err:?}");
+        assert_eq!(rule.num_calls(), attempts, "{code}");
+    }
 }
