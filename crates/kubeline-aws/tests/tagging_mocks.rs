@@ -171,7 +171,8 @@ async fn no_ids_make_no_call() {
 #[tokio::test]
 async fn throttling_denial_and_internal_errors_keep_their_kinds() {
     // (HTTP status, error code, how the error is classified, the SDK's attempts)
-    let cases: [(u16, &str, fn(&AwsError) -> bool, usize); 3] = [
+    type Case = (u16, &'static str, fn(&AwsError) -> bool, usize);
+    let cases: [Case; 3] = [
         (
             400,
             "ThrottledException",
