@@ -14,20 +14,16 @@ use kubeline_core::pipeline::{ClusterKeys, Phase};
 use support::*;
 
 fn tagged_network(e: &Env, tags: &[(&str, &str)]) -> (String, String) {
-    let vpc = text_at(
-        &ec2(
-            e,
-            "create_vpc",
-            serde_json::json!({"CidrBlock": "10.1.0.0/16"}),
-        ),
+    let vpc = created(
+        &e.local.emulator.endpoint,
+        "create_vpc",
+        serde_json::json!({"CidrBlock": "10.1.0.0/16"}),
         "/Vpc/VpcId",
     );
-    let subnet = text_at(
-        &ec2(
-            e,
-            "create_subnet",
-            serde_json::json!({"VpcId": vpc, "CidrBlock": "10.1.0.0/24", "AvailabilityZone": "eu-west-1a"}),
-        ),
+    let subnet = created(
+        &e.local.emulator.endpoint,
+        "create_subnet",
+        serde_json::json!({"VpcId": vpc, "CidrBlock": "10.1.0.0/24", "AvailabilityZone": "eu-west-1a"}),
         "/Subnet/SubnetId",
     );
     if !tags.is_empty() {
@@ -38,12 +34,10 @@ fn tagged_network(e: &Env, tags: &[(&str, &str)]) -> (String, String) {
 
 /// A security group in `vpc` with `tags` (kube-aws's `securityGroupIds` name such groups).
 fn tagged_group(e: &Env, vpc: &str, name: &str, tags: &[(&str, &str)]) -> String {
-    let sg = text_at(
-        &ec2(
-            e,
-            "create_security_group",
-            serde_json::json!({"GroupName": name, "Description": "glue group", "VpcId": vpc}),
-        ),
+    let sg = created(
+        &e.local.emulator.endpoint,
+        "create_security_group",
+        serde_json::json!({"GroupName": name, "Description": "glue group", "VpcId": vpc}),
         "/GroupId",
     );
     tag(e, &[&sg], tags);
@@ -126,8 +120,10 @@ async fn the_installation_policy_refuses_a_hostile_cluster_before_anything_chang
         &[("kubeline.io/cluster", "search-prod")],
     );
     // Another cluster's internet gateway, attached to its VPC.
-    let other_igw = text_at(
-        &ec2(&e, "create_internet_gateway", serde_json::json!({})),
+    let other_igw = created(
+        &e.local.emulator.endpoint,
+        "create_internet_gateway",
+        serde_json::json!({}),
         "/InternetGateway/InternetGatewayId",
     );
     ec2(
@@ -358,7 +354,7 @@ async fn the_tagging_adapter_answers_every_network_resource_given_to_the_cluster
         .expect("moto");
     let at = emu.endpoint.as_str();
     let id = |action: &str, params: serde_json::Value, pointer: &str| {
-        text_at(&ec2_at(at, action, params), pointer)
+        created(at, action, params, pointer)
     };
     let vpc = id(
         "create_vpc",

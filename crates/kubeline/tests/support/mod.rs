@@ -296,8 +296,10 @@ pub fn ec2_at(endpoint: &str, action: &str, params: Value) -> Value {
     serde_json::from_slice(&out.stdout).expect("boto3's answer is JSON")
 }
 
-/// The text at `pointer` of an EC2 answer (`/Vpc/VpcId`).
-pub fn text_at(v: &Value, pointer: &str) -> String {
+/// The id an EC2 call in the emulator at `endpoint` answers at `pointer` (`/Vpc/VpcId` of
+/// `create_vpc`).
+pub fn created(endpoint: &str, action: &str, params: Value, pointer: &str) -> String {
+    let v = ec2_at(endpoint, action, params);
     v.pointer(pointer)
         .and_then(Value::as_str)
         .unwrap_or_else(|| panic!("no {pointer} in {v}"))
